@@ -1,5 +1,5 @@
 // rankopt bench MODEL [--candidates 1,16,200,512] [--threads 1,2] [--chunk C] [-O LEVEL]
-//                    [--requests INPUTS.json] [--warmup-s 0.3] [--min-s 1] [--json]
+//                    [--config CONFIG | --request-inputs LIST] [--requests INPUTS.json] [--warmup-s 0.3] [--min-s 1] [--json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,19 +25,19 @@
 #include "graph/passes/pass_pipeline.h"
 #include "tools/bench_report.pb.h"
 #include "tools/command_line.h"
+#include "tools/optimize_flags.h"
 #include "tools/commands.h"
 
 namespace rankopt {
 namespace {
 
 const std::vector<FlagSpec>& BenchFlags() {
-  static const std::vector<FlagSpec> flags = {
+  static const std::vector<FlagSpec> flags = [] {
+    std::vector<FlagSpec> specs = {
       {"candidates", "", true, "LIST", "candidate counts per request (default 1,16,200,512)"},
       {"threads", "", true, "LIST", "thread counts (default 1,2)"},
       {"chunk", "", true, "ROWS",
        "candidate rows per chunk (default: automatic, <= 64 rows, a multiple of threads chunks)"},
-      {"opt-level", "O", true, "LEVEL",
-       "optimization level: 0 (the graph as is, default) or 1 (the O1 passes)"},
       {"requests", "", true, "INPUTS",
        "a `rankopt run` inputs file; its first request's rows are tiled to each candidate "
        "count (default: synthesized inputs)"},
@@ -45,15 +45,20 @@ const std::vector<FlagSpec>& BenchFlags() {
       {"min-s", "", true, "SECONDS",
        "timed per cell: >= 200 runs and >= this (default 1; >= 50 runs and >= 3 s when a run "
        "takes over 10 ms)"},
+      {"no-profile", "", false, "", "skip the per-op-type profiling pass"},
       {"json", "", false, "", "the report as JSON"},
       {"help", "h", false, "", "show this help"},
-  };
+    };
+    for (FlagSpec& f : OptimizeFlagSpecs("0", /*with_config=*/true)) specs.push_back(std::move(f));
+    return specs;
+  }();
   return flags;
 }
 
 constexpr char kUsage[] =
     "usage: rankopt bench MODEL [--candidates 1,16,200,512] [--threads 1,2] [--chunk ROWS] "
-    "[-O LEVEL] [--requests INPUTS] [--warmup-s 0.3] [--min-s 1] [--json]";
+    "[-O LEVEL] [--config CONFIG | --request-inputs LIST] [--requests INPUTS] [--warmup-s 0.3] "
+    "[--min-s 1] [--no-profile] [--json]";
 
 void PrintHelp() {
   std::cout
@@ -395,6 +400,7 @@ void PrintText(const tools::BenchReport& report) {
                                  c.threads(), c.chunk_rows(), c.runs(), Duration(c.p50_us()),
                                  Duration(c.p99_us()), c.candidates_per_s(), c.gflops_per_s());
   }
+  if (report.profile_runs() == 0) return;  // --no-profile
   std::cout << absl::StrFormat(
       "\nSummary by op type (%d candidates, %d thread%s, %d runs; %.3f ms wall per run; kernel "
       "time summed over threads):\n",
@@ -443,17 +449,18 @@ int RunBench(const std::vector<std::string>& args) {
   config.chunk = chunk->back();
   config.warmup_s = *warmup_s;
   config.min_s = *min_s;
-  absl::StatusOr<OptLevel> level = ParseOptLevel(line->Get("opt-level", "0"));
-  if (!level.ok()) {
-    ReportError("bench", level.status());
+  absl::StatusOr<OptimizeFlags> optimize = ReadOptimizeFlags(*line, "0");
+  if (!optimize.ok()) {
+    ReportError("bench", optimize.status());
     return kExitUsage;
   }
+  const OptLevel* level = &optimize->level;
   const std::string& model_path = line->positional()[0];
   const bool json = line->Has("json");
 
   tools::BenchReport report;
   report.set_model(model_path);
-  report.set_opt_level(*level == OptLevel::kO0 ? 0 : 1);
+  report.set_opt_level(static_cast<int>(*level));
   for (const std::string& w : BuildWarnings()) {
     report.add_warnings(w);
     std::cerr << "WARNING: " << w << "\n";
@@ -470,8 +477,10 @@ int RunBench(const std::vector<std::string>& args) {
     report.set_flops_complete(summary->flops_complete());
   }
   if (*level != OptLevel::kO0) {
+    OptimizeOptions options;
+    options.request_inputs = optimize->request_inputs;
     absl::StatusOr<std::vector<PassReport>> passes =
-        OptimizeGraph(*graph, *level, OptimizeOptions{}, &*graph);
+        OptimizeGraph(*graph, *level, options, &*graph);
     if (!passes.ok()) {
       return ReportError("bench",
                          absl::Status(passes.status().code(),
@@ -541,8 +550,11 @@ int RunBench(const std::vector<std::string>& args) {
     }
   }
   report.set_separability(SeparabilityText(separability));
-  if (absl::Status s = Profile(*graph, plan_options, request_template, config, &report); !s.ok()) {
-    return ReportError("bench", s);
+  if (!line->Has("no-profile")) {
+    if (absl::Status s = Profile(*graph, plan_options, request_template, config, &report);
+        !s.ok()) {
+      return ReportError("bench", s);
+    }
   }
 
   if (!json) {

@@ -20,6 +20,7 @@
 #include "graph/io/model_io.h"
 #include "serving/feature_feeds.h"
 #include "tools/command_line.h"
+#include "tools/optimize_flags.h"
 #include "tools/commands.h"
 #include "tools/run_report.pb.h"
 
@@ -27,30 +28,38 @@ namespace rankopt {
 namespace {
 
 const std::vector<FlagSpec>& RunFlags() {
-  static const std::vector<FlagSpec> flags = {
+  static const std::vector<FlagSpec> flags = [] {
+    std::vector<FlagSpec> specs = {
       {"inputs", "", true, "INPUTS",
        "JSON {\"inputs\": {NAME: {\"dtype\", \"dims\", \"data\"}}}, or JSON lines of such "
        "objects (one request per line)"},
       {"requests", "", true, "REQUESTS.jsonl",
        "raw feature requests ({\"user\", \"context\", \"candidates\"}, one per line), "
        "transformed by --config into the graph's inputs"},
-      {"config", "", true, "CONFIG", "the feature config (YAML) for --requests"},
+      {"config", "", true, "CONFIG",
+       "the feature config (YAML) for --requests; at -O 2 its user/context features are the "
+       "request-level inputs"},
       {"outputs", "", true, "NAMES",
        "comma-separated tensors to compute (default: the model's outputs)"},
       {"json", "", false, "", "one JSON object per request instead of the text"},
       {"help", "h", false, "", "show this help"},
-  };
+    };
+    for (FlagSpec& f : OptimizeFlagSpecs("0", /*with_config=*/false)) {
+      specs.push_back(std::move(f));
+    }
+    return specs;
+  }();
   return flags;
 }
 
 constexpr char kUsage[] =
     "usage: rankopt run MODEL (--inputs INPUTS | --requests REQUESTS.jsonl --config CONFIG) "
-    "[--outputs NAMES] [--json]";
+    "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--json]";
 
 void PrintHelp() {
   std::cout << kUsage
-            << "\n\nRuns the model as is (no optimization passes) on each request's graph inputs\n"
-               "and prints every output's dims and values, so rankopt can be checked against\n"
+            << "\n\nRuns the model (as is, or after the passes of -O) on each request's graph\n"
+               "inputs and prints every output's dims and values, so rankopt can be checked against\n"
                "another engine. A request that also has \"reference_outputs\" (the peer files in\n"
                "tests/data/peers) gets the max relative error of each output against them.\n"
                "A bad request is reported with its line and the others still run; the exit code\n"
@@ -251,7 +260,7 @@ int RunRun(const std::vector<std::string>& args) {
   const std::string requests_path = line->Get("requests");
   const std::string config_path = line->Get("config");
   if (line->positional().size() != 1 || inputs_path.empty() == requests_path.empty() ||
-      requests_path.empty() != config_path.empty()) {
+      (!requests_path.empty() && config_path.empty())) {
     std::cerr << kUsage
               << "  (MODEL and either --inputs, or --requests with --config, are required)\n";
     return kExitUsage;
@@ -259,8 +268,25 @@ int RunRun(const std::vector<std::string>& args) {
   const std::string& model_path = line->positional()[0];
   const bool json = line->Has("json");
 
+  absl::StatusOr<OptimizeFlags> optimize = ReadOptimizeFlags(*line, "0");
+  if (!optimize.ok()) {
+    ReportError("run", optimize.status());
+    return kExitUsage;
+  }
   absl::StatusOr<Graph> graph = LoadModel(model_path);
   if (!graph.ok()) return ReportError("run", graph.status());
+  if (optimize->level != OptLevel::kO0) {
+    OptimizeOptions options;
+    options.outputs = line->GetList("outputs");
+    options.request_inputs = optimize->request_inputs;
+    absl::StatusOr<std::vector<PassReport>> passes =
+        OptimizeGraph(*graph, optimize->level, options, &*graph);
+    if (!passes.ok()) {
+      return ReportError("run",
+                         absl::Status(passes.status().code(),
+                                      absl::StrCat(model_path, ": ", passes.status().message())));
+    }
+  }
   PlanOptions options;
   options.outputs = line->GetList("outputs");
   absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =

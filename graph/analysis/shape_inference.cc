@@ -257,6 +257,12 @@ class Inferencer {
   void Slice(const Node& n, std::optional<Dims> starts, std::optional<Dims> ends,
              std::optional<Dims> axes, std::optional<Dims> steps, bool size_form);
   void BinaryIntValue(const Node& n, DType dtype);
+  void Range(const Node& n);
+  void FusedMatMul(const Node& n);
+  void EmbeddingLookup(const Node& n);
+  void EmbeddingBag(const Node& n);
+  void RequestRows(const Node& n);
+  void AttentionPooling(const Node& n);
 
   int64_t batch_size_;
   ShapeMap map_;
@@ -1080,6 +1086,109 @@ void Inferencer::Slice(const Node& n, std::optional<Dims> starts, std::optional<
   Set(n, 0, in.dtype, Shape(std::move(out)));
 }
 
+// Range(start, limit, delta) (TF and ONNX): ceil((limit - start) / delta) elements, or none.
+void Inferencer::Range(const Node& n) {
+  DType dtype = In(n, 0).dtype;
+  if (dtype == DType::kInvalid) dtype = AttrDType(n, "Tidx");
+  const std::optional<Dims> start = InInts(n, 0), limit = InInts(n, 1), delta = InInts(n, 2);
+  if (!start || !limit || !delta || start->size() != 1 || limit->size() != 1 ||
+      delta->size() != 1 || (*delta)[0] == 0) {
+    Set(n, 0, dtype, Shape({kUnknownDim}));
+    return;
+  }
+  const int64_t s = (*start)[0], d = (*delta)[0];
+  const std::optional<int64_t> diff = CheckedSub((*limit)[0], s);
+  if (!diff) {
+    Set(n, 0, dtype, Shape({kUnknownDim}));
+    return;
+  }
+  // Same signs: truncating division rounds toward zero, so add one for a remainder.
+  const int64_t count = (*diff != 0 && (*diff > 0) == (d > 0)) ? *diff / d + (*diff % d != 0) : 0;
+  if (count <= kMaxInferredValueElements && IsIntType(dtype)) {
+    IntValue v{{count}, {}};
+    for (int64_t i = 0; i < count; ++i) v.elems.push_back(s + i * d);
+    SetInt(n, 0, dtype, std::move(v));
+    return;
+  }
+  Set(n, 0, dtype, Shape({count}));
+}
+
+// rankopt's own ops, which passes create (their contracts: _RankoptFusedMatMul in
+// graph/passes/fuse_matmul_bias_activation.h, the embedding ops in
+// graph/kernels/embedding/embedding_kernels.h).
+
+// x [..., K] times w ([K, N], or [N, K] with transpose_b) -> [..., N].
+void Inferencer::FusedMatMul(const Node& n) {
+  const Shape x = In(n, 0).shape;
+  const Shape w = In(n, 1).shape;
+  const DType dtype = InDType(n, 0);
+  if (!x.known_rank() || x.rank() < 2 || !w.known_rank() || w.rank() != 2) {
+    Set(n, 0, dtype, Shape());
+    return;
+  }
+  Dims out = x.dims();
+  out.back() = w.dim(AttrBool(n, "transpose_b", false) ? 0 : 1);
+  Set(n, 0, dtype, Shape(std::move(out)));
+}
+
+// table [rows, dim], ids [...] -> [..., dim].
+void Inferencer::EmbeddingLookup(const Node& n) {
+  const InferredTensor table = In(n, 0);
+  const Shape ids = In(n, 1).shape;
+  if (!table.shape.known_rank() || table.shape.rank() != 2 || !ids.known_rank()) {
+    Set(n, 0, table.dtype, Shape());
+    return;
+  }
+  Dims out = ids.dims();
+  out.push_back(table.shape.dim(1));
+  Set(n, 0, table.dtype, Shape(std::move(out)));
+}
+
+// table [rows, dim], ids [B, L], lengths [n] / [n, 1] / scalar -> [B and n broadcast, dim].
+void Inferencer::EmbeddingBag(const Node& n) {
+  const InferredTensor table = In(n, 0);
+  const Shape ids = In(n, 1).shape;
+  const Shape lengths = In(n, 2).shape;
+  if (!table.shape.known_rank() || table.shape.rank() != 2 || !ids.known_rank() ||
+      ids.rank() != 2) {
+    Set(n, 0, table.dtype, Shape());
+    return;
+  }
+  int64_t count = kUnknownDim;
+  if (lengths.known_rank() && lengths.rank() == 0) count = 1;
+  if (lengths.known_rank() && (lengths.rank() == 1 || lengths.rank() == 2)) count = lengths.dim(0);
+  const Shape rows = Broadcast(Shape({ids.dim(0)}), Shape({count}));
+  Set(n, 0, table.dtype,
+      Shape({rows.known_rank() ? rows.dim(0) : kUnknownDim, table.shape.dim(1)}));
+}
+
+// The request-level boundary ops (graph/passes/request_level.h): _RankoptRequestRow x [N, ...]
+// -> [1, ...] (with `columns`: [1, |columns|]); _RankoptBroadcastRows r [1, ...], like [M, ...]
+// -> [M, ...]; _RankoptSelectColumns x [N, C] -> [N, |columns|].
+void Inferencer::RequestRows(const Node& n) {
+  const InferredTensor x = In(n, 0);
+  const auto* columns = n.attrs.Get<std::vector<int64_t>>("columns");
+  if (!x.shape.known_rank() || x.shape.rank() < 1 || (columns != nullptr && x.shape.rank() != 2)) {
+    Set(n, 0, x.dtype, Shape());
+    return;
+  }
+  Dims out = x.shape.dims();
+  if (columns != nullptr) out[1] = static_cast<int64_t>(columns->size());
+  if (n.op == "_RankoptRequestRow") {
+    out[0] = x.shape.dim(0) == 0 ? 0 : 1;
+  } else if (n.op == "_RankoptBroadcastRows") {
+    const Shape like = In(n, 1).shape;
+    out[0] = like.known_rank() && like.rank() >= 1 ? like.dim(0) : kUnknownDim;
+  }
+  Set(n, 0, x.dtype, Shape(std::move(out)));
+}
+
+// _RankoptAttentionPooling (graph/passes/fuse_attention_pooling.h): q [B, d] -> pooled [B, d].
+void Inferencer::AttentionPooling(const Node& n) {
+  const InferredTensor q = In(n, 0);
+  Set(n, 0, q.dtype, q.shape.known_rank() && q.shape.rank() == 2 ? q.shape : Shape());
+}
+
 bool IsUnaryOp(absl::string_view op) {
   static const auto* const kOps =
       new absl::flat_hash_set<absl::string_view>{"Relu",        "Relu6",      "Elu",
@@ -1350,6 +1459,19 @@ void Inferencer::Infer(const Node& n) {
     }
   } else if (op == "Slice") {
     Slice(n, InInts(n, 1), InInts(n, 2), std::nullopt, std::nullopt, true);
+  } else if (op == "Range") {
+    Range(n);
+  } else if (op == "_RankoptFusedMatMul") {
+    FusedMatMul(n);
+  } else if (op == "_RankoptEmbeddingLookup") {
+    EmbeddingLookup(n);
+  } else if (op == "_RankoptEmbeddingBag") {
+    EmbeddingBag(n);
+  } else if (op == "_RankoptRequestRow" || op == "_RankoptBroadcastRows" ||
+             op == "_RankoptSelectColumns") {
+    RequestRows(n);
+  } else if (op == "_RankoptAttentionPooling") {
+    AttentionPooling(n);
   } else if (op == "VariableV2" || op == "Variable") {
     const Shape* s = n.attrs.Get<Shape>("shape");
     Set(n, 0, AttrDType(n, "dtype"), s ? *s : Shape());

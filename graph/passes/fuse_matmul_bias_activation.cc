@@ -53,6 +53,29 @@ const Node* SoleReader(const Graph& graph, const pass_util::Consumers& consumers
   return &graph.nodes()[it->second[0]];
 }
 
+// True when `node` is a Reshape of `x` whose output provably has x's shape, so fusion may look
+// through it: the inferred shapes have one rank and agree on every dim but at most one, and the
+// agreeing dims are known and positive, so the element count pins the last one (the Reshape
+// either keeps x's shape or fails). E.g. a [batch, N] product reshaped to [-1, N], or to
+// concat(shape(input)[0], N) as TF's Tensordot writes it.
+bool KeepsShape(const Node& node, const TensorRef& x, const ShapeMap& shapes) {
+  if (node.op != "Reshape" || !node.domain.empty() || node.inputs.size() != 2 ||
+      node.inputs[0] != x || !node.control_inputs.empty()) {
+    return false;
+  }
+  const Shape& in = LookupInferred(shapes, x).shape;
+  const Shape& out = LookupInferred(shapes, TensorRef{node.name, 0}).shape;
+  if (!in.known_rank() || !out.known_rank() || in.rank() != out.rank()) return false;
+  int unpinned = 0;
+  for (int i = 0; i < in.rank(); ++i) {
+    const int64_t a = in.dim(i), b = out.dim(i);
+    if (a > 0 && a == b) continue;
+    if (a >= 0 && b >= 0) return false;  // known and different, or a zero (no pinning)
+    ++unpinned;
+  }
+  return unpinned <= 1;
+}
+
 std::optional<std::string> ActivationOf(const Node& node, bool onnx) {
   if (!node.domain.empty() || node.inputs.size() != (node.op == "PRelu" ? 2u : 1u)) {
     return std::nullopt;
@@ -118,6 +141,14 @@ absl::StatusOr<PassReport> FuseMatMulBiasActivation(const Graph& in, const PassO
       bias = mm.inputs[2];
     }
     TensorRef tail{mm.name, 0};
+    // A Reshape that keeps the product's shape (TF Tensordot's) is looked through.
+    const Node* reshape = SoleReader(in, consumers, readers, tail);
+    if (reshape != nullptr && KeepsShape(*reshape, tail, shapes)) {
+      chain.push_back(reshape);
+      tail = TensorRef{reshape->name, 0};
+    } else {
+      reshape = nullptr;
+    }
     if (bias.empty()) {
       const Node* add = SoleReader(in, consumers, readers, tail);
       const bool is_add =
@@ -152,6 +183,7 @@ absl::StatusOr<PassReport> FuseMatMulBiasActivation(const Graph& in, const PassO
         tail = TensorRef{act->name, 0};
       }
     }
+    if (reshape != nullptr && chain.back() == reshape) chain.pop_back();  // nothing after it
     if (chain.size() == 1 && !gemm) continue;  // nothing to fuse into a plain MatMul
     bool taken = false;
     for (const Node* node : chain) taken |= erased.contains(node->name);

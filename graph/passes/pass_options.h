@@ -11,6 +11,12 @@ namespace rankopt {
 
 class KernelRegistry;
 
+// A graph input that is the same for every candidate of a request (user and context features).
+struct RequestLevelInput {
+  std::string name;              // a graph input (Placeholder)
+  std::vector<int64_t> columns;  // empty: the whole input; else its request-level columns [B, C]
+};
+
 struct PassOptions {
   // Extra tensors that must keep their producer and name (as Graph::ResolveTensor takes them),
   // on top of the graph outputs and the signature outputs, which are always kept.
@@ -19,6 +25,8 @@ struct PassOptions {
   int64_t max_constant_bytes = int64_t{64} << 20;
   // Kernels constant folding evaluates with; nullptr: KernelRegistry::Default().
   const KernelRegistry* registry = nullptr;
+  // O2: inputs whose rows are all equal within a request (one user x N candidates).
+  std::vector<RequestLevelInput> request_inputs;
 };
 
 }  // namespace rankopt

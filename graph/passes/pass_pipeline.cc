@@ -10,9 +10,14 @@
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
 #include "graph/passes/constant_folding.h"
+#include "graph/passes/embedding_bag.h"
+#include "graph/passes/embedding_lookup.h"
 #include "graph/passes/fold_batch_norm.h"
+#include "graph/passes/fuse_attention_pooling.h"
 #include "graph/passes/fuse_matmul_bias_activation.h"
 #include "graph/passes/prune.h"
+#include "graph/passes/request_level.h"
+#include "graph/passes/split_first_dense.h"
 
 namespace rankopt {
 namespace {
@@ -36,7 +41,21 @@ std::vector<PassEntry> Passes(OptLevel level) {
   passes.push_back({"prune", Prune});
   passes.push_back({"constant_folding", FoldConstants});
   passes.push_back({"fold_batch_norm", FoldBatchNorm});
+  if (level == OptLevel::kO2) {
+    // Fusion first (it matches the attention block as exported), then the split (it reads the
+    // request-level analysis of the unmarked graph), then the marking that makes it run once.
+    passes.push_back({"fuse_attention_pooling", FuseAttentionPooling});
+    passes.push_back({"split_first_dense", SplitFirstDense});
+    passes.push_back({"request_level", MarkRequestLevel});
+  }
   passes.push_back({"fuse_matmul_bias_activation", FuseMatMulBiasActivation});
+  // Bags before lookups: a Gather a bag leaves to other readers then becomes a lookup too.
+  passes.push_back({"embedding_bag", [](const Graph& in, const PassOptions&, Graph* out) {
+                      return EmbeddingBagPass(in, out);
+                    }});
+  passes.push_back({"embedding_lookup", [](const Graph& in, const PassOptions&, Graph* out) {
+                      return EmbeddingLookupPass(in, out);
+                    }});
   passes.push_back({"final_prune", Prune});
   return passes;
 }
@@ -82,6 +101,8 @@ absl::string_view OptLevelName(OptLevel level) {
       return "O0";
     case OptLevel::kO1:
       return "O1";
+    case OptLevel::kO2:
+      return "O2";
   }
   return "O?";
 }
@@ -90,8 +111,9 @@ absl::StatusOr<OptLevel> ParseOptLevel(absl::string_view text) {
   const std::string t = absl::AsciiStrToUpper(text);
   if (t == "0" || t == "O0") return OptLevel::kO0;
   if (t == "1" || t == "O1") return OptLevel::kO1;
+  if (t == "2" || t == "O2") return OptLevel::kO2;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown optimization level '", text, "'; expected O0 or O1"));
+      absl::StrCat("unknown optimization level '", text, "'; expected O0, O1 or O2"));
 }
 
 std::vector<std::string> PassNames(OptLevel level) {
@@ -120,6 +142,7 @@ absl::StatusOr<std::vector<PassReport>> OptimizeGraph(const Graph& in, OptLevel 
   pass_options.outputs = options.outputs.empty() ? DefaultOutputs(in) : options.outputs;
   pass_options.max_constant_bytes = options.max_constant_bytes;
   pass_options.registry = options.registry;
+  pass_options.request_inputs = options.request_inputs;
   for (const std::string& name : pass_options.outputs) {
     absl::StatusOr<TensorRef> ref = in.ResolveTensor(name);
     if (!ref.ok()) {
@@ -128,11 +151,21 @@ absl::StatusOr<std::vector<PassReport>> OptimizeGraph(const Graph& in, OptLevel 
     }
   }
 
+  auto disabled = [&](absl::string_view name) {
+    return std::find(options.disabled_passes.begin(), options.disabled_passes.end(), name) !=
+           options.disabled_passes.end();
+  };
   std::vector<PassReport> reports;
   Graph graph = in;
   for (const PassEntry& pass : passes) {
-    if (std::find(options.disabled_passes.begin(), options.disabled_passes.end(), pass.name) !=
-        options.disabled_passes.end()) {
+    if (disabled(pass.name)) continue;
+    if (pass.name == "split_first_dense" && disabled("request_level")) {
+      // The split's request-level term has one row per request only once the graph is marked.
+      PassReport skipped;
+      skipped.pass = pass.name;
+      skipped.notes.push_back("skipped: needs request_level, which is disabled");
+      RecordNodeCounts(graph, graph, &skipped);
+      reports.push_back(std::move(skipped));
       continue;
     }
     absl::StatusOr<PassReport> report = pass.run(graph, pass_options, &graph);

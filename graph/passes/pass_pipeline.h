@@ -23,16 +23,20 @@ namespace rankopt {
 
 enum class OptLevel {
   kO0,  // the graph as imported
-  kO1,  // prune, constant folding, BatchNorm folding, MatMul fusion, prune
+  kO1,  // prune, constant folding, BatchNorm folding, MatMul fusion, embedding bags and
+        // lookups, prune
+  kO2,  // O1 plus the request-level split: attention fused, the user side once per request
 };
 
-// "O0", "O1".
+// "O0", "O1", "O2".
 absl::string_view OptLevelName(OptLevel level);
 // "0"/"O0"/"o0" -> kO0, ...; an error lists the levels.
 absl::StatusOr<OptLevel> ParseOptLevel(absl::string_view text);
 
 // Pass names, in the order the level runs them ("prune", "constant_folding",
-// "fold_batch_norm", "fuse_matmul_bias_activation", "final_prune"). Names are unique.
+// "fold_batch_norm", "fuse_matmul_bias_activation", "embedding_bag", "embedding_lookup",
+// "final_prune"; O2 adds "fuse_attention_pooling", "split_first_dense" and "request_level"
+// before the MatMul fusion). Names are unique.
 std::vector<std::string> PassNames(OptLevel level);
 
 struct OptimizeOptions {
@@ -45,6 +49,9 @@ struct OptimizeOptions {
   int64_t max_constant_bytes = int64_t{64} << 20;
   // Kernels constant folding evaluates with; nullptr: KernelRegistry::Default().
   const KernelRegistry* registry = nullptr;
+  // O2: graph inputs that are the same for every candidate of a request (user and context
+  // features; see graph/passes/request_level.h). Empty: O2 adds nothing to O1.
+  std::vector<RequestLevelInput> request_inputs;
 };
 
 // Runs the passes of `level` in order on `in` and writes the result to `out` (which may be

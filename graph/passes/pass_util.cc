@@ -54,6 +54,32 @@ const Tensor* ConstValue(const Graph& graph, const TensorRef& ref) {
   return node->attrs.Get<Tensor>("value");
 }
 
+std::optional<std::vector<int64_t>> ConstInts(const Graph& graph, const TensorRef& ref) {
+  if (ref.empty()) return std::nullopt;
+  const Node* node = graph.ConstantBehind(ref);
+  const Tensor* t = node == nullptr ? nullptr : node->attrs.Get<Tensor>("value");
+  if (t == nullptr) return std::nullopt;
+  std::vector<int64_t> values;
+  if (t->dtype() == DType::kInt64) {
+    for (int64_t v : t->values<int64_t>()) values.push_back(v);
+  } else if (t->dtype() == DType::kInt32) {
+    for (int32_t v : t->values<int32_t>()) values.push_back(v);
+  } else {
+    return std::nullopt;
+  }
+  return values;
+}
+
+std::optional<std::vector<int64_t>> AxesOf(const Graph& graph, const Node& node,
+                                           absl::string_view attr, int input) {
+  if (const auto* list = node.attrs.Get<std::vector<int64_t>>(attr)) return *list;
+  if (const int64_t* one = node.attrs.Get<int64_t>(attr)) return std::vector<int64_t>{*one};
+  if (input >= 0 && static_cast<int>(node.inputs.size()) > input) {
+    return ConstInts(graph, node.inputs[input]);
+  }
+  return std::nullopt;
+}
+
 std::string UniqueName(absl::string_view base, absl::flat_hash_set<std::string>* taken) {
   std::string name(base);
   for (int i = 1; taken->contains(name); ++i) name = absl::StrCat(base, "_", i);

@@ -3,6 +3,8 @@
 #ifndef RANKOPT_GRAPH_PASSES_PASS_UTIL_H_
 #define RANKOPT_GRAPH_PASSES_PASS_UTIL_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,13 @@ absl::StatusOr<Consumers> CountConsumers(const Graph& graph, const PassOptions& 
 // The value of a Const node's output (port 0), or nullptr.
 const Tensor* ConstValue(const Graph& graph, const TensorRef& ref);
 
+// The integer values (int32 or int64) of the constant `ref` reads (through Identity chains), or
+// nullopt.
+std::optional<std::vector<int64_t>> ConstInts(const Graph& graph, const TensorRef& ref);
+// A node's axes: the int or int-list attribute `attr`, else the constant input `input` (ONNX
+// moved axes from attributes to inputs in opset 13), else nullopt.
+std::optional<std::vector<int64_t>> AxesOf(const Graph& graph, const Node& node,
+                                           absl::string_view attr, int input);
 // `base`, or `base_1`, `base_2`, ... whichever is not in `taken`; the result is added to it.
 std::string UniqueName(absl::string_view base, absl::flat_hash_set<std::string>* taken);
 

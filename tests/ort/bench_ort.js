@@ -120,6 +120,19 @@ function seconds(startNs) {
   return Number(process.hrtime.bigint() - startNs) / 1e9;
 }
 
+// CPU EP, all graph optimizations, `threads` intra-op threads (the calling thread included).
+function sessionOptions(threads) {
+  return {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+  };
+}
+
 async function timeRequests(ort, session, arrays, warmupS, minS) {
   const once = async () => {
     const t0 = process.hrtime.bigint();
@@ -164,15 +177,7 @@ async function main() {
   const cells = [];
   let template;
   for (const threads of args.threads) {
-    const session = await ort.InferenceSession.create(args.model, {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      enableCpuMemArena: true,
-      enableMemPattern: true,
-    });
+    const session = await ort.InferenceSession.create(args.model, sessionOptions(threads));
     if (!template) template = loadTemplate(args.requests, session.inputNames);
     for (const n of args.candidates) {
       const us = await timeRequests(ort, session, tile(template, n), args.warmupS, args.minS);
@@ -199,4 +204,7 @@ async function main() {
   }
 }
 
-main().catch((e) => fail(e.stack || String(e)));
+// bench/peers/peers.js reuses the same request tiling and timing loop.
+module.exports = {loadTemplate, tile, timeRequests, percentile, sessionOptions};
+
+if (require.main === module) main().catch((e) => fail(e.stack || String(e)));

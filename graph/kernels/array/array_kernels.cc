@@ -9,6 +9,7 @@ absl::Status RegisterArrayKernels(KernelRegistry* registry) {
   RANKOPT_RETURN_IF_ERROR(array_internal::RegisterCopyKernels(registry));
   RANKOPT_RETURN_IF_ERROR(array_internal::RegisterGatherKernels(registry));
   RANKOPT_RETURN_IF_ERROR(array_internal::RegisterSparseKernels(registry));
+  RANKOPT_RETURN_IF_ERROR(array_internal::RegisterRequestRowKernels(registry));
   return absl::OkStatus();
 }
 

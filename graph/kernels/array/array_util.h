@@ -33,6 +33,8 @@ absl::Status RegisterShapeKernels(KernelRegistry* registry);
 absl::Status RegisterCopyKernels(KernelRegistry* registry);
 absl::Status RegisterGatherKernels(KernelRegistry* registry);
 absl::Status RegisterSparseKernels(KernelRegistry* registry);
+// _RankoptRequestRow, _RankoptBroadcastRows, _RankoptSelectColumns (request_rows.cc).
+absl::Status RegisterRequestRowKernels(KernelRegistry* registry);
 
 // A kernel whose Compute is `fn`; attributes parsed at build time ride in its captures.
 // `fn` must be safe for concurrent calls (capture by value, mutate nothing).

@@ -11,7 +11,12 @@ namespace rankopt {
 // "_RankoptFusedMatMul" (graph/passes/fuse_matmul_bias_activation.h states its semantics):
 // one deterministic GemmF32 with the bias in its epilogue, then the activation in place; the
 // weight is packed at build when constant. Bitwise equal to MatMul -> Add -> activation.
+// Also registers "_RankoptAttentionPooling" (graph/passes/fuse_attention_pooling.h).
 absl::Status RegisterFusedKernels(KernelRegistry* registry);
+
+// "_RankoptAttentionPooling": DIN's attention block around AttentionPooling
+// (attention_pooling.h), built from constant weights. Called by RegisterFusedKernels.
+absl::Status RegisterAttentionPoolingKernel(KernelRegistry* registry);
 
 }  // namespace rankopt
 

@@ -169,7 +169,7 @@ absl::Status RegisterFusedKernels(KernelRegistry* registry) {
   for (OpSet set : {OpSet::kTensorFlow, OpSet::kOnnx}) {
     RANKOPT_RETURN_IF_ERROR(registry->Register(set, "_RankoptFusedMatMul", MakeFusedMatMul));
   }
-  return absl::OkStatus();
+  return RegisterAttentionPoolingKernel(registry);
 }
 
 }  // namespace rankopt

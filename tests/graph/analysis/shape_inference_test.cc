@@ -308,6 +308,97 @@ TEST(ShapeInferenceTest, ReductionsTransposeTileFillOneHotFlatten) {
   EXPECT_EQ(EstimateNodeFlops(*g.FindNode("mean"), *b2).flops, 2 * 50 * 32);
 }
 
+TEST(ShapeInferenceTest, RangeFromKnownAndUnknownLimits) {
+  Graph g(ModelFormat::kTfGraphDef);
+  AddConstI32(g, "zero", {}, {0});
+  AddConstI32(g, "one", {}, {1});
+  AddConstI32(g, "ten", {}, {10});
+  AddConstI32(g, "minus3", {}, {-3});
+  AddPlaceholder(g, "x", DType::kFloat32, Shape({kU, 5, 8}));
+  AddNode(g, "shape", "Shape", {"x"}).attrs.Set("out_type", DType::kInt32);
+  AddConstI32(g, "b1", {1}, {1});
+  AddConstI32(g, "e2", {1}, {2});
+  AddConstI32(g, "s1", {1}, {1});
+  AddNode(g, "maxlen", "StridedSlice", {"shape", "b1", "e2", "s1"})
+      .attrs.Set("shrink_axis_mask", int64_t{1});
+  AddNode(g, "iota", "Range", {"zero", "maxlen", "one"});  // tf.sequence_mask's
+  AddNode(g, "down", "Range", {"ten", "zero", "minus3"});  // 10, 7, 4, 1
+  AddNode(g, "empty", "Range", {"ten", "zero", "one"});
+  AddPlaceholder(g, "n", DType::kInt32, Shape::Scalar());
+  AddNode(g, "dynamic", "Range", {"zero", "n", "one"});
+  auto m = InferShapes(g);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(ShapeOf(*m, "iota"), Shape({5}));
+  EXPECT_EQ(DTypeOf(*m, "iota"), DType::kInt32);
+  EXPECT_EQ(IntValue(*m, "iota"), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(IntValue(*m, "down"), (std::vector<int64_t>{10, 7, 4, 1}));
+  EXPECT_EQ(ShapeOf(*m, "empty"), Shape({0}));
+  EXPECT_EQ(ShapeOf(*m, "dynamic"), Shape({kU}));
+}
+
+// The ops rankopt's passes create: fused dense layers and embedding lookups / bags.
+TEST(ShapeInferenceTest, RankoptInternalOps) {
+  Graph g(ModelFormat::kTfGraphDef);
+  AddPlaceholder(g, "x", DType::kFloat32, Shape({kU, 7}));
+  AddPlaceholder(g, "x3", DType::kFloat32, Shape({kU, 4, 7}));
+  AddConstF(g, "w", {7, 9});
+  AddConstF(g, "wt", {9, 7});
+  AddConstF(g, "b", {9});
+  AddNode(g, "fused", "_RankoptFusedMatMul", {"x", "w", "b"})
+      .attrs.Set("activation", std::string("relu"));
+  AddNode(g, "fused_t", "_RankoptFusedMatMul", {"x3", "wt"}).attrs.Set("transpose_b", true);
+  AddConstF(g, "table", {50, 10});
+  AddPlaceholder(g, "ids", DType::kInt32, Shape({kU, 5}));
+  AddPlaceholder(g, "one_row", DType::kInt64, Shape({1, 5}));
+  AddPlaceholder(g, "four_rows", DType::kInt64, Shape({4, 5}));
+  AddPlaceholder(g, "lengths", DType::kInt32, Shape({kU}));
+  AddConstI32(g, "five", {1}, {5});
+  AddConstI32(g, "three", {3, 1}, {1, 2, 3});
+  AddNode(g, "lookup", "_RankoptEmbeddingLookup", {"table", "ids"});
+  AddNode(g, "bag", "_RankoptEmbeddingBag", {"table", "ids", "lengths"});
+  AddNode(g, "bag_one_length", "_RankoptEmbeddingBag", {"table", "ids", "five"});
+  AddNode(g, "bag_three_lengths", "_RankoptEmbeddingBag", {"table", "one_row", "three"});
+  AddNode(g, "bag_four_rows", "_RankoptEmbeddingBag", {"table", "four_rows", "lengths"});
+  auto m = InferShapes(g);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(ShapeOf(*m, "fused"), Shape({kU, 9}));
+  EXPECT_EQ(DTypeOf(*m, "fused"), DType::kFloat32);
+  EXPECT_EQ(ShapeOf(*m, "fused_t"), Shape({kU, 4, 9}));
+  EXPECT_EQ(ShapeOf(*m, "lookup"), Shape({kU, 5, 10}));
+  EXPECT_EQ(DTypeOf(*m, "lookup"), DType::kFloat32);
+  EXPECT_EQ(ShapeOf(*m, "bag"), Shape({kU, 10}));
+  EXPECT_EQ(DTypeOf(*m, "bag"), DType::kFloat32);
+  EXPECT_EQ(ShapeOf(*m, "bag_one_length"), Shape({kU, 10}));
+  EXPECT_EQ(ShapeOf(*m, "bag_three_lengths"), Shape({3, 10}));
+  EXPECT_EQ(ShapeOf(*m, "bag_four_rows"), Shape({4, 10}));
+  auto b2 = InferShapes(g, 2);
+  ASSERT_TRUE(b2.ok());
+  EXPECT_EQ(ShapeOf(*b2, "bag"), Shape({2, 10}));
+}
+
+// The request-level boundary ops and the fused attention (graph/passes/request_level.h).
+TEST(ShapeInferenceTest, RankoptRequestLevelOps) {
+  Graph g(ModelFormat::kTfGraphDef);
+  AddPlaceholder(g, "ids", DType::kInt64, Shape({kU, 50}));
+  AddPlaceholder(g, "dense", DType::kFloat32, Shape({kU, 4}));
+  AddPlaceholder(g, "q", DType::kFloat32, Shape({kU, 32}));
+  AddNode(g, "row", "_RankoptRequestRow", {"ids"});
+  AddNode(g, "user_cols", "_RankoptRequestRow", {"dense"})
+      .attrs.Set("columns", std::vector<int64_t>{0, 1});
+  AddNode(g, "item_cols", "_RankoptSelectColumns", {"dense"})
+      .attrs.Set("columns", std::vector<int64_t>{2, 3, 1});
+  AddNode(g, "back", "_RankoptBroadcastRows", {"row", "q"});
+  AddNode(g, "pooled", "_RankoptAttentionPooling", {"q", "row"});
+  auto m = InferShapes(g, /*batch_size=*/7);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(ShapeOf(*m, "row"), Shape({1, 50}));
+  EXPECT_EQ(DTypeOf(*m, "row"), DType::kInt64);
+  EXPECT_EQ(ShapeOf(*m, "user_cols"), Shape({1, 2}));
+  EXPECT_EQ(ShapeOf(*m, "item_cols"), Shape({7, 3}));
+  EXPECT_EQ(ShapeOf(*m, "back"), Shape({7, 50}));
+  EXPECT_EQ(ShapeOf(*m, "pooled"), Shape({7, 32}));
+}
+
 TEST(ShapeInferenceTest, Conv2DAndBatchNorm) {
   Graph g(ModelFormat::kTfGraphDef);
   AddPlaceholder(g, "x", DType::kFloat32, Shape({kU, 8, 8, 3}));

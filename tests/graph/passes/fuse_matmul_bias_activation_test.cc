@@ -130,6 +130,95 @@ TEST(FuseMatMulTest, OnnxGemmSigmoidIsFusedBitwise) {
   }
 }
 
+// TF's Tensordot: x[?, 7] @ W[7, 9] -> Reshape(., target) -> BiasAdd -> Relu, where the target is
+// "const" ([-1, 9]), "tensordot" (concat(GatherV2(Shape(x), [0]), [9]) = [batch, 9]), or a
+// reshape that changes the shape: "rank3" ([-1, 3, 3]) or "swapped" ([9, -1]).
+Graph TfReshapedDense(const std::string& target, bool activation = true) {
+  std::vector<Node> nodes = {Input("x", {-1, 7}),
+                             ConstNode("w", Floats({7, 9}, RandomFloats(63, 12))),
+                             ConstNode("b", Floats({9}, RandomFloats(9, 13)))};
+  Node mm = Op("mm", "MatMul", {{"x", 0}, {"w", 0}});
+  mm.attrs.Set("T", DType::kFloat32);
+  nodes.push_back(mm);
+  auto ints = [](std::vector<int64_t> dims, std::vector<int32_t> values) {
+    return *Tensor::FromValues<int32_t>(std::move(dims), values);
+  };
+  if (target == "tensordot") {
+    Node shape = Op("shape", "Shape", {{"x", 0}});
+    shape.attrs.Set("out_type", DType::kInt32);
+    nodes.push_back(shape);
+    nodes.push_back(ConstNode("free", ints({1}, {0})));
+    nodes.push_back(ConstNode("axis0", ints({}, {0})));
+    nodes.push_back(Op("batch", "GatherV2", {{"shape", 0}, {"free", 0}, {"axis0", 0}}));
+    nodes.push_back(ConstNode("n", ints({1}, {9})));
+    nodes.push_back(Op("target", "ConcatV2", {{"batch", 0}, {"n", 0}, {"axis0", 0}}));
+  } else if (target == "const") {
+    nodes.push_back(ConstNode("target", ints({2}, {-1, 9})));
+  } else if (target == "rank3") {
+    nodes.push_back(ConstNode("target", ints({3}, {-1, 3, 3})));
+  } else {
+    nodes.push_back(ConstNode("target", ints({2}, {9, -1})));
+  }
+  nodes.push_back(Op("reshape", "Reshape", {{"mm", 0}, {"target", 0}}));
+  nodes.push_back(Op("bias", "BiasAdd", {{"reshape", 0}, {"b", 0}}));
+  nodes.push_back(Op("act", "Relu", {{"bias", 0}}));
+  return MakeGraph(ModelFormat::kTfGraphDef, nodes, {activation ? "act" : "bias"});
+}
+
+TEST(FuseMatMulTest, ReshapeKeepingTheProductShapeIsLookedThrough) {
+  const Tensor x = Floats({5, 7}, RandomFloats(35, 14));
+  for (const std::string target : {"const", "tensordot"}) {
+    Graph graph = TfReshapedDense(target);
+    Graph fused(graph.format());
+    absl::StatusOr<PassReport> report = FuseMatMulBiasActivation(graph, {}, &fused);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_TRUE(report->changed) << target;
+    EXPECT_EQ(CountOp(fused, std::string(kFusedMatMulOp)), 1) << target;
+    EXPECT_EQ(CountOp(fused, "MatMul") + CountOp(fused, "Reshape") + CountOp(fused, "BiasAdd") +
+                  CountOp(fused, "Relu"),
+              0)
+        << target;
+    ASSERT_NE(fused.FindNode("act"), nullptr);
+    EXPECT_EQ(fused.FindNode("act")->op, std::string(kFusedMatMulOp));
+    ASSERT_EQ(report->notes.size(), 1u);
+    EXPECT_EQ(report->notes[0], "fused 1 x MatMul+Reshape+BiasAdd+Relu");
+    EXPECT_EQ(RunGraph(fused, {{"x", x}}), RunGraph(graph, {{"x", x}})) << target;
+  }
+}
+
+TEST(FuseMatMulTest, ReshapeThatMayChangeTheShapeBlocksFusion) {
+  for (const std::string target : {"rank3", "swapped"}) {
+    Graph graph = TfReshapedDense(target, /*activation=*/false);
+    Graph fused(graph.format());
+    absl::StatusOr<PassReport> report = FuseMatMulBiasActivation(graph, {}, &fused);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_FALSE(report->changed) << target;
+    EXPECT_EQ(CountOp(fused, "MatMul"), 1) << target;
+  }
+  // A shape-keeping Reshape read twice stays, and so does its MatMul.
+  Graph graph = TfReshapedDense("const");
+  std::vector<Node> nodes = graph.nodes();
+  nodes.push_back(Op("other", "Neg", {{"reshape", 0}}));
+  ASSERT_TRUE(graph.SetNodes(nodes).ok());
+  Graph fused(graph.format());
+  absl::StatusOr<PassReport> report = FuseMatMulBiasActivation(graph, {}, &fused);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->changed);
+}
+
+TEST(FuseMatMulTest, MatMulThenShapeKeepingReshapeAloneIsLeftAlone) {
+  Graph graph = TfReshapedDense("const");
+  std::vector<Node> nodes;
+  for (const Node& node : graph.nodes()) {
+    if (node.name != "bias" && node.name != "act") nodes.push_back(node);
+  }
+  graph = MakeGraph(ModelFormat::kTfGraphDef, nodes, {"reshape"});
+  Graph fused(graph.format());
+  absl::StatusOr<PassReport> report = FuseMatMulBiasActivation(graph, {}, &fused);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->changed);
+}
+
 TEST(FuseMatMulTest, NonConstantWeightIsNotFused) {
   Graph graph =
       MakeGraph(ModelFormat::kOnnx,

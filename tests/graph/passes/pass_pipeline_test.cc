@@ -32,8 +32,15 @@ std::string TestData(const std::string& path) {
 TEST(PassPipelineTest, PassListsPerLevel) {
   EXPECT_TRUE(PassNames(OptLevel::kO0).empty());
   EXPECT_THAT(PassNames(OptLevel::kO1), ElementsAre("prune", "constant_folding", "fold_batch_norm",
-                                                    "fuse_matmul_bias_activation", "final_prune"));
+                                                    "fuse_matmul_bias_activation", "embedding_bag",
+                                                    "embedding_lookup", "final_prune"));
+  EXPECT_THAT(PassNames(OptLevel::kO2),
+              ElementsAre("prune", "constant_folding", "fold_batch_norm",
+                          "fuse_attention_pooling", "split_first_dense", "request_level",
+                          "fuse_matmul_bias_activation", "embedding_bag", "embedding_lookup",
+                          "final_prune"));
   EXPECT_EQ(*ParseOptLevel("o1"), OptLevel::kO1);
+  EXPECT_EQ(*ParseOptLevel("2"), OptLevel::kO2);
   EXPECT_FALSE(ParseOptLevel("O3").ok());
 }
 
@@ -48,13 +55,13 @@ TEST(PassPipelineTest, DisablesPassesByNameAndRejectsUnknownNames) {
   absl::StatusOr<std::vector<PassReport>> reports =
       OptimizeGraph(graph, OptLevel::kO1, options, &out);
   ASSERT_TRUE(reports.ok()) << reports.status();
-  EXPECT_EQ(reports->size(), 5u);
+  EXPECT_EQ(reports->size(), 7u);
   EXPECT_EQ(CountOp(out, std::string(kFusedMatMulOp)), 1);
 
   options.disabled_passes = {"fuse_matmul_bias_activation"};
   reports = OptimizeGraph(graph, OptLevel::kO1, options, &out);
   ASSERT_TRUE(reports.ok()) << reports.status();
-  EXPECT_EQ(reports->size(), 4u);
+  EXPECT_EQ(reports->size(), 6u);
   EXPECT_EQ(CountOp(out, "MatMul"), 1);
 
   options.disabled_passes = {"fusion"};
@@ -190,6 +197,14 @@ TEST(PassPipelineModelsTest, DeepCtrDeepFmSavedModelO1MatchesTensorFlow) {
   ASSERT_TRUE(reports.ok()) << reports.status();
   PrintCounts(model, *graph, optimized);
   for (const PassReport& r : *reports) PrintReport(r);
+  std::printf("[ MatMuls ] %lld fused, %lld left\n",
+              static_cast<long long>(CountOp(optimized, std::string(kFusedMatMulOp))),
+              static_cast<long long>(CountOp(optimized, "MatMul")));
+  // TF's Tensordot puts a Reshape between each dnn MatMul and its BiasAdd; both layers fuse.
+  for (const std::string name : {"dnn/dnn/activation/Relu", "dnn/dnn/activation_1/Relu"}) {
+    ASSERT_NE(optimized.FindNode(name), nullptr) << name;
+    EXPECT_EQ(optimized.FindNode(name)->op, std::string(kFusedMatMulOp)) << name;
+  }
   for (const Graph* g : {&folded, &optimized}) {
     RunResult run = RunOn(*g, doc->inputs);
     for (const NamedTensor& ref : doc->reference_outputs) {

@@ -1,0 +1,592 @@
+#include "graph/kernels/math/attention_pooling.h"
+
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_ps); known false positives.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "graph/kernels/math/vector_math.h"
+
+namespace rankopt {
+namespace {
+
+// Rows (candidate x active position) per block: each layer is one GemmF32 of this many rows,
+// enough to hide the kernel's row-tail and call costs while the block's activations
+// (~rows x (2 d + 2 h1) floats) stay in L2. 64..512 measured the same within noise.
+constexpr int64_t kTargetRows = 256;
+// Candidates per block, bounding the qW buffer when few positions are active.
+constexpr int64_t kMaxBlockCandidates = 64;
+
+constexpr int64_t kAlignFloats = 16;  // 64 bytes
+int64_t RoundUp(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+const char* ActName(AttentionActivation act) {
+  switch (act) {
+    case AttentionActivation::kNone:
+      return "kNone";
+    case AttentionActivation::kRelu:
+      return "kRelu";
+    case AttentionActivation::kSigmoid:
+      return "kSigmoid";
+  }
+  return "?";
+}
+
+// ---- Element-wise steps -------------------------------------------------------------------
+// One implementation per ISA level, each doing the same IEEE operations per element: exact
+// single operations (mul, add, max) or explicit fused multiply-adds, in the same order, so every
+// level yields the same bits (and the compiler finds no a * b + c to contract).
+
+// Score(h, w, n) = Dot16(h, w, n) + bias where Dot16 sums in 16 lanes and then a fixed tree:
+//   s[l] = 0; for k ascending: s[k % 16] = fma(h[k], w[k], s[k % 16]);
+//   s[l] += s[l + 8] (l < 8); s[l] += s[l + 4] (l < 4); s[l] += s[l + 2] (l < 2); s[0] + s[1].
+struct ElementOps {
+  void (*mul)(const float* a, const float* b, float* y, int64_t n);   // y = a * b
+  void (*add2)(float* z, const float* a, const float* b, int64_t n);  // z = (z + a) + b
+  void (*relu)(float* x, int64_t n);                                  // x = x > 0 ? x : 0
+  void (*axpy)(float w, const float* k, float* acc, int64_t n);       // acc = fma(w, k, acc)
+  float (*dot16)(const float* h, const float* w, int64_t n);
+};
+
+void MulScalar(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
+}
+void Add2Scalar(float* z, const float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) z[i] = (z[i] + a[i]) + b[i];
+}
+void ReluScalar(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+void AxpyScalar(float w, const float* k, float* acc, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] = std::fma(w, k[i], acc[i]);
+}
+float Dot16Scalar(const float* h, const float* w, int64_t n) {
+  float s[16] = {};
+  for (int64_t k = 0; k < n; ++k) s[k % 16] = std::fma(h[k], w[k], s[k % 16]);
+  for (int width = 8; width >= 1; width /= 2) {
+    for (int l = 0; l < width; ++l) s[l] = s[l] + s[l + width];
+  }
+  return s[0];
+}
+
+// The last 128-bit steps of Dot16 on lanes s[0..3].
+inline float Reduce4(__m128 s) {                         // SSE only: inlines into every level
+  const __m128 t2 = _mm_add_ps(s, _mm_movehl_ps(s, s));  // s0+s2, s1+s3
+  return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));  // (s0+s2)+(s1+s3)
+}
+
+__attribute__((target("avx2,fma"))) inline __m256i TailMask8(int64_t valid) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+__attribute__((target("avx2,fma"))) void MulAvx2(const float* a, const float* b, float* y,
+                                                 int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  if (i < n) {
+    const __m256i m = TailMask8(n - i);
+    _mm256_maskstore_ps(y + i, m,
+                        _mm256_mul_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m)));
+  }
+}
+__attribute__((target("avx2,fma"))) void Add2Avx2(float* z, const float* a, const float* b,
+                                                  int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_add_ps(_mm256_loadu_ps(z + i), _mm256_loadu_ps(a + i));
+    _mm256_storeu_ps(z + i, _mm256_add_ps(v, _mm256_loadu_ps(b + i)));
+  }
+  if (i < n) {
+    const __m256i m = TailMask8(n - i);
+    const __m256 v = _mm256_add_ps(_mm256_maskload_ps(z + i, m), _mm256_maskload_ps(a + i, m));
+    _mm256_maskstore_ps(z + i, m, _mm256_add_ps(v, _mm256_maskload_ps(b + i, m)));
+  }
+}
+__attribute__((target("avx2,fma"))) void ReluAvx2(float* x, int64_t n) {
+  // max_ps(x, 0) returns its second operand for NaN and for two zeros: x > 0 ? x : 0 exactly.
+  const __m256 zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_max_ps(_mm256_loadu_ps(x + i), zero));
+  for (; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+__attribute__((target("avx2,fma"))) void AxpyAvx2(float w, const float* k, float* acc, int64_t n) {
+  const __m256 vw = _mm256_set1_ps(w);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(acc + i,
+                     _mm256_fmadd_ps(vw, _mm256_loadu_ps(k + i), _mm256_loadu_ps(acc + i)));
+  }
+  if (i < n) {
+    const __m256i m = TailMask8(n - i);
+    const __m256 v =
+        _mm256_fmadd_ps(vw, _mm256_maskload_ps(k + i, m), _mm256_maskload_ps(acc + i, m));
+    _mm256_maskstore_ps(acc + i, m, v);
+  }
+}
+__attribute__((target("avx2,fma"))) float Dot16Avx2(const float* h, const float* w, int64_t n) {
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();  // lanes 0..7 and 8..15
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    lo = _mm256_fmadd_ps(_mm256_loadu_ps(h + k), _mm256_loadu_ps(w + k), lo);
+    hi = _mm256_fmadd_ps(_mm256_loadu_ps(h + k + 8), _mm256_loadu_ps(w + k + 8), hi);
+  }
+  if (k < n) {  // masked-off lanes keep their sums untouched
+    const __m256i m0 = TailMask8(n - k), m1 = TailMask8(n - k - 8);
+    const __m256 f0 =
+        _mm256_fmadd_ps(_mm256_maskload_ps(h + k, m0), _mm256_maskload_ps(w + k, m0), lo);
+    const __m256 f1 =
+        _mm256_fmadd_ps(_mm256_maskload_ps(h + k + 8, m1), _mm256_maskload_ps(w + k + 8, m1), hi);
+    lo = _mm256_blendv_ps(lo, f0, _mm256_castsi256_ps(m0));
+    hi = _mm256_blendv_ps(hi, f1, _mm256_castsi256_ps(m1));
+  }
+  const __m256 t8 = _mm256_add_ps(lo, hi);
+  return Reduce4(_mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1)));
+}
+
+__attribute__((target("avx512f"))) inline __mmask16 TailMask16(int64_t valid) {
+  return static_cast<__mmask16>((1u << valid) - 1u);
+}
+
+__attribute__((target("avx512f"))) void MulAvx512(const float* a, const float* b, float* y,
+                                                  int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask16(n - i);
+    _mm512_mask_storeu_ps(
+        y + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+  }
+}
+__attribute__((target("avx512f"))) void Add2Avx512(float* z, const float* a, const float* b,
+                                                   int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_add_ps(_mm512_loadu_ps(z + i), _mm512_loadu_ps(a + i));
+    _mm512_storeu_ps(z + i, _mm512_add_ps(v, _mm512_loadu_ps(b + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask16(n - i);
+    const __m512 v =
+        _mm512_add_ps(_mm512_maskz_loadu_ps(m, z + i), _mm512_maskz_loadu_ps(m, a + i));
+    _mm512_mask_storeu_ps(z + i, m, _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i)));
+  }
+}
+__attribute__((target("avx512f"))) void ReluAvx512(float* x, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_max_ps(_mm512_loadu_ps(x + i), zero));
+  if (i < n) {
+    const __mmask16 m = TailMask16(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_max_ps(_mm512_maskz_loadu_ps(m, x + i), zero));
+  }
+}
+__attribute__((target("avx512f"))) void AxpyAvx512(float w, const float* k, float* acc, int64_t n) {
+  const __m512 vw = _mm512_set1_ps(w);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(acc + i,
+                     _mm512_fmadd_ps(vw, _mm512_loadu_ps(k + i), _mm512_loadu_ps(acc + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask16(n - i);
+    const __m512 v =
+        _mm512_fmadd_ps(vw, _mm512_maskz_loadu_ps(m, k + i), _mm512_maskz_loadu_ps(m, acc + i));
+    _mm512_mask_storeu_ps(acc + i, m, v);
+  }
+}
+__attribute__((target("avx512f"))) float Dot16Avx512(const float* h, const float* w, int64_t n) {
+  __m512 s = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+    s = _mm512_fmadd_ps(_mm512_loadu_ps(h + k), _mm512_loadu_ps(w + k), s);
+  if (k < n) {  // masked-off lanes keep their sums untouched
+    const __mmask16 m = TailMask16(n - k);
+    s = _mm512_mask3_fmadd_ps(_mm512_maskz_loadu_ps(m, h + k), _mm512_maskz_loadu_ps(m, w + k), s,
+                              m);
+  }
+  const __m512 high = _mm512_shuffle_f32x4(s, s, _MM_SHUFFLE(3, 2, 3, 2));  // lanes 8..15 low
+  const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(s), _mm512_castps512_ps256(high));
+  return Reduce4(_mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1)));
+}
+
+ElementOps OpsFor(Isa isa) {
+  if (isa == Isa::kAvx512 && CpuSupports(Isa::kAvx512)) {
+    return {MulAvx512, Add2Avx512, ReluAvx512, AxpyAvx512, Dot16Avx512};
+  }
+  if (isa != Isa::kScalar && CpuSupports(Isa::kAvx2)) {
+    return {MulAvx2, Add2Avx2, ReluAvx2, AxpyAvx2, Dot16Avx2};
+  }
+  return {MulScalar, Add2Scalar, ReluScalar, AxpyScalar, Dot16Scalar};
+}
+
+void Activate(AttentionActivation act, const ElementOps& ops, float* x, int64_t n, Isa isa) {
+  switch (act) {
+    case AttentionActivation::kNone:
+      return;
+    case AttentionActivation::kRelu:
+      return ops.relu(x, n);
+    case AttentionActivation::kSigmoid:
+      return SigmoidF32(x, x, n, isa);
+  }
+}
+
+// The inputs of one Run, resolved once.
+struct Request {
+  int64_t dim;
+  int64_t seq_len;
+  const float* keys;
+  bool shared_keys;
+  const float* mask;
+  bool shared_mask;
+
+  const float* Keys(int64_t b) const { return keys + (shared_keys ? 0 : b * seq_len * dim); }
+  const float* Mask(int64_t b) const {
+    return mask == nullptr ? nullptr : mask + (shared_mask ? 0 : b * seq_len);
+  }
+};
+
+int64_t CountActive(const float* m, int64_t seq_len) {
+  if (m == nullptr) return seq_len;
+  int64_t n = 0;
+  for (int64_t t = 0; t < seq_len; ++t) n += m[t] != 0.0f;
+  return n;
+}
+
+// Calls fn(t) for every active position of mask row m, ascending.
+template <typename Fn>
+void ForEachActive(const float* m, int64_t seq_len, Fn fn) {
+  for (int64_t t = 0; t < seq_len; ++t) {
+    if (m == nullptr || m[t] != 0.0f) fn(t);
+  }
+}
+
+absl::Status CheckLayer(int64_t index, int64_t count, const AttentionLayer& layer,
+                        int64_t expected_in) {
+  const std::string name = absl::StrCat("attention layer ", index, " of ", count,
+                                        index == 0 ? " (the [q, k, q-k, q*k] layer)" : "",
+                                        index == count - 1 ? " (the score layer)" : "");
+  if (layer.in != expected_in) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": in is ", layer.in, ", expected ", expected_in,
+        index == 0 ? " (4 * dim)" : absl::StrCat(" (the out of layer ", index - 1, ")")));
+  }
+  if (layer.out <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": out is ", layer.out, ", expected a positive width"));
+  }
+  if (static_cast<int64_t>(layer.weight.size()) != layer.in * layer.out) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": weight has ", layer.weight.size(), " floats, expected [in, out] = [",
+                     layer.in, ", ", layer.out, "] row-major (", layer.in * layer.out, " floats)"));
+  }
+  if (static_cast<int64_t>(layer.bias.size()) != layer.out) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": bias has ", layer.bias.size(),
+                                                   " floats, expected [out] = [", layer.out, "]"));
+  }
+  if (index == count - 1) {
+    if (layer.out != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": out is ", layer.out, ", expected 1 (the last layer gives the attention score)"));
+    }
+    if (layer.act != AttentionActivation::kNone) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": act is ", ActName(layer.act),
+                                                     ", expected kNone (the score is linear)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
+                                                          std::vector<AttentionLayer> layers) {
+  if (dim <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attention pooling: dim is ", dim, ", expected the embedding width (> 0)"));
+  }
+  if (layers.empty()) {
+    return absl::InvalidArgumentError(
+        "attention pooling: no layers; expected [4*dim -> h1, hidden..., h_last -> 1]");
+  }
+  const int64_t count = static_cast<int64_t>(layers.size());
+  int64_t in = 4 * dim;
+  for (int64_t i = 0; i < count; ++i) {
+    RANKOPT_RETURN_IF_ERROR(CheckLayer(i, count, layers[i], in));
+    in = layers[i].out;
+  }
+
+  AttentionPooling p;
+  p.dim_ = dim;
+  const int64_t h1 = layers[0].out;
+  const std::vector<float>& w0 = layers[0].weight;
+  std::vector<float> wq(dim * h1), wk(dim * h1);
+  for (int64_t i = 0; i < dim; ++i) {
+    for (int64_t j = 0; j < h1; ++j) {
+      const float q = w0[i * h1 + j];
+      const float k = w0[(dim + i) * h1 + j];
+      const float d = w0[(2 * dim + i) * h1 + j];
+      wq[i * h1 + j] = q + d;
+      wk[i * h1 + j] = k - d;
+    }
+  }
+  p.wq_ = PackGemmB(wq.data(), dim, h1, h1, 1);
+  p.wk_ = PackGemmB(wk.data(), dim, h1, h1, 1);
+  p.wp_ = PackGemmB(w0.data() + 3 * dim * h1, dim, h1, h1, 1);
+  p.bias0_ = layers[0].bias;
+  for (int64_t i = 0; i < count; ++i) {
+    p.widths_.push_back(layers[i].out);
+    p.acts_.push_back(layers[i].act);
+    p.max_width_ = std::max(p.max_width_, layers[i].out);
+    if (i == 0) continue;
+    if (i == count - 1) {  // the score layer: a per-row dot product
+      p.score_weight_ = std::move(layers[i].weight);
+      p.score_bias_ = layers[i].bias[0];
+      continue;
+    }
+    p.weights_.push_back(
+        PackGemmB(layers[i].weight.data(), layers[i].in, layers[i].out, layers[i].out, 1));
+    p.biases_.push_back(std::move(layers[i].bias));
+  }
+  return p;
+}
+
+namespace {
+
+// Scratch carving, shared by ScratchFloats and Run.
+struct Plan {
+  int64_t row_cap;                            // rows per block
+  int64_t cand_cap;                           // candidates per block
+  int64_t kw, ka, qk, qw, buf0, buf1, total;  // offsets in floats
+};
+
+Plan MakePlan(int64_t batch, int64_t seq_len, int64_t dim, int64_t h1, int64_t max_width) {
+  Plan p;
+  p.row_cap = std::min(std::max(kTargetRows, seq_len), batch * seq_len);
+  p.cand_cap = std::min(batch, kMaxBlockCandidates);
+  int64_t at = 0;
+  auto take = [&at](int64_t floats) {
+    const int64_t offset = at;
+    at += RoundUp(floats);
+    return offset;
+  };
+  p.kw = take(std::max(seq_len, p.row_cap) * h1);
+  p.ka = take(p.row_cap * dim);
+  p.qk = take(p.row_cap * dim);
+  p.qw = take(p.cand_cap * h1);
+  p.buf0 = take(p.row_cap * max_width);
+  p.buf1 = take(p.row_cap * max_width);
+  p.total = at;
+  return p;
+}
+
+}  // namespace
+
+int64_t AttentionPooling::ScratchFloats(int64_t batch, int64_t seq_len) const {
+  if (batch <= 0 || seq_len <= 0) return 0;
+  return MakePlan(batch, seq_len, dim_, widths_[0], max_width_).total;
+}
+
+absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* keys,
+                                   int64_t keys_batch, int64_t seq_len, const float* mask,
+                                   int64_t mask_batch, float* out, float* scratch, Isa isa) const {
+  if (batch < 0 || seq_len < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("attention pooling: batch ", batch,
+                                                   " and seq_len ", seq_len, " must be >= 0"));
+  }
+  if (batch == 0) return absl::OkStatus();
+  if (keys_batch != 1 && keys_batch != batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attention pooling: keys_batch is ", keys_batch,
+                     ", expected 1 (keys shared by the request) or batch (", batch, ")"));
+  }
+  if (mask != nullptr && mask_batch != 1 && mask_batch != batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attention pooling: mask_batch is ", mask_batch,
+                     ", expected 1 (one mask for the request) or batch (", batch, ")"));
+  }
+  if (q == nullptr || out == nullptr || (seq_len > 0 && (keys == nullptr || scratch == nullptr))) {
+    return absl::InvalidArgumentError(
+        "attention pooling: q, out, keys and scratch must be non-null");
+  }
+
+  const int64_t d = dim_;
+  const int64_t h1 = widths_[0];
+  const Request req{d, seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1};
+  const ElementOps ops = OpsFor(isa);
+  const Plan plan = MakePlan(batch, seq_len, d, h1, max_width_);
+  float* const kw = scratch + plan.kw;
+  float* const ka = scratch + plan.ka;
+  float* const qk = scratch + plan.qk;
+  float* const qw = scratch + plan.qw;
+  float* const buf[2] = {scratch + plan.buf0, scratch + plan.buf1};
+
+  const int64_t shared_count = req.shared_mask ? CountActive(req.Mask(0), seq_len) : -1;
+  if (seq_len == 0 || shared_count == 0) {
+    std::fill(out, out + batch * d, 0.0f);
+    return absl::OkStatus();
+  }
+
+  // Shared keys: KW_t = k_t @ (Wk - Wd) + b_0 once, for the positions some candidate uses.
+  int64_t t_lo = 0;
+  if (req.shared_keys) {
+    int64_t t_hi = 0;
+    t_lo = seq_len;
+    const int64_t mask_rows = req.shared_mask ? 1 : batch;
+    for (int64_t b = 0; b < mask_rows; ++b) {
+      ForEachActive(req.Mask(b), seq_len, [&](int64_t t) {
+        t_lo = std::min(t_lo, t);
+        t_hi = std::max(t_hi, t + 1);
+      });
+    }
+    if (t_lo < t_hi) {
+      GemmF32(t_hi - t_lo, h1, d, keys + t_lo * d, d, 1, GemmBFromPacked(wk_), bias0_.data(), kw,
+              h1, isa);
+    }
+  }
+
+  const int64_t layers = num_layers();
+  for (int64_t begin = 0; begin < batch;) {
+    // A block: consecutive candidates whose active rows fit in row_cap (at least one).
+    int64_t nb = 0, rows = 0;
+    while (begin + nb < batch && nb < plan.cand_cap) {
+      const int64_t c = req.shared_mask ? shared_count : CountActive(req.Mask(begin + nb), seq_len);
+      if (nb > 0 && rows + c > plan.row_cap) break;
+      rows += c;
+      ++nb;
+    }
+    if (rows == 0) {
+      std::fill(out + begin * d, out + (begin + nb) * d, 0.0f);
+      begin += nb;
+      continue;
+    }
+
+    // qW_b = q_b @ (Wq + Wd); rows q_b * k_t (and k_t itself when keys are per candidate).
+    GemmF32(nb, h1, d, q + begin * d, d, 1, GemmBFromPacked(wq_), nullptr, qw, h1, isa);
+    int64_t r = 0;
+    for (int64_t i = 0; i < nb; ++i) {
+      const float* qb = q + (begin + i) * d;
+      const float* kb = req.Keys(begin + i);
+      ForEachActive(req.Mask(begin + i), seq_len, [&](int64_t t) {
+        const float* k = kb + t * d;
+        float* dst = qk + r * d;
+        ops.mul(qb, k, dst, d);
+        if (!req.shared_keys) std::memcpy(ka + r * d, k, d * sizeof(float));
+        ++r;
+      });
+    }
+    if (!req.shared_keys) {
+      GemmF32(rows, h1, d, ka, d, 1, GemmBFromPacked(wk_), bias0_.data(), kw, h1, isa);
+    }
+
+    // Layer 0: z = ((q*k) @ Wp + qW_b) + KW_t, then act.
+    float* cur = buf[0];
+    GemmF32(rows, h1, d, qk, d, 1, GemmBFromPacked(wp_), nullptr, cur, h1, isa);
+    r = 0;
+    for (int64_t i = 0; i < nb; ++i) {
+      const float* qwb = qw + i * h1;
+      ForEachActive(req.Mask(begin + i), seq_len, [&](int64_t t) {
+        const float* kwt = req.shared_keys ? kw + (t - t_lo) * h1 : kw + r * h1;
+        float* z = cur + r * h1;
+        ops.add2(z, qwb, kwt, h1);
+        ++r;
+      });
+    }
+    Activate(acts_[0], ops, cur, rows * h1, isa);
+
+    // Hidden layers, then the score a_r = Dot16(h_r, w) + b into the other buffer.
+    int64_t width = h1;
+    for (int64_t l = 1; l + 1 < layers; ++l) {
+      float* next = buf[l % 2];
+      const int64_t w = widths_[l];
+      GemmF32(rows, w, width, cur, width, 1, GemmBFromPacked(weights_[l - 1]),
+              biases_[l - 1].data(), next, w, isa);
+      Activate(acts_[l], ops, next, rows * w, isa);
+      cur = next;
+      width = w;
+    }
+    if (layers > 1) {
+      float* score = buf[(layers - 1) % 2];
+      for (int64_t i = 0; i < rows; ++i) {
+        score[i] = ops.dot16(cur + i * width, score_weight_.data(), width) + score_bias_;
+      }
+      cur = score;
+    }
+
+    // pooled_b = sum_t (a_t * m_t) * k_t over active t, ascending.
+    r = 0;
+    for (int64_t i = 0; i < nb; ++i) {
+      float* o = out + (begin + i) * d;
+      std::fill(o, o + d, 0.0f);
+      const float* kb = req.Keys(begin + i);
+      const float* m = req.Mask(begin + i);
+      ForEachActive(m, seq_len, [&](int64_t t) {
+        const float a = m == nullptr ? cur[r] : cur[r] * m[t];
+        ops.axpy(a, kb + t * d, o, d);
+        ++r;
+      });
+    }
+    begin += nb;
+  }
+  return absl::OkStatus();
+}
+
+void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& layers,
+                               int64_t batch, const float* q, const float* keys, int64_t keys_batch,
+                               int64_t seq_len, const float* mask, int64_t mask_batch, float* out) {
+  int64_t max_width = 4 * dim;
+  for (const AttentionLayer& layer : layers) max_width = std::max(max_width, layer.out);
+  std::vector<float> x(max_width), y(max_width);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* qb = q + b * dim;
+    const float* kb = keys + (keys_batch == 1 ? 0 : b) * seq_len * dim;
+    const float* mb = mask == nullptr ? nullptr : mask + (mask_batch == 1 ? 0 : b) * seq_len;
+    float* o = out + b * dim;
+    for (int64_t j = 0; j < dim; ++j) o[j] = 0.0f;
+    for (int64_t t = 0; t < seq_len; ++t) {
+      const float* k = kb + t * dim;
+      for (int64_t j = 0; j < dim; ++j) {
+        x[j] = qb[j];
+        x[dim + j] = k[j];
+        x[2 * dim + j] = qb[j] - k[j];
+        x[3 * dim + j] = qb[j] * k[j];
+      }
+      for (const AttentionLayer& layer : layers) {
+        for (int64_t j = 0; j < layer.out; ++j) {
+          float acc = 0.0f;
+          for (int64_t i = 0; i < layer.in; ++i) acc += x[i] * layer.weight[i * layer.out + j];
+          acc += layer.bias[j];
+          switch (layer.act) {
+            case AttentionActivation::kNone:
+              break;
+            case AttentionActivation::kRelu:
+              acc = acc > 0.0f ? acc : 0.0f;
+              break;
+            case AttentionActivation::kSigmoid:
+              acc = 1.0f / (1.0f + std::exp(-acc));
+              break;
+          }
+          y[j] = acc;
+        }
+        std::swap(x, y);
+      }
+      const float a = x[0];
+      const float m = mb == nullptr ? 1.0f : mb[t];
+      for (int64_t j = 0; j < dim; ++j) o[j] += a * m * k[j];
+    }
+  }
+}
+
+}  // namespace rankopt

@@ -1,0 +1,115 @@
+// Fused DIN attention pooling: for each candidate b with query q_b [d] and behaviour keys
+// K [L, d] (shared by all candidates of a request, or one per candidate), mask m [L]:
+//
+//   for t in 0..L-1:
+//     x_t  = [q_b, k_t, q_b - k_t, q_b * k_t]                      (4d)
+//     h_t  = act_0(x_t @ W_0 + b_0)                                 (layers[0])
+//     h_t  = act_i(h_t @ W_i + b_i)   for i = 1..n-1                (the last: out 1, kNone)
+//     a_t  = h_t[0]                                                 (the attention score)
+//   pooled_b = sum_t a_t * m_t * k_t                                (no mask: m_t = 1)
+//
+// The fast path never builds x_t. Since x_t @ W_0 = q @ (Wq + Wd) + k_t @ (Wk - Wd) +
+// (q * k_t) @ Wp (W_0's row blocks Wq, Wk, Wd, Wp of d rows each), it folds the blocks once at
+// Create, computes KW_t = k_t @ (Wk - Wd) + b_0 once per request when the keys are shared and
+// qW_b = q_b @ (Wq + Wd) once per candidate, and runs the remaining per-position work for the
+// active positions (m_t != 0; the others contribute nothing and are skipped) of several
+// candidates as one GemmF32 per layer (M ~ 256 rows).
+//
+// Determinism: output row b depends only on candidate b's inputs, never on the batch size or
+// on which candidates share a block, so a request split into chunks scores bitwise
+// identically; results are also bitwise identical for every Isa (GemmF32 and SigmoidF32 are,
+// and the remaining steps perform the same IEEE operations on every level), and shared keys or
+// masks give the same bits as the same rows repeated per candidate. Per active row, exactly:
+//   z   = ((q_b * k_t) @ Wp + qW_b) + KW_t          (GemmF32; KW_t = GemmF32 with bias b_0)
+//   h   = act_0(z); h = act_i(GemmF32(h, W_i, b_i))  (sigmoid = SigmoidF32, relu = h > 0 ? h : 0)
+//   a_t = Dot16(h, w_score) + b_score, Dot16 = 16 lane sums s[k % 16] = fma(h[k], w[k], .)
+//         over k ascending, then s[l] += s[l + 8], += s[l + 4], += s[l + 2], s[0] + s[1]
+//   pooled = 0; for active t ascending: pooled[j] = fma(a_t * m_t, k_t[j], pooled[j])
+//         (a_t * m_t is a_t when there is no mask).
+// The split and the score's lane sums round differently from the unsplit formula: agreement
+// with AttentionPoolingReference is about 1e-6 relative to the row's largest element.
+#ifndef RANKOPT_GRAPH_KERNELS_MATH_ATTENTION_POOLING_H_
+#define RANKOPT_GRAPH_KERNELS_MATH_ATTENTION_POOLING_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/cpu_features.h"
+#include "graph/kernels/math/gemm.h"
+
+namespace rankopt {
+
+enum class AttentionActivation { kNone, kRelu, kSigmoid };
+
+// One dense layer y = act(x @ weight + bias).
+struct AttentionLayer {
+  std::vector<float> weight;  // [in, out], row-major.
+  std::vector<float> bias;    // [out].
+  int64_t in = 0;
+  int64_t out = 0;
+  AttentionActivation act = AttentionActivation::kNone;
+};
+
+// The planned attention unit: weights folded and packed once. Immutable after Create; Run is
+// safe for concurrent use (all per-call state lives in the caller's scratch).
+//
+// Example:
+//   RANKOPT_ASSIGN_OR_RETURN(AttentionPooling attn, AttentionPooling::Create(32, layers));
+//   std::vector<float> scratch(attn.ScratchFloats(batch, seq_len));  // one per thread
+//   RANKOPT_RETURN_IF_ERROR(attn.Run(batch, q, keys, /*keys_batch=*/1, seq_len, mask,
+//                                    /*mask_batch=*/1, out, scratch.data()));
+class AttentionPooling {
+ public:
+  // `layers[0]` maps 4 * dim -> h1; each next layer's in is the previous out; the last layer
+  // has out 1 and act kNone (it may be layers[0] itself). Every weight and bias size is checked;
+  // errors are InvalidArgument and name the layer, what was found and what was expected.
+  static absl::StatusOr<AttentionPooling> Create(int64_t dim, std::vector<AttentionLayer> layers);
+
+  int64_t dim() const { return dim_; }
+  int64_t num_layers() const { return static_cast<int64_t>(widths_.size()); }
+
+  // Floats of scratch Run needs for this batch and seq_len (any keys/mask sharing).
+  int64_t ScratchFloats(int64_t batch, int64_t seq_len) const;
+
+  // out[b, :] = pooled_b for b < batch.
+  //   q     [batch, dim];
+  //   keys  [keys_batch, seq_len, dim], keys_batch 1 (shared by every candidate) or batch;
+  //   mask  null (every position counts, weight 1) or [mask_batch, seq_len], mask_batch 1 or
+  //         batch; usually 1.0 / 0.0 from a sequence length, other values weigh the position;
+  //   out   [batch, dim]; scratch: ScratchFloats(batch, seq_len) floats (any float alignment
+  //         works; 64 bytes is fastest). Writes nothing else. `isa` is capped at what the CPU
+  //         supports; every level gives the same bits.
+  // Returns InvalidArgument for inconsistent sizes or missing pointers (checked once per call).
+  absl::Status Run(int64_t batch, const float* q, const float* keys, int64_t keys_batch,
+                   int64_t seq_len, const float* mask, int64_t mask_batch, float* out,
+                   float* scratch, Isa isa = BestIsa()) const;
+
+ private:
+  AttentionPooling() = default;
+
+  int64_t dim_ = 0;
+  std::vector<int64_t> widths_;             // out of each layer; widths_.back() == 1.
+  std::vector<AttentionActivation> acts_;   // act of each layer.
+  PackedB wq_;                              // Wq + Wd  [d, h1]
+  PackedB wk_;                              // Wk - Wd  [d, h1]
+  PackedB wp_;                              // Wp       [d, h1]
+  std::vector<float> bias0_;                // [h1]
+  std::vector<PackedB> weights_;            // hidden layers 1..n-2
+  std::vector<std::vector<float>> biases_;  // hidden layers 1..n-2
+  std::vector<float> score_weight_;         // layer n-1 (n > 1): [h_last]
+  float score_bias_ = 0.0f;
+  int64_t max_width_ = 0;  // max over widths_
+};
+
+// The same math written the obvious way, for tests and benchmarks: x_t materialized, plain
+// loops, float sums in increasing index order, sigmoid as 1 / (1 + std::exp(-x)), relu as
+// x > 0 ? x : 0. Arguments as for AttentionPooling::Run; REQUIRES: shapes consistent.
+void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& layers,
+                               int64_t batch, const float* q, const float* keys, int64_t keys_batch,
+                               int64_t seq_len, const float* mask, int64_t mask_batch, float* out);
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_GRAPH_KERNELS_MATH_ATTENTION_POOLING_H_

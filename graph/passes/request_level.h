@@ -1,0 +1,59 @@
+// Request-level (batch-invariance) analysis and the O2 pass that computes the user side once per
+// request.
+//
+// A ranking request is one user x N candidates: the user and context inputs are the same in every
+// row. Inputs named request-level (by the feature config's user/context sides, or
+// --request-inputs) make the tensors computed only from them and from constants request-level
+// too, through "row-wise" ops (elementwise, embedding gathers, MatMul by a weight, concat and
+// reductions off the batch axis, ...). MarkRequestLevel reads row 0 of each such input once
+// (_RankoptRequestRow, which checks that every row is equal), so the whole request-level subgraph
+// runs at batch 1; where a request-level tensor meets a candidate-level consumer that does not
+// broadcast, a _RankoptBroadcastRows puts the candidate count back (broadcasting pushed to the
+// boundary).
+//
+// Example:
+//   RANKOPT_ASSIGN_OR_RETURN(std::vector<RequestLevelInput> inputs,
+//                            ParseRequestInputs("user_id,hist_item_ids,dense[0:2]"));
+//   RANKOPT_ASSIGN_OR_RETURN(PassReport report, MarkRequestLevel(graph, {.request_inputs =
+//                            inputs}, &graph));
+#ifndef RANKOPT_GRAPH_PASSES_REQUEST_LEVEL_H_
+#define RANKOPT_GRAPH_PASSES_REQUEST_LEVEL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "graph/analysis/shape_inference.h"
+#include "graph/ir/graph.h"
+#include "graph/passes/pass_options.h"
+#include "graph/passes/pass_report.h"
+
+namespace rankopt {
+
+inline constexpr absl::string_view kRequestRowOp = "_RankoptRequestRow";
+inline constexpr absl::string_view kBroadcastRowsOp = "_RankoptBroadcastRows";
+inline constexpr absl::string_view kSelectColumnsOp = "_RankoptSelectColumns";
+
+// "user_id,hist_item_ids,dense[0:2],ctx[0,3]" -> entries; a [a:b] range is half-open. Errors name
+// the bad entry.
+absl::StatusOr<std::vector<RequestLevelInput>> ParseRequestInputs(absl::string_view spec);
+
+// Tensors of `graph` that are the same for every candidate: the outputs of the whole-input
+// entries of `inputs` (graph inputs), of _RankoptRequestRow nodes, and of every row-wise node that
+// reads only such tensors and constants. `shapes` comes from InferShapes(graph).
+absl::flat_hash_set<TensorRef> RequestLevelTensors(const Graph& graph,
+                                                   const std::vector<RequestLevelInput>& inputs,
+                                                   const ShapeMap& shapes);
+
+// The O2 pass (see the file comment). Uses options.request_inputs (whole inputs; column entries
+// are the split pass's) and options.outputs. Not applicable (unchanged, with a note) when no
+// request-level input is given or every graph input is request-level. Errors: a request input
+// that is not a graph input of the graph.
+absl::StatusOr<PassReport> MarkRequestLevel(const Graph& in, const PassOptions& options,
+                                            Graph* out);
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_GRAPH_PASSES_REQUEST_LEVEL_H_

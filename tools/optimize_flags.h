@@ -1,0 +1,30 @@
+// The optimization flags `rankopt run` and `rankopt bench` share: -O LEVEL, and for O2 which
+// graph inputs are request-level (--request-inputs, or the user/context features of --config).
+#ifndef RANKOPT_TOOLS_OPTIMIZE_FLAGS_H_
+#define RANKOPT_TOOLS_OPTIMIZE_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/passes/pass_pipeline.h"
+#include "tools/command_line.h"
+
+namespace rankopt {
+
+// FlagSpecs for "opt-level" (-O), "request-inputs" and, when `with_config`, "config".
+std::vector<FlagSpec> OptimizeFlagSpecs(absl::string_view default_level, bool with_config);
+
+struct OptimizeFlags {
+  OptLevel level = OptLevel::kO0;
+  std::vector<RequestLevelInput> request_inputs;
+  std::string request_inputs_source;  // "--request-inputs", "CONFIG (user/context features)", ""
+};
+
+// Reads the flags; errors on a bad level, a bad --request-inputs list or an unreadable config.
+absl::StatusOr<OptimizeFlags> ReadOptimizeFlags(const CommandLine& line,
+                                                absl::string_view default_level);
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_TOOLS_OPTIMIZE_FLAGS_H_
