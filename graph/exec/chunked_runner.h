@@ -13,11 +13,19 @@
 // That check cannot see a row-mixing op whose effect vanishes on that request (e.g. a mean over
 // identical rows), so a model that mixes rows should be run with Separability::kNever.
 //
+// A serving thread keeps one ChunkedOutputs and calls RunInto: after warm-up, a request of no
+// more candidates than before costs no heap allocation beyond what the kernels make (chunk feeds
+// are views into the caller's feeds, each chunk writes its rows straight into the kept output
+// buffers, the plan runs on its per-thread state, TBB's tasks come from its pools). "Warm" is per
+// thread: the executor's state of each thread that runs chunks grows on that thread's first
+// chunks. Run, which returns owned Tensors, allocates those Tensors and nothing else of its own.
+//
 // Example:
 //   RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<ChunkedRunner> runner,
 //                            ChunkedRunner::Create(plan.get(), {.chunk_rows = 64, .threads = 2}));
-//   std::vector<Tensor> scores;
-//   RANKOPT_RETURN_IF_ERROR(runner->Run(feeds, &scores));
+//   ChunkedOutputs scores;  // kept across requests
+//   RANKOPT_RETURN_IF_ERROR(runner->RunInto(feeds, &scores));
+//   absl::Span<const float> prob = scores.views()[0].values<float>();
 #ifndef RANKOPT_GRAPH_EXEC_CHUNKED_RUNNER_H_
 #define RANKOPT_GRAPH_EXEC_CHUNKED_RUNNER_H_
 
@@ -27,10 +35,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "core/tensor.h"
 #include "graph/exec/execution_plan.h"
+#include "graph/exec/tensor_view.h"
 
 namespace rankopt {
 
@@ -60,8 +71,31 @@ struct ChunkedRunnerOptions {
 // What the runner knows about its model's row separability.
 enum class SeparabilityState { kUnknown, kSeparable, kNotSeparable };
 
-// Runs a plan chunked. Run is safe for concurrent use (each call gets its own chunk outputs; the
-// arena's threads are shared); the plan must outlive the runner.
+// The outputs of ChunkedRunner::RunInto in buffers kept between requests, with the runner's
+// per-request scratch. Reuse one per caller: a request of no more candidates than an earlier
+// one, with the same feed shapes otherwise, then needs no heap allocation.
+// Not thread-safe: one per concurrent caller. Movable.
+class ChunkedOutputs {
+ public:
+  ChunkedOutputs();
+  ~ChunkedOutputs();
+  ChunkedOutputs(ChunkedOutputs&&) noexcept;
+  ChunkedOutputs& operator=(ChunkedOutputs&&) noexcept;
+
+  // The outputs of the last successful RunInto, in plan().outputs() order, as views into this
+  // object: valid until its next RunInto. Unspecified after a failed one; empty before the first.
+  absl::Span<const TensorView> views() const;
+  // Copies views() into owned Tensors (allocates).
+  absl::Status CopyTo(std::vector<Tensor>* tensors) const;
+
+ private:
+  friend class ChunkedRunner;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Runs a plan chunked. Run and RunInto are safe for concurrent use (RunInto with a ChunkedOutputs
+// per caller; the arena's threads are shared); the plan must outlive the runner.
 class ChunkedRunner {
  public:
   // Errors: a null plan, threads < 1, chunk_rows < 0.
@@ -76,6 +110,10 @@ class ChunkedRunner {
   // output that is not row-aligned under Separability::kAssume.
   absl::Status Run(absl::Span<const NamedTensorView> feeds, std::vector<Tensor>* outputs) const;
 
+  // Run, with the outputs left in `outputs` (see ChunkedOutputs) instead of new Tensors: the
+  // allocation-free path. Same errors, chunking and separability guard as Run.
+  absl::Status RunInto(absl::Span<const NamedTensorView> feeds, ChunkedOutputs* outputs) const;
+
   // The rows per chunk for `candidates` under these options: chunk_rows when set; else chunks of
   // at most 64 rows (at least 16), their number a multiple of the thread count.
   int64_t ChunkRowsFor(int64_t candidates) const;
@@ -88,10 +126,18 @@ class ChunkedRunner {
   struct Arena;
   ChunkedRunner(const ExecutionPlan* plan, ChunkedRunnerOptions options);
 
-  // Runs the chunks of `feeds` (candidate count n, chunk rows c) and concatenates their outputs;
-  // *aligned = false (outputs untouched) when some chunk output is not row-aligned.
+  // Runs the chunks of `feeds` (candidate count n, chunk rows c), each writing its rows of the
+  // outputs in `out`; *aligned = false (outputs unspecified) when some chunk output is not
+  // row-aligned or chunks disagree on an output's dtype or trailing dims.
   absl::Status RunChunked(absl::Span<const NamedTensorView> feeds, int64_t n, int64_t c,
-                          std::vector<Tensor>* outputs, bool* aligned) const;
+                          ChunkedOutputs::State* out, bool* aligned) const;
+  // Runs rows [begin, begin + rows) of the split feeds (out->split) and copies the chunk's
+  // outputs to their rows in `out`. learn: the chunk's outputs set the outputs' dtype and
+  // trailing dims; else a chunk that disagrees with them sets out->mismatched.
+  absl::Status RunChunk(absl::Span<const NamedTensorView> feeds, int64_t n, int64_t begin,
+                        int64_t rows, bool learn, int slot, ChunkedOutputs::State* out) const;
+  // Runs `feeds` whole, unchunked, into `out`.
+  absl::Status RunWhole(absl::Span<const NamedTensorView> feeds, ChunkedOutputs::State* out) const;
   // The candidate count of `feeds`, or 0 when no feed is split.
   int64_t CandidateCount(absl::Span<const NamedTensorView> feeds) const;
   bool IsSplittable(const NamedTensorView& feed) const;
@@ -100,6 +146,9 @@ class ChunkedRunner {
   ChunkedRunnerOptions options_;
   std::unique_ptr<Arena> arena_;
   mutable std::atomic<SeparabilityState> state_{SeparabilityState::kUnknown};
+  // Run's ChunkedOutputs, kept for later calls (one per concurrent caller at most).
+  mutable absl::Mutex pool_mu_;
+  mutable std::vector<std::unique_ptr<ChunkedOutputs>> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 }  // namespace rankopt

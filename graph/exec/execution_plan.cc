@@ -95,6 +95,7 @@ struct RunState {
   std::vector<Block> blocks;
   std::vector<int> free_blocks;
   std::vector<int> scratch_blocks;
+  std::vector<TensorView> outputs;  // the requested values, once the steps have run
   size_t memory_cap = 0;
   size_t last_run_bytes = 0;
   bool busy = false;
@@ -266,6 +267,22 @@ class Plan final : public ExecutionPlan {
   absl::Status Run(absl::Span<const NamedTensorView> feeds,
                    std::vector<Tensor>* outputs) const override {
     if (outputs == nullptr) return absl::InvalidArgumentError("Run: outputs is null");
+    return RunWithSink(feeds, [outputs](absl::Span<const TensorView> views) -> absl::Status {
+      outputs->clear();
+      outputs->reserve(views.size());
+      for (const TensorView& v : views) {
+        RANKOPT_ASSIGN_OR_RETURN(
+            Tensor t,
+            Tensor::FromBytes(v.dtype, std::vector<int64_t>(v.dims.begin(), v.dims.end()),
+                              absl::string_view(static_cast<const char*>(v.data), v.ByteSize())));
+        outputs->push_back(std::move(t));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status RunWithSink(absl::Span<const NamedTensorView> feeds,
+                           OutputSink sink) const override {
     RunState& thread_state = ThreadRunState();
     // A Run nested in another on the same thread (a kernel running a plan) gets its own state.
     std::unique_ptr<RunState> nested;
@@ -275,8 +292,9 @@ class Plan final : public ExecutionPlan {
       state = nested.get();
     }
     state->busy = true;
-    absl::Status status = RunWith(feeds, state, outputs);
+    absl::Status status = RunWith(feeds, state);
     state->last_run_bytes = state->arena.used();
+    if (status.ok()) status = sink(state->outputs);
     state->busy = false;
     return status;
   }
@@ -345,8 +363,8 @@ class Plan final : public ExecutionPlan {
     return absl::OkStatus();
   }
 
-  absl::Status RunWith(absl::Span<const NamedTensorView> feeds, RunState* state,
-                       std::vector<Tensor>* outputs) const {
+  // Runs the steps; state->outputs views the results.
+  absl::Status RunWith(absl::Span<const NamedTensorView> feeds, RunState* state) const {
     state->Begin(num_slots_, memory_cap_);
     RANKOPT_RETURN_IF_ERROR(BindFeeds(feeds, state));
     for (const auto& [slot, view] : constants_) state->values[slot] = view;
@@ -372,8 +390,7 @@ class Plan final : public ExecutionPlan {
       for (int slot : step.release) state->Release(slot);
     }
 
-    outputs->clear();
-    outputs->reserve(output_slots_.size());
+    state->outputs.clear();
     for (size_t i = 0; i < output_slots_.size(); ++i) {
       const TensorView& v = state->values[output_slots_[i]];
       if (!IsFixedWidth(v.dtype)) {
@@ -381,11 +398,7 @@ class Plan final : public ExecutionPlan {
                                                      DescribeTensor(v),
                                                      "; only numeric outputs can be returned"));
       }
-      RANKOPT_ASSIGN_OR_RETURN(
-          Tensor t,
-          Tensor::FromBytes(v.dtype, std::vector<int64_t>(v.dims.begin(), v.dims.end()),
-                            absl::string_view(static_cast<const char*>(v.data), v.ByteSize())));
-      outputs->push_back(std::move(t));
+      state->outputs.push_back(v);
     }
     return absl::OkStatus();
   }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/tensor.h"
@@ -62,6 +63,16 @@ class ExecutionPlan {
   // Errors: a missing or unknown feed, a dtype or declared-dim mismatch, a kernel error.
   virtual absl::Status Run(absl::Span<const NamedTensorView> feeds,
                            std::vector<Tensor>* outputs) const = 0;
+
+  // Receives a run's outputs, in outputs() order, as views into the running thread's memory:
+  // valid only during the call. Its status becomes the run's.
+  using OutputSink = absl::FunctionRef<absl::Status(absl::Span<const TensorView> outputs)>;
+
+  // Run without the copies: lends the outputs to `sink` instead of returning Tensors, so a run
+  // with warm per-thread state asks the heap for nothing the kernels do not. Errors as Run's;
+  // `sink` is not called when the run fails.
+  virtual absl::Status RunWithSink(absl::Span<const NamedTensorView> feeds,
+                                   OutputSink sink) const = 0;
 };
 
 }  // namespace rankopt

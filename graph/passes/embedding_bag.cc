@@ -21,24 +21,11 @@ constexpr absl::string_view kPassName = "embedding_bag";
 
 bool IsIndexType(DType dtype) { return dtype == DType::kInt32 || dtype == DType::kInt64; }
 
-// Integer elements of a small int32/int64 tensor.
-std::optional<std::vector<int64_t>> Ints(const Tensor& t) {
-  std::vector<int64_t> out;
-  if (t.dtype() == DType::kInt64) {
-    for (int64_t v : t.values<int64_t>()) out.push_back(v);
-  } else if (t.dtype() == DType::kInt32) {
-    for (int32_t v : t.values<int32_t>()) out.push_back(v);
-  } else {
-    return std::nullopt;
-  }
-  return out;
-}
-
 // The value of a one-element integer tensor, as inference knows it.
 std::optional<int64_t> ScalarValue(const ShapeMap& shapes, const TensorRef& ref) {
   const InferredTensor& t = LookupInferred(shapes, ref);
   if (!t.value.has_value() || t.value->num_elements() != 1) return std::nullopt;
-  std::optional<std::vector<int64_t>> v = Ints(*t.value);
+  std::optional<std::vector<int64_t>> v = pass_util::TensorInts(*t.value);
   if (!v.has_value()) return std::nullopt;
   return (*v)[0];
 }
@@ -185,7 +172,7 @@ class Matcher {
     if (const Node* c = graph_.ConstantBehind(ref)) {
       const Tensor* t = c->attrs.Get<Tensor>("value");
       if (t == nullptr || t->dims().size() != 1) return false;
-      std::optional<std::vector<int64_t>> v = Ints(*t);
+      std::optional<std::vector<int64_t>> v = pass_util::TensorInts(*t);
       if (!v.has_value() || static_cast<int64_t>(v->size()) != len) return false;
       for (int64_t i = 0; i < len; ++i) {
         if ((*v)[i] != i) return false;

@@ -54,20 +54,24 @@ const Tensor* ConstValue(const Graph& graph, const TensorRef& ref) {
   return node->attrs.Get<Tensor>("value");
 }
 
+std::optional<std::vector<int64_t>> TensorInts(const Tensor& t) {
+  std::vector<int64_t> values;
+  if (t.dtype() == DType::kInt64) {
+    for (int64_t v : t.values<int64_t>()) values.push_back(v);
+  } else if (t.dtype() == DType::kInt32) {
+    for (int32_t v : t.values<int32_t>()) values.push_back(v);
+  } else {
+    return std::nullopt;
+  }
+  return values;
+}
+
 std::optional<std::vector<int64_t>> ConstInts(const Graph& graph, const TensorRef& ref) {
   if (ref.empty()) return std::nullopt;
   const Node* node = graph.ConstantBehind(ref);
   const Tensor* t = node == nullptr ? nullptr : node->attrs.Get<Tensor>("value");
   if (t == nullptr) return std::nullopt;
-  std::vector<int64_t> values;
-  if (t->dtype() == DType::kInt64) {
-    for (int64_t v : t->values<int64_t>()) values.push_back(v);
-  } else if (t->dtype() == DType::kInt32) {
-    for (int32_t v : t->values<int32_t>()) values.push_back(v);
-  } else {
-    return std::nullopt;
-  }
-  return values;
+  return TensorInts(*t);
 }
 
 std::optional<std::vector<int64_t>> AxesOf(const Graph& graph, const Node& node,

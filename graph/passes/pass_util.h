@@ -43,6 +43,8 @@ absl::StatusOr<Consumers> CountConsumers(const Graph& graph, const PassOptions& 
 // The value of a Const node's output (port 0), or nullptr.
 const Tensor* ConstValue(const Graph& graph, const TensorRef& ref);
 
+// The values of an int32 or int64 tensor, widened; nullopt for other dtypes.
+std::optional<std::vector<int64_t>> TensorInts(const Tensor& t);
 // The integer values (int32 or int64) of the constant `ref` reads (through Identity chains), or
 // nullopt.
 std::optional<std::vector<int64_t>> ConstInts(const Graph& graph, const TensorRef& ref);

@@ -39,9 +39,14 @@ absl::Status GatherCompute(KernelContext* ctx, const TensorView& data, const Ten
   RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_raw, data.rank(), "axis"));
   const int64_t d = data.dims[axis];
   const int64_t n = indices.NumElements();
-  const std::string where = absl::StrCat("axis ", axis, " of ", DescribeTensor(data));
   for (int64_t k = 0; k < n; ++k) {
-    RANKOPT_RETURN_IF_ERROR(IndexAt(node, indices, k, d, wrap, where).status());
+    const int64_t raw = IntAt(indices, k);
+    const int64_t v = raw < 0 && wrap ? raw + d : raw;
+    if (v < 0 || v >= d) {  // the message only on failure: no allocation per call
+      return IndexAt(node, indices, k, d, wrap,
+                     absl::StrCat("axis ", axis, " of ", DescribeTensor(data)))
+          .status();
+    }
   }
   Dims out_dims(data.dims.begin(), data.dims.begin() + axis);
   out_dims.insert(out_dims.end(), indices.dims.begin(), indices.dims.end());

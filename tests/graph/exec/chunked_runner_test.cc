@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -151,6 +152,33 @@ TEST(ChunkedRunnerTest, ConcurrentRunsAgree) {
   for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "caller " << t;
 }
 
+TEST(ChunkedRunnerTest, RunIntoReusesItsBuffersAcrossRequests) {
+  Model m = LoadPeer("peers/din.onnx", "exec/din_ref_200.json", nullptr);
+  ASSERT_NE(m.plan, nullptr);
+  absl::StatusOr<std::unique_ptr<ChunkedRunner>> runner =
+      ChunkedRunner::Create(m.plan.get(), Opts(7, 2));
+  ASSERT_TRUE(runner.ok());
+  const std::vector<NamedTensorView> feeds = FeedsOf(m.doc.inputs);
+  ChunkedOutputs outputs;
+  const void* first_data = nullptr;
+  for (int64_t n : {200, 150, 1, 200, 64}) {
+    SCOPED_TRACE(absl::StrCat(n, " candidates"));
+    std::vector<NamedTensorView> request = feeds;
+    for (NamedTensorView& f : request) {
+      if (f.view.rank() >= 1 && f.view.dims[0] == 200) f.view.dims[0] = n;
+    }
+    std::vector<Tensor> whole;
+    ASSERT_TRUE(m.plan->Run(request, &whole).ok());
+    ASSERT_TRUE((*runner)->RunInto(request, &outputs).ok());
+    std::vector<Tensor> got;
+    ASSERT_TRUE(outputs.CopyTo(&got).ok());
+    EXPECT_TRUE(got == whole);
+    if (first_data == nullptr) first_data = outputs.views()[0].data;
+    EXPECT_EQ(outputs.views()[0].data, first_data) << "no request is larger than the first";
+  }
+  EXPECT_EQ((*runner)->separability(), SeparabilityState::kSeparable);
+}
+
 // Tiny graphs with test kernels: one row-separable, two that mix rows.
 
 // y = x - mean over axis 0 of x (mixes rows; keeps the leading dim).
@@ -197,6 +225,25 @@ class DoubleKernel : public OpKernel {
   }
 };
 
+// y[i, j] = x[i, 0] * w[j]: row-separable, its width set by the request-level w.
+class OuterKernel : public OpKernel {
+ public:
+  absl::Status Compute(KernelContext* ctx) const override {
+    const TensorView& x = ctx->input(0);
+    const TensorView& w = ctx->input(1);
+    const int64_t rows = x.dims[0];
+    const int64_t cols = w.dims[0];
+    RANKOPT_ASSIGN_OR_RETURN(TensorView y, ctx->AllocateOutput(0, DType::kFloat32, {rows, cols}));
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        y.data_as<float>()[i * cols + j] =
+            x.data_as<float>()[i * x.dims[1]] * w.data_as<float>()[j];
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
 template <typename K>
 KernelFactory Simple() {
   return [](const KernelBuildContext&) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
@@ -210,6 +257,7 @@ const KernelRegistry& TinyRegistry() {
     EXPECT_TRUE(r->Register(OpSet::kOnnx, "SubRowMean", Simple<SubRowMeanKernel>()).ok());
     EXPECT_TRUE(r->Register(OpSet::kOnnx, "SumAll", Simple<SumAllKernel>()).ok());
     EXPECT_TRUE(r->Register(OpSet::kOnnx, "Double", Simple<DoubleKernel>()).ok());
+    EXPECT_TRUE(r->Register(OpSet::kOnnx, "Outer", Simple<OuterKernel>()).ok());
     return r;
   }();
   return *registry;
@@ -299,6 +347,58 @@ TEST(ChunkedRunnerTest, RequestLevelFeedsArePassedWhole) {
   EXPECT_TRUE(outputs == whole);
   // Still unknown: nothing was split.
   EXPECT_EQ((*runner)->separability(), SeparabilityState::kUnknown);
+}
+
+// ONNX graph y = Outer(x, w), x float32 [?, 2], w float32 [?].
+std::unique_ptr<const ExecutionPlan> OuterPlan() {
+  Graph g(ModelFormat::kOnnx);
+  for (const auto& [name, shape] :
+       {std::pair<std::string, Shape>{"x", Shape({-1, 2})}, {"w", Shape({-1})}}) {
+    Node in;
+    in.name = name;
+    in.op = std::string(kPlaceholderOp);
+    in.attrs.Set("dtype", DType::kFloat32);
+    in.attrs.Set("shape", shape);
+    in.output_names = {name};
+    EXPECT_TRUE(g.AddNode(std::move(in)).ok());
+  }
+  Node y;
+  y.name = "op";
+  y.op = "Outer";
+  y.inputs = {{"x", 0}, {"w", 0}};
+  y.output_names = {"y"};
+  EXPECT_TRUE(g.AddNode(std::move(y)).ok());
+  PlanOptions options;
+  options.outputs = {"y"};
+  options.registry = &TinyRegistry();
+  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan = ExecutionPlan::Create(g, options);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return plan.ok() ? std::move(*plan) : nullptr;
+}
+
+// RunInto predicts an output's trailing dims from the last request; a request that changes
+// them is still right.
+TEST(ChunkedRunnerTest, RunIntoFollowsOutputWidthsThatChange) {
+  std::unique_ptr<const ExecutionPlan> plan = OuterPlan();
+  ASSERT_NE(plan, nullptr);
+  absl::StatusOr<std::unique_ptr<ChunkedRunner>> runner =
+      ChunkedRunner::Create(plan.get(), Opts(3, 2, Separability::kVerifyOnFirstRun, {"w"}));
+  ASSERT_TRUE(runner.ok());
+  ChunkedOutputs outputs;
+  for (int64_t width : {2, 2, 5, 1, 5}) {
+    SCOPED_TRACE(absl::StrCat("width ", width));
+    std::vector<float> w(width);
+    for (int64_t j = 0; j < width; ++j) w[j] = 1.5f + j;
+    const std::vector<NamedTensor> feeds = {{"x", Rows(10)},
+                                            {"w", *Tensor::FromValues<float>({width}, w)}};
+    std::vector<Tensor> whole;
+    ASSERT_TRUE(plan->Run(FeedsOf(feeds), &whole).ok());
+    ASSERT_TRUE((*runner)->RunInto(FeedsOf(feeds), &outputs).ok());
+    std::vector<Tensor> got;
+    ASSERT_TRUE(outputs.CopyTo(&got).ok());
+    EXPECT_TRUE(got == whole);
+    EXPECT_EQ((*runner)->separability(), SeparabilityState::kSeparable);
+  }
 }
 
 TEST(ChunkedRunnerTest, ChunkErrorsNameTheRows) {
