@@ -14,9 +14,21 @@ OpCounts CountOpsByType(const Graph& graph) {
   return OpCounts(counts.begin(), counts.end());
 }
 
+int64_t CountParams(const Graph& graph) {
+  int64_t params = 0;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != kConstOp) continue;
+    const Tensor* value = node.attrs.Get<Tensor>("value");
+    if (value != nullptr && value->dtype() != DType::kString) params += value->num_elements();
+  }
+  return params;
+}
+
 void RecordNodeCounts(const Graph& before, const Graph& after, PassReport* report) {
   report->nodes_before = static_cast<int64_t>(before.num_nodes());
   report->nodes_after = static_cast<int64_t>(after.num_nodes());
+  report->params_before = CountParams(before);
+  report->params_after = &before == &after ? report->params_before : CountParams(after);
   report->ops_before = CountOpsByType(before);
   report->ops_after = CountOpsByType(after);
 }
@@ -45,7 +57,8 @@ std::string FormatOpCountTable(const PassReport& report) {
 std::string FormatPassReport(const PassReport& report) {
   std::string text =
       absl::StrCat(report.pass, ": ", report.changed ? "changed" : "unchanged", ", nodes ",
-                   report.nodes_before, " -> ", report.nodes_after, "\n");
+                   report.nodes_before, " -> ", report.nodes_after, ", params ",
+                   report.params_before, " -> ", report.params_after, "\n");
   for (const std::string& note : report.notes) absl::StrAppend(&text, "  ", note, "\n");
   absl::StrAppend(&text, FormatOpCountTable(report));
   return text;

@@ -21,6 +21,8 @@ struct PassReport {
   bool changed = false;  // true when the pass removed, added or rewired anything
   int64_t nodes_before = 0;
   int64_t nodes_after = 0;
+  int64_t params_before = 0;  // elements of the numeric constants (weights, tables, ...)
+  int64_t params_after = 0;
   OpCounts ops_before;             // op type -> count, sorted by op
   OpCounts ops_after;              // op type -> count, sorted by op
   std::vector<std::string> notes;  // one line each: what was removed, what was created, ...
@@ -29,7 +31,10 @@ struct PassReport {
 // Node count per op type of `graph`, sorted by op type.
 OpCounts CountOpsByType(const Graph& graph);
 
-// Fills nodes_before/after and ops_before/after of `report` from the two graphs.
+// Elements of every numeric Const of `graph` (what the model's parameters take).
+int64_t CountParams(const Graph& graph);
+
+// Fills nodes_, params_ and ops_before/after of `report` from the two graphs.
 void RecordNodeCounts(const Graph& before, const Graph& after, PassReport* report);
 
 // The "nodes before/after by op type" table: one row per op type present on either side
@@ -40,7 +45,8 @@ void RecordNodeCounts(const Graph& before, const Graph& after, PassReport* repor
 //   total          15      3    -12
 std::string FormatOpCountTable(const PassReport& report);
 
-// A header line ("prune: changed, nodes 7056 -> 212"), the notes indented, then the table.
+// A header line ("prune: changed, nodes 7056 -> 212, params 9727042 -> 9727042"), the notes
+// indented, then the table.
 std::string FormatPassReport(const PassReport& report);
 
 }  // namespace rankopt

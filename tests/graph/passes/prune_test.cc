@@ -145,6 +145,7 @@ TEST(PruneTest, EsmmToPctcvrDropsOtherHeadsAndTrainingNodes) {
   EXPECT_EQ(report->pass, "prune");
   EXPECT_EQ(report->nodes_before, 20);
   EXPECT_EQ(report->nodes_after, 11);
+  EXPECT_EQ(report->params_after, CountParams(out));
   EXPECT_THAT(report->ops_after,
               ElementsAre(Pair("Const", 3), Pair("MatMul", 3), Pair("Mul", 1),
                           Pair("Placeholder", 1), Pair("Relu", 1), Pair("Sigmoid", 2)));

@@ -163,6 +163,11 @@ TEST(RequestLevelModelsTest, DinO2MatchesO0AndPyTorch) {
     ASSERT_NE(Report(l, "split_first_dense"), nullptr);
     EXPECT_THAT(Report(l, "split_first_dense")->notes,
                 ElementsAre(HasSubstr("18 of 84 input columns are request-level")));
+    // The split copies fc1's rows into two halves; the final prune drops the original, and the
+    // four axes constants of the attention block's Squeeze/Unsqueeze nodes.
+    const PassReport* final_prune = Report(l, "final_prune");
+    ASSERT_NE(final_prune, nullptr);
+    EXPECT_EQ(final_prune->params_before - final_prune->params_after, 84 * 200 + 4);
     ExpectO2Matches(l);
   }
 }
