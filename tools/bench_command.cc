@@ -1,5 +1,6 @@
 // rankopt bench MODEL [--candidates 1,16,200,512] [--threads 1,2] [--chunk C] [-O LEVEL]
 //                    [--config CONFIG | --request-inputs LIST] [--requests INPUTS.json] [--warmup-s 0.3] [--min-s 1] [--json]
+//                    [--int8 off|auto|force]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "graph/exec/tensor_json.h"
 #include "graph/io/model_io.h"
 #include "graph/passes/pass_pipeline.h"
+#include "serving/table_quantization.h"
 #include "tools/bench_report.pb.h"
 #include "tools/command_line.h"
 #include "tools/optimize_flags.h"
@@ -58,7 +60,7 @@ const std::vector<FlagSpec>& BenchFlags() {
 constexpr char kUsage[] =
     "usage: rankopt bench MODEL [--candidates 1,16,200,512] [--threads 1,2] [--chunk ROWS] "
     "[-O LEVEL] [--config CONFIG | --request-inputs LIST] [--requests INPUTS] [--warmup-s 0.3] "
-    "[--min-s 1] [--no-profile] [--json]";
+    "[--min-s 1] [--no-profile] [--int8 off|auto|force] [--json]";
 
 void PrintHelp() {
   std::cout
@@ -68,7 +70,8 @@ void PrintHelp() {
          "count and thread count; candidates run in chunks, chunks in parallel (TBB). Then a\n"
          "profiling pass at the largest candidate count and the first thread count gives kernel\n"
          "time by op type (count, avg ms, %, cdf %, calls per run), like TF benchmark_model.\n"
-         "Synthesized inputs: every id is a small in-range integer (1..9), every float 0.5.\n\n"
+         "Synthesized inputs: every id is a small in-range integer (1..9), every float 0.5.\n"
+         "--int8 auto runs the accuracy gate on the --requests template's rows.\n\n"
          "flags:\n"
       << FormatFlagHelp(BenchFlags());
 }
@@ -379,7 +382,40 @@ absl::Status Profile(const Graph& graph, const PlanOptions& plan_options,
   return absl::OkStatus();
 }
 
-void PrintText(const tools::BenchReport& report) {
+// report.int8 from QuantizeGraphTables' report.
+void SetInt8Report(const GraphQuantizationReport& q, const std::string& sample,
+                   tools::BenchInt8* out) {
+  out->set_mode(std::string(TableQuantizationModeName(q.mode)));
+  out->set_sample(sample);
+  out->set_kept(q.kept);
+  out->set_bytes_fp32(static_cast<int64_t>(q.bytes_fp32));
+  out->set_bytes_stored(static_cast<int64_t>(q.bytes_stored));
+  if (q.combined.has_value()) {
+    out->set_gate_max_abs_diff(q.combined->max_abs_diff);
+    out->set_gate_mean_abs_diff(q.combined->mean_abs_diff);
+  }
+  for (const GraphTableQuantization& t : q.tables) {
+    tools::BenchTable* table = out->add_tables();
+    table->set_table(t.table);
+    table->set_rows(t.rows);
+    table->set_dim(t.dim);
+    table->set_stored(std::string(TableDTypeName(t.stored)));
+    table->set_bytes_fp32(static_cast<int64_t>(t.bytes_fp32));
+    table->set_bytes_stored(static_cast<int64_t>(t.bytes_stored));
+    if (t.figures.has_value()) {
+      table->set_nmse(t.figures->nmse);
+      table->set_max_abs_error(t.figures->max_abs_error);
+    }
+    if (t.gate.has_value()) {
+      table->set_gate_max_abs_diff(t.gate->max_abs_diff);
+      table->set_gate_passed(t.gate->passed);
+    }
+    table->set_reason(t.reason);
+  }
+}
+
+// `int8_text`: FormatGraphQuantizationReport's table, empty with --int8 off.
+void PrintText(const tools::BenchReport& report, const std::string& int8_text) {
   std::cout << "model: " << report.model() << "  -O " << report.opt_level()
             << "  inputs: " << report.inputs() << "\n";
   if (report.passes_size() > 0) {
@@ -390,6 +426,7 @@ void PrintText(const tools::BenchReport& report) {
     std::cout << " nodes " << report.passes(0).nodes_before() << " -> "
               << report.passes(report.passes_size() - 1).nodes_after() << "\n";
   }
+  std::cout << int8_text;
   std::cout << "FLOPs per candidate: " << report.flops_per_candidate()
             << (report.flops_complete() ? "" : " (lower bound: some ops are not modelled)")
             << "\nrow separability: " << report.separability() << "\n\n";
@@ -512,6 +549,36 @@ int RunBench(const std::vector<std::string>& args) {
   } else {
     report.set_inputs("synthesized (ids 1..9, floats 0.5)");
   }
+  std::string int8_text;
+  if (optimize->int8 != TableQuantizationMode::kOff) {
+    TableQuantizationOptions quantization;
+    quantization.mode = optimize->int8;
+    std::vector<NamedTensorView> sample;
+    std::string sample_text;
+    if (optimize->int8 == TableQuantizationMode::kAuto && request_template.has_value()) {
+      sample = FeedsOf(request_template->tensors);
+      quantization.samples = {sample};
+      sample_text = absl::StrCat(line->Get("requests"), " (first request, ",
+                                 request_template->rows, " rows)");
+    }
+    absl::StatusOr<GraphQuantizationReport> tables =
+        QuantizeGraphTables(*graph, quantization, &*graph);
+    if (!tables.ok()) {
+      return ReportError("bench",
+                         absl::Status(tables.status().code(),
+                                      absl::StrCat(model_path, ": --int8 ",
+                                                   TableQuantizationModeName(optimize->int8), ": ",
+                                                   tables.status().message())));
+    }
+    SetInt8Report(*tables, sample_text, report.mutable_int8());
+    int8_text = FormatGraphQuantizationReport(*tables);
+    plan = ExecutionPlan::Create(*graph, plan_options);
+    if (!plan.ok()) {
+      return ReportError("bench",
+                         absl::Status(plan.status().code(),
+                                      absl::StrCat(model_path, ": ", plan.status().message())));
+    }
+  }
 
   SeparabilityState separability = SeparabilityState::kUnknown;
   for (int64_t n : config.candidates) {
@@ -558,7 +625,7 @@ int RunBench(const std::vector<std::string>& args) {
   }
 
   if (!json) {
-    PrintText(report);
+    PrintText(report, int8_text);
     return kExitOk;
   }
   std::string text;

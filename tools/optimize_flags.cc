@@ -17,6 +17,10 @@ std::vector<FlagSpec> OptimizeFlagSpecs(absl::string_view default_level, bool wi
        "O2: graph inputs that are the same for every candidate, e.g. "
        "user_id,hist_item_ids,dense[0:2] (columns 0-1 of a mixed input); default: the "
        "user/context features of --config"},
+      {"int8", "", true, "off|auto|force",
+       "embedding tables read only by embedding lookups (-O 1 and up) stored int8 row-wise: "
+       "off (default); auto: each table whose int8 predictions stay within the accuracy gate "
+       "(max abs diff 1e-2) on the sample requests, alone and together; force: every table"},
   };
   if (with_config) {
     flags.push_back({"config", "", true, "CONFIG",
@@ -43,6 +47,11 @@ absl::StatusOr<OptimizeFlags> ReadOptimizeFlags(const CommandLine& line,
     flags.request_inputs = RequestLevelInputsOf(*config);
     flags.request_inputs_source = absl::StrCat(line.Get("config"), " (user/context features)");
   }
+  absl::StatusOr<TableQuantizationMode> int8 = ParseTableQuantizationMode(line.Get("int8", "off"));
+  if (!int8.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--int8: ", int8.status().message()));
+  }
+  flags.int8 = *int8;
   return flags;
 }
 

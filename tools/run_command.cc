@@ -1,5 +1,5 @@
 // rankopt run MODEL (--inputs INPUTS.json | --requests REQUESTS.jsonl --config CONFIG)
-//             [--outputs NAMES] [--json]
+//             [--outputs NAMES] [-O LEVEL] [--int8 off|auto|force] [--json]
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/file_io.h"
+#include "core/status_macros.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
 #include "features/request/request_json.h"
@@ -19,6 +20,7 @@
 #include "graph/exec/tensor_json.h"
 #include "graph/io/model_io.h"
 #include "serving/feature_feeds.h"
+#include "serving/table_quantization.h"
 #include "tools/command_line.h"
 #include "tools/optimize_flags.h"
 #include "tools/commands.h"
@@ -54,7 +56,7 @@ const std::vector<FlagSpec>& RunFlags() {
 
 constexpr char kUsage[] =
     "usage: rankopt run MODEL (--inputs INPUTS | --requests REQUESTS.jsonl --config CONFIG) "
-    "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--json]";
+    "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--int8 off|auto|force] [--json]";
 
 void PrintHelp() {
   std::cout << kUsage
@@ -65,7 +67,10 @@ void PrintHelp() {
                "A bad request is reported with its line and the others still run; the exit code\n"
                "is then 1. With --requests and --config, raw feature requests go through the\n"
                "feature pipeline first (what `rankopt features` shows) and request-level columns\n"
-               "are repeated into every candidate row, as the exported graph expects.\n\n"
+               "are repeated into every candidate row, as the exported graph expects.\n"
+               "--int8 stores embedding tables int8 after the passes (auto: the tables whose\n"
+               "predictions on these requests stay within the accuracy gate); the per-table\n"
+               "report goes to stderr.\n\n"
                "flags:\n"
             << FormatFlagHelp(RunFlags());
 }
@@ -244,6 +249,42 @@ int RunFeatureRequests(const ExecutionPlan& plan, const std::string& requests_pa
   return exit_code;
 }
 
+// The requests of the --inputs or --requests file as the accuracy gate's sample (a request
+// that does not parse or transform is left out here; the run reports it).
+struct RunSample {
+  std::vector<TensorJsonDocument> docs;
+  std::vector<GraphFeeds> feeds;
+  std::vector<GateSample> samples;
+};
+
+absl::Status ReadRunSample(const std::string& inputs_path, const std::string& requests_path,
+                           const std::string& config_path, const ExecutionPlan& plan,
+                           RunSample* sample) {
+  if (!requests_path.empty()) {
+    RANKOPT_ASSIGN_OR_RETURN(FeatureConfig config, LoadFeatureConfig(config_path));
+    RANKOPT_ASSIGN_OR_RETURN(FeatureTransformer transformer, FeatureTransformer::Create(config));
+    RANKOPT_ASSIGN_OR_RETURN(std::vector<RequestLine> lines, ReadRequestJsonLines(requests_path));
+    TransformedRequest transformed;
+    for (const RequestLine& request : lines) {
+      GraphFeeds feeds;
+      if (!transformer.Transform(request.request, &transformed).ok() ||
+          !FeedsFromTransformedRequest(transformed, plan.inputs(), &feeds).ok()) {
+        continue;
+      }
+      sample->feeds.push_back(std::move(feeds));
+    }
+    for (const GraphFeeds& feeds : sample->feeds) sample->samples.push_back(feeds.views);
+    return absl::OkStatus();
+  }
+  RANKOPT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(inputs_path));
+  for (const TensorJsonRequest& request : SplitTensorJsonRequests(inputs_path, text)) {
+    absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(request.text, request.where);
+    if (doc.ok()) sample->docs.push_back(*std::move(doc));
+  }
+  for (const TensorJsonDocument& doc : sample->docs) sample->samples.push_back(FeedsOf(doc.inputs));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunRun(const std::vector<std::string>& args) {
@@ -295,6 +336,33 @@ int RunRun(const std::vector<std::string>& args) {
     return ReportError("run",
                        absl::Status(plan.status().code(),
                                     absl::StrCat(model_path, ": ", plan.status().message())));
+  }
+  if (optimize->int8 != TableQuantizationMode::kOff) {
+    TableQuantizationOptions quantization;
+    quantization.mode = optimize->int8;
+    quantization.outputs = options.outputs;
+    RunSample sample;
+    if (optimize->int8 == TableQuantizationMode::kAuto) {
+      absl::Status read = ReadRunSample(inputs_path, requests_path, config_path, **plan, &sample);
+      if (!read.ok()) return ReportError("run", read);
+      quantization.samples = sample.samples;
+    }
+    absl::StatusOr<GraphQuantizationReport> tables =
+        QuantizeGraphTables(*graph, quantization, &*graph);
+    if (!tables.ok()) {
+      return ReportError("run",
+                         absl::Status(tables.status().code(),
+                                      absl::StrCat(model_path, ": --int8 ",
+                                                   TableQuantizationModeName(optimize->int8), ": ",
+                                                   tables.status().message())));
+    }
+    std::cerr << FormatGraphQuantizationReport(*tables);
+    plan = ExecutionPlan::Create(*graph, options);
+    if (!plan.ok()) {
+      return ReportError("run",
+                         absl::Status(plan.status().code(),
+                                      absl::StrCat(model_path, ": ", plan.status().message())));
+    }
   }
   if (!requests_path.empty()) {
     return RunFeatureRequests(**plan, requests_path, config_path, json);

@@ -1131,9 +1131,23 @@ void Inferencer::FusedMatMul(const Node& n) {
   Set(n, 0, dtype, Shape(std::move(out)));
 }
 
+// A quantized table (attrs table_dtype / table_dim, graph/kernels/embedding/embedding_kernels.h)
+// is a uint8 [rows, row_bytes] constant that the lookups read as float32 [rows, table_dim].
+InferredTensor TableAsServed(const Node& n, InferredTensor table) {
+  const std::string* stored = n.attrs.Get<std::string>("table_dtype");
+  const int64_t* dim = n.attrs.Get<int64_t>("table_dim");
+  if (stored == nullptr || *stored == "fp32") return table;
+  table.dtype = DType::kFloat32;
+  table.value.reset();
+  if (table.shape.known_rank() && table.shape.rank() == 2) {
+    table.shape = Shape({table.shape.dim(0), dim != nullptr ? *dim : kUnknownDim});
+  }
+  return table;
+}
+
 // table [rows, dim], ids [...] -> [..., dim].
 void Inferencer::EmbeddingLookup(const Node& n) {
-  const InferredTensor table = In(n, 0);
+  const InferredTensor table = TableAsServed(n, In(n, 0));
   const Shape ids = In(n, 1).shape;
   if (!table.shape.known_rank() || table.shape.rank() != 2 || !ids.known_rank()) {
     Set(n, 0, table.dtype, Shape());
@@ -1146,7 +1160,7 @@ void Inferencer::EmbeddingLookup(const Node& n) {
 
 // table [rows, dim], ids [B, L], lengths [n] / [n, 1] / scalar -> [B and n broadcast, dim].
 void Inferencer::EmbeddingBag(const Node& n) {
-  const InferredTensor table = In(n, 0);
+  const InferredTensor table = TableAsServed(n, In(n, 0));
   const Shape ids = In(n, 1).shape;
   const Shape lengths = In(n, 2).shape;
   if (!table.shape.known_rank() || table.shape.rank() != 2 || !ids.known_rank() ||

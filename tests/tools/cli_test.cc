@@ -216,6 +216,46 @@ TEST_F(CliTest, QuantizeGateRunsTheModelAndBlocksATableFileThatFailsIt) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+// --int8: tables stored int8 after the passes, the per-table report on stderr (run) or in the
+// report (bench).
+TEST_F(CliTest, RunAndBenchServeInt8Tables) {
+  const std::string din = kData + "/peers/din.onnx";
+  RunResult force =
+      Run("run " + din + " --inputs " + kData + "/peers/din_ref.json -O 1 --int8 force");
+  ASSERT_EQ(force.exit_code, 0) << force.err;
+  EXPECT_THAT(force.err, AllOf(HasSubstr("3 of 3 stored int8"), HasSubstr("item_emb.weight"),
+                               HasSubstr("forced: no gate")));
+  EXPECT_THAT(force.out, HasSubstr("prob [16,1] float32"));
+
+  RunResult auto_gate = Run("run " + kData + "/peers/esmm.onnx --inputs " + kData +
+                            "/exec/esmm_ref_200.json -O 1 --int8 auto --json");
+  ASSERT_EQ(auto_gate.exit_code, 0) << auto_gate.err;
+  EXPECT_THAT(auto_gate.err, AllOf(HasSubstr("stored int8: passes the gate"),
+                                   HasSubstr("gate, kept tables together: max abs diff")));
+  EXPECT_THAT(auto_gate.out, HasSubstr("\"pctcvr\""));
+
+  // At -O 0 the tables feed plain Gathers: they stay fp32 and the report says why.
+  RunResult o0 = Run("run " + din + " --inputs " + kData + "/peers/din_ref.json --int8 force");
+  ASSERT_EQ(o0.exit_code, 0) << o0.err;
+  EXPECT_THAT(o0.err, AllOf(HasSubstr("0 of 3 stored int8"), HasSubstr("-O 1 turns it into")));
+
+  RunResult bad = Run("run " + din + " --inputs " + kData + "/peers/din_ref.json --int8 on");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--int8: unknown table quantization mode 'on'"));
+
+  const std::string quick = " --candidates 16 --threads 1 --warmup-s 0 --min-s 0 --no-profile";
+  ExpectOneLineError(Run("bench " + din + " -O 1 --int8 auto" + quick), 1,
+                     {"din.onnx", "--int8 auto: the accuracy gate needs a sample", "--requests"});
+  RunResult bench = Run("bench " + din + " -O 1 --int8 auto --requests " + kData +
+                        "/exec/din_ref_200.json --json" + quick);
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  EXPECT_THAT(bench.out, AllOf(HasSubstr("\"int8\""), HasSubstr("\"mode\": \"auto\""),
+                               HasSubstr("\"stored\": \"int8\""), HasSubstr("gate_max_abs_diff")));
+  RunResult text = Run("bench " + din + " -O 1 --int8 force" + quick);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("3 of 3 stored int8"));
+}
+
 TEST_F(CliTest, PruneSavedModelWritesALoadableDirectory) {
   const std::string model = kData + "/savedmodel/deepctr_deepfm/serving_raw/1593253204";
   const std::string out = Temp("deepfm_pred").string();

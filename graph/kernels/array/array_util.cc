@@ -40,15 +40,23 @@ void CopyRow(const char* src, const int64_t* index, int64_t stride, int64_t n, c
       return CopyElements<4>(src, index, stride, n, dst, fill);
     case 8:
       return CopyElements<8>(src, index, stride, n, dst, fill);
-    default:
+    default:  // fill may be nullptr: zeros
       for (int64_t o = 0; o < n; ++o) {
-        const char* from = index[o] < 0 ? fill : src + index[o] * stride;
-        std::memcpy(dst + o * esize, from, esize);
+        if (index[o] < 0 && fill == nullptr) {
+          std::memset(dst + o * esize, 0, esize);
+        } else {
+          std::memcpy(dst + o * esize, index[o] < 0 ? fill : src + index[o] * stride, esize);
+        }
       }
   }
 }
 
+// fill == nullptr: zeros.
 void FillRow(char* dst, int64_t n, size_t esize, const char* fill) {
+  if (fill == nullptr) {
+    std::memset(dst, 0, static_cast<size_t>(n) * esize);
+    return;
+  }
   for (int64_t o = 0; o < n; ++o) std::memcpy(dst + o * esize, fill, esize);
 }
 
@@ -211,18 +219,28 @@ absl::StatusOr<Dims> BroadcastDims(const Node& node, absl::Span<const int64_t> a
   return out;
 }
 
+absl::StatusOr<AxisMaps> AllocateAxisMaps(KernelContext* ctx, absl::Span<const int64_t> out_dims) {
+  size_t total = 0;
+  for (int64_t d : out_dims) total += static_cast<size_t>(d);
+  RANKOPT_ASSIGN_OR_RETURN(void* scratch, ctx->AllocateScratch(total * sizeof(int64_t)));
+  int64_t* next = static_cast<int64_t*>(scratch);
+  AxisMaps maps(out_dims.size());
+  for (size_t a = 0; a < out_dims.size(); ++a) {
+    maps[a].index = absl::Span<int64_t>(next, static_cast<size_t>(out_dims[a]));
+    next += out_dims[a];
+  }
+  return maps;
+}
+
+void FillIota(absl::Span<int64_t> index, int64_t start, int64_t step) {
+  for (size_t i = 0; i < index.size(); ++i) index[i] = start + static_cast<int64_t>(i) * step;
+}
+
 void CopyByAxisMaps(absl::Span<const AxisMap> maps, const char* src, char* dst, size_t esize,
                     const char* fill) {
+  // The default fill; wider elements keep fill == nullptr, which CopyRow and FillRow zero.
   alignas(16) static constexpr char kZeros[16] = {};
-  std::vector<char> wide_zeros;
-  if (fill == nullptr) {
-    if (esize <= sizeof(kZeros)) {
-      fill = kZeros;
-    } else {
-      wide_zeros.assign(esize, 0);
-      fill = wide_zeros.data();
-    }
-  }
+  if (fill == nullptr && esize <= sizeof(kZeros)) fill = kZeros;
   const size_t rank = maps.size();
   if (rank == 0) {
     std::memcpy(dst, src, esize);
@@ -237,7 +255,7 @@ void CopyByAxisMaps(absl::Span<const AxisMap> maps, const char* src, char* dst, 
   for (int64_t o = 1; contiguous && o < n_inner; ++o) {
     contiguous = inner.index[o] == inner.index[0] + o;
   }
-  std::vector<int64_t> counter(rank - 1, 0);
+  Dims counter(rank - 1, 0);
   const size_t row_bytes = static_cast<size_t>(n_inner) * esize;
   while (true) {
     bool filled = false;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -96,9 +97,17 @@ absl::StatusOr<Dims> BroadcastDims(const Node& node, absl::Span<const int64_t> a
 // One output axis of a strided copy: output index o along this axis reads source index
 // `index[o]` (or the fill value when index[o] < 0) at `src_stride` bytes per source index.
 struct AxisMap {
-  int64_t src_stride = 0;  // bytes
-  std::vector<int64_t> index;
+  int64_t src_stride = 0;     // bytes
+  absl::Span<int64_t> index;  // scratch of the running kernel (AllocateAxisMaps)
 };
+using AxisMaps = absl::InlinedVector<AxisMap, 6>;
+
+// One AxisMap per output axis, maps[a].index of out_dims[a] uninitialized entries, all taken
+// from ctx's scratch (valid until Compute returns): no heap allocation per call.
+absl::StatusOr<AxisMaps> AllocateAxisMaps(KernelContext* ctx, absl::Span<const int64_t> out_dims);
+
+// index[o] = start + o * step.
+void FillIota(absl::Span<int64_t> index, int64_t start = 0, int64_t step = 1);
 
 // dst[o_0, ..., o_n] = src[sum_a maps[a].src_stride * maps[a].index[o_a]], or `fill` (esize
 // bytes; nullptr means zeros) where any index is negative. The output is dense row-major with
@@ -107,10 +116,22 @@ struct AxisMap {
 void CopyByAxisMaps(absl::Span<const AxisMap> maps, const char* src, char* dst, size_t esize,
                     const char* fill);
 
+// The status a Visit* call returns for a dtype it does not visit: `fallback()` when it is
+// callable, so that an error message is built only on that path, else `fallback` itself.
+template <typename Fallback>
+absl::Status VisitFallback(Fallback&& fallback) {
+  if constexpr (std::is_invocable_v<Fallback&&>) {
+    return std::forward<Fallback>(fallback)();
+  } else {
+    return absl::Status(std::forward<Fallback>(fallback));
+  }
+}
+
 // Calls f.template operator()<T>() for the C++ type of a numeric dtype; returns its result.
-// `fallback` for other dtypes (string, float16, ...).
-template <typename F>
-absl::Status VisitNumeric(DType dtype, F&& f, absl::Status fallback) {
+// `fallback` (a Status, or a callable returning one) for other dtypes (string, float16, ...).
+// Example: VisitNumeric(t.dtype, visitor, [&] { return NodeError(node, "..."); }).
+template <typename F, typename Fallback>
+absl::Status VisitNumeric(DType dtype, F&& f, Fallback&& fallback) {
   switch (dtype) {
     case DType::kFloat32:
       return f.template operator()<float>();
@@ -133,7 +154,7 @@ absl::Status VisitNumeric(DType dtype, F&& f, absl::Status fallback) {
     case DType::kUInt64:
       return f.template operator()<uint64_t>();
     default:
-      return fallback;
+      return VisitFallback(std::forward<Fallback>(fallback));
   }
 }
 
@@ -152,8 +173,8 @@ struct BFloat16 {
 };
 
 // VisitNumeric plus bool, Half and BFloat16: every fixed-width dtype.
-template <typename F>
-absl::Status VisitAll(DType dtype, F&& f, absl::Status fallback) {
+template <typename F, typename Fallback>
+absl::Status VisitAll(DType dtype, F&& f, Fallback&& fallback) {
   switch (dtype) {
     case DType::kBool:
       return f.template operator()<bool>();
@@ -162,7 +183,7 @@ absl::Status VisitAll(DType dtype, F&& f, absl::Status fallback) {
     case DType::kBFloat16:
       return f.template operator()<BFloat16>();
     default:
-      return VisitNumeric(dtype, std::forward<F>(f), std::move(fallback));
+      return VisitNumeric(dtype, std::forward<F>(f), std::forward<Fallback>(fallback));
   }
 }
 

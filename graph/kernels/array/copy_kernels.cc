@@ -28,12 +28,6 @@ Dims ByteStrides(const TensorView& t) {
   return s;
 }
 
-std::vector<int64_t> Iota(int64_t n, int64_t start = 0, int64_t step = 1) {
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = start + i * step;
-  return v;
-}
-
 // Converts `v` to one element of `dtype` in `out` (16 bytes suffice for every fixed-width type).
 absl::Status ScalarBytes(const Node& node, double v, DType dtype, char* out) {
   return VisitAll(
@@ -43,7 +37,7 @@ absl::Status ScalarBytes(const Node& node, double v, DType dtype, char* out) {
         std::memcpy(out, &t, sizeof(T));
         return absl::OkStatus();
       },
-      NodeError(node, "dtype ", DTypeName(dtype), " has no numeric value"));
+      [&] { return NodeError(node, "dtype ", DTypeName(dtype), " has no numeric value"); });
 }
 
 // ---- Concat, Pack, Unpack ---------------------------------------------------------------------
@@ -295,10 +289,10 @@ absl::Status CopyRegion(KernelContext* ctx, const TensorView& in, absl::Span<con
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(o, in.dtype, out_dims));
   if (out.NumElements() == 0) return absl::OkStatus();
   const Dims strides = ByteStrides(in);
-  std::vector<AxisMap> maps(in.dims.size());
+  RANKOPT_ASSIGN_OR_RETURN(AxisMaps maps, AllocateAxisMaps(ctx, count));
   for (size_t a = 0; a < maps.size(); ++a) {
     maps[a].src_stride = strides[a];
-    maps[a].index = Iota(count[a], start[a], step[a]);
+    FillIota(maps[a].index, start[a], step[a]);
   }
   CopyByAxisMaps(maps, Bytes(in), MutableBytes(out), DTypeSize(in.dtype), nullptr);
   return absl::OkStatus();
@@ -543,10 +537,10 @@ absl::Status TransposeCompute(KernelContext* ctx, absl::Span<const int64_t> perm
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, in->dtype, out_dims));
   if (out.NumElements() == 0) return absl::OkStatus();
   const Dims strides = ByteStrides(*in);
-  std::vector<AxisMap> maps(r);
+  RANKOPT_ASSIGN_OR_RETURN(AxisMaps maps, AllocateAxisMaps(ctx, out_dims));
   for (int64_t a = 0; a < r; ++a) {
     maps[a].src_stride = strides[perm[a]];
-    maps[a].index = Iota(out_dims[a]);
+    FillIota(maps[a].index);
   }
   CopyByAxisMaps(maps, Bytes(*in), MutableBytes(out), DTypeSize(in->dtype), nullptr);
   return absl::OkStatus();
@@ -593,10 +587,9 @@ Factory TileFactory(const KernelBuildContext&) {
     RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, in->dtype, out_dims));
     if (out.NumElements() == 0) return absl::OkStatus();
     const Dims strides = ByteStrides(*in);
-    std::vector<AxisMap> maps(r);
+    RANKOPT_ASSIGN_OR_RETURN(AxisMaps maps, AllocateAxisMaps(ctx, out_dims));
     for (size_t a = 0; a < r; ++a) {
       maps[a].src_stride = strides[a];
-      maps[a].index.resize(out_dims[a]);
       for (int64_t o = 0; o < out_dims[a]; ++o) maps[a].index[o] = o % in->dims[a];
     }
     CopyByAxisMaps(maps, Bytes(*in), MutableBytes(out), DTypeSize(in->dtype), nullptr);
@@ -619,11 +612,11 @@ absl::Status BroadcastInto(KernelContext* ctx, const TensorView& in,
   for (int64_t d : out_dims) {
     if (d == 0) return absl::OkStatus();
   }
-  std::vector<AxisMap> maps(r);
+  RANKOPT_ASSIGN_OR_RETURN(AxisMaps maps, AllocateAxisMaps(ctx, out_dims));
   for (size_t a = 0; a < r; ++a) {
     const bool broadcast = a < lead || in.dims[a - lead] == 1;
     maps[a].src_stride = a < lead ? 0 : strides[a - lead];
-    maps[a].index = broadcast ? std::vector<int64_t>(out_dims[a], 0) : Iota(out_dims[a]);
+    FillIota(maps[a].index, 0, broadcast ? 0 : 1);
   }
   CopyByAxisMaps(maps, Bytes(in), dst, DTypeSize(in.dtype), nullptr);
   return absl::OkStatus();
@@ -712,10 +705,9 @@ absl::Status PadCompute(KernelContext* ctx, const TensorView& in, absl::Span<con
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, in.dtype, out_dims));
   if (out.NumElements() == 0) return absl::OkStatus();
   const Dims strides = ByteStrides(in);
-  std::vector<AxisMap> maps(r);
+  RANKOPT_ASSIGN_OR_RETURN(AxisMaps maps, AllocateAxisMaps(ctx, out_dims));
   for (size_t a = 0; a < r; ++a) {
     maps[a].src_stride = strides[a];
-    maps[a].index.resize(out_dims[a]);
     for (int64_t o = 0; o < out_dims[a]; ++o) {
       maps[a].index[o] = PadSource(o - pads[a], in.dims[a], mode);
     }

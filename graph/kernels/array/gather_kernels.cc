@@ -19,6 +19,14 @@ absl::Status CheckIndices(const Node& node, const TensorView& indices) {
   return absl::OkStatus();
 }
 
+// True when index `k` of `indices` lies in [0, d) (after adding d to a negative one when
+// `wrap`): the hot-path check, which builds no message.
+bool IndexInRange(const TensorView& indices, int64_t k, int64_t d, bool wrap) {
+  const int64_t raw = IntAt(indices, k);
+  const int64_t v = raw < 0 && wrap ? raw + d : raw;
+  return v >= 0 && v < d;
+}
+
 // Index `k` of `indices` checked against [0, d) (after adding d to a negative one when `wrap`).
 absl::StatusOr<int64_t> IndexAt(const Node& node, const TensorView& indices, int64_t k, int64_t d,
                                 bool wrap, absl::string_view where) {
@@ -40,9 +48,7 @@ absl::Status GatherCompute(KernelContext* ctx, const TensorView& data, const Ten
   const int64_t d = data.dims[axis];
   const int64_t n = indices.NumElements();
   for (int64_t k = 0; k < n; ++k) {
-    const int64_t raw = IntAt(indices, k);
-    const int64_t v = raw < 0 && wrap ? raw + d : raw;
-    if (v < 0 || v >= d) {  // the message only on failure: no allocation per call
+    if (!IndexInRange(indices, k, d, wrap)) {  // the message only on failure: no allocation
       return IndexAt(node, indices, k, d, wrap,
                      absl::StrCat("axis ", axis, " of ", DescribeTensor(data)))
           .status();
@@ -130,10 +136,13 @@ absl::Status GatherNdCompute(KernelContext* ctx, int64_t batch_dims, bool wrap) 
   // Validate every coordinate before allocating.
   for (int64_t t = 0; t < batches * per_batch; ++t) {
     for (int64_t j = 0; j < k_dims; ++j) {
-      const std::string where = absl::StrCat("dim ", batch_dims + j, " of ", DescribeTensor(*data));
-      RANKOPT_RETURN_IF_ERROR(
-          IndexAt(node, *indices, t * k_dims + j, data->dims[batch_dims + j], wrap, where)
-              .status());
+      const int64_t k = t * k_dims + j;
+      const int64_t d = data->dims[batch_dims + j];
+      if (!IndexInRange(*indices, k, d, wrap)) {
+        return IndexAt(node, *indices, k, d, wrap,
+                       absl::StrCat("dim ", batch_dims + j, " of ", DescribeTensor(*data)))
+            .status();
+      }
     }
   }
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, data->dtype, out_dims));
@@ -198,9 +207,11 @@ Factory ScatterNdFactory(const KernelBuildContext&) {
     const Dims strides = ElementStrides(shape);
     for (int64_t t = 0; t < n * k_dims; ++t) {
       const int64_t j = t % k_dims;
-      RANKOPT_RETURN_IF_ERROR(
-          IndexAt(node, *indices, t, shape[j], false, absl::StrCat("dim ", j, " of the output"))
-              .status());
+      if (!IndexInRange(*indices, t, shape[j], false)) {
+        return IndexAt(node, *indices, t, shape[j], false,
+                       absl::StrCat("dim ", j, " of the output"))
+            .status();
+      }
     }
     RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, updates->dtype, shape));
     const int64_t slice = Product(shape, k_dims, shape.size());
@@ -221,7 +232,9 @@ Factory ScatterNdFactory(const KernelBuildContext&) {
           }
           return absl::OkStatus();
         },
-        NodeError(node, "updates of ", DTypeName(updates->dtype), " are not supported"));
+        [&] {
+          return NodeError(node, "updates of ", DTypeName(updates->dtype), " are not supported");
+        });
   });
 }
 

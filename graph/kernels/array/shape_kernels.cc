@@ -316,8 +316,9 @@ absl::Status CastCompute(KernelContext* ctx, DType to) {
   if (in->dtype == to) return ctx->ForwardInput(0, 0, in->dims);
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, to, in->dims));
   const int64_t n = in->NumElements();
-  const absl::Status unsupported =
-      NodeError(ctx->node(), "cannot cast ", DescribeTensor(*in), " to ", DTypeName(to));
+  const auto unsupported = [&] {
+    return NodeError(ctx->node(), "cannot cast ", DescribeTensor(*in), " to ", DTypeName(to));
+  };
   return VisitAll(
       in->dtype,
       [&]<typename S>() {

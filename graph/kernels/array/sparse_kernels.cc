@@ -52,7 +52,9 @@ Factory WhereCoordsFactory(const KernelBuildContext& b) {
           }
           return absl::OkStatus();
         },
-        NodeError(ctx->node(), "input ", DescribeTensor(*in), " is not numeric or bool")));
+        [&] {
+          return NodeError(ctx->node(), "input ", DescribeTensor(*in), " is not numeric or bool");
+        }));
     const int64_t dims[2] = {transposed ? r : count, transposed ? count : r};
     RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, DType::kInt64, dims));
     int64_t* dst = out.data_as<int64_t>();
@@ -130,7 +132,7 @@ Factory UniqueFactory(const KernelBuildContext& b) {
           }
           return absl::OkStatus();
         },
-        NodeError(node, "x ", DescribeTensor(*x), " is not numeric or bool")));
+        [&] { return NodeError(node, "x ", DescribeTensor(*x), " is not numeric or bool"); }));
     const int64_t dims[1] = {static_cast<int64_t>(first.size())};
     RANKOPT_ASSIGN_OR_RETURN(TensorView y, ctx->AllocateOutput(0, x->dtype, dims));
     for (size_t k = 0; k < first.size(); ++k) {
@@ -442,7 +444,7 @@ Factory UnsortedSegmentSumFactory(const KernelBuildContext&) {
           }
           return absl::OkStatus();
         },
-        NodeError(node, "data ", DescribeTensor(*data), " is not numeric"));
+        [&] { return NodeError(node, "data ", DescribeTensor(*data), " is not numeric"); });
   });
 }
 

@@ -4,36 +4,114 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/status_macros.h"
 #include "embedding/kernels/lookup.h"
 
 namespace rankopt {
 namespace {
 
-// embedding/'s view of a constant [rows, dim] float32 table. REQUIRES: `table` is one.
-TableView Float32View(const Tensor& table) {
-  TableView view;
-  view.dtype = TableDType::kFloat32;
-  view.rows = table.dims()[0];
-  view.dim = table.dims()[1];
-  view.row_bytes = RowBytes(TableDType::kFloat32, view.dim);
-  view.data = reinterpret_cast<const uint8_t*>(table.bytes().data());
-  return view;
+constexpr absl::string_view kTableDTypeAttr = kEmbeddingTableDTypeAttr;
+constexpr absl::string_view kTableDimAttr = kEmbeddingTableDimAttr;
+
+// "[2,50] uint8", as DescribeTensor writes a view.
+std::string DescribeConstant(const Tensor& t) {
+  return absl::StrCat("[", absl::StrJoin(t.dims(), ","), "] ", DTypeName(t.dtype()));
 }
 
-// The table every embedding kernel reads: constant input 0, [rows, dim] float32.
-absl::StatusOr<const Tensor*> ConstantTable(const KernelBuildContext& build,
-                                            absl::string_view pass) {
+// A table a kernel serves: the constant's storage (kept alive) and embedding/'s view of it.
+struct ServedTable {
+  Tensor storage;
+  TableView view;
+};
+
+// The storage type `attr` names; fp32 when absent.
+absl::StatusOr<TableDType> TableDTypeOf(const Node& node) {
+  const AttrValue* attr = node.attrs.Find(kTableDTypeAttr);
+  if (attr == nullptr) return TableDType::kFloat32;
+  const std::string* name = std::get_if<std::string>(attr);
+  if (name != nullptr && *name == "fp32") return TableDType::kFloat32;
+  if (name != nullptr && *name == "fp16") return TableDType::kFloat16;
+  if (name != nullptr && *name == "int8") return TableDType::kInt8RowWise;
+  return absl::InvalidArgumentError(
+      absl::StrCat("attr '", kTableDTypeAttr, "' is ",
+                   name == nullptr ? "not a string" : absl::StrCat("'", *name, "'"),
+                   "; expected \"int8\" (row-wise), \"fp16\" or \"fp32\" (or no attr: fp32)"));
+}
+
+// The table every embedding kernel reads: constant input 0, either [rows, dim] float32, or, with
+// attrs table_dtype ("int8" / "fp16") and table_dim, [rows, row_bytes] uint8 rows in embedding/'s
+// layout (embedding/table_view.h) with row_bytes == RowBytes(table_dtype, table_dim). Checked
+// here, once, so that no lookup can read past a row.
+absl::StatusOr<ServedTable> ConstantTable(const KernelBuildContext& build, absl::string_view pass) {
+  RANKOPT_ASSIGN_OR_RETURN(TableDType dtype, TableDTypeOf(*build.node));
   const Tensor* table = build.constant_inputs.empty() ? nullptr : build.constant_inputs[0];
-  if (table == nullptr || table->dtype() != DType::kFloat32 || table->dims().size() != 2) {
+  const int64_t* dim_attr = build.node->attrs.Get<int64_t>(kTableDimAttr);
+  if (build.node->attrs.Find(kTableDimAttr) != nullptr && dim_attr == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("input 0 must be a constant [rows, dim] float32 table (the ", pass,
-                     " pass only rewrites Gathers of such constants)"));
+        absl::StrCat("attr '", kTableDimAttr, "' is not an integer; expected the table's dim"));
   }
-  return table;
+  ServedTable served;
+  if (dtype == TableDType::kFloat32) {
+    if (table == nullptr || table->dtype() != DType::kFloat32 || table->dims().size() != 2) {
+      const bool quantized_storage = table != nullptr && table->dtype() == DType::kUInt8;
+      return absl::InvalidArgumentError(
+          absl::StrCat("input 0 must be a constant [rows, dim] float32 table (the ", pass,
+                       " pass only rewrites Gathers of such constants)",
+                       quantized_storage
+                           ? absl::StrCat("; it is ", DescribeConstant(*table),
+                                          ": a quantized table also needs attrs '", kTableDTypeAttr,
+                                          "' (\"int8\" or \"fp16\") and '", kTableDimAttr, "'")
+                           : ""));
+    }
+    if (dim_attr != nullptr && *dim_attr != table->dims()[1]) {
+      return absl::InvalidArgumentError(absl::StrCat("attr '", kTableDimAttr, "' is ", *dim_attr,
+                                                     " but the float32 table is ",
+                                                     DescribeConstant(*table)));
+    }
+    served.view.dtype = dtype;
+    served.view.rows = table->dims()[0];
+    served.view.dim = table->dims()[1];
+    served.view.row_bytes = RowBytes(dtype, served.view.dim);
+  } else {
+    const absl::string_view name = dtype == TableDType::kInt8RowWise ? "int8" : "fp16";
+    if (table == nullptr || table->dtype() != DType::kUInt8 || table->dims().size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "attr '", kTableDTypeAttr, "' is \"", name,
+          "\", so input 0 must be a constant [rows, row_bytes] uint8 tensor of ", name,
+          " rows; it is ", table == nullptr ? "not a constant" : DescribeConstant(*table)));
+    }
+    const int64_t row_bytes = table->dims()[1];
+    if (dim_attr == nullptr || *dim_attr < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("attr '", kTableDimAttr, "' is ",
+                       dim_attr == nullptr ? "missing" : absl::StrCat(*dim_attr),
+                       "; a quantized table needs its dim (>= 1) to find the values in its ",
+                       row_bytes, "-byte rows"));
+    }
+    const int64_t dim = *dim_attr;
+    // dim <= row_bytes first, so RowBytes cannot overflow.
+    if (dim > row_bytes || RowBytes(dtype, dim) != static_cast<size_t>(row_bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ", name, " table ", DescribeConstant(*table), " has ", row_bytes,
+          "-byte rows but attr '", kTableDimAttr, "' = ", dim, " needs ",
+          dim > row_bytes ? absl::StrCat("more than ", row_bytes)
+                          : absl::StrCat(RowBytes(dtype, dim)),
+          dtype == TableDType::kInt8RowWise ? " (dim codes, then a float scale and bias)"
+                                            : " (2 bytes per value)"));
+    }
+    served.view.dtype = dtype;
+    served.view.rows = table->dims()[0];
+    served.view.dim = dim;
+    served.view.row_bytes = static_cast<size_t>(row_bytes);
+  }
+  served.storage = *table;  // shares the constant's bytes
+  served.view.data = reinterpret_cast<const uint8_t*>(served.storage.bytes().data());
+  return served;
 }
 
 bool IsIndexType(DType dtype) { return dtype == DType::kInt32 || dtype == DType::kInt64; }
@@ -45,9 +123,9 @@ int64_t IndexAt(const TensorView& t, int64_t i) {
 
 class EmbeddingLookupKernel : public OpKernel {
  public:
-  EmbeddingLookupKernel(Tensor table, bool wrap_negative_ids)
-      : table_(std::move(table)),
-        view_(Float32View(table_)),
+  EmbeddingLookupKernel(ServedTable table, bool wrap_negative_ids)
+      : table_(std::move(table.storage)),
+        view_(table.view),
         wrap_negative_ids_(wrap_negative_ids) {}
 
   absl::Status Compute(KernelContext* ctx) const override {
@@ -93,22 +171,22 @@ class EmbeddingLookupKernel : public OpKernel {
   }
 
  private:
-  Tensor table_;  // shares the constant's storage; keeps it alive
+  Tensor table_;  // the constant's storage (fp32, or uint8 rows); keeps view_.data alive
   TableView view_;
   bool wrap_negative_ids_;
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeEmbeddingLookup(const KernelBuildContext& build) {
-  RANKOPT_ASSIGN_OR_RETURN(const Tensor* table, ConstantTable(build, "EmbeddingLookup"));
+  RANKOPT_ASSIGN_OR_RETURN(ServedTable table, ConstantTable(build, "EmbeddingLookup"));
   const bool* wrap = build.node->attrs.Get<bool>("wrap_negative_ids");
-  return std::make_unique<EmbeddingLookupKernel>(*table, wrap != nullptr && *wrap);
+  return std::make_unique<EmbeddingLookupKernel>(std::move(table), wrap != nullptr && *wrap);
 }
 
 // Validation and index packing happen here, once per call; the pooling loop is Bag's.
 class EmbeddingBagKernel : public OpKernel {
  public:
-  EmbeddingBagKernel(Tensor table, Pooling pooling)
-      : table_(std::move(table)), view_(Float32View(table_)), pooling_(pooling) {}
+  EmbeddingBagKernel(ServedTable table, Pooling pooling)
+      : table_(std::move(table.storage)), view_(table.view), pooling_(pooling) {}
 
   absl::Status Compute(KernelContext* ctx) const override {
     if (ctx->num_inputs() != 3) {
@@ -183,20 +261,20 @@ class EmbeddingBagKernel : public OpKernel {
   }
 
  private:
-  Tensor table_;  // shares the constant's storage; keeps it alive
+  Tensor table_;  // the constant's storage (fp32, or uint8 rows); keeps view_.data alive
   TableView view_;
   Pooling pooling_;
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeEmbeddingBag(const KernelBuildContext& build) {
-  RANKOPT_ASSIGN_OR_RETURN(const Tensor* table, ConstantTable(build, "EmbeddingBag"));
+  RANKOPT_ASSIGN_OR_RETURN(ServedTable table, ConstantTable(build, "EmbeddingBag"));
   const std::string* mode = build.node->attrs.Get<std::string>("mode");
   if (mode == nullptr || (*mode != "sum" && *mode != "mean")) {
     return absl::InvalidArgumentError(
         absl::StrCat("attr 'mode' is ", mode == nullptr ? "missing" : absl::StrCat("'", *mode, "'"),
                      "; expected \"sum\" or \"mean\""));
   }
-  return std::make_unique<EmbeddingBagKernel>(*table,
+  return std::make_unique<EmbeddingBagKernel>(std::move(table),
                                               *mode == "sum" ? Pooling::kSum : Pooling::kMean);
 }
 

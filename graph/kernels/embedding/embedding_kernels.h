@@ -1,10 +1,10 @@
 // Kernels that serve graph nodes from embedding/'s lookup kernels, so that tables in any storage
-// type (fp32 today; fp16/int8 when a model package supplies them) plug into a graph.
+// type (fp32, fp16, int8 row-wise) plug into a graph.
 //
-//   _RankoptEmbeddingLookup(table [rows, dim] float32 constant, ids int32/int64 of any shape)
+//   _RankoptEmbeddingLookup(table constant, ids int32/int64 of any shape)
 //     -> [ids dims..., dim] float32; attr "wrap_negative_ids" (bool, ONNX Gather semantics:
 //     id < 0 reads row rows + id). An id outside the table is an error naming it.
-//   _RankoptEmbeddingBag(table [rows, dim] float32 constant, ids [B, L] int32/int64,
+//   _RankoptEmbeddingBag(table constant, ids [B, L] int32/int64,
 //                        lengths int32/int64: [n], [n, 1] or a scalar (n = 1))
 //     -> [R, dim] float32, R = max(B, n) (B == n, or either is 1 and broadcasts, as numpy would);
 //     attr "mode": "sum" | "mean". With len = clamp(lengths[r], 0, L), row r pools ids[r, 0..len):
@@ -12,8 +12,17 @@
 //       mean: that sum * (1 / len)                (zeros for an empty bag)
 //     Positions t >= len are not pooled, yet every id must lie in [0, rows), as GatherV2 demands
 //     of the padding too; an id outside the table is an error naming it.
+//
+// The table (input 0, a Const) is stored as attr "table_dtype" says:
+//   absent or "fp32": a [rows, dim] float32 constant (what the passes create);
+//   "int8" / "fp16":  a [rows, row_bytes] uint8 constant holding embedding/'s rows (int8: dim
+//                     codes then a float scale and bias; fp16: dim halves; embedding/table_view.h),
+//                     with attr "table_dim" (int) = dim and row_bytes == RowBytes(dtype, dim).
+// Values are dequant(row) as embedding/kernels/lookup.h defines it, so a lookup equals a Gather
+// of the dequantized fp32 table bit for bit. A table that does not match its attrs is an error
+// when the plan is built, never a read past a row.
 // Created by the EmbeddingLookup and EmbeddingBag passes (graph/passes/embedding_lookup.h,
-// graph/passes/embedding_bag.h).
+// graph/passes/embedding_bag.h); quantized by serving/table_quantization.h.
 #ifndef RANKOPT_GRAPH_KERNELS_EMBEDDING_EMBEDDING_KERNELS_H_
 #define RANKOPT_GRAPH_KERNELS_EMBEDDING_EMBEDDING_KERNELS_H_
 
@@ -24,6 +33,9 @@ namespace rankopt {
 
 inline constexpr absl::string_view kEmbeddingLookupOp = "_RankoptEmbeddingLookup";
 inline constexpr absl::string_view kEmbeddingBagOp = "_RankoptEmbeddingBag";
+// The attrs of a quantized table (see above).
+inline constexpr absl::string_view kEmbeddingTableDTypeAttr = "table_dtype";
+inline constexpr absl::string_view kEmbeddingTableDimAttr = "table_dim";
 
 // Registers the embedding kernels in both op sets.
 absl::Status RegisterEmbeddingKernels(KernelRegistry* registry);

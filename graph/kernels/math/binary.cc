@@ -9,7 +9,6 @@
 #include <limits>
 #include <memory>
 #include <type_traits>
-#include <vector>
 
 #include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
@@ -338,17 +337,19 @@ class BinaryKernel : public OpKernel {
     RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, 2, 2));
     TensorView a = ctx->input(0);
     TensorView b = ctx->input(1);
-    std::vector<float> converted;
     if constexpr (kOp == BinOp::kPow) {
-      // ONNX Pow allows an integer exponent with a float base.
+      // ONNX Pow allows an integer exponent with a float base: convert it in scratch.
       if (a.dtype == DType::kFloat32 && (b.dtype == DType::kInt32 || b.dtype == DType::kInt64)) {
-        converted.resize(static_cast<size_t>(b.NumElements()));
-        for (size_t i = 0; i < converted.size(); ++i) {
+        const int64_t count = b.NumElements();
+        RANKOPT_ASSIGN_OR_RETURN(void* scratch,
+                                 ctx->AllocateScratch(static_cast<size_t>(count) * sizeof(float)));
+        float* converted = static_cast<float*>(scratch);
+        for (int64_t i = 0; i < count; ++i) {
           converted[i] = b.dtype == DType::kInt32 ? static_cast<float>(b.data_as<int32_t>()[i])
                                                   : static_cast<float>(b.data_as<int64_t>()[i]);
         }
         b.dtype = DType::kFloat32;
-        b.data = converted.data();
+        b.data = converted;
       }
     }
     RANKOPT_RETURN_IF_ERROR(CheckDTypes<kOp>(node, a, b, 1));

@@ -93,12 +93,11 @@ absl::StatusOr<int> NormalizeAxis(const Node& node, int64_t axis, int rank) {
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
-absl::StatusOr<std::vector<int64_t>> ReadIntTensor(const Node& node, const TensorView& t,
-                                                   absl::string_view what) {
+absl::StatusOr<Dims> ReadIntTensor(const Node& node, const TensorView& t, absl::string_view what) {
   if (t.rank() > 1) {
     return NodeError(node, what, " must be a scalar or 1-D, got ", DescribeTensor(t));
   }
-  std::vector<int64_t> out;
+  Dims out;
   if (t.dtype == DType::kInt64) {
     for (int64_t v : t.values<int64_t>()) out.push_back(v);
   } else if (t.dtype == DType::kInt32) {
@@ -120,11 +119,11 @@ Dims RowMajorStrides(absl::Span<const int64_t> dims) {
 }
 
 BroadcastPlan MakeBroadcastPlan(absl::Span<const int64_t> out,
-                                const std::vector<absl::Span<const int64_t>>& inputs) {
+                                absl::Span<const absl::Span<const int64_t>> inputs) {
   const size_t rank = out.size();
   const size_t n = inputs.size();
   // Per operand strides aligned to `out`.
-  std::vector<Dims> full(n, Dims(rank, 0));
+  absl::InlinedVector<Dims, BroadcastPlan::kMaxInlineOperands> full(n, Dims(rank, 0));
   for (size_t k = 0; k < n; ++k) {
     const absl::Span<const int64_t> in = inputs[k];
     const size_t pad = rank - in.size();

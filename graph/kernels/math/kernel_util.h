@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -51,23 +51,27 @@ absl::StatusOr<Dims> BroadcastDims(const Node& node, absl::Span<const int64_t> a
 // `axis` in [-rank, rank) -> [0, rank), else an error.
 absl::StatusOr<int> NormalizeAxis(const Node& node, int64_t axis, int rank);
 
-// Reads an int32/int64 tensor (axes, reduction indices) into int64 values.
-absl::StatusOr<std::vector<int64_t>> ReadIntTensor(const Node& node, const TensorView& t,
-                                                   absl::string_view what);
+// Reads an int32/int64 tensor (axes, reduction indices) into int64 values (inline storage: no
+// heap allocation for up to 6 values).
+absl::StatusOr<Dims> ReadIntTensor(const Node& node, const TensorView& t, absl::string_view what);
 
 // Strides of dims (row-major, in elements).
 Dims RowMajorStrides(absl::Span<const int64_t> dims);
 
 // An iteration plan over an output of dims `out` for an input of dims `in` broadcast to it
 // (numpy rules, `in` right-aligned): adjacent dims are merged where the broadcast pattern
-// allows. The innermost dim is the last.
+// allows. The innermost dim is the last. Built per call on the hot path, so it lives on the
+// stack: no heap allocation for up to kMaxInlineOperands operands of rank <= 6.
 struct BroadcastPlan {
-  Dims dims;                  // merged output dims (at least one)
-  std::vector<Dims> strides;  // per operand, element strides per merged dim (0 = broadcast)
+  static constexpr size_t kMaxInlineOperands = 2;
+  Dims dims;  // merged output dims (at least one)
+  // Per operand, element strides per merged dim (0 = broadcast).
+  absl::InlinedVector<Dims, kMaxInlineOperands> strides;
 };
 // REQUIRES: every input broadcasts to `out` (checked by BroadcastDims).
+// Example: MakeBroadcastPlan(out.dims, {a.dims, b.dims}).
 BroadcastPlan MakeBroadcastPlan(absl::Span<const int64_t> out,
-                                const std::vector<absl::Span<const int64_t>>& inputs);
+                                absl::Span<const absl::Span<const int64_t>> inputs);
 
 }  // namespace math_internal
 }  // namespace rankopt

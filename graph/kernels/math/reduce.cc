@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
@@ -122,7 +123,7 @@ struct ReduceOptions {
   bool tf = false;
   bool keepdims = false;
   bool noop_with_empty_axes = false;
-  std::vector<int64_t> attr_axes;
+  Dims attr_axes;
 };
 
 template <RedOp kOp>
@@ -134,7 +135,7 @@ class ReduceKernel : public OpKernel {
     const Node& node = ctx->node();
     RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, options_.tf ? 2 : 1, 2));
     const TensorView& x = ctx->input(0);
-    std::vector<int64_t> axes = options_.attr_axes;
+    Dims axes = options_.attr_axes;
     if (ctx->num_inputs() > 1 && ctx->input(1).present()) {
       RANKOPT_ASSIGN_OR_RETURN(axes, ReadIntTensor(node, ctx->input(1), "axes (input 1)"));
     }
@@ -146,7 +147,7 @@ class ReduceKernel : public OpKernel {
           RedIsBool(kOp) ? "bool" : (RedAllowsInt(kOp) ? "float32/int32/int64" : "float32"));
     }
     const int rank = x.rank();
-    std::vector<bool> reduced(rank, false);
+    absl::InlinedVector<bool, 8> reduced(rank, false);
     if (axes.empty()) {
       // No axes: ONNX reduces everything unless noop_with_empty_axes; TF reduces nothing.
       if (!options_.tf && !options_.noop_with_empty_axes) {
@@ -205,7 +206,7 @@ KernelFactory Reduce(bool tf) {
       o.keepdims = AttrInt(node, "keepdims", 1) != 0;
       o.noop_with_empty_axes = AttrInt(node, "noop_with_empty_axes", 0) != 0;
       if (const auto* axes = node.attrs.Get<std::vector<int64_t>>("axes")) {
-        o.attr_axes = *axes;
+        o.attr_axes.assign(axes->begin(), axes->end());
       }
     }
     return std::unique_ptr<OpKernel>(new ReduceKernel<kOp>(std::move(o)));
@@ -226,8 +227,7 @@ class ArgKernel : public OpKernel {
     const TensorView& x = ctx->input(0);
     int64_t axis = axis_;
     if (tf_) {
-      RANKOPT_ASSIGN_OR_RETURN(std::vector<int64_t> v,
-                               ReadIntTensor(node, ctx->input(1), "dimension (input 1)"));
+      RANKOPT_ASSIGN_OR_RETURN(Dims v, ReadIntTensor(node, ctx->input(1), "dimension (input 1)"));
       if (v.size() != 1) return NodeError(node, "dimension (input 1) must hold one value");
       axis = v[0];
     }

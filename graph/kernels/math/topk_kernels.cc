@@ -47,8 +47,7 @@ class TopKKernel : public OpKernel {
     if (x.rank() == 0) return NodeError(node, "input ", DescribeTensor(x), " must have rank >= 1");
     int64_t k = attr_k_;
     if (ctx->num_inputs() > 1 && ctx->input(1).present()) {
-      RANKOPT_ASSIGN_OR_RETURN(std::vector<int64_t> kv,
-                               ReadIntTensor(node, ctx->input(1), "k (input 1)"));
+      RANKOPT_ASSIGN_OR_RETURN(Dims kv, ReadIntTensor(node, ctx->input(1), "k (input 1)"));
       if (kv.size() != 1) return NodeError(node, "k (input 1) must hold one value");
       k = kv[0];
     }

@@ -389,8 +389,16 @@ TEST(ShapeInferenceTest, RankoptRequestLevelOps) {
       .attrs.Set("columns", std::vector<int64_t>{2, 3, 1});
   AddNode(g, "back", "_RankoptBroadcastRows", {"row", "q"});
   AddNode(g, "pooled", "_RankoptAttentionPooling", {"q", "row"});
+  // An int8 row-wise table: 16 codes + scale + bias = 24 bytes a row, served as float32.
+  AddNode(g, "q8", "Const", {}).attrs.Set(
+      "value", *Tensor::FromValues<uint8_t>({100, 24}, std::vector<uint8_t>(2400, 0)));
+  Node& lookup = AddNode(g, "lookup8", "_RankoptEmbeddingLookup", {"q8", "ids"});
+  lookup.attrs.Set("table_dtype", std::string("int8"));
+  lookup.attrs.Set("table_dim", int64_t{16});
   auto m = InferShapes(g, /*batch_size=*/7);
   ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(ShapeOf(*m, "lookup8"), Shape({7, 50, 16}));
+  EXPECT_EQ(DTypeOf(*m, "lookup8"), DType::kFloat32);
   EXPECT_EQ(ShapeOf(*m, "row"), Shape({1, 50}));
   EXPECT_EQ(DTypeOf(*m, "row"), DType::kInt64);
   EXPECT_EQ(ShapeOf(*m, "user_cols"), Shape({1, 2}));
