@@ -104,10 +104,17 @@ function levelFlag(level) {
   return ['-O', String(level)];
 }
 
+// The model's feature config (configs/MODEL.yaml), when the repository has one: at -O 2 its
+// user/context features name the request-level inputs.
+function configFlag(model) {
+  const config = path.join(root, 'configs', `${model.model}.yaml`);
+  return fs.existsSync(config) ? ['--config', config] : [];
+}
+
 // One `rankopt bench` cell: {p50_us, p99_us, runs, passes, warnings} or {error}.
 function rankoptCell(args, model, n, threads, level) {
   const argv = ['bench', model.onnx, '--candidates', String(n), '--threads', String(threads),
-                ...levelFlag(level), '--requests', model.request,
+                ...levelFlag(level), ...configFlag(model), '--requests', model.request,
                 '--warmup-s', String(args.warmupS), '--min-s', String(args.minS),
                 ...args.benchArgs, '--json'];
   const t0 = process.hrtime.bigint();
