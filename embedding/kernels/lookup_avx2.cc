@@ -32,11 +32,18 @@ struct BagBlockArgs {
   float result_scale;     // 1 / len.
 };
 
+// Prefetches row `id` (every line it spans) into L2; see kPrefetchDistance.
 inline void PrefetchRow(const uint8_t* data, size_t row_bytes, int64_t rows, int64_t id) {
   if (static_cast<uint64_t>(id) >= static_cast<uint64_t>(rows)) return;
   const char* p = reinterpret_cast<const char*>(data) + static_cast<size_t>(id) * row_bytes;
-  for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-  _mm_prefetch(p + row_bytes - 1, _MM_HINT_T0);  // A row may straddle one more line.
+  for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(p + off, _MM_HINT_T1);
+  _mm_prefetch(p + row_bytes - 1, _MM_HINT_T1);  // A row may straddle one more line.
+}
+
+// The rows of the first kPrefetchDistance ids, which the in-loop prefetch never reaches.
+inline void PrefetchFirstRows(const TableView& t, const int64_t* ids, int64_t n) {
+  const int64_t first = n < kPrefetchDistance ? n : kPrefetchDistance;
+  for (int64_t i = 0; i < first; ++i) PrefetchRow(t.data, t.row_bytes, t.rows, ids[i]);
 }
 
 // Columns [c, c + 8) of a row as fp32.
@@ -151,6 +158,7 @@ bool BagTyped(const TableView& t, const int64_t* ids, int64_t n, const int32_t* 
               int64_t num_bags, const float* weights, bool mean, float* out) {
   const int64_t dim = t.dim;
   const uint64_t rows = static_cast<uint64_t>(t.rows);
+  PrefetchFirstRows(t, ids, n);
   int64_t pos = 0;
   for (int64_t b = 0; b < num_bags; ++b) {
     const int64_t len = lengths[b];
@@ -191,6 +199,7 @@ template <TableDType kDType>
 bool GatherTyped(const TableView& t, const int64_t* ids, int64_t n, float* out) {
   const int64_t dim = t.dim;
   const uint64_t rows = static_cast<uint64_t>(t.rows);
+  PrefetchFirstRows(t, ids, n);
   for (int64_t i = 0; i < n; ++i) {
     if (static_cast<uint64_t>(ids[i]) >= rows) return false;
     if (i + kPrefetchDistance < n) {

@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "embedding/storage/half.h"
+#include "embedding/storage/table_memory.h"
 
 namespace rankopt {
 namespace {
@@ -44,26 +45,6 @@ absl::Status CheckShape(absl::string_view name, int64_t rows, int64_t dim) {
                                                    ", expected 1 to ", kMaxTableDim));
   }
   return absl::OkStatus();
-}
-
-struct FreeDeleter {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-
-// Zeroed, 64-byte aligned storage of at least `bytes` bytes (rounded up to 64).
-absl::StatusOr<std::shared_ptr<uint8_t>> AllocateAligned(absl::string_view name, size_t bytes) {
-  const size_t rounded = (bytes + kTableAlignment - 1) / kTableAlignment * kTableAlignment;
-  if (rounded < bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("embedding table '", name, "': ", bytes, " bytes overflow"));
-  }
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(kTableAlignment, rounded));
-  if (p == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("embedding table '", name, "': cannot allocate ", rounded, " bytes"));
-  }
-  std::memset(p, 0, rounded);
-  return std::shared_ptr<uint8_t>(p, FreeDeleter());
 }
 
 absl::Status NonFiniteError(absl::string_view name, int64_t row, int64_t col, float value) {
@@ -132,7 +113,7 @@ absl::StatusOr<EmbeddingTable> EmbeddingTable::FromFloat32(std::string name, int
                                                    dim, " = ", count));
   }
   const size_t bytes = count * sizeof(float);
-  absl::StatusOr<std::shared_ptr<uint8_t>> buffer = AllocateAligned(name, bytes);
+  absl::StatusOr<std::shared_ptr<uint8_t>> buffer = AllocateTableMemory(name, bytes);
   if (!buffer.ok()) return buffer.status();
   std::memcpy(buffer->get(), values.data(), bytes);
   EmbeddingTable table;
@@ -206,7 +187,7 @@ absl::StatusOr<EmbeddingTable> EmbeddingTable::Quantize(const EmbeddingTable& so
   const int64_t rows = source.rows(), dim = source.dim();
   const size_t row_bytes = RowBytes(target, dim);
   const size_t bytes = static_cast<size_t>(rows) * row_bytes;
-  absl::StatusOr<std::shared_ptr<uint8_t>> buffer = AllocateAligned(source.name(), bytes);
+  absl::StatusOr<std::shared_ptr<uint8_t>> buffer = AllocateTableMemory(source.name(), bytes);
   if (!buffer.ok()) return buffer.status();
   uint8_t* out = buffer->get();
   std::vector<float> row(static_cast<size_t>(dim));

@@ -4,7 +4,8 @@
 // Layout: rows are packed back to back at RowBytes(dtype, dim) (no per-row padding: an int8 row
 // of dim 16 is 24 bytes, padding it to 64 would cost 2.7x the memory); the buffer starts 64-byte
 // aligned. Owned buffers are zero-padded to a multiple of 64 bytes, but readers must not rely on
-// bytes past rows * row_bytes. Int8 rows end in an Int8RowTail that is not 4-byte aligned when dim
+// bytes past rows * row_bytes; owned buffers of 2 MiB or more sit on transparent huge pages
+// (embedding/storage/table_memory.h). Int8 rows end in an Int8RowTail that is not 4-byte aligned when dim
 // is not a multiple of 4: read it with memcpy.
 //
 // Sharing: one table may serve many features (shared embeddings). Share it by pointer,

@@ -78,7 +78,9 @@ absl::Status WriteTableFile(const std::string& path,
 // Thread-safety: immutable; safe for concurrent reads.
 class MappedTableFile {
  public:
-  // Maps and validates the file at `path`. Errors name the path, the table and the field.
+  // Maps and validates the file at `path`. Errors name the path, the table and the field. A file of
+  // 2 MiB or more is mapped 2 MiB aligned and advised onto transparent huge pages before any row
+  // is read (see embedding/storage/table_memory.h).
   // Example:
   //   RANKOPT_ASSIGN_OR_RETURN(MappedTableFile file, MappedTableFile::Open("din.rkemb"));
   //   std::shared_ptr<const EmbeddingTable> items = file.Find("item_emb.weight");

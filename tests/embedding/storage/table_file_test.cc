@@ -123,6 +123,29 @@ TEST(TableFileTest, RoundTripMapsEveryTableBitExactly) {
   std::remove(path.c_str());
 }
 
+// A file of 2 MiB or more is mapped 2 MiB aligned (huge pages need file offset == address mod
+// 2 MiB), and still round-trips.
+TEST(TableFileTest, LargeFileMapsHugePageAligned) {
+  std::vector<float> values(size_t{3} << 18);  // 3 MiB of fp32
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 1000);
+  const EmbeddingTable big = *EmbeddingTable::FromFloat32("big", values.size() / 16, 16, values);
+  const EmbeddingTable small = MakeFp32("small", 3, 5, 1.0f);
+  const std::string path = TempPath("large.rkemb");
+  ASSERT_TRUE(WriteTableFile(path, {&small, &big}).ok());
+  const std::string bytes = *ReadFileToString(path);
+  absl::StatusOr<MappedTableFile> file = MappedTableFile::Open(path);
+  std::remove(path.c_str());
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::shared_ptr<const EmbeddingTable> got = file->Find("big");
+  ASSERT_NE(got, nullptr);
+  ASSERT_EQ(got->byte_size(), big.byte_size());
+  EXPECT_EQ(std::memcmp(got->bytes().data(), big.bytes().data(), big.byte_size()), 0);
+  const uintptr_t file_start =
+      reinterpret_cast<uintptr_t>(got->view().data) - Entry(bytes, 1).offset;
+  EXPECT_EQ(file_start % (size_t{2} << 20), 0u);
+  EXPECT_EQ(std::memcmp(reinterpret_cast<const void*>(file_start), bytes.data(), bytes.size()), 0);
+}
+
 TEST(TableFileTest, HeaderFieldsAreAsDocumented) {
   Fixture f;
   const std::string bytes = WrittenImage(f);
