@@ -70,10 +70,6 @@ absl::Status Add(KernelRegistry* registry, OpSet set, const char* op, KernelFact
   return registry->Register(set, op, std::move(factory));
 }
 
-std::string DimsString(absl::Span<const int64_t> dims) {
-  return absl::StrCat("[", absl::StrJoin(dims, ","), "]");
-}
-
 absl::Status CheckNumInputs(const KernelContext& ctx, int min, int max) {
   const int n = ctx.num_inputs();
   if (n < min || (max >= 0 && n > max)) {
@@ -198,25 +194,6 @@ int64_t Product(absl::Span<const int64_t> dims, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end && i < dims.size(); ++i) p *= dims[i];
   return p;
-}
-
-absl::StatusOr<Dims> BroadcastDims(const Node& node, absl::Span<const int64_t> a,
-                                   absl::Span<const int64_t> b) {
-  const size_t rank = std::max(a.size(), b.size());
-  Dims out(rank, 1);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da == db || db == 1) {
-      out[i] = da;
-    } else if (da == 1) {
-      out[i] = db;
-    } else {
-      return NodeError(node, "shapes ", DimsString(a), " and ", DimsString(b),
-                       " do not broadcast (numpy rules: equal dims or 1)");
-    }
-  }
-  return out;
 }
 
 absl::StatusOr<AxisMaps> AllocateAxisMaps(KernelContext* ctx, absl::Span<const int64_t> out_dims) {

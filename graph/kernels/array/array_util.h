@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/dtype.h"
+#include "graph/exec/kernel_errors.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/exec/tensor_view.h"
 #include "graph/ir/graph.h"
@@ -45,14 +46,11 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeKernel(ComputeFn fn);
 // Registers `factory` under `op` in `set`.
 absl::Status Add(KernelRegistry* registry, OpSet set, const char* op, KernelFactory factory);
 
-// InvalidArgument "<op> node '<name>': <args...>".
-template <typename... Args>
-absl::Status NodeError(const Node& node, const Args&... args) {
-  return absl::InvalidArgumentError(absl::StrCat(node.op, " node '", node.name, "': ", args...));
-}
-
-// "[2,3]".
-std::string DimsString(absl::Span<const int64_t> dims);
+// NodeError, DimsString and BroadcastDims: graph/exec/kernel_errors.h, shared with the math
+// kernels.
+using ::rankopt::BroadcastDims;
+using ::rankopt::DimsString;
+using ::rankopt::NodeError;
 
 // Errors unless min <= num_inputs <= max (max < 0: unbounded).
 absl::Status CheckNumInputs(const KernelContext& ctx, int min, int max);
@@ -89,10 +87,6 @@ absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t ra
 Dims ElementStrides(absl::Span<const int64_t> dims);
 // Product of dims[begin, end).
 int64_t Product(absl::Span<const int64_t> dims, size_t begin, size_t end);
-
-// Numpy broadcast of a and b; an error naming both shapes when they are incompatible.
-absl::StatusOr<Dims> BroadcastDims(const Node& node, absl::Span<const int64_t> a,
-                                   absl::Span<const int64_t> b);
 
 // One output axis of a strided copy: output index o along this axis reads source index
 // `index[o]` (or the fill value when index[o] < 0) at `src_stride` bytes per source index.

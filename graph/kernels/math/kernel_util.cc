@@ -7,10 +7,6 @@
 namespace rankopt {
 namespace math_internal {
 
-std::string DimsString(absl::Span<const int64_t> dims) {
-  return absl::StrCat("[", absl::StrJoin(dims, ","), "]");
-}
-
 int64_t AttrInt(const Node& node, absl::string_view name, int64_t fallback) {
   if (const int64_t* v = node.attrs.Get<int64_t>(name)) return *v;
   if (const bool* v = node.attrs.Get<bool>(name)) return *v ? 1 : 0;
@@ -64,25 +60,6 @@ absl::Status CheckInputCount(const KernelBuildContext& build, int min, int max) 
 
 absl::Status DTypeError(const Node& node, int i, const TensorView& t, absl::string_view accepted) {
   return NodeError(node, "input ", i, " is ", DescribeTensor(t), ", expected dtype ", accepted);
-}
-
-absl::StatusOr<Dims> BroadcastDims(const Node& node, absl::Span<const int64_t> a,
-                                   absl::Span<const int64_t> b) {
-  const size_t rank = std::max(a.size(), b.size());
-  Dims out(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da == db || db == 1) {
-      out[i] = da;
-    } else if (da == 1) {
-      out[i] = db;
-    } else {
-      return NodeError(node, "shapes ", DimsString(a), " and ", DimsString(b),
-                       " do not broadcast (numpy rules: dims must match or be 1)");
-    }
-  }
-  return out;
 }
 
 absl::StatusOr<int> NormalizeAxis(const Node& node, int64_t axis, int rank) {

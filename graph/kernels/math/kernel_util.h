@@ -12,20 +12,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "graph/exec/kernel_errors.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/exec/tensor_view.h"
 
 namespace rankopt {
 namespace math_internal {
 
-// InvalidArgument "<Op> node '<name>': <message>".
-template <typename... Args>
-absl::Status NodeError(const Node& node, const Args&... args) {
-  return absl::InvalidArgumentError(absl::StrCat(node.op, " node '", node.name, "': ", args...));
-}
-
-// "[2,3]" for dims.
-std::string DimsString(absl::Span<const int64_t> dims);
+// NodeError, DimsString and BroadcastDims: graph/exec/kernel_errors.h, shared with the array
+// kernels.
+using ::rankopt::BroadcastDims;
+using ::rankopt::DimsString;
+using ::rankopt::NodeError;
 
 // Integer attribute (int64 or bool), else `fallback`.
 int64_t AttrInt(const Node& node, absl::string_view name, int64_t fallback);
@@ -43,10 +41,6 @@ absl::Status CheckInputCount(const KernelBuildContext& build, int min, int max);
 
 // An error naming input `i`, its dtype and the accepted list.
 absl::Status DTypeError(const Node& node, int i, const TensorView& t, absl::string_view accepted);
-
-// Numpy broadcast of two shapes; an error names both.
-absl::StatusOr<Dims> BroadcastDims(const Node& node, absl::Span<const int64_t> a,
-                                   absl::Span<const int64_t> b);
 
 // `axis` in [-rank, rank) -> [0, rank), else an error.
 absl::StatusOr<int> NormalizeAxis(const Node& node, int64_t axis, int rank);
