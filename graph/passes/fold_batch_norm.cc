@@ -22,16 +22,8 @@ bool IsBatchNorm(const Node& node, bool onnx) {
          node.op == "FusedBatchNormV3";
 }
 
-bool BoolAttr(const Node& node, absl::string_view name, bool fallback) {
-  if (const bool* b = node.attrs.Get<bool>(name)) return *b;
-  if (const int64_t* i = node.attrs.Get<int64_t>(name)) return *i != 0;
-  return fallback;
-}
-
-std::optional<float> FloatAttr(const Node& node, absl::string_view name) {
-  if (const float* f = node.attrs.Get<float>(name)) return *f;
-  return std::nullopt;
-}
+using pass_util::BoolAttr;
+using pass_util::FloatAttr;
 
 // A constant float32 vector of n values stored as [n] or [1, n]; nullptr otherwise.
 const Tensor* ChannelVector(const Graph& graph, const TensorRef& ref, int64_t n,
@@ -74,7 +66,7 @@ std::optional<Dense> MatchMatMul(const Graph& graph, const ShapeMap& shapes, con
   d.matmul = mm;
   d.x = mm->inputs[0];
   if (onnx && mm->op == "Gemm") {
-    if (BoolAttr(*mm, "transA", false) || FloatAttr(*mm, "alpha").value_or(1.0f) != 1.0f) {
+    if (BoolAttr(*mm, "transA", false) || FloatAttr(*mm, "alpha", 1.0f) != 1.0f) {
       return std::nullopt;
     }
     d.transpose_b = BoolAttr(*mm, "transB", false);
@@ -93,7 +85,7 @@ std::optional<Dense> MatchMatMul(const Graph& graph, const ShapeMap& shapes, con
   }
   d.n = d.weight->dims()[d.transpose_b ? 0 : 1];
   if (mm->op == "Gemm" && mm->inputs.size() > 2 && !mm->inputs[2].empty()) {
-    if (FloatAttr(*mm, "beta").value_or(1.0f) != 1.0f) return std::nullopt;
+    if (FloatAttr(*mm, "beta", 1.0f) != 1.0f) return std::nullopt;
     d.bias = ChannelVector(graph, mm->inputs[2], d.n);
     if (d.bias == nullptr) return std::nullopt;
   }
@@ -164,7 +156,7 @@ absl::StatusOr<PassReport> FoldBatchNorm(const Graph& in, const PassOptions& opt
       ok &= params[i] != nullptr;
     }
     if (!ok) continue;
-    const float eps = FloatAttr(bn, "epsilon").value_or(onnx ? 1e-5f : 1e-4f);
+    const float eps = FloatAttr(bn, "epsilon", onnx ? 1e-5f : 1e-4f);
 
     // s = scale / sqrt(var + eps); W' = W * s (per output column); b' = (b - mean) * s + offset.
     const auto scale = params[0]->values<float>(), offset = params[1]->values<float>();

@@ -19,16 +19,8 @@ namespace {
 
 constexpr absl::string_view kPassName = "fuse_matmul_bias_activation";
 
-bool BoolAttr(const Node& node, absl::string_view name, bool fallback) {
-  if (const bool* b = node.attrs.Get<bool>(name)) return *b;
-  if (const int64_t* i = node.attrs.Get<int64_t>(name)) return *i != 0;
-  return fallback;
-}
-
-float FloatAttr(const Node& node, absl::string_view name, float fallback) {
-  if (const float* f = node.attrs.Get<float>(name)) return *f;
-  return fallback;
-}
+using pass_util::BoolAttr;
+using pass_util::FloatAttr;
 
 // A constant float32 of `n` values broadcasting along the last axis of a rank-`rank` tensor:
 // dims (1, ..., 1, n) of rank <= `rank`, or n == 1 with `allow_scalar`.

@@ -54,6 +54,17 @@ const Tensor* ConstValue(const Graph& graph, const TensorRef& ref) {
   return node->attrs.Get<Tensor>("value");
 }
 
+bool BoolAttr(const Node& node, absl::string_view name, bool fallback) {
+  if (const bool* b = node.attrs.Get<bool>(name)) return *b;
+  if (const int64_t* i = node.attrs.Get<int64_t>(name)) return *i != 0;
+  return fallback;
+}
+
+float FloatAttr(const Node& node, absl::string_view name, float fallback) {
+  if (const float* f = node.attrs.Get<float>(name)) return *f;
+  return fallback;
+}
+
 std::optional<std::vector<int64_t>> TensorInts(const Tensor& t) {
   std::vector<int64_t> values;
   if (t.dtype() == DType::kInt64) {

@@ -43,6 +43,10 @@ absl::StatusOr<Consumers> CountConsumers(const Graph& graph, const PassOptions& 
 // The value of a Const node's output (port 0), or nullptr.
 const Tensor* ConstValue(const Graph& graph, const TensorRef& ref);
 
+// A bool attribute (TF bool, or ONNX int 0/1), else `fallback`.
+bool BoolAttr(const Node& node, absl::string_view name, bool fallback);
+// A float attribute, else `fallback`.
+float FloatAttr(const Node& node, absl::string_view name, float fallback);
 // The values of an int32 or int64 tensor, widened; nullopt for other dtypes.
 std::optional<std::vector<int64_t>> TensorInts(const Tensor& t);
 // The integer values (int32 or int64) of the constant `ref` reads (through Identity chains), or

@@ -20,16 +20,8 @@ namespace {
 
 constexpr absl::string_view kPassName = "split_first_dense";
 
-int64_t IntAttr(const Node& node, absl::string_view name, int64_t fallback) {
-  if (const int64_t* i = node.attrs.Get<int64_t>(name)) return *i;
-  if (const bool* b = node.attrs.Get<bool>(name)) return *b ? 1 : 0;
-  return fallback;
-}
-
-float FloatAttr(const Node& node, absl::string_view name, float fallback) {
-  if (const float* f = node.attrs.Get<float>(name)) return *f;
-  return fallback;
-}
+using pass_util::BoolAttr;
+using pass_util::FloatAttr;
 
 // A float32 constant of exactly `n` values (a bias or a per-channel slope), or nullptr.
 const Tensor* VectorConst(const Graph& graph, const TensorRef& ref, int64_t n) {
@@ -108,7 +100,8 @@ std::optional<std::vector<Part>> Splitter::Parts(const TensorRef& ref, int64_t k
   std::vector<TensorRef> inputs;
   int64_t axis = 0;
   if (onnx_ && concat->op == "Concat" && concat->domain.empty()) {
-    axis = IntAttr(*concat, "axis", 0);
+    const int64_t* a = concat->attrs.Get<int64_t>("axis");
+    axis = a != nullptr ? *a : 0;
     inputs = concat->inputs;
   } else if (!onnx_ && concat->op == "ConcatV2" && concat->inputs.size() >= 2) {
     const Tensor* a = pass_util::ConstValue(in_, concat->inputs.back());
@@ -264,11 +257,11 @@ absl::StatusOr<PassReport> Splitter::Run(Graph* out) {
     if (mm.op != "MatMul" && !gemm) continue;
     bool transpose_b = false;
     if (gemm) {
-      if (IntAttr(mm, "transA", 0) != 0 || FloatAttr(mm, "alpha", 1.0f) != 1.0f) continue;
-      transpose_b = IntAttr(mm, "transB", 0) != 0;
+      if (BoolAttr(mm, "transA", false) || FloatAttr(mm, "alpha", 1.0f) != 1.0f) continue;
+      transpose_b = BoolAttr(mm, "transB", false);
     } else if (!onnx_) {
-      if (IntAttr(mm, "transpose_a", 0) != 0) continue;
-      transpose_b = IntAttr(mm, "transpose_b", 0) != 0;
+      if (BoolAttr(mm, "transpose_a", false)) continue;
+      transpose_b = BoolAttr(mm, "transpose_b", false);
     }
     const Tensor* w = pass_util::ConstValue(in_, mm.inputs[1]);
     if (w == nullptr || w->dtype() != DType::kFloat32 || w->dims().size() != 2) continue;
