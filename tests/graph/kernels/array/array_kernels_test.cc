@@ -591,6 +591,40 @@ TEST_F(ArrayKernelTest, ReverseSequence) {
                       {2, 5, 0, 3, 4, 1});
 }
 
+// The request-level boundary ops (graph/passes/request_level.h): one row per request, the
+// candidate rows back, and column selection; malformed inputs are errors naming the problem.
+TEST_F(ArrayKernelTest, RequestRowBroadcastRowsSelectColumns) {
+  const Tensor same = I64({3, 2}, {7, 8, 7, 8, 7, 8});
+  ExpectTensor<int64_t>(Onnx1(MakeNode("_RankoptRequestRow"), {same}), {1, 2}, {7, 8});
+  ExpectError(Onnx(MakeNode("_RankoptRequestRow"), {I64({3, 2}, {7, 8, 7, 8, 7, 9})}),
+              "row 2 of [3,2] int64 differs from row 0");
+  Node user_columns = MakeNode("_RankoptRequestRow");
+  user_columns.attrs.Set("columns", std::vector<int64_t>{1});
+  // Only the named columns must agree: column 0 differs, column 1 does not.
+  const Tensor mixed = F({3, 2}, {1, 5, 2, 5, 3, 5});
+  ExpectTensor<float>(Onnx1(user_columns, {mixed}), {1, 1}, {5});
+  user_columns.attrs.Set("columns", std::vector<int64_t>{0});
+  ExpectError(Onnx(user_columns, {mixed}), "differs from row 0");
+  user_columns.attrs.Set("columns", std::vector<int64_t>{2});
+  ExpectError(Onnx(user_columns, {mixed}), "column 2 is out of range");
+  ExpectError(Onnx(user_columns, {F({2}, {1, 2})}), "expected a matrix");
+  ExpectError(Onnx(MakeNode("_RankoptRequestRow"), {FS(1)}), "scalar");
+
+  const Tensor row = F({1, 2}, {1, 2});
+  ExpectTensor<float>(Onnx1(MakeNode("_RankoptBroadcastRows"), {row, I64({3}, {0, 0, 0})}),
+                      {3, 2}, {1, 2, 1, 2, 1, 2});
+  ExpectError(Onnx(MakeNode("_RankoptBroadcastRows"), {mixed, I64({3}, {0, 0, 0})}),
+              "expected one row");
+  ExpectError(Onnx(MakeNode("_RankoptBroadcastRows"), {row, I64S(3)}), "expected rows");
+
+  Node select = MakeNode("_RankoptSelectColumns");
+  select.attrs.Set("columns", std::vector<int64_t>{1, 0});
+  ExpectTensor<float>(Onnx1(select, {mixed}), {3, 2}, {5, 1, 5, 2, 5, 3});
+  select.attrs.Set("columns", std::vector<int64_t>{-1});
+  ExpectError(Onnx(select, {mixed}), "column -1 is out of range");
+  ExpectError(Onnx(MakeNode("_RankoptSelectColumns"), {mixed}), "`columns` attribute");
+}
+
 }  // namespace
 }  // namespace array_test
 }  // namespace rankopt
