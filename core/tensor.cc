@@ -6,8 +6,11 @@
 
 namespace rankopt {
 
-absl::StatusOr<Tensor> Tensor::FromBytes(DType dtype, std::vector<int64_t> dims,
-                                         absl::string_view bytes) {
+namespace {
+
+// The element count of a fixed-width `dtype` tensor of `dims` held in `size` bytes.
+absl::StatusOr<int64_t> CheckFixedWidth(DType dtype, const std::vector<int64_t>& dims,
+                                        size_t size) {
   if (!IsFixedWidth(dtype)) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot build a ", DTypeName(dtype),
@@ -16,16 +19,40 @@ absl::StatusOr<Tensor> Tensor::FromBytes(DType dtype, std::vector<int64_t> dims,
   }
   RANKOPT_ASSIGN_OR_RETURN(int64_t n, CheckedNumElements(dims));
   const size_t width = DTypeSize(dtype);
-  if (static_cast<uint64_t>(n) > bytes.size() / width || n * width != bytes.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor data is ", bytes.size(), " bytes but shape ", Shape(dims).ToString(), " of ",
-        DTypeName(dtype), " needs ", static_cast<uint64_t>(n) * width, " bytes"));
+  if (static_cast<uint64_t>(n) > size / width || n * width != size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor data is ", size, " bytes but shape ", Shape(dims).ToString(), " of ",
+                     DTypeName(dtype), " needs ", static_cast<uint64_t>(n) * width, " bytes"));
   }
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<Tensor> Tensor::FromBytes(DType dtype, std::vector<int64_t> dims,
+                                         absl::string_view bytes) {
+  RANKOPT_ASSIGN_OR_RETURN(int64_t n, CheckFixedWidth(dtype, dims, bytes.size()));
   Tensor t;
   t.dtype_ = dtype;
   t.dims_ = std::move(dims);
   t.num_elements_ = n;
-  t.bytes_ = std::make_shared<const std::string>(bytes);
+  auto owned = std::make_shared<const std::string>(bytes);
+  t.data_ = std::shared_ptr<const char>(owned, owned->data());
+  t.size_ = owned->size();
+  return t;
+}
+
+absl::StatusOr<Tensor> Tensor::FromExternal(DType dtype, std::vector<int64_t> dims,
+                                            absl::string_view bytes,
+                                            std::shared_ptr<const void> keepalive) {
+  RANKOPT_ASSIGN_OR_RETURN(int64_t n, CheckFixedWidth(dtype, dims, bytes.size()));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.dims_ = std::move(dims);
+  t.num_elements_ = n;
+  // Aliasing constructor: points at the caller's bytes, owns (a share of) keepalive.
+  t.data_ = std::shared_ptr<const char>(std::move(keepalive), bytes.data());
+  t.size_ = bytes.size();
   return t;
 }
 
@@ -46,7 +73,7 @@ absl::StatusOr<Tensor> Tensor::FromStrings(std::vector<int64_t> dims,
 }
 
 absl::string_view Tensor::bytes() const {
-  return bytes_ ? absl::string_view(*bytes_) : absl::string_view();
+  return data_ ? absl::string_view(data_.get(), size_) : absl::string_view();
 }
 
 absl::Span<const std::string> Tensor::strings() const {
@@ -54,7 +81,7 @@ absl::Span<const std::string> Tensor::strings() const {
 }
 
 size_t Tensor::ByteSize() const {
-  if (bytes_) return bytes_->size();
+  if (data_) return size_;
   size_t total = 0;
   for (const std::string& s : strings()) total += s.size();
   return total;

@@ -15,7 +15,8 @@
 namespace rankopt {
 
 // Copies share the same immutable storage, so a graph with large constants copies cheaply.
-// Fixed-width types are stored as little-endian bytes; strings as a vector of byte strings.
+// Fixed-width types are stored as little-endian bytes (owned, or external memory kept alive by an
+// owner); strings as a vector of byte strings.
 // Thread-safe for concurrent reads.
 class Tensor {
  public:
@@ -26,6 +27,13 @@ class Tensor {
   // Errors when dims are negative, overflow, or bytes.size() != elements * DTypeSize(dtype).
   static absl::StatusOr<Tensor> FromBytes(DType dtype, std::vector<int64_t> dims,
                                           absl::string_view bytes);
+  // A fixed-width tensor viewing `bytes` without copying them (a mapped model package, say);
+  // `keepalive` owns that memory and is held as long as any copy of the tensor lives (nullptr:
+  // the caller guarantees the memory outlives every copy). bytes().data() is bytes.data().
+  // Errors as FromBytes.
+  static absl::StatusOr<Tensor> FromExternal(DType dtype, std::vector<int64_t> dims,
+                                             absl::string_view bytes,
+                                             std::shared_ptr<const void> keepalive);
   // A string tensor; errors when values.size() does not match the element count of dims.
   static absl::StatusOr<Tensor> FromStrings(std::vector<int64_t> dims,
                                             std::vector<std::string> values);
@@ -63,7 +71,10 @@ class Tensor {
   DType dtype_ = DType::kInvalid;
   std::vector<int64_t> dims_;
   int64_t num_elements_ = 0;
-  std::shared_ptr<const std::string> bytes_;                 // fixed-width types
+  // Fixed-width types: size_ element bytes at data_, which shares ownership of whatever holds
+  // them (an owned string, or FromExternal's keepalive).
+  std::shared_ptr<const char> data_;
+  size_t size_ = 0;
   std::shared_ptr<const std::vector<std::string>> strings_;  // kString
 };
 

@@ -13,6 +13,7 @@ packages=(
                                       # leveldb CMake package links snappy but does not depend on it
   libyaml-cpp-dev libxxhash-dev libfarmhash-dev libsimdjson-dev   # feature configs and pipeline
   libtbb-dev libeigen3-dev
+  libcpp-httplib-dev                  # `rankopt serve` (HTTP front end)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy               # fixture generators and test helpers
 )

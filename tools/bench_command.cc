@@ -1,4 +1,4 @@
-// rankopt bench MODEL [--candidates 1,16,200,512] [--threads 1,2] [--chunk C] [-O LEVEL]
+// rankopt bench MODEL|PACKAGE [--candidates 1,16,200,512] [--threads 1,2] [--chunk C] [-O LEVEL]
 //                    [--config CONFIG | --request-inputs LIST] [--requests INPUTS.json] [--warmup-s 0.3] [--min-s 1] [--json]
 //                    [--int8 off|auto|force]
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
 #include "core/status_macros.h"
+#include "features/pipeline/feature_transformer.h"
 #include "google/protobuf/util/json_util.h"
 #include "graph/analysis/graph_summary.h"
 #include "graph/exec/chunked_runner.h"
@@ -24,11 +25,14 @@
 #include "graph/exec/tensor_json.h"
 #include "graph/io/model_io.h"
 #include "graph/passes/pass_pipeline.h"
+#include "serving/feature_feeds.h"
 #include "serving/table_quantization.h"
 #include "tools/bench_report.pb.h"
 #include "tools/command_line.h"
-#include "tools/optimize_flags.h"
 #include "tools/commands.h"
+#include "tools/model_source.h"
+#include "tools/optimize_flags.h"
+#include "tools/synthetic_requests.h"
 
 namespace rankopt {
 namespace {
@@ -58,7 +62,7 @@ const std::vector<FlagSpec>& BenchFlags() {
 }
 
 constexpr char kUsage[] =
-    "usage: rankopt bench MODEL [--candidates 1,16,200,512] [--threads 1,2] [--chunk ROWS] "
+    "usage: rankopt bench MODEL|PACKAGE [--candidates 1,16,200,512] [--threads 1,2] [--chunk ROWS] "
     "[-O LEVEL] [--config CONFIG | --request-inputs LIST] [--requests INPUTS] [--warmup-s 0.3] "
     "[--min-s 1] [--no-profile] [--int8 off|auto|force] [--json]";
 
@@ -71,7 +75,12 @@ void PrintHelp() {
          "profiling pass at the largest candidate count and the first thread count gives kernel\n"
          "time by op type (count, avg ms, %, cdf %, calls per run), like TF benchmark_model.\n"
          "Synthesized inputs: every id is a small in-range integer (1..9), every float 0.5.\n"
-         "--int8 auto runs the accuracy gate on the --requests template's rows.\n\n"
+         "--int8 auto runs the accuracy gate on the --requests template's rows.\n"
+         "PACKAGE: a model package from `rankopt optimize` (.rkp), run as packaged (its passes,\n"
+         "int8 tables, output heads and request-level inputs; -O, --int8, --config and\n"
+         "--request-inputs do not apply); its requests are synthesized from its feature config\n"
+         "(one user, N candidates, valid values per feature kind) unless --requests is given;\n"
+         "so are a model's with --config.\n\n"
          "flags:\n"
       << FormatFlagHelp(BenchFlags());
 }
@@ -247,6 +256,35 @@ absl::StatusOr<std::vector<NamedTensor>> SynthesizeRequest(const ExecutionPlan& 
   return out;
 }
 
+// Requests synthesized from a feature config (a package's) and run through the feature pipeline,
+// so that request-level inputs hold one user as the -O 2 graph requires.
+struct ConfigRequests {
+  FeatureTransformer transformer;
+  absl::flat_hash_map<std::string, int64_t> table_rows;
+};
+
+absl::StatusOr<std::vector<NamedTensor>> SynthesizeFromConfig(const ConfigRequests& source,
+                                                              const ExecutionPlan& plan,
+                                                              int64_t n) {
+  const Request request =
+      SynthesizeFeatureRequest(source.transformer.config(), source.table_rows, n);
+  TransformedRequest transformed;
+  RANKOPT_RETURN_IF_ERROR(source.transformer.Transform(request, &transformed));
+  GraphFeeds feeds;
+  RANKOPT_RETURN_IF_ERROR(FeedsFromTransformedRequest(transformed, plan.inputs(), &feeds));
+  std::vector<NamedTensor> out;
+  for (const NamedTensorView& feed : feeds.views) {
+    RANKOPT_ASSIGN_OR_RETURN(
+        Tensor t, Tensor::FromBytes(feed.view.dtype,
+                                    std::vector<int64_t>(feed.view.dims.begin(),
+                                                         feed.view.dims.end()),
+                                    absl::string_view(static_cast<const char*>(feed.view.data),
+                                                      feed.view.ByteSize())));
+    out.push_back({feed.name, std::move(t)});
+  }
+  return out;
+}
+
 using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
@@ -318,23 +356,35 @@ struct BenchConfig {
   int64_t chunk = 0;
   double warmup_s = 0.3;
   double min_s = 1;
+  // A package's request-level inputs (ChunkedRunnerOptions::request_level_inputs).
+  std::vector<std::string> request_level_inputs;
 };
 
-absl::StatusOr<std::vector<NamedTensor>> RequestFor(const std::optional<RequestTemplate>& t,
+// Where each request comes from: the --requests template, else a feature config, else the plan's
+// declared inputs.
+struct RequestSource {
+  std::optional<RequestTemplate> tiled;
+  std::optional<ConfigRequests> config;
+};
+
+absl::StatusOr<std::vector<NamedTensor>> RequestFor(const RequestSource& source,
                                                     const ExecutionPlan& plan, int64_t n) {
-  return t.has_value() ? TileRequest(*t, plan, n) : SynthesizeRequest(plan, n);
+  if (source.tiled.has_value()) return TileRequest(*source.tiled, plan, n);
+  if (source.config.has_value()) return SynthesizeFromConfig(*source.config, plan, n);
+  return SynthesizeRequest(plan, n);
 }
 
-ChunkedRunnerOptions RunnerOptions(int64_t chunk, int64_t threads) {
+ChunkedRunnerOptions RunnerOptions(const BenchConfig& config, int64_t threads) {
   ChunkedRunnerOptions options;
-  options.chunk_rows = chunk;
+  options.chunk_rows = config.chunk;
   options.threads = static_cast<int>(threads);
+  options.request_level_inputs = config.request_level_inputs;
   return options;
 }
 
 // The per-op-type table: a second plan whose kernels are timed, run at one cell.
 absl::Status Profile(const Graph& graph, const PlanOptions& plan_options,
-                     const std::optional<RequestTemplate>& t, const BenchConfig& config,
+                     const RequestSource& t, const BenchConfig& config,
                      tools::BenchReport* report) {
   RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<OpProfiler> profiler, OpProfiler::Create());
   PlanOptions options = plan_options;
@@ -344,7 +394,7 @@ absl::Status Profile(const Graph& graph, const PlanOptions& plan_options,
   const int64_t n = *std::max_element(config.candidates.begin(), config.candidates.end());
   const int64_t threads = config.threads.front();
   RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<ChunkedRunner> runner,
-                           ChunkedRunner::Create(plan.get(), RunnerOptions(config.chunk, threads)));
+                           ChunkedRunner::Create(plan.get(), RunnerOptions(config, threads)));
   RANKOPT_ASSIGN_OR_RETURN(std::vector<NamedTensor> request, RequestFor(t, *plan, n));
   const std::vector<NamedTensorView> feeds = FeedsOf(request);
   std::vector<Tensor> outputs;
@@ -491,12 +541,27 @@ int RunBench(const std::vector<std::string>& args) {
     ReportError("bench", optimize.status());
     return kExitUsage;
   }
-  const OptLevel* level = &optimize->level;
   const std::string& model_path = line->positional()[0];
   const bool json = line->Has("json");
+  absl::StatusOr<ModelSource> source = LoadModelSource(model_path);
+  if (!source.ok()) return ReportError("bench", source.status());
+  if (absl::Status s = CheckNoFlagsForPackage(
+          *source, *line, {"opt-level", "int8", "config", "request-inputs"});
+      !s.ok()) {
+    ReportError("bench", s);
+    return kExitUsage;
+  }
+  const bool package = source->package.has_value();
+  OptLevel package_level = OptLevel::kO0;
+  if (package) {
+    package_level = ParseOptLevel(source->package->opt_level).value_or(OptLevel::kO0);
+    config.request_level_inputs = source->request_level_inputs;
+  }
+  // A package's passes already ran: its level is reported, nothing runs again.
+  const OptLevel* level = package ? &package_level : &optimize->level;
 
   tools::BenchReport report;
-  report.set_model(model_path);
+  report.set_model(source->Describe());
   report.set_opt_level(static_cast<int>(*level));
   for (const std::string& w : BuildWarnings()) {
     report.add_warnings(w);
@@ -504,8 +569,7 @@ int RunBench(const std::vector<std::string>& args) {
     if (!json) std::cout << "WARNING: " << w << "\n";
   }
 
-  absl::StatusOr<Graph> graph = LoadModel(model_path);
-  if (!graph.ok()) return ReportError("bench", graph.status());
+  Graph* const graph = &source->graph;
   // FLOPs of the model as imported (the passes' fused ops have no FLOPs model; the work is the
   // same).
   absl::StatusOr<GraphSummaryProto> summary = SummarizeGraph(*graph);
@@ -513,7 +577,7 @@ int RunBench(const std::vector<std::string>& args) {
     report.set_flops_per_candidate(summary->flops_per_example());
     report.set_flops_complete(summary->flops_complete());
   }
-  if (*level != OptLevel::kO0) {
+  if (*level != OptLevel::kO0 && !package) {
     OptimizeOptions options;
     options.request_inputs = optimize->request_inputs;
     absl::StatusOr<std::vector<PassReport>> passes =
@@ -532,6 +596,7 @@ int RunBench(const std::vector<std::string>& args) {
     }
   }
   PlanOptions plan_options;
+  plan_options.outputs = source->outputs;
   absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
       ExecutionPlan::Create(*graph, plan_options);
   if (!plan.ok()) {
@@ -539,13 +604,33 @@ int RunBench(const std::vector<std::string>& args) {
                        absl::Status(plan.status().code(),
                                     absl::StrCat(model_path, ": ", plan.status().message())));
   }
-  std::optional<RequestTemplate> request_template;
+  RequestSource requests;
+  std::optional<RequestTemplate>& request_template = requests.tiled;
   if (line->Has("requests")) {
     absl::StatusOr<RequestTemplate> t = LoadTemplate(line->Get("requests"), **plan);
     if (!t.ok()) return ReportError("bench", t.status());
     request_template = std::move(*t);
     report.set_inputs(absl::StrCat(line->Get("requests"), " (first request's ",
                                    request_template->rows, " rows tiled)"));
+  } else if (source->feature_config.has_value() || line->Has("config")) {
+    // One user per request, as -O 2's request-level inputs require.
+    if (!source->feature_config.has_value()) {
+      absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(line->Get("config"));
+      if (!config.ok()) return ReportError("bench", config.status());
+      source->feature_config = *std::move(config);
+    }
+    absl::StatusOr<FeatureTransformer> transformer =
+        FeatureTransformer::Create(*source->feature_config);
+    if (!transformer.ok()) {
+      return ReportError("bench", absl::Status(transformer.status().code(),
+                                               absl::StrCat(model_path, ": ",
+                                                            transformer.status().message())));
+    }
+    requests.config = ConfigRequests{*std::move(transformer),
+                                     TableRowsOf(*source->feature_config, *graph)};
+    report.set_inputs(absl::StrCat(
+        "synthesized from ", package ? "the package's feature config" : line->Get("config"),
+        " (one user; valid values per feature kind)"));
   } else {
     report.set_inputs("synthesized (ids 1..9, floats 0.5)");
   }
@@ -582,12 +667,12 @@ int RunBench(const std::vector<std::string>& args) {
 
   SeparabilityState separability = SeparabilityState::kUnknown;
   for (int64_t n : config.candidates) {
-    absl::StatusOr<std::vector<NamedTensor>> request = RequestFor(request_template, **plan, n);
+    absl::StatusOr<std::vector<NamedTensor>> request = RequestFor(requests, **plan, n);
     if (!request.ok()) return ReportError("bench", request.status());
     const std::vector<NamedTensorView> feeds = FeedsOf(*request);
     for (int64_t t : config.threads) {
       absl::StatusOr<std::unique_ptr<ChunkedRunner>> runner =
-          ChunkedRunner::Create(plan->get(), RunnerOptions(config.chunk, t));
+          ChunkedRunner::Create(plan->get(), RunnerOptions(config, t));
       if (!runner.ok()) return ReportError("bench", runner.status());
       absl::StatusOr<Timing> timing = TimeRequests(**runner, feeds, config.warmup_s, config.min_s);
       if (!timing.ok()) {
@@ -618,7 +703,7 @@ int RunBench(const std::vector<std::string>& args) {
   }
   report.set_separability(SeparabilityText(separability));
   if (!line->Has("no-profile")) {
-    if (absl::Status s = Profile(*graph, plan_options, request_template, config, &report);
+    if (absl::Status s = Profile(*graph, plan_options, requests, config, &report);
         !s.ok()) {
       return ReportError("bench", s);
     }

@@ -15,15 +15,19 @@ constexpr Command kCommands[] = {
     {"features", "show the ids and values a model sees for JSON-lines requests", RunFeatures},
     {"quantize", "embedding tables to int8/fp16 with error figures; write a table file",
      RunQuantize},
-    {"run", "run a model on JSON inputs and print its outputs", RunRun},
+    {"optimize", "every pass timed, int8 tables, then a model package (.rkp) and its report",
+     RunOptimize},
+    {"run", "run a model or package on JSON inputs and print its outputs", RunRun},
     {"bench", "latency p50/p99, candidates/s and time by op type per candidate count", RunBench},
+    {"serve", "serve a package over HTTP: predict, model status, Prometheus metrics, reload",
+     RunServe},
 };
 
 void PrintUsage(std::ostream& out) {
   out << "usage: rankopt <command> [args] [--help]\n\n"
          "rankopt makes recommendation ranking models (DIN, ESMM, DSSM, DeepFM) fast on CPUs.\n"
          "Models: TensorFlow frozen GraphDef (.pb, .pbtxt), SavedModel directories, ONNX "
-         "(.onnx).\n\n"
+         "(.onnx);\nrun and bench also take the model packages (.rkp) optimize writes.\n\n"
          "commands:\n";
   for (const Command& command : kCommands) {
     out << "  " << command.name << std::string(12 - std::strlen(command.name), ' ')

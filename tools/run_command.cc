@@ -1,5 +1,6 @@
 // rankopt run MODEL (--inputs INPUTS.json | --requests REQUESTS.jsonl --config CONFIG)
 //             [--outputs NAMES] [-O LEVEL] [--int8 off|auto|force] [--json]
+// rankopt run PACKAGE (--inputs INPUTS.json | --requests REQUESTS.jsonl) [--outputs NAMES] [--json]
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -22,8 +23,9 @@
 #include "serving/feature_feeds.h"
 #include "serving/table_quantization.h"
 #include "tools/command_line.h"
-#include "tools/optimize_flags.h"
 #include "tools/commands.h"
+#include "tools/model_source.h"
+#include "tools/optimize_flags.h"
 #include "tools/run_report.pb.h"
 
 namespace rankopt {
@@ -40,7 +42,7 @@ const std::vector<FlagSpec>& RunFlags() {
        "transformed by --config into the graph's inputs"},
       {"config", "", true, "CONFIG",
        "the feature config (YAML) for --requests; at -O 2 its user/context features are the "
-       "request-level inputs"},
+       "request-level inputs (a PACKAGE carries its own)"},
       {"outputs", "", true, "NAMES",
        "comma-separated tensors to compute (default: the model's outputs)"},
       {"json", "", false, "", "one JSON object per request instead of the text"},
@@ -56,7 +58,9 @@ const std::vector<FlagSpec>& RunFlags() {
 
 constexpr char kUsage[] =
     "usage: rankopt run MODEL (--inputs INPUTS | --requests REQUESTS.jsonl --config CONFIG) "
-    "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--int8 off|auto|force] [--json]";
+    "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--int8 off|auto|force] [--json]\n"
+    "       rankopt run PACKAGE (--inputs INPUTS | --requests REQUESTS.jsonl) [--outputs NAMES] "
+    "[--json]";
 
 void PrintHelp() {
   std::cout << kUsage
@@ -70,7 +74,11 @@ void PrintHelp() {
                "are repeated into every candidate row, as the exported graph expects.\n"
                "--int8 stores embedding tables int8 after the passes (auto: the tables whose\n"
                "predictions on these requests stay within the accuracy gate); the per-table\n"
-               "report goes to stderr.\n\n"
+               "report goes to stderr.\n"
+               "PACKAGE: a model package from `rankopt optimize` (.rkp, recognised by its first\n"
+               "bytes) runs as packaged: its graph (passes and int8 tables already applied), its\n"
+               "output heads and its feature config, so --requests needs no --config; -O, --int8,\n"
+               "--config and --request-inputs do not apply.\n\n"
                "flags:\n"
             << FormatFlagHelp(RunFlags());
 }
@@ -207,12 +215,10 @@ bool PrintJson(const tools::RunReport& report) {
   return true;
 }
 
-// --requests + --config: each raw request through the feature pipeline, then the plan.
+// --requests: each raw request through the feature pipeline of `config`, then the plan.
 int RunFeatureRequests(const ExecutionPlan& plan, const std::string& requests_path,
-                       const std::string& config_path, bool json) {
-  absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(config_path);
-  if (!config.ok()) return ReportError("run", config.status());
-  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*config);
+                       const FeatureConfig& config, bool json) {
+  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(config);
   if (!transformer.ok()) return ReportError("run", transformer.status());
   absl::StatusOr<std::vector<RequestLine>> lines = ReadRequestJsonLines(requests_path);
   if (!lines.ok()) return ReportError("run", lines.status());
@@ -258,11 +264,10 @@ struct RunSample {
 };
 
 absl::Status ReadRunSample(const std::string& inputs_path, const std::string& requests_path,
-                           const std::string& config_path, const ExecutionPlan& plan,
+                           const FeatureConfig* config, const ExecutionPlan& plan,
                            RunSample* sample) {
   if (!requests_path.empty()) {
-    RANKOPT_ASSIGN_OR_RETURN(FeatureConfig config, LoadFeatureConfig(config_path));
-    RANKOPT_ASSIGN_OR_RETURN(FeatureTransformer transformer, FeatureTransformer::Create(config));
+    RANKOPT_ASSIGN_OR_RETURN(FeatureTransformer transformer, FeatureTransformer::Create(*config));
     RANKOPT_ASSIGN_OR_RETURN(std::vector<RequestLine> lines, ReadRequestJsonLines(requests_path));
     TransformedRequest transformed;
     for (const RequestLine& request : lines) {
@@ -300,10 +305,13 @@ int RunRun(const std::vector<std::string>& args) {
   const std::string inputs_path = line->Get("inputs");
   const std::string requests_path = line->Get("requests");
   const std::string config_path = line->Get("config");
+  const bool is_package =
+      line->positional().size() == 1 && IsModelPackageFile(line->positional()[0]);
   if (line->positional().size() != 1 || inputs_path.empty() == requests_path.empty() ||
-      (!requests_path.empty() && config_path.empty())) {
+      (!requests_path.empty() && config_path.empty() && !is_package)) {
     std::cerr << kUsage
-              << "  (MODEL and either --inputs, or --requests with --config, are required)\n";
+              << "  (MODEL and either --inputs, or --requests with --config, are required; a "
+                 "PACKAGE needs no --config)\n";
     return kExitUsage;
   }
   const std::string& model_path = line->positional()[0];
@@ -314,8 +322,27 @@ int RunRun(const std::vector<std::string>& args) {
     ReportError("run", optimize.status());
     return kExitUsage;
   }
-  absl::StatusOr<Graph> graph = LoadModel(model_path);
-  if (!graph.ok()) return ReportError("run", graph.status());
+  absl::StatusOr<ModelSource> source = LoadModelSource(model_path);
+  if (!source.ok()) return ReportError("run", source.status());
+  if (absl::Status s = CheckNoFlagsForPackage(
+          *source, *line, {"opt-level", "int8", "config", "request-inputs"});
+      !s.ok()) {
+    ReportError("run", s);
+    return kExitUsage;
+  }
+  // The feature config for --requests: the package's, or --config.
+  std::optional<FeatureConfig> feature_config = source->feature_config;
+  if (!requests_path.empty() && !feature_config.has_value()) {
+    if (config_path.empty()) {
+      return ReportError("run", absl::InvalidArgumentError(absl::StrCat(
+                                    model_path, ": the package has no feature config; pass "
+                                                "--inputs with graph inputs instead of --requests")));
+    }
+    absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(config_path);
+    if (!config.ok()) return ReportError("run", config.status());
+    feature_config = *std::move(config);
+  }
+  Graph* const graph = &source->graph;
   if (optimize->level != OptLevel::kO0) {
     OptimizeOptions options;
     options.outputs = line->GetList("outputs");
@@ -329,7 +356,7 @@ int RunRun(const std::vector<std::string>& args) {
     }
   }
   PlanOptions options;
-  options.outputs = line->GetList("outputs");
+  options.outputs = line->Has("outputs") ? line->GetList("outputs") : source->outputs;
   absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
       ExecutionPlan::Create(*graph, options);
   if (!plan.ok()) {
@@ -343,7 +370,9 @@ int RunRun(const std::vector<std::string>& args) {
     quantization.outputs = options.outputs;
     RunSample sample;
     if (optimize->int8 == TableQuantizationMode::kAuto) {
-      absl::Status read = ReadRunSample(inputs_path, requests_path, config_path, **plan, &sample);
+      absl::Status read =
+          ReadRunSample(inputs_path, requests_path, feature_config ? &*feature_config : nullptr,
+                        **plan, &sample);
       if (!read.ok()) return ReportError("run", read);
       quantization.samples = sample.samples;
     }
@@ -365,7 +394,7 @@ int RunRun(const std::vector<std::string>& args) {
     }
   }
   if (!requests_path.empty()) {
-    return RunFeatureRequests(**plan, requests_path, config_path, json);
+    return RunFeatureRequests(**plan, requests_path, *feature_config, json);
   }
   absl::StatusOr<std::string> text = ReadFileToString(inputs_path);
   if (!text.ok()) return ReportError("run", text.status());

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -288,6 +290,135 @@ absl::StatusOr<std::vector<RequestLine>> ReadRequestJsonLines(const std::string&
   text << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
   return ParseRequestJsonLines(text.str(), path);
+}
+
+namespace {
+
+// Appends `text` as a JSON string literal. REQUIRES: valid UTF-8 (checked by the caller).
+void AppendJsonString(absl::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[(c >> 4) & 0xF]);
+          out->push_back(kHex[c & 0xF]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+absl::Status AppendString(absl::string_view text, absl::string_view where, std::string* out) {
+  if (const int64_t bad = FindInvalidUtf8(text); bad >= 0) {
+    return InvalidAt(where, absl::StrCat("string is not valid UTF-8 (invalid byte at offset ", bad,
+                                         "); JSON cannot carry it"));
+  }
+  AppendJsonString(text, out);
+  return absl::OkStatus();
+}
+
+// Shortest round-trip text, with ".0" added where it would otherwise read back as an integer.
+absl::Status AppendDouble(double v, absl::string_view where, std::string* out) {
+  if (!std::isfinite(v)) {
+    return InvalidAt(where, absl::StrCat("float ", v, " has no JSON form (JSON has no NaN or "
+                                         "infinity); send null for a missing value"));
+  }
+  char buf[32];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
+  const absl::string_view text(buf, static_cast<size_t>(r.ptr - buf));
+  out->append(text.data(), text.size());
+  if (text.find_first_of(".e") == absl::string_view::npos) out->append(".0");
+  return absl::OkStatus();
+}
+
+absl::Status AppendValue(const FeatureValue& value, absl::string_view where, std::string* out) {
+  if (std::holds_alternative<std::monostate>(value)) {
+    out->append("null");
+  } else if (const int64_t* i = std::get_if<int64_t>(&value)) {
+    absl::StrAppend(out, *i);
+  } else if (const double* d = std::get_if<double>(&value)) {
+    RANKOPT_RETURN_IF_ERROR(AppendDouble(*d, where, out));
+  } else if (const std::string* s = std::get_if<std::string>(&value)) {
+    RANKOPT_RETURN_IF_ERROR(AppendString(*s, where, out));
+  } else if (const auto* ints = std::get_if<std::vector<int64_t>>(&value)) {
+    out->push_back('[');
+    for (size_t k = 0; k < ints->size(); ++k) {
+      if (k > 0) out->push_back(',');
+      absl::StrAppend(out, (*ints)[k]);
+    }
+    out->push_back(']');
+  } else if (const auto* doubles = std::get_if<std::vector<double>>(&value)) {
+    out->push_back('[');
+    for (size_t k = 0; k < doubles->size(); ++k) {
+      if (k > 0) out->push_back(',');
+      RANKOPT_RETURN_IF_ERROR(AppendDouble((*doubles)[k], absl::StrCat(where, "[", k, "]"), out));
+    }
+    out->push_back(']');
+  } else if (const auto* strings = std::get_if<std::vector<std::string>>(&value)) {
+    out->push_back('[');
+    for (size_t k = 0; k < strings->size(); ++k) {
+      if (k > 0) out->push_back(',');
+      RANKOPT_RETURN_IF_ERROR(AppendString((*strings)[k], absl::StrCat(where, "[", k, "]"), out));
+    }
+    out->push_back(']');
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AppendRow(const FeatureRow& row, absl::string_view section, std::string* out) {
+  out->push_back('{');
+  absl::flat_hash_set<absl::string_view> seen;
+  bool first = true;
+  for (const FeatureRow::Entry& entry : row.entries()) {
+    const std::string where = absl::StrCat(section, ".", entry.first);
+    if (!seen.insert(entry.first).second) {
+      return InvalidAt(where, "feature given twice; each name may appear once per row");
+    }
+    if (!first) out->push_back(',');
+    first = false;
+    RANKOPT_RETURN_IF_ERROR(AppendString(entry.first, where, out));
+    out->push_back(':');
+    RANKOPT_RETURN_IF_ERROR(AppendValue(entry.second, where, out));
+  }
+  out->push_back('}');
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RequestToJson(const Request& request) {
+  std::string out = "{\"user\":";
+  RANKOPT_RETURN_IF_ERROR(AppendRow(request.user, "user", &out));
+  out.append(",\"context\":");
+  RANKOPT_RETURN_IF_ERROR(AppendRow(request.context, "context", &out));
+  out.append(",\"candidates\":[");
+  for (size_t i = 0; i < request.candidates.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    RANKOPT_RETURN_IF_ERROR(
+        AppendRow(request.candidates[i], absl::StrCat("candidates[", i, "]"), &out));
+  }
+  out.append("]}");
+  return out;
 }
 
 int64_t FindInvalidUtf8(absl::string_view bytes) {

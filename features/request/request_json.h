@@ -68,6 +68,16 @@ absl::StatusOr<std::vector<RequestLine>> ParseRequestJsonLines(absl::string_view
 // Reads and parses a JSON-lines file (see ParseRequestJsonLines); errors name the path.
 absl::StatusOr<std::vector<RequestLine>> ReadRequestJsonLines(const std::string& path);
 
+// The JSON form of `request` on one line (a JSON-lines entry): "user", "context" and
+// "candidates" always present, features in row order, floats in their shortest round-trip form
+// with a "." or exponent (so 1.0 stays a float), strings escaped. ParseRequestJson reads it back
+// into an equal Request, except that an empty list of any kind reads back as an empty int list
+// (JSON's [] has no element type) and std::monostate is written as null.
+// Errors (InvalidArgument, naming the place as the parser would, e.g. "candidates[3].price"): a
+// string that is not valid UTF-8, a NaN or infinite float (JSON has neither), a name given twice
+// in one row.
+absl::StatusOr<std::string> RequestToJson(const Request& request);
+
 // Byte offset of the first invalid UTF-8 sequence in `bytes`, or -1 when valid. Rejects overlong
 // forms, surrogates and code points above U+10FFFF, as JSON parsers do.
 int64_t FindInvalidUtf8(absl::string_view bytes);

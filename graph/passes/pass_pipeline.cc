@@ -166,15 +166,20 @@ absl::StatusOr<std::vector<PassReport>> OptimizeGraph(const Graph& in, OptLevel 
       skipped.notes.push_back("skipped: needs request_level, which is disabled");
       RecordNodeCounts(graph, graph, &skipped);
       reports.push_back(std::move(skipped));
-      continue;
+    } else {
+      absl::StatusOr<PassReport> report = pass.run(graph, pass_options, &graph);
+      if (!report.ok()) {
+        return absl::Status(report.status().code(),
+                            absl::StrCat(pass.name, ": ", report.status().message()));
+      }
+      report->pass = pass.name;
+      reports.push_back(*std::move(report));
     }
-    absl::StatusOr<PassReport> report = pass.run(graph, pass_options, &graph);
-    if (!report.ok()) {
-      return absl::Status(report.status().code(),
-                          absl::StrCat(pass.name, ": ", report.status().message()));
+    if (options.after_pass) {
+      if (absl::Status s = options.after_pass(reports.back(), graph); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(pass.name, ": ", s.message()));
+      }
     }
-    report->pass = pass.name;
-    reports.push_back(*std::move(report));
   }
   *out = std::move(graph);
   return reports;

@@ -7,12 +7,16 @@
 //                            OptimizeGraph(graph, OptLevel::kO1, {.outputs = {"prob"}},
 //                                          &optimized));
 //   for (const PassReport& r : reports) std::cout << FormatPassReport(r);
+//
+// OptimizeOptions::after_pass sees every intermediate graph (`rankopt optimize` times each one).
 #ifndef RANKOPT_GRAPH_PASSES_PASS_PIPELINE_H_
 #define RANKOPT_GRAPH_PASSES_PASS_PIPELINE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "graph/ir/graph.h"
@@ -52,6 +56,10 @@ struct OptimizeOptions {
   // O2: graph inputs that are the same for every candidate of a request (user and context
   // features; see graph/passes/request_level.h). Empty: O2 adds nothing to O1.
   std::vector<RequestLevelInput> request_inputs;
+  // Optional observer, called after each pass that reports (in order, the skipped one included)
+  // with its report and the graph as that pass left it (valid during the call only). An error
+  // stops OptimizeGraph, which returns it with the pass's name leading.
+  std::function<absl::Status(const PassReport& report, const Graph& after)> after_pass;
 };
 
 // Runs the passes of `level` in order on `in` and writes the result to `out` (which may be

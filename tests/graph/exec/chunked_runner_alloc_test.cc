@@ -1,15 +1,6 @@
 // Heap allocations of ChunkedRunner::RunInto after warm-up: none, for DIN and ESMM at O0, O1 and
-// O2, and for a toy kernel. This binary replaces the global operator new/delete with counting
-// versions (so it is its own executable); when a count is not zero it prints the call stacks of
-// the allocations (symbolize with `addr2line -f -i -C -e <this binary> <offsets>`).
-//
-// TBB's task objects do not come through operator new: libtbb takes its memory from tbbmalloc
-// (scalable_malloc, loaded with dlopen), and parallel_for's tasks from per-thread small-object
-// pools that refill from it only when empty. Under gdb, breakpoints on malloc, scalable_malloc
-// and scalable_aligned_malloc saw no call in warm 2-thread runs, so these counts miss nothing.
-#include <execinfo.h>
-#include <unistd.h>
-
+// O2, and for a toy kernel (counted by tests/util/counting_new.h; when a count is not zero the
+// test prints the call stacks of the allocations).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
+#include "tests/util/counting_new.h"
 #include "graph/exec/chunked_runner.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/exec/tensor_json.h"
@@ -38,76 +30,6 @@
 #include "tbb/partitioner.h"
 #include "tbb/task_arena.h"
 
-namespace {
-
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_news{0};
-
-// Call stacks of the first kMaxSites counted allocations, when g_recording (fixed storage: the
-// recording must not allocate).
-constexpr int kMaxSites = 8;
-constexpr int kSiteFrames = 16;
-std::atomic<bool> g_recording{false};
-std::atomic<int> g_sites{0};
-void* g_site_frames[kMaxSites][kSiteFrames];
-int g_site_depth[kMaxSites];
-thread_local bool t_in_backtrace = false;
-
-void RecordSite() {
-  if (t_in_backtrace) return;
-  const int i = g_sites.fetch_add(1, std::memory_order_relaxed);
-  if (i >= kMaxSites) return;
-  t_in_backtrace = true;
-  g_site_depth[i] = backtrace(g_site_frames[i], kSiteFrames);
-  t_in_backtrace = false;
-}
-
-void* Allocate(std::size_t size, std::size_t alignment) {
-  if (g_counting.load(std::memory_order_relaxed)) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (g_recording.load(std::memory_order_relaxed)) RecordSite();
-  }
-  if (size == 0) size = 1;
-  if (alignment <= alignof(std::max_align_t)) return std::malloc(size);
-  return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-}
-
-void* AllocateOrThrow(std::size_t size, std::size_t alignment) {
-  void* p = Allocate(size, alignment);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-}  // namespace
-
-void* operator new(std::size_t n) { return AllocateOrThrow(n, 0); }
-void* operator new[](std::size_t n) { return AllocateOrThrow(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) {
-  return AllocateOrThrow(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return AllocateOrThrow(n, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return Allocate(n, 0); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return Allocate(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return Allocate(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return Allocate(n, static_cast<std::size_t>(a));
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace rankopt {
 namespace {
@@ -163,35 +85,6 @@ Model LoadPeer(const Peer& peer, OptLevel level) {
   EXPECT_TRUE(doc.ok()) << doc.status();
   if (doc.ok()) m.doc = std::move(*doc);
   return m;
-}
-
-// Allocations made, on any thread, while `f` runs.
-template <typename F>
-int64_t Count(F f) {
-  g_news = 0;
-  g_counting = true;
-  f();
-  g_counting = false;
-  return g_news.load();
-}
-
-// Runs `f` counting, and prints the call stacks of the allocations it makes.
-template <typename F>
-void PrintAllocationSites(F f) {
-  void* frames[1];
-  backtrace(frames, 1);  // loads libgcc's unwinder now, not while counting
-  g_sites = 0;
-  g_recording = true;
-  const int64_t count = Count(f);
-  g_recording = false;
-  const int sites = std::min<int>(g_sites.load(), kMaxSites);
-  std::printf("%lld allocation(s); the call stacks of the first %d:\n",
-              static_cast<long long>(count), sites);
-  for (int i = 0; i < sites; ++i) {
-    std::printf("allocation %d:\n", i);
-    std::fflush(stdout);
-    backtrace_symbols_fd(g_site_frames[i], g_site_depth[i], STDOUT_FILENO);
-  }
 }
 
 ChunkedRunnerOptions Opts(int64_t chunk_rows, int threads) {
@@ -280,7 +173,7 @@ void ExpectRunIntoAllocatesNothing(const ExecutionPlan& plan,
         for (int i = 0; i < kWarmUpRuns; ++i) ASSERT_TRUE((*runner)->RunInto(feeds, &outputs).ok());
         ASSERT_EQ((*runner)->separability(), SeparabilityState::kSeparable);
         bool ok = true;
-        const int64_t count = Count([&] {
+        const int64_t count = CountAllocations([&] {
           for (int i = 0; i < kRuns; ++i) ok = (*runner)->RunInto(request, &outputs).ok() && ok;
         });
         ASSERT_TRUE(ok);
@@ -306,7 +199,7 @@ void ExpectRunAllocatesOnlyItsTensors(const ExecutionPlan& plan,
     std::vector<Tensor> outputs;
     for (int i = 0; i < kWarmUpRuns; ++i) ASSERT_TRUE((*runner)->Run(feeds, &outputs).ok());
     bool ok = true;
-    const int64_t count = Count([&] {
+    const int64_t count = CountAllocations([&] {
       for (int i = 0; i < kRuns; ++i) ok = (*runner)->Run(feeds, &outputs).ok() && ok;
     });
     ASSERT_TRUE(ok);

@@ -1,0 +1,103 @@
+// The serving API: a loaded model package scored from many threads.
+//
+// Example:
+//   RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::Load("din.rkp"));
+//   Request request = ...;  // one user, N candidates
+//   RANKOPT_ASSIGN_OR_RETURN(Scores scores, model->Score(request));
+//   absl::Span<const float> ctr = scores.head(0);  // N scores
+//
+// A Model is immutable and safe for concurrent use. Each call borrows a scoring context (the
+// transformed request, the graph feeds and the output buffers) from the model's pool and returns
+// it, so after a few calls per thread ScoreInto asks the heap for nothing.
+#ifndef RANKOPT_SERVING_MODEL_H_
+#define RANKOPT_SERVING_MODEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "features/request/request.h"
+#include "serving/model_stats.h"
+
+namespace rankopt {
+
+struct ModelOptions {
+  // Threads that score the candidate chunks of one request (the caller's thread included).
+  int threads = 1;
+  // Candidate rows per chunk; 0 = automatic.
+  int64_t chunk_rows = 0;
+  // Bytes one request may use for the executor's intermediate tensors; 0 = no cap. A request over
+  // it fails with ResourceExhausted instead of exhausting memory.
+  size_t max_request_bytes = size_t{1} << 30;
+  // Requests with more candidates are rejected (InvalidArgument).
+  int64_t max_candidates = 100000;
+  // Verify every blob's checksum at load.
+  bool verify_checksums = true;
+  // Run the package's warm-up requests (if any) before Load returns.
+  bool warm_up = true;
+};
+
+struct ScoreOptions {
+  // Output heads to return, by name; empty = every head, in package order.
+  std::vector<std::string> heads;
+};
+
+// One score vector per requested head, each with one value per candidate.
+struct Scores {
+  std::vector<std::string> heads;
+  std::vector<std::vector<float>> values;
+
+  absl::Span<const float> head(size_t i) const { return values[i]; }
+  // nullptr when absent.
+  const std::vector<float>* Find(std::string_view head) const;
+};
+
+class Model {
+ public:
+  // Loads a package (serving/package/model_package.h), builds its feature transformer and plan,
+  // and (options.warm_up) runs its warm-up requests. Errors name the file and what is wrong.
+  static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& path,
+                                                           const ModelOptions& options = {});
+
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  // Scores every candidate of `request`. Errors: a bad request (feature types, too many
+  // candidates, a second user), a memory cap exceeded, an unknown head. Thread-safe.
+  absl::StatusOr<Scores> Score(const Request& request, const ScoreOptions& options = {}) const;
+  // Score into `scores`, reusing its vectors: the allocation-free path for a caller that keeps
+  // one Scores per thread.
+  absl::Status ScoreInto(const Request& request, const ScoreOptions& options,
+                         Scores* scores) const;
+
+  // Scores `request` and discards the result, without counting it in stats(): warm-up before a
+  // model takes traffic (the per-thread executor state and the context pool grow here).
+  absl::Status WarmUp(const Request& request) const;
+
+  const std::string& name() const;
+  const std::string& version() const;
+  const std::string& path() const;
+  // The output heads, in package order.
+  const std::vector<std::string>& heads() const;
+  // The package's warm-up requests (JSON).
+  const std::vector<std::string>& warmup_requests() const;
+
+  // Counters of this model's calls.
+  const ModelStats& stats() const;
+
+  struct State;  // defined in model.cc
+
+ private:
+  explicit Model(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_SERVING_MODEL_H_

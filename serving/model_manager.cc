@@ -1,0 +1,249 @@
+#include "serving/model_manager.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "core/status_macros.h"
+#include "serving/model_stats.h"
+
+namespace rankopt {
+namespace {
+
+constexpr char kPackageFile[] = "model.rkp";
+
+// A version folder's package as last seen: a rejected version is tried again only once its file
+// changed (a deploy that was still copying it).
+struct FileIdentity {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  friend bool operator==(const FileIdentity& a, const FileIdentity& b) {
+    return a.size == b.size && a.mtime_ns == b.mtime_ns && a.inode == b.inode;
+  }
+};
+
+std::optional<FileIdentity> Identify(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  FileIdentity id;
+  id.size = static_cast<uint64_t>(st.st_size);
+  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  id.inode = static_cast<uint64_t>(st.st_ino);
+  return id;
+}
+
+struct VersionDir {
+  uint64_t version = 0;
+  std::string package;
+};
+
+// The numeric version folders under `root` that hold a model.rkp, newest first.
+absl::StatusOr<std::vector<VersionDir>> ListVersions(const std::string& root) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(root, ec);
+  if (ec) {
+    return absl::NotFoundError(absl::StrCat("model directory '", root,
+                                            "' cannot be read: ", ec.message(),
+                                            "; expected <root>/<version>/model.rkp"));
+  }
+  std::vector<VersionDir> versions;
+  for (const std::filesystem::directory_entry& entry : it) {
+    uint64_t version = 0;
+    const std::string name = entry.path().filename().string();
+    if (!absl::SimpleAtoi(name, &version) ||
+        name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::error_code dir_ec;
+    if (!entry.is_directory(dir_ec)) continue;
+    const std::string package = (entry.path() / kPackageFile).string();
+    if (!std::filesystem::exists(package, dir_ec)) continue;
+    versions.push_back({version, package});
+  }
+  std::sort(versions.begin(), versions.end(),
+            [](const VersionDir& a, const VersionDir& b) { return a.version > b.version; });
+  return versions;
+}
+
+}  // namespace
+
+struct ModelManager::State {
+  std::string root;
+  ModelManagerOptions options;
+
+  mutable absl::Mutex mu;
+  std::shared_ptr<const Model> current ABSL_GUARDED_BY(mu);
+  uint64_t current_version ABSL_GUARDED_BY(mu) = 0;
+  ModelManagerCounters counters ABSL_GUARDED_BY(mu);
+
+  absl::Mutex reload_mu;  // one reload at a time
+  absl::flat_hash_map<uint64_t, FileIdentity> rejected ABSL_GUARDED_BY(reload_mu);
+
+  absl::Notification stop;
+  std::thread poller;
+
+  void Log(const std::string& line) {
+    if (options.log) {
+      options.log(line);
+    } else {
+      std::cerr << "rankopt: " << line << "\n";
+    }
+  }
+
+  // Loads and warms up one version; the model, or the reason it is rejected.
+  absl::StatusOr<std::shared_ptr<const Model>> LoadVersion(const VersionDir& dir) {
+    RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model,
+                             Model::Load(dir.package, options.model));
+    for (size_t i = 0; i < options.warmup_requests.size(); ++i) {
+      absl::Status status = model->WarmUp(options.warmup_requests[i]);
+      if (!status.ok()) {
+        return absl::Status(status.code(), absl::StrCat(dir.package, ": warm-up request ", i,
+                                                        " of the manager failed: ",
+                                                        status.message()));
+      }
+    }
+    return model;
+  }
+
+  absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu) {
+    absl::MutexLock reload_lock(&reload_mu);
+    RANKOPT_ASSIGN_OR_RETURN(std::vector<VersionDir> versions, ListVersions(root));
+    uint64_t serving = 0;
+    bool have = false;
+    {
+      absl::MutexLock lock(&mu);
+      serving = current_version;
+      have = current != nullptr;
+    }
+    absl::Status first_error = absl::OkStatus();
+    for (const VersionDir& dir : versions) {
+      if (have && dir.version <= serving) break;
+      const std::optional<FileIdentity> id = Identify(dir.package);
+      if (!id.has_value()) continue;  // vanished or not a regular file
+      auto it = rejected.find(dir.version);
+      if (it != rejected.end() && it->second == *id) continue;  // unchanged since rejected
+      absl::StatusOr<std::shared_ptr<const Model>> model = LoadVersion(dir);
+      if (!model.ok()) {
+        rejected[dir.version] = *id;
+        const std::string message =
+            absl::StrCat("version ", dir.version, " rejected, still serving ",
+                         have ? absl::StrCat("version ", serving) : std::string("nothing"), ": ",
+                         model.status().message());
+        Log(message);
+        {
+          absl::MutexLock lock(&mu);
+          ++counters.rejected;
+          counters.last_error = message;
+        }
+        if (first_error.ok()) first_error = absl::Status(model.status().code(), message);
+        continue;
+      }
+      rejected.erase(dir.version);
+      std::shared_ptr<const Model> old;
+      {
+        absl::MutexLock lock(&mu);
+        old = std::move(current);
+        current = *std::move(model);
+        current_version = dir.version;
+        ++counters.loads;
+        counters.current_version = absl::StrCat(dir.version);
+      }
+      // `old` is released here; calls still holding it finish on it and free it last.
+      return absl::OkStatus();
+    }
+    if (!have && first_error.ok()) {
+      return absl::NotFoundError(absl::StrCat("model directory '", root,
+                                              "' has no version to serve; expected "
+                                              "<root>/<version>/model.rkp with a numeric version"));
+    }
+    return first_error;
+  }
+
+  void Poll() {
+    const absl::Duration interval = absl::Seconds(options.poll_interval_s);
+    while (!stop.WaitForNotificationWithTimeout(interval)) {
+      (void)Reload();  // errors are logged and counted
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(const std::string& root,
+                                                                   ModelManagerOptions options) {
+  if (!(options.poll_interval_s >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("poll_interval_s is ", options.poll_interval_s,
+                                                   "; expected >= 0 (0 = no polling)"));
+  }
+  auto state = std::make_unique<State>();
+  state->root = root;
+  state->options = std::move(options);
+  absl::Status status = state->Reload();
+  {
+    absl::MutexLock lock(&state->mu);
+    if (state->current == nullptr) {
+      return status.ok() ? absl::NotFoundError(absl::StrCat("no loadable version under '", root,
+                                                           "'"))
+                         : status;
+    }
+  }
+  std::unique_ptr<ModelManager> manager(new ModelManager(std::move(state)));
+  if (manager->state_->options.poll_interval_s > 0) {
+    State* s = manager->state_.get();
+    s->poller = std::thread([s] { s->Poll(); });
+  }
+  return manager;
+}
+
+ModelManager::ModelManager(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+ModelManager::~ModelManager() {
+  state_->stop.Notify();
+  if (state_->poller.joinable()) state_->poller.join();
+}
+
+std::shared_ptr<const Model> ModelManager::Current() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->current;
+}
+
+absl::Status ModelManager::Reload() { return state_->Reload(); }
+
+ModelManagerCounters ModelManager::counters() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->counters;
+}
+
+std::string ModelManager::PrometheusText() const {
+  std::shared_ptr<const Model> model = Current();
+  const ModelManagerCounters c = counters();
+  const std::string labels = absl::StrCat("model=\"", PrometheusLabelValue(model->name()), "\"");
+  std::string out = model->stats().PrometheusText(absl::StrCat(
+      labels, ",version=\"", PrometheusLabelValue(model->version()), "\""));
+  absl::StrAppend(&out, "# HELP rankopt_model_loads_total Versions loaded and swapped in.\n",
+                  "# TYPE rankopt_model_loads_total counter\n", "rankopt_model_loads_total{",
+                  labels, "} ", c.loads, "\n");
+  absl::StrAppend(&out,
+                  "# HELP rankopt_model_rejected_total Versions that failed to load or warm "
+                  "up.\n",
+                  "# TYPE rankopt_model_rejected_total counter\n", "rankopt_model_rejected_total{",
+                  labels, "} ", c.rejected, "\n");
+  absl::StrAppend(&out, "# HELP rankopt_model_version The version folder being served.\n",
+                  "# TYPE rankopt_model_version gauge\n", "rankopt_model_version{", labels, "} ",
+                  c.current_version.empty() ? "0" : c.current_version, "\n");
+  return out;
+}
+
+}  // namespace rankopt

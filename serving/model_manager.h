@@ -1,0 +1,77 @@
+// Serves the newest valid version of a model from a directory of versions, like TF Serving's
+// version folders: <root>/<version>/model.rkp, where <version> is a decimal number. Load() (or the
+// poll thread, or Reload()) looks for the highest version not yet tried; it loads and warms it up
+// in the background and then swaps it in atomically. Calls in flight finish on the old version,
+// which is freed when its last call returns. A version that fails to load (truncated, corrupt
+// checksum, bad graph, failed warm-up) is rejected: the error goes to the log and the stats, it
+// is not tried again, and the current version keeps serving.
+//
+// Example:
+//   RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<ModelManager> manager,
+//                            ModelManager::Create("/models/din", {.poll_interval_s = 10}));
+//   std::shared_ptr<const Model> model = manager->Current();  // hold it for one request
+//   RANKOPT_ASSIGN_OR_RETURN(Scores scores, model->Score(request));
+#ifndef RANKOPT_SERVING_MODEL_MANAGER_H_
+#define RANKOPT_SERVING_MODEL_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "features/request/request.h"
+#include "serving/model.h"
+
+namespace rankopt {
+
+struct ModelManagerOptions {
+  ModelOptions model;
+  // Seconds between directory polls; 0 = no poll thread (call Reload()).
+  double poll_interval_s = 0;
+  // Warm-up requests used in addition to the package's own.
+  std::vector<Request> warmup_requests;
+  // Where load errors go besides the stats (default: stderr, one line each).
+  std::function<void(const std::string&)> log;
+};
+
+// What the manager did, for stats and tests.
+struct ModelManagerCounters {
+  int64_t loads = 0;     // versions loaded and swapped in
+  int64_t rejected = 0;  // versions that failed to load or warm up
+  std::string current_version;
+  std::string last_error;  // of the last rejected version
+};
+
+class ModelManager {
+ public:
+  // Loads the newest loadable version synchronously; an error when none loads (each rejected
+  // version's error is in the message). Starts the poll thread when poll_interval_s > 0.
+  static absl::StatusOr<std::unique_ptr<ModelManager>> Create(const std::string& root,
+                                                              ModelManagerOptions options = {});
+  ~ModelManager();  // stops the poll thread
+
+  // The serving version; never null. Hold the pointer for the duration of one request.
+  std::shared_ptr<const Model> Current() const;
+
+  // Scans the directory now and, if a newer version than the current one exists and loads,
+  // swaps it in (synchronously). Returns OK when nothing newer exists or the swap happened; the
+  // load error when the newest untried version was rejected (the old version keeps serving).
+  absl::Status Reload();
+
+  ModelManagerCounters counters() const;
+  // Prometheus text of the current model's stats plus the manager's counters.
+  std::string PrometheusText() const;
+
+  struct State;
+
+ private:
+  explicit ModelManager(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_SERVING_MODEL_MANAGER_H_

@@ -1,0 +1,176 @@
+#include "serving/model_stats.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace rankopt {
+namespace {
+
+constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
+
+// absl::StatusCode names in Prometheus label form.
+std::string CodeName(int code) {
+  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+std::string Labels(std::string_view base, std::string_view extra) {
+  if (base.empty() && extra.empty()) return "";
+  if (base.empty()) return absl::StrCat("{", View(extra), "}");
+  if (extra.empty()) return absl::StrCat("{", View(base), "}");
+  return absl::StrCat("{", View(base), ",", View(extra), "}");
+}
+
+std::string Number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return absl::StrFormat("%.9g", v);
+}
+
+}  // namespace
+
+ModelStats::ModelStats(std::vector<std::string> features)
+    : features_(std::move(features)),
+      defaults_(new std::atomic<int64_t>[features_.size()]),
+      out_of_range_(new std::atomic<int64_t>[features_.size()]) {
+  for (size_t i = 0; i < features_.size(); ++i) {
+    defaults_[i].store(0, kRelaxed);
+    out_of_range_[i].store(0, kRelaxed);
+  }
+  for (auto& b : buckets_) b.store(0, kRelaxed);
+  for (auto& e : errors_) e.store(0, kRelaxed);
+}
+
+void ModelStats::RecordRequest(int64_t candidates, double seconds) {
+  requests_.fetch_add(1, kRelaxed);
+  candidates_.fetch_add(candidates, kRelaxed);
+  latency_sum_ns_.fetch_add(static_cast<int64_t>(seconds * 1e9), kRelaxed);
+  size_t bucket = 0;
+  while (bucket < kLatencyBucketsSeconds.size() && seconds > kLatencyBucketsSeconds[bucket]) {
+    ++bucket;
+  }
+  buckets_[bucket].fetch_add(1, kRelaxed);
+}
+
+void ModelStats::RecordError(absl::StatusCode code) {
+  const int c = static_cast<int>(code);
+  errors_[(c >= 0 && c < kCodes) ? c : static_cast<int>(absl::StatusCode::kUnknown)].fetch_add(
+      1, kRelaxed);
+}
+
+void ModelStats::RecordFeature(size_t feature, int64_t defaults_applied, int64_t out_of_range) {
+  if (feature >= features_.size()) return;
+  if (defaults_applied != 0) defaults_[feature].fetch_add(defaults_applied, kRelaxed);
+  if (out_of_range != 0) out_of_range_[feature].fetch_add(out_of_range, kRelaxed);
+}
+
+int64_t ModelStats::errors() const {
+  int64_t total = 0;
+  for (const auto& e : errors_) total += e.load(kRelaxed);
+  return total;
+}
+
+int64_t ModelStats::errors(absl::StatusCode code) const {
+  const int c = static_cast<int>(code);
+  return (c >= 0 && c < kCodes) ? errors_[c].load(kRelaxed) : 0;
+}
+
+std::vector<int64_t> ModelStats::LatencyCumulative() const {
+  std::vector<int64_t> out;
+  out.reserve(buckets_.size());
+  int64_t sum = 0;
+  for (const auto& b : buckets_) {
+    sum += b.load(kRelaxed);
+    out.push_back(sum);
+  }
+  return out;
+}
+
+double ModelStats::latency_sum_seconds() const {
+  return static_cast<double>(latency_sum_ns_.load(kRelaxed)) / 1e9;
+}
+
+int64_t ModelStats::defaults_applied(size_t feature) const {
+  return feature < features_.size() ? defaults_[feature].load(kRelaxed) : 0;
+}
+
+int64_t ModelStats::out_of_range(size_t feature) const {
+  return feature < features_.size() ? out_of_range_[feature].load(kRelaxed) : 0;
+}
+
+std::string ModelStats::PrometheusText(std::string_view labels) const {
+  std::string out;
+  const std::string plain = Labels(labels, "");
+  absl::StrAppend(&out, "# HELP rankopt_requests_total Score calls that succeeded.\n",
+                  "# TYPE rankopt_requests_total counter\n", "rankopt_requests_total", plain, " ",
+                  requests(), "\n");
+  absl::StrAppend(&out, "# HELP rankopt_candidates_total Candidates scored.\n",
+                  "# TYPE rankopt_candidates_total counter\n", "rankopt_candidates_total", plain,
+                  " ", candidates(), "\n");
+  absl::StrAppend(&out, "# HELP rankopt_errors_total Score calls that failed, by status code.\n",
+                  "# TYPE rankopt_errors_total counter\n");
+  for (int c = 1; c < kCodes; ++c) {
+    const int64_t n = errors_[c].load(kRelaxed);
+    if (n == 0) continue;
+    absl::StrAppend(&out, "rankopt_errors_total",
+                    Labels(labels, absl::StrCat("code=\"", CodeName(c), "\"")), " ", n, "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP rankopt_request_latency_seconds Latency of successful Score calls.\n",
+                  "# TYPE rankopt_request_latency_seconds histogram\n");
+  const std::vector<int64_t> cumulative = LatencyCumulative();
+  for (size_t b = 0; b < cumulative.size(); ++b) {
+    const double bound = b < kLatencyBucketsSeconds.size() ? kLatencyBucketsSeconds[b] : INFINITY;
+    absl::StrAppend(&out, "rankopt_request_latency_seconds_bucket",
+                    Labels(labels, absl::StrCat("le=\"", Number(bound), "\"")), " ",
+                    cumulative[b], "\n");
+  }
+  absl::StrAppend(&out, "rankopt_request_latency_seconds_sum", plain, " ",
+                  Number(latency_sum_seconds()), "\n", "rankopt_request_latency_seconds_count",
+                  plain, " ", cumulative.back(), "\n");
+  absl::StrAppend(&out,
+                  "# HELP rankopt_feature_defaults_total Values replaced by the feature's default "
+                  "(missing, NaN/Inf, unknown).\n",
+                  "# TYPE rankopt_feature_defaults_total counter\n");
+  for (size_t f = 0; f < features_.size(); ++f) {
+    absl::StrAppend(
+        &out, "rankopt_feature_defaults_total",
+        Labels(labels, absl::StrCat("feature=\"", PrometheusLabelValue(features_[f]), "\"")), " ",
+        defaults_applied(f), "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP rankopt_feature_out_of_range_total Identity ids outside the "
+                  "vocabulary.\n",
+                  "# TYPE rankopt_feature_out_of_range_total counter\n");
+  for (size_t f = 0; f < features_.size(); ++f) {
+    absl::StrAppend(
+        &out, "rankopt_feature_out_of_range_total",
+        Labels(labels, absl::StrCat("feature=\"", PrometheusLabelValue(features_[f]), "\"")), " ",
+        out_of_range(f), "\n");
+  }
+  return out;
+}
+
+std::string PrometheusLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace rankopt

@@ -1,0 +1,66 @@
+// Serving counters: requests, candidates, errors by kind, a latency histogram, feature defaults
+// and out-of-range ids, reload outcomes. Lock-free to update (relaxed atomics); a snapshot is
+// approximate under concurrent updates, as monitoring counters are.
+#ifndef RANKOPT_SERVING_MODEL_STATS_H_
+#define RANKOPT_SERVING_MODEL_STATS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace rankopt {
+
+// Upper bounds (seconds) of the latency histogram's buckets; the last bucket is +Inf.
+inline constexpr std::array<double, 16> kLatencyBucketsSeconds = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+    0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0};
+
+class ModelStats {
+ public:
+  // Feature names (for the per-feature counters), in config order.
+  explicit ModelStats(std::vector<std::string> features = {});
+
+  void RecordRequest(int64_t candidates, double seconds);
+  void RecordError(absl::StatusCode code);
+  // Per-feature counts of one request, indexed like the constructor's features.
+  void RecordFeature(size_t feature, int64_t defaults_applied, int64_t out_of_range);
+
+  int64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  int64_t candidates() const { return candidates_.load(std::memory_order_relaxed); }
+  int64_t errors() const;
+  int64_t errors(absl::StatusCode code) const;
+  // Cumulative count of requests at or below each bucket bound, then the total (+Inf).
+  std::vector<int64_t> LatencyCumulative() const;
+  double latency_sum_seconds() const;
+  const std::vector<std::string>& features() const { return features_; }
+  int64_t defaults_applied(size_t feature) const;
+  int64_t out_of_range(size_t feature) const;
+
+  // Prometheus text exposition format (version 0.0.4) of these counters, each sample labelled
+  // with `labels` (e.g. model="din",version="3"; already escaped, may be empty).
+  std::string PrometheusText(std::string_view labels) const;
+
+ private:
+  static constexpr int kCodes = 17;  // absl::StatusCode 0..16
+  std::vector<std::string> features_;
+  std::atomic<int64_t> requests_{0};
+  std::atomic<int64_t> candidates_{0};
+  std::atomic<int64_t> latency_sum_ns_{0};
+  std::array<std::atomic<int64_t>, kLatencyBucketsSeconds.size() + 1> buckets_{};
+  std::array<std::atomic<int64_t>, kCodes> errors_{};
+  std::unique_ptr<std::atomic<int64_t>[]> defaults_;
+  std::unique_ptr<std::atomic<int64_t>[]> out_of_range_;
+};
+
+// Escapes a Prometheus label value (backslash, quote, newline).
+std::string PrometheusLabelValue(std::string_view value);
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_SERVING_MODEL_STATS_H_

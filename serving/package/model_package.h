@@ -1,0 +1,109 @@
+// The model package (.rkp): one file a service deploys. A small protobuf manifest (format
+// version, model name and version, source model hash, feature config, the optimized graph with
+// its plan options, warm-up requests, the optimize report, a blob directory with xxh64 checksums)
+// followed by 64-byte aligned blobs (embedding tables and weights) that load by mmap with no copy:
+// the loaded graph's large constants are views into the mapping, kept alive by the tensors.
+//
+// File layout (little-endian):
+//   [0, 8)    magic "RKPKG\0\0\1"
+//   [8, 16)   uint64 manifest size M
+//   [16, 24)  uint64 xxh64 (seed 0) of the manifest bytes
+//   [24, 64)  zero
+//   [64, 64+M) the PackageManifest (serving/package/package_manifest.proto)
+//   then the blobs, each at an offset that is a multiple of 64, zero padding between them; the
+//   file ends at the end of the last blob.
+// Loading never trusts the file: the header, the manifest checksum, every blob's offset, size,
+// alignment, overlap and checksum, every tensor's dtype, dims and byte size, the graph (Validate)
+// and the feature config are checked before use; any failure is an error naming the file and what
+// was wrong, never a crash.
+#ifndef RANKOPT_SERVING_PACKAGE_MODEL_PACKAGE_H_
+#define RANKOPT_SERVING_PACKAGE_MODEL_PACKAGE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "graph/ir/graph.h"
+
+namespace rankopt {
+
+inline constexpr uint32_t kPackageFormatVersion = 1;
+
+// Thread-safety: the functions are safe to call concurrently; a loaded ModelPackage is immutable
+// data, safe for concurrent reads.
+
+// Everything a package holds, in memory.
+struct ModelPackage {
+  uint32_t format_version = kPackageFormatVersion;
+  std::string model_name;     // e.g. "din"
+  std::string model_version;  // e.g. "1" or a date; free text
+  std::string source_path;    // the model optimize read (informational)
+  std::string source_format;  // ModelFormatName of the source
+  uint64_t source_hash = 0;   // xxh64 of the source model's bytes (all files of a SavedModel)
+  std::string created_by;     // "rankopt 0.1.0"
+  // The feature config as YAML (FeatureConfigToYaml): requests are transformed with it.
+  std::string feature_config_yaml;
+  // The optimized graph, ready to plan (passes already run, tables possibly quantized).
+  Graph graph{ModelFormat::kOnnx};
+  // PlanOptions::outputs: the output heads, in order.
+  std::vector<std::string> outputs;
+  // Graph inputs that are request-level (ChunkedRunnerOptions::request_level_inputs).
+  std::vector<std::string> request_level_inputs;
+  std::string opt_level;  // "O2"
+  std::string int8_mode;  // "off", "auto", "force"
+  // Requests to warm a freshly loaded model with, one JSON request per entry (the format of
+  // features/request/request_json.h).
+  std::vector<std::string> warmup_requests;
+  // The optimize report as JSON, for `rankopt summarize`-like inspection; may be empty.
+  std::string report_json;
+};
+
+// Fixed-width tensors of at least this many bytes become blobs; smaller ones stay inline in the
+// manifest.
+inline constexpr size_t kPackageBlobMinBytes = 1024;
+
+// Writes `package` to `path` (a temporary file next to it, then rename, so a reader never sees a
+// half-written package). The graph is checked the way ReadModelPackage checks it (decoded back,
+// Validate, outputs resolve, the feature config parses), so a package that writes also reads.
+// Errors: an attribute the codec cannot store, an invalid graph or config, an I/O error.
+absl::Status WriteModelPackage(const ModelPackage& package, const std::string& path);
+
+struct ReadPackageOptions {
+  // Verify every blob's xxh64 at load (reads every byte once). Off only for trusted files.
+  bool verify_checksums = true;
+  // Largest file accepted.
+  uint64_t max_file_bytes = uint64_t{64} << 30;
+  // Largest graph accepted (nodes).
+  int64_t max_graph_nodes = 1 << 20;
+  // Largest manifest accepted (protobuf parses it into memory; it cannot exceed 2 GiB).
+  uint64_t max_manifest_bytes = uint64_t{1} << 30;
+};
+
+// Maps `path` and decodes it. The returned graph's blob tensors point into the mapping (64-byte
+// aligned, read-only), which stays mapped while any of them is alive. A file of 2 MiB or more is
+// mapped 2 MiB aligned and advised onto transparent huge pages (embedding/storage/table_memory.h).
+// The file must not be truncated in place while mapped (writers replace it by rename).
+// Errors name the file and the offending part ("blob 3 (item_emb.weight/value): xxh64
+// mismatch"): DataLoss for damaged bytes (truncation, checksums, non-zero padding),
+// InvalidArgument for content that is not a valid package or exceeds a limit, NotFound.
+absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
+                                              const ReadPackageOptions& options = {});
+
+// Same, from bytes in memory (copied once into an aligned buffer); `name` names them in errors.
+// For fuzzing and tests.
+absl::StatusOr<ModelPackage> ParseModelPackage(std::string_view bytes, const std::string& name,
+                                               const ReadPackageOptions& options = {});
+
+// xxh64 (seed 0) of a model as optimize read it. A file: the hash of its bytes (what `xxh64sum`
+// prints). A directory (SavedModel): every regular file under it in sorted relative path order,
+// each hashed as its relative path ('/'-separated), a NUL byte, its size as a little-endian
+// uint64, then its bytes. Errors name the path (NotFound when it does not exist).
+absl::StatusOr<uint64_t> HashSourceModel(const std::string& path);
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_SERVING_PACKAGE_MODEL_PACKAGE_H_

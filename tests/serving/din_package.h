@@ -1,0 +1,35 @@
+// Test fixture: the DIN peer model of tests/data/peers as a model package, built in process the
+// way `rankopt optimize` builds it (O2 with configs/din.yaml's request-level inputs, optionally
+// int8 tables), and requests for it derived from tests/data/features/requests_din.jsonl.
+#ifndef RANKOPT_TESTS_SERVING_DIN_PACKAGE_H_
+#define RANKOPT_TESTS_SERVING_DIN_PACKAGE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "features/request/request.h"
+#include "serving/package/model_package.h"
+#include "serving/table_quantization.h"
+
+namespace rankopt {
+
+// The DIN package with `int8` tables (kOff or kForce), named "din", of `version`.
+absl::StatusOr<ModelPackage> BuildDinPackage(TableQuantizationMode int8,
+                                             const std::string& version);
+
+// Requests for DIN: the fixture's request, its first 1, 7 and 33 candidates, the same with another
+// user id and a shorter history, and one with 200 candidates (the fixture's rows tiled).
+absl::StatusOr<std::vector<Request>> DinRequests();
+
+// The graph's scores for `request`, computed without the serving layer: the package's feature
+// config, FeedsFromTransformedRequest and one unchunked ExecutionPlan::Run per head.
+absl::StatusOr<std::vector<std::vector<float>>> ReferenceScores(const ModelPackage& package,
+                                                                const Request& request);
+
+// A fresh empty directory under the test temp dir.
+std::string FreshTempDir(const std::string& name);
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_TESTS_SERVING_DIN_PACKAGE_H_

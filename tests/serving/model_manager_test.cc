@@ -1,0 +1,227 @@
+// ModelManager: the newest version of <root>/<version>/model.rkp is served; newer versions are
+// swapped in, corrupt or half-written ones rejected while the old version keeps serving; and hot
+// reload under load: 8 threads score while versions are swapped 50 times and a corrupt version is
+// offered, with no failed request, every score from a valid version, and every old version freed.
+#include "serving/model_manager.h"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "core/file_io.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/serving/din_package.h"
+
+namespace rankopt {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Two packages of the same model whose scores differ: fp32 tables ("fp32") and int8 ("int8").
+class ModelManagerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = FreshTempDir("model_manager_packages");
+    for (auto [mode, name] : {std::pair{TableQuantizationMode::kOff, "fp32"},
+                              std::pair{TableQuantizationMode::kForce, "int8"}}) {
+      absl::StatusOr<ModelPackage> package = BuildDinPackage(mode, name);
+      ASSERT_TRUE(package.ok()) << package.status();
+      const std::string path = absl::StrCat(dir, "/", name, ".rkp");
+      ASSERT_TRUE(WriteModelPackage(*package, path).ok());
+      absl::StatusOr<std::string> bytes = ReadFileToString(path);
+      ASSERT_TRUE(bytes.ok());
+      (name == std::string("fp32") ? fp32_bytes_ : int8_bytes_) = new std::string(*bytes);
+      packages_.push_back(new ModelPackage(*std::move(package)));
+    }
+    absl::StatusOr<std::vector<Request>> requests = DinRequests();
+    ASSERT_TRUE(requests.ok());
+    requests_ = new std::vector<Request>(*std::move(requests));
+    for (const ModelPackage* p : packages_) {
+      std::vector<std::vector<std::vector<float>>> per_request;
+      for (const Request& r : *requests_) {
+        absl::StatusOr<std::vector<std::vector<float>>> s = ReferenceScores(*p, r);
+        ASSERT_TRUE(s.ok()) << s.status();
+        per_request.push_back(*std::move(s));
+      }
+      want_.push_back(std::move(per_request));
+    }
+    ASSERT_NE(want_[0][0], want_[1][0]) << "the two versions must score differently";
+  }
+
+  // Writes version `version` of `bytes` under root, the way a deploy should: a temp file, then
+  // rename into place.
+  static void Deploy(const std::string& root, int version, const std::string& bytes) {
+    const std::string dir = absl::StrCat(root, "/", version);
+    std::filesystem::create_directories(dir);
+    const std::string tmp = absl::StrCat(dir, "/.model.rkp.tmp");
+    std::ofstream(tmp, std::ios::binary) << bytes;
+    std::filesystem::rename(tmp, absl::StrCat(dir, "/model.rkp"));
+  }
+
+  // Index of the package (0 fp32, 1 int8) a model's version string names.
+  static int Which(const Model& model) { return model.version() == "fp32" ? 0 : 1; }
+
+  static std::string* fp32_bytes_;
+  static std::string* int8_bytes_;
+  static std::vector<ModelPackage*> packages_;
+  static std::vector<Request>* requests_;
+  static std::vector<std::vector<std::vector<std::vector<float>>>> want_;
+};
+std::string* ModelManagerTest::fp32_bytes_ = nullptr;
+std::string* ModelManagerTest::int8_bytes_ = nullptr;
+std::vector<ModelPackage*> ModelManagerTest::packages_;
+std::vector<Request>* ModelManagerTest::requests_ = nullptr;
+std::vector<std::vector<std::vector<std::vector<float>>>> ModelManagerTest::want_;
+
+TEST_F(ModelManagerTest, ServesTheNewestVersionAndRejectsCorruptOnes) {
+  const std::string root = FreshTempDir("model_manager_basic");
+  Deploy(root, 1, *fp32_bytes_);
+  Deploy(root, 2, *int8_bytes_);
+  std::filesystem::create_directories(root + "/not_a_version");
+  std::vector<std::string> log;
+  ModelManagerOptions options;
+  options.log = [&log](const std::string& line) { log.push_back(line); };
+  absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root, options);
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  EXPECT_EQ((*manager)->Current()->version(), "int8");
+  EXPECT_EQ((*manager)->counters().current_version, "2");
+
+  // Nothing newer: a no-op.
+  EXPECT_TRUE((*manager)->Reload().ok());
+  EXPECT_EQ((*manager)->counters().loads, 1);
+
+  // A truncated version 3 (a copy caught half-way): rejected, version 2 keeps serving.
+  Deploy(root, 3, fp32_bytes_->substr(0, fp32_bytes_->size() / 2));
+  absl::Status status = (*manager)->Reload();
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("version 3 rejected, still serving version 2"));
+  EXPECT_EQ((*manager)->Current()->version(), "int8");
+  EXPECT_EQ((*manager)->counters().rejected, 1);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_THAT(log[0], HasSubstr("model.rkp"));
+  // Unchanged, it is not tried again.
+  EXPECT_TRUE((*manager)->Reload().ok());
+  EXPECT_EQ((*manager)->counters().rejected, 1);
+
+  // The copy completes: version 3 loads.
+  Deploy(root, 3, *fp32_bytes_);
+  EXPECT_TRUE((*manager)->Reload().ok());
+  EXPECT_EQ((*manager)->Current()->version(), "fp32");
+  EXPECT_EQ((*manager)->counters().current_version, "3");
+
+  // A flipped byte in a table: the checksum rejects it.
+  std::string corrupt = *int8_bytes_;
+  corrupt[corrupt.size() - 100] ^= 0x5a;
+  Deploy(root, 4, corrupt);
+  status = (*manager)->Reload();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ((*manager)->Current()->version(), "fp32");
+
+  const std::string metrics = (*manager)->PrometheusText();
+  EXPECT_THAT(metrics, HasSubstr("rankopt_model_loads_total{model=\"din\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("rankopt_model_rejected_total{model=\"din\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("rankopt_model_version{model=\"din\"} 3\n"));
+}
+
+TEST_F(ModelManagerTest, CreateFailsWithoutALoadableVersion) {
+  const std::string root = FreshTempDir("model_manager_empty");
+  absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root);
+  ASSERT_FALSE(manager.ok());
+  EXPECT_THAT(manager.status().message(), HasSubstr("<root>/<version>/model.rkp"));
+  Deploy(root, 5, "not a package");
+  manager = ModelManager::Create(root, {.log = [](const std::string&) {}});
+  ASSERT_FALSE(manager.ok());
+  EXPECT_THAT(manager.status().message(), HasSubstr("version 5 rejected"));
+  EXPECT_FALSE(ModelManager::Create(root + "/missing").ok());
+}
+
+TEST_F(ModelManagerTest, PollThreadPicksUpNewVersions) {
+  const std::string root = FreshTempDir("model_manager_poll");
+  Deploy(root, 1, *fp32_bytes_);
+  ModelManagerOptions options;
+  options.poll_interval_s = 0.02;
+  absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root, options);
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  Deploy(root, 2, *int8_bytes_);
+  for (int i = 0; i < 500 && (*manager)->Current()->version() != "int8"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ((*manager)->Current()->version(), "int8");
+}
+
+TEST_F(ModelManagerTest, HotReloadUnderLoad) {
+  const std::string root = FreshTempDir("model_manager_load");
+  Deploy(root, 1, *fp32_bytes_);
+  ModelManagerOptions options;
+  options.log = [](const std::string&) {};
+  absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root, options);
+  ASSERT_TRUE(manager.ok()) << manager.status();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> scored{0}, failed{0}, wrong{0};
+  absl::Mutex seen_mu;
+  std::vector<std::weak_ptr<const Model>> seen;  // every version a call ran on
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      Scores scores;
+      const Model* last = nullptr;
+      for (size_t i = static_cast<size_t>(t); !stop.load(); ++i) {
+        const size_t r = i % requests_->size();
+        std::shared_ptr<const Model> model = (*manager)->Current();
+        if (model.get() != last) {
+          last = model.get();
+          absl::MutexLock lock(&seen_mu);
+          seen.push_back(model);
+        }
+        if (!model->ScoreInto((*requests_)[r], {}, &scores).ok()) {
+          failed.fetch_add(1);
+        } else if (scores.values != want_[Which(*model)][r]) {
+          wrong.fetch_add(1);
+        }
+        scored.fetch_add(1);
+      }
+    });
+  }
+  int rejected = 0;
+  for (int v = 2; v <= 51; ++v) {
+    if (v == 25) {  // a corrupt version offered in the middle
+      std::string corrupt = *int8_bytes_;
+      corrupt[200] ^= 0x01;
+      Deploy(root, 100 + v, corrupt);
+      if (!(*manager)->Reload().ok()) ++rejected;
+      std::filesystem::remove_all(absl::StrCat(root, "/", 100 + v));
+    }
+    Deploy(root, v < 25 ? v : 200 + v, v % 2 == 0 ? *int8_bytes_ : *fp32_bytes_);
+    ASSERT_TRUE((*manager)->Reload().ok()) << "version " << v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(scored.load(), 50);
+  EXPECT_EQ(rejected, 1);
+  const ModelManagerCounters counters = (*manager)->counters();
+  EXPECT_EQ(counters.loads, 51);
+  EXPECT_EQ(counters.rejected, 1);
+  // No leak: once the calls returned, every version but the current one has been freed.
+  const std::shared_ptr<const Model> current = (*manager)->Current();
+  int alive = 0;
+  for (const std::weak_ptr<const Model>& w : seen) {
+    std::shared_ptr<const Model> m = w.lock();
+    if (m != nullptr && m != current) ++alive;
+  }
+  EXPECT_EQ(alive, 0);
+  EXPECT_GT(seen.size(), 1u);
+}
+
+}  // namespace
+}  // namespace rankopt

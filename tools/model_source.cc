@@ -1,0 +1,80 @@
+#include "tools/model_source.h"
+
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "graph/io/model_io.h"
+#include "serving/package/model_package.h"
+
+namespace rankopt {
+
+bool IsModelPackageFile(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return false;
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  if (!in.read(magic, sizeof(magic))) return false;
+  return absl::string_view(magic, sizeof(magic)) == kModelPackageMagic;
+}
+
+std::string ModelSource::Describe() const {
+  if (!package.has_value()) return path;
+  return absl::StrCat(path, " (model package ", package->name, " v", package->version, ": ",
+                      package->opt_level, ", int8 ", package->int8_mode, ")");
+}
+
+absl::StatusOr<ModelSource> LoadModelSource(const std::string& path) {
+  ModelSource source;
+  source.path = path;
+  if (!IsModelPackageFile(path)) {
+    RANKOPT_ASSIGN_OR_RETURN(source.graph, LoadModel(path));
+    return source;
+  }
+  RANKOPT_ASSIGN_OR_RETURN(ModelPackage package, ReadModelPackage(path));
+  PackageInfo info;
+  info.name = package.model_name;
+  info.version = package.model_version;
+  info.opt_level = package.opt_level;
+  info.int8_mode = package.int8_mode;
+  info.source_path = package.source_path;
+  source.package = std::move(info);
+  source.graph = std::move(package.graph);
+  source.outputs = std::move(package.outputs);
+  source.request_level_inputs = std::move(package.request_level_inputs);
+  source.warmup_requests = std::move(package.warmup_requests);
+  if (!package.feature_config_yaml.empty()) {
+    absl::StatusOr<FeatureConfig> config =
+        ParseFeatureConfig(package.feature_config_yaml, absl::StrCat(path, " (feature config)"));
+    if (!config.ok()) {
+      return absl::Status(config.status().code(),
+                          absl::StrCat(path, ": the package's feature config does not load: ",
+                                       config.status().message()));
+    }
+    source.feature_config = *std::move(config);
+  }
+  return source;
+}
+
+absl::Status CheckNoFlagsForPackage(const ModelSource& source, const CommandLine& line,
+                                    const std::vector<std::string>& flags) {
+  if (!source.package.has_value()) return absl::OkStatus();
+  for (const std::string& flag : flags) {
+    if (!line.Has(flag)) continue;
+    const std::string shown = flag == "opt-level" ? "-O" : absl::StrCat("--", flag);
+    return absl::InvalidArgumentError(absl::StrCat(
+        shown, " does not apply to ", source.Describe(),
+        ": its passes, int8 tables, request-level inputs and feature config were fixed by "
+        "`rankopt optimize`; drop ",
+        shown,
+        ", or run `rankopt optimize` again (or pass the "
+        "source model",
+        source.package->source_path.empty() ? "" : absl::StrCat(" ", source.package->source_path),
+        ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rankopt

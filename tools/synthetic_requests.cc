@@ -1,0 +1,140 @@
+#include "tools/synthetic_requests.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace rankopt {
+namespace {
+
+// A deterministic spread of small non-negative integers: feature `salt`, element `k`.
+int64_t Mix(int64_t salt, int64_t k) { return (k * 7919 + salt * 104729 + 13) & 0x7fffffff; }
+
+// A float in [-1, 1].
+double Unit(int64_t salt, int64_t k) {
+  return static_cast<double>(Mix(salt, k) % 2001) / 1000.0 - 1.0;
+}
+
+FeatureValue CategoricalValue(const FeatureSpec& feature, int64_t bound, int64_t salt, int64_t k) {
+  const CategoricalSpec& c = feature.categorical;
+  switch (c.source) {
+    case CategoricalSpec::Source::kHash:
+      return absl::StrCat("v", Mix(salt, k) % 1000);
+    case CategoricalSpec::Source::kVocabulary:
+      if (c.vocabulary.empty()) return absl::StrCat("v", k);  // every value is out of vocabulary
+      return c.vocabulary[static_cast<size_t>(Mix(salt, k)) % c.vocabulary.size()];
+    case CategoricalSpec::Source::kIdentity:
+      return bound < 2 ? int64_t{0} : 1 + Mix(salt, k) % (bound - 1);
+  }
+  return std::monostate();
+}
+
+FeatureValue NumericValue(const FeatureSpec& feature, int64_t salt, int64_t k) {
+  const NumericSpec& n = feature.numeric;
+  double v = Unit(salt, k);
+  if (!n.boundaries.empty()) {
+    const size_t count = n.boundaries.size();
+    if (count == 1) {
+      v = n.boundaries[0];
+    } else {
+      const size_t j = static_cast<size_t>(Mix(salt, k)) % (count - 1);
+      v = (static_cast<double>(n.boundaries[j]) + static_cast<double>(n.boundaries[j + 1])) / 2;
+    }
+  } else if (n.normalize == NumericSpec::Normalize::kStandard) {
+    v = n.mean + n.stddev * v;
+  } else if (n.normalize == NumericSpec::Normalize::kMinMax) {
+    v = n.min + (n.max - n.min) * (v + 1) / 2;
+  }
+  if (n.from_string) return absl::StrCat(v);
+  return v;
+}
+
+// Ids of the feature are valid below this (see the header).
+int64_t IdBound(const FeatureSpec& feature,
+                const absl::flat_hash_map<std::string, int64_t>& table_rows) {
+  int64_t bound = feature.categorical.NumIds();
+  auto rows =
+      feature.embedding.has_value() ? table_rows.find(feature.embedding->table) : table_rows.end();
+  return std::min(bound, rows != table_rows.end() ? rows->second : int64_t{10});
+}
+
+FeatureValue ValueOf(const FeatureSpec& feature, int64_t bound, int64_t salt, int64_t k) {
+  switch (feature.kind) {
+    case FeatureKind::kCategorical:
+      return CategoricalValue(feature, bound, salt, k);
+    case FeatureKind::kNumeric:
+      return NumericValue(feature, salt, k);
+    case FeatureKind::kSequence: {
+      const int64_t length = std::max<int64_t>(1, (feature.max_len * 3 + 3) / 4);
+      const bool strings = feature.categorical.source != CategoricalSpec::Source::kIdentity;
+      std::vector<int64_t> ids;
+      std::vector<std::string> texts;
+      for (int64_t e = 0; e < length; ++e) {
+        FeatureValue element = CategoricalValue(feature, bound, salt, k * 1009 + e);
+        if (strings) {
+          texts.push_back(std::get<std::string>(std::move(element)));
+        } else {
+          ids.push_back(std::get<int64_t>(element));
+        }
+      }
+      if (strings) return texts;
+      return ids;
+    }
+    case FeatureKind::kCross:
+    case FeatureKind::kSequenceLength:
+      break;
+  }
+  return std::monostate();
+}
+
+}  // namespace
+
+absl::flat_hash_map<std::string, int64_t> TableRowsOf(const FeatureConfig& config,
+                                                      const Graph& graph) {
+  absl::flat_hash_map<std::string, int64_t> rows;
+  for (const TableSpec& table : config.tables) {
+    if (table.rows > 0) {
+      rows[table.name] = table.rows;
+      continue;
+    }
+    if (table.source != TableSpec::Source::kGraphConstant) continue;
+    const Node* node = graph.FindNode(table.source_name);
+    if (node == nullptr || node->op != kConstOp) continue;
+    const Tensor* value = node->attrs.Get<Tensor>("value");
+    if (value != nullptr && !value->dims().empty()) rows[table.name] = value->dims()[0];
+  }
+  return rows;
+}
+
+Request SynthesizeFeatureRequest(const FeatureConfig& config,
+                                 const absl::flat_hash_map<std::string, int64_t>& table_rows,
+                                 int64_t candidates) {
+  Request request;
+  request.candidates.resize(static_cast<size_t>(std::max<int64_t>(0, candidates)));
+  for (size_t f = 0; f < config.features.size(); ++f) {
+    const FeatureSpec& feature = config.features[f];
+    if (feature.kind == FeatureKind::kCross || feature.kind == FeatureKind::kSequenceLength) {
+      continue;
+    }
+    const int64_t bound = IdBound(feature, table_rows);
+    const int64_t salt = static_cast<int64_t>(f);
+    switch (feature.side) {
+      case FeatureSide::kUser:
+        request.user.Append(feature.name, ValueOf(feature, bound, salt, 0));
+        break;
+      case FeatureSide::kContext:
+        request.context.Append(feature.name, ValueOf(feature, bound, salt, 0));
+        break;
+      case FeatureSide::kItem:
+        for (size_t i = 0; i < request.candidates.size(); ++i) {
+          request.candidates[i].Append(feature.name,
+                                       ValueOf(feature, bound, salt, static_cast<int64_t>(i)));
+        }
+        break;
+    }
+  }
+  return request;
+}
+
+}  // namespace rankopt

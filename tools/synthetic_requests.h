@@ -1,0 +1,38 @@
+// Requests made up from a feature config, for `rankopt optimize` without --sample and
+// `rankopt bench` on a package: one user (+ context) and N candidates whose every sent feature
+// has a value its kind accepts, so the feature pipeline and the model run as on real traffic.
+#ifndef RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
+#define RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "features/config/feature_config.h"
+#include "features/request/request.h"
+#include "graph/ir/graph.h"
+
+namespace rankopt {
+
+// Config table name -> rows, for the tables whose rows are known: TableSpec::rows, else the
+// rows of the graph constant it names (after -O 2 and int8 too: a table keeps its name and rows).
+absl::flat_hash_map<std::string, int64_t> TableRowsOf(const FeatureConfig& config,
+                                                      const Graph& graph);
+
+// One request with `candidates` candidates (deterministic: the same arguments give the same
+// request). Values by kind, k counting candidates (0 for user/context features):
+//   categorical/sequence elements: hash -> the string "v<k>"; vocabulary -> a vocabulary entry;
+//     identity -> an integer in [1, bound), bound = min(num_buckets, the table's rows when known,
+//     else 10) (0 when bound < 2);
+//   numeric: bucketized -> between the first and last boundary (midpoints of consecutive
+//     boundaries); standard-normalized -> mean +- stddev; min-max -> inside [min, max]; else in
+//     [-1, 1]; sent as a string when from_string;
+//   sequence: ceil(3/4 max_len) elements (the user has some history, not a full one);
+//   cross and sequence_length features are computed, never sent.
+Request SynthesizeFeatureRequest(const FeatureConfig& config,
+                                 const absl::flat_hash_map<std::string, int64_t>& table_rows,
+                                 int64_t candidates);
+
+}  // namespace rankopt
+
+#endif  // RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
