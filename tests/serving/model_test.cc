@@ -194,3 +194,54 @@ TEST_F(ModelTest, LoadErrorsNameTheFile) {
 
 }  // namespace
 }  // namespace rankopt
+
+namespace rankopt {
+namespace {
+
+// Determinism: the same request gives bitwise the same scores on every run, at every thread
+// count and chunk size (kernels are row-deterministic; chunks never mix rows).
+TEST_F(ModelTest, ScoresAreBitwiseTheSameAtEveryThreadCount) {
+  std::vector<std::vector<Scores>> runs;  // per configuration, per request
+  for (int threads : {1, 2, 4, 8}) {
+    for (int64_t chunk : {int64_t{0}, int64_t{1}, int64_t{13}}) {
+      ModelOptions options;
+      options.threads = threads;
+      options.chunk_rows = chunk;
+      absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(*path_, options);
+      ASSERT_TRUE(model.ok()) << model.status();
+      std::vector<Scores> per_request;
+      for (int repeat = 0; repeat < 2; ++repeat) {
+        for (const Request& r : *requests_) {
+          absl::StatusOr<Scores> s = (*model)->Score(r);
+          ASSERT_TRUE(s.ok()) << s.status();
+          per_request.push_back(*std::move(s));
+        }
+      }
+      runs.push_back(std::move(per_request));
+    }
+  }
+  for (size_t c = 1; c < runs.size(); ++c) {
+    ASSERT_EQ(runs[c].size(), runs[0].size());
+    for (size_t r = 0; r < runs[c].size(); ++r) {
+      EXPECT_EQ(runs[c][r].values, runs[0][r].values) << "configuration " << c << " request " << r;
+    }
+  }
+}
+
+// Limits at the boundary: max_candidates admits exactly that many.
+TEST_F(ModelTest, MaxCandidatesIsInclusive) {
+  ModelOptions options;
+  options.max_candidates = 33;
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(*path_, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  Request request = requests_->back();
+  request.candidates.resize(33);
+  EXPECT_TRUE((*model)->Score(request).ok());
+  request.candidates.push_back(request.candidates[0]);
+  absl::StatusOr<Scores> over = (*model)->Score(request);
+  ASSERT_FALSE(over.ok());
+  EXPECT_THAT(over.status().message(), HasSubstr("34 candidates; at most 33"));
+}
+
+}  // namespace
+}  // namespace rankopt
