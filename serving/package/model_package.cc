@@ -24,6 +24,7 @@
 #include "embedding/storage/table_memory.h"
 #include "features/config/feature_config.h"
 #include "serving/package/graph_codec.h"
+#include "serving/package/mapping_guard.h"
 #include "serving/package/package_manifest.pb.h"
 
 namespace rankopt {
@@ -132,18 +133,25 @@ absl::StatusOr<std::unique_ptr<TempFile>> CreateTempFileNextTo(const std::string
 
 // ---- reading ----
 
-// A read-only private mapping, unmapped when the last tensor viewing it is gone.
+// A read-only private mapping, unmapped when the last tensor viewing it is gone; guarded against
+// the file shrinking under it (mapping_guard.h).
 class Mapping {
  public:
-  Mapping(void* addr, size_t size) : addr_(addr), size_(size) {}
-  ~Mapping() { ::munmap(addr_, size_); }
+  Mapping(void* addr, size_t size)
+      : addr_(addr), size_(size), guard_(GuardMapping(addr, size)) {}
+  ~Mapping() {
+    UnguardMapping(guard_);
+    ::munmap(addr_, size_);
+  }
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   const uint8_t* data() const { return static_cast<const uint8_t*>(addr_); }
+  int guard() const { return guard_; }
 
  private:
   void* addr_;
   size_t size_;
+  int guard_;
 };
 
 // Maps `fd` read-only. A file of kHugePageBytes or more is mapped at a 2 MiB aligned address: the
@@ -499,10 +507,17 @@ absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
     return absl::UnavailableError(absl::StrCat(path, ": mmap failed: ", std::strerror(map_errno)));
   }
   auto mapping = std::make_shared<const Mapping>(addr, size);
+  const int guard = mapping->guard();
   // Before the checksum pass faults the pages in, so they can come as huge pages.
   AdviseHugePages(addr, size);
   const uint8_t* data = mapping->data();
-  return DecodePackage(data, size, std::move(mapping), path, options);
+  RANKOPT_ASSIGN_OR_RETURN(ModelPackage package,
+                           DecodePackage(data, size, std::move(mapping), path, options));
+  if (MappingDamaged(guard)) {
+    return Truncated(path, "the file shrank while it was being read");
+  }
+  package.mapping_guard = guard;
+  return package;
 }
 
 absl::StatusOr<ModelPackage> ParseModelPackage(std::string_view bytes, const std::string& name,

@@ -58,6 +58,11 @@ struct ModelPackage {
   // Requests to warm a freshly loaded model with, one JSON request per entry (the format of
   // features/request/request_json.h).
   std::vector<std::string> warmup_requests;
+  // ReadModelPackage: the guard of the file's mapping (mapping_guard.h), kNoGuard otherwise. While
+  // the package's graph is alive, MappingDamaged(mapping_guard) says whether the file was
+  // truncated under the mapping (its blobs then read as zeros; nothing computed from them since
+  // may be served).
+  int mapping_guard = -1;
   // The optimize report as JSON, for `rankopt summarize`-like inspection; may be empty.
   std::string report_json;
 };
