@@ -39,17 +39,25 @@ absl::Status Fill(const FeatureColumn& column, int64_t rows, int64_t width, cons
 
 absl::Status FeedsFromTransformedRequest(const TransformedRequest& request,
                                          absl::Span<const ExecutionPlan::Input> inputs,
-                                         GraphFeeds* feeds) {
+                                         GraphFeeds* feeds, const FeedOptions& options) {
   feeds->buffers.resize(inputs.size());
   feeds->views.resize(inputs.size());
-  const int64_t rows = request.num_candidates;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ExecutionPlan::Input& input = inputs[i];
+    int64_t rows = request.num_candidates;
+    for (const std::string& name : options.one_row_inputs) {
+      if (name == input.name) rows = 1;
+    }
     const FeatureColumn* column = request.FindColumn(input.name);
     if (column == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "graph input '", input.name,
           "' has no feature in the config; add a feature with `input: ", input.name, "`"));
+    }
+    if (rows == 1 && request.num_candidates != 1 && column->side == FeatureSide::kItem) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "graph input '", input.name,
+          "' is fed with one row (FeedOptions::one_row_inputs) but item features make it"));
     }
     const int64_t width = column->width();
     const bool flat = column->dims.size() <= 1;

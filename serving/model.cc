@@ -5,17 +5,24 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "cache/cache_key.h"
+#include "cache/cache_value.h"
+#include "cache/sharded_cache.h"
 #include "core/status_macros.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
 #include "features/request/request_json.h"
 #include "graph/exec/chunked_runner.h"
 #include "graph/exec/execution_plan.h"
+#include "graph/passes/request_level.h"
+#include "graph/passes/split_request_graph.h"
 #include "serving/feature_feeds.h"
 #include "serving/package/model_package.h"
+#include "serving/request_level_inputs.h"
 
 namespace rankopt {
 
@@ -24,6 +31,81 @@ struct ScoreContext {
   TransformedRequest transformed;
   GraphFeeds feeds;
   ChunkedOutputs outputs;
+  // User cache: the key's bytes, and the feeds of the user and candidate parts (views).
+  std::string key_bytes;
+  std::vector<NamedTensorView> user_feeds;
+  std::vector<NamedTensorView> candidate_feeds;
+};
+
+namespace {
+
+// The user part's outputs (the request-level boundary tensors) of one user, as one cached value:
+// the tensors 64-byte aligned in one buffer, with their views.
+class BoundaryValue : public CacheValue {
+ public:
+  // `buffer` holds the tensors at `offsets` from its first 64-byte aligned byte (see Make).
+  BoundaryValue(std::string buffer, std::vector<TensorView> views, std::vector<size_t> offsets)
+      : CacheValue(std::move(buffer), views.capacity() * sizeof(TensorView)),
+        views_(std::move(views)) {
+    char* base = AlignedBase(bytes().data());
+    for (size_t i = 0; i < views_.size(); ++i) views_[i].data = base + offsets[i];
+  }
+
+  // Copies `tensors` (the user plan's outputs).
+  static std::shared_ptr<const BoundaryValue> Make(absl::Span<const TensorView> tensors) {
+    std::vector<size_t> offsets;
+    size_t total = 0;
+    for (const TensorView& t : tensors) {
+      offsets.push_back(total);
+      total += (t.ByteSize() + kAlign - 1) / kAlign * kAlign;
+    }
+    // Heap-allocated (longer than any small-string buffer), so moving it keeps its address.
+    std::string buffer(total + kAlign, '\0');
+    char* base = AlignedBase(buffer.data());
+    std::vector<TensorView> views(tensors.begin(), tensors.end());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (tensors[i].ByteSize() > 0) {
+        std::memcpy(base + offsets[i], tensors[i].data, tensors[i].ByteSize());
+      }
+    }
+    return std::make_shared<const BoundaryValue>(std::move(buffer), std::move(views),
+                                                 std::move(offsets));
+  }
+
+  absl::Span<const TensorView> views() const { return views_; }
+
+ private:
+  static constexpr size_t kAlign = 64;
+  static char* AlignedBase(const char* p) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    return reinterpret_cast<char*>((a + kAlign - 1) / kAlign * kAlign);
+  }
+  std::vector<TensorView> views_;
+};
+
+}  // namespace
+
+// The user-side result cache of a model whose graph splits (graph/passes/split_request_graph.h).
+struct UserCache {
+  std::unique_ptr<ShardedCache> cache;
+  uint64_t identity = 0;  // the model's identity: every key's seed
+  std::unique_ptr<const ExecutionPlan> user_plan;
+  std::unique_ptr<const ExecutionPlan> candidate_plan;
+  std::unique_ptr<ChunkedRunner> candidate_runner;
+  // The key's inputs: a feed (index into the whole plan's inputs) and its columns (empty: row 0
+  // whole).
+  struct KeyInput {
+    size_t feed = 0;
+    std::vector<int64_t> columns;
+  };
+  std::vector<KeyInput> key_inputs;
+  std::vector<size_t> user_feed;  // user plan input i -> feed index
+  // Candidate plan input i: a feed index, or (boundary) an index into the boundary tensors.
+  struct CandidateFeed {
+    bool boundary = false;
+    size_t index = 0;
+  };
+  std::vector<CandidateFeed> candidate_feed;
 };
 
 struct Model::State {
@@ -35,6 +117,9 @@ struct Model::State {
   std::unique_ptr<ChunkedRunner> runner;
   std::vector<std::string> heads;
   std::unique_ptr<ModelStats> stats;
+  // Whole request-level inputs fed with one row (FeedOptions::one_row_inputs).
+  FeedOptions feed_options;
+  std::optional<UserCache> user_cache;  // engaged when ModelOptions::user_cache is on
 
   absl::Mutex pool_mu;
   std::vector<std::unique_ptr<ScoreContext>> pool ABSL_GUARDED_BY(pool_mu);
@@ -60,6 +145,16 @@ struct Model::State {
   }
   absl::Status Run(const Request& request, const ScoreOptions& options, ScoreContext* context,
                    Scores* scores) const;
+  // The transformed request's feeds in context->feeds.
+  absl::Status Feed(const Request& request, ScoreContext* context) const;
+  // The user cache's key of the request in context->feeds.
+  absl::StatusOr<CacheKey> UserKey(ScoreContext* context) const;
+  // Runs the user part on row 0 of context->feeds.
+  absl::StatusOr<std::shared_ptr<const BoundaryValue>> RunUserPart(ScoreContext* context) const;
+  // The candidate part on context->feeds, the user part's results from the cache or computed.
+  absl::Status RunCached(ScoreContext* context) const;
+  absl::Status SetUpUserCache(const std::vector<RequestLevelInput>& request_inputs);
+  absl::Status PrefillUserCache(const std::vector<std::string>& requests);
 };
 
 const std::vector<float>* Scores::Find(std::string_view head) const {
@@ -113,13 +208,11 @@ absl::Status Model::State::Run(const Request& request, const ScoreOptions& optio
         absl::StrCat("the request has ", candidates, " candidates; at most ",
                      this->options.max_candidates, " are allowed (ModelOptions::max_candidates)"));
   }
-  RANKOPT_RETURN_IF_ERROR(transformer->Transform(request, &context->transformed));
+  RANKOPT_RETURN_IF_ERROR(Feed(request, context));
   for (size_t f = 0; f < context->transformed.stats.size(); ++f) {
     const FeatureStats& s = context->transformed.stats[f];
     stats->RecordFeature(f, s.defaults_applied, s.out_of_range);
   }
-  RANKOPT_RETURN_IF_ERROR(
-      FeedsFromTransformedRequest(context->transformed, plan->inputs(), &context->feeds));
   const size_t feed_bytes = FeedBytes(context->feeds);
   if (this->options.max_request_bytes != 0 && feed_bytes > this->options.max_request_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -128,6 +221,8 @@ absl::Status Model::State::Run(const Request& request, const ScoreOptions& optio
   }
   if (candidates == 0) {
     // Nothing to score: every requested head is empty.
+  } else if (user_cache.has_value()) {
+    RANKOPT_RETURN_IF_ERROR(RunCached(context));
   } else {
     RANKOPT_RETURN_IF_ERROR(runner->RunInto(context->feeds.views, &context->outputs));
   }
@@ -158,6 +253,257 @@ absl::Status Model::State::Run(const Request& request, const ScoreOptions& optio
   return absl::OkStatus();
 }
 
+absl::Status Model::State::Feed(const Request& request, ScoreContext* context) const {
+  RANKOPT_RETURN_IF_ERROR(transformer->Transform(request, &context->transformed));
+  return FeedsFromTransformedRequest(context->transformed, plan->inputs(), &context->feeds,
+                                     feed_options);
+}
+
+absl::StatusOr<CacheKey> Model::State::UserKey(ScoreContext* context) const {
+  std::string& bytes = context->key_bytes;
+  bytes.clear();
+  for (const UserCache::KeyInput& in : user_cache->key_inputs) {
+    const TensorView& v = context->feeds.views[in.feed].view;
+    if (v.rank() < 1 || v.dims[0] < 1) {
+      return absl::InternalError(absl::StrCat("user cache: graph input '",
+                                              context->feeds.views[in.feed].name,
+                                              "' has no row to key on"));
+    }
+    const size_t row_bytes = v.ByteSize() / static_cast<size_t>(v.dims[0]);
+    const char* row = static_cast<const char*>(v.data);
+    if (in.columns.empty()) {
+      const uint64_t length = row_bytes;
+      bytes.append(reinterpret_cast<const char*>(&length), sizeof(length));
+      bytes.append(row, row_bytes);
+      continue;
+    }
+    const size_t esize = DTypeSize(v.dtype);
+    const int64_t width = v.rank() == 2 ? v.dims[1] : 0;
+    for (int64_t c : in.columns) {
+      if (c < 0 || c >= width) {
+        return absl::InternalError(absl::StrCat(
+            "user cache: column ", c, " of graph input '", context->feeds.views[in.feed].name,
+            "' is out of range for its ", width, " columns"));
+      }
+      bytes.append(row + static_cast<size_t>(c) * esize, esize);
+    }
+  }
+  return MakeCacheKey(user_cache->identity, bytes);
+}
+
+absl::StatusOr<std::shared_ptr<const BoundaryValue>> Model::State::RunUserPart(
+    ScoreContext* context) const {
+  const UserCache& uc = *user_cache;
+  const std::vector<ExecutionPlan::Input>& inputs = uc.user_plan->inputs();
+  context->user_feeds.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    NamedTensorView& feed = context->user_feeds[i];
+    const NamedTensorView& source = context->feeds.views[uc.user_feed[i]];
+    if (feed.name != source.name) feed.name = source.name;
+    feed.view = source.view;
+    // The user part reads row 0 only (through _RankoptRequestRow): feed that row.
+    if (feed.view.rank() >= 1 && feed.view.dims[0] > 1) feed.view.dims[0] = 1;
+  }
+  std::shared_ptr<const BoundaryValue> value;
+  RANKOPT_RETURN_IF_ERROR(uc.user_plan->RunWithSink(
+      context->user_feeds, [&](absl::Span<const TensorView> outs) -> absl::Status {
+        for (size_t i = 0; i < outs.size(); ++i) {
+          if (outs[i].rank() >= 1 && outs[i].dims[0] != 1) {
+            return absl::InternalError(absl::StrCat("user cache: the user part's output '",
+                                                    uc.user_plan->outputs()[i], "' has ",
+                                                    outs[i].dims[0], " rows; expected 1"));
+          }
+        }
+        value = BoundaryValue::Make(outs);
+        return absl::OkStatus();
+      }));
+  return value;
+}
+
+absl::Status Model::State::RunCached(ScoreContext* context) const {
+  const UserCache& uc = *user_cache;
+  RANKOPT_ASSIGN_OR_RETURN(const CacheKey key, UserKey(context));
+  std::shared_ptr<const CacheValue> cached = uc.cache->Lookup(key);
+  std::shared_ptr<const BoundaryValue> value =
+      std::static_pointer_cast<const BoundaryValue>(std::move(cached));
+  if (value == nullptr) {
+    RANKOPT_ASSIGN_OR_RETURN(value, RunUserPart(context));
+    uc.cache->Insert(key, value);
+  }
+  const absl::Span<const TensorView> boundary = value->views();
+  const std::vector<ExecutionPlan::Input>& inputs = uc.candidate_plan->inputs();
+  context->candidate_feeds.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    NamedTensorView& feed = context->candidate_feeds[i];
+    if (feed.name != inputs[i].name) feed.name = inputs[i].name;
+    const UserCache::CandidateFeed& source = uc.candidate_feed[i];
+    feed.view = source.boundary ? boundary[source.index] : context->feeds.views[source.index].view;
+  }
+  // `value` outlives the run: the candidate part reads the cached tensors in place.
+  return uc.candidate_runner->RunInto(context->candidate_feeds, &context->outputs);
+}
+
+namespace {
+
+// The feed name of a Placeholder: its tensor name in ONNX, its node name in TF.
+std::string FeedName(const Graph& graph, const Node& node) {
+  if (graph.format() == ModelFormat::kOnnx && !node.output_names.empty()) {
+    return node.output_names[0];
+  }
+  return node.name;
+}
+
+// The whole request-level inputs of `request_inputs` that `graph` reads only through _RankoptRequestRow
+// without `columns` (row 0): they can be fed with one row.
+std::vector<std::string> OneRowInputs(const Graph& graph,
+                                      const std::vector<RequestLevelInput>& request_inputs) {
+  absl::flat_hash_set<std::string> whole;
+  for (const RequestLevelInput& in : request_inputs) {
+    if (in.columns.empty()) whole.insert(in.name);
+  }
+  std::vector<std::string> out;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != kPlaceholderOp) continue;
+    const std::string feed = FeedName(graph, node);
+    if (!whole.contains(feed)) continue;
+    bool read = false, only_rows = true;
+    for (const Node& reader : graph.nodes()) {
+      for (const TensorRef& ref : reader.inputs) {
+        if (ref.node != node.name) continue;
+        read = true;
+        only_rows &= reader.op == kRequestRowOp && reader.attrs.Find("columns") == nullptr;
+      }
+    }
+    for (const GraphOutput& o : graph.outputs()) only_rows &= o.ref.node != node.name;
+    if (read && only_rows) out.push_back(feed);
+  }
+  return out;
+}
+
+int FindInput(const std::vector<ExecutionPlan::Input>& inputs, const std::string& name) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace
+
+absl::Status Model::State::SetUpUserCache(const std::vector<RequestLevelInput>& request_inputs) {
+  const CacheOptions& co = options.user_cache;
+  RANKOPT_ASSIGN_OR_RETURN(
+      RequestGraphSplit split,
+      SplitRequestGraph(package.graph, request_inputs, package.outputs));
+  if (!split.applicable) return absl::OkStatus();  // nothing request-level: the cache stays off
+  UserCache uc;
+  uc.identity = MakeCacheKey(0, absl::StrCat(package.model_name, "\n", package.model_version,
+                                             "\n", package.source_hash, "\n", package.opt_level,
+                                             "\n", package.int8_mode, "\n", path))
+                    .lo;
+  PlanOptions user_options;
+  user_options.memory_cap_bytes = options.max_request_bytes;
+  RANKOPT_ASSIGN_OR_RETURN(uc.user_plan, ExecutionPlan::Create(split.user, user_options));
+  PlanOptions candidate_options;
+  candidate_options.outputs = package.outputs;
+  candidate_options.memory_cap_bytes = options.max_request_bytes;
+  RANKOPT_ASSIGN_OR_RETURN(uc.candidate_plan,
+                           ExecutionPlan::Create(split.candidate, candidate_options));
+  if (uc.candidate_plan->outputs() != plan->outputs()) {
+    return absl::InternalError("user cache: the candidate part's outputs differ from the model's");
+  }
+  const std::vector<ExecutionPlan::Input>& feeds = plan->inputs();
+  auto feed_index = [&](const std::string& name) -> absl::StatusOr<size_t> {
+    const int i = FindInput(feeds, name);
+    if (i < 0) {
+      return absl::InternalError(absl::StrCat(
+          "user cache: graph input '", name, "' of a split part is not an input of the model"));
+    }
+    return static_cast<size_t>(i);
+  };
+  for (const RequestLevelInput& in : split.user_inputs) {
+    if (FindInput(uc.user_plan->inputs(), in.name) < 0) continue;  // not needed by the outputs
+    RANKOPT_ASSIGN_OR_RETURN(const size_t index, feed_index(in.name));
+    uc.key_inputs.push_back({index, in.columns});
+  }
+  for (const ExecutionPlan::Input& in : uc.user_plan->inputs()) {
+    RANKOPT_ASSIGN_OR_RETURN(const size_t index, feed_index(in.name));
+    uc.user_feed.push_back(index);
+  }
+  if (uc.user_plan->outputs().size() != split.boundary.size()) {
+    return absl::InternalError("user cache: the user part's outputs are not the boundary");
+  }
+  ChunkedRunnerOptions runner_options;
+  runner_options.threads = options.threads;
+  runner_options.chunk_rows = options.chunk_rows;
+  runner_options.request_level_inputs = feed_options.one_row_inputs;
+  for (const ExecutionPlan::Input& in : uc.candidate_plan->inputs()) {
+    UserCache::CandidateFeed source;
+    for (size_t b = 0; b < split.boundary.size(); ++b) {
+      if (split.boundary[b].feed_name != in.name) continue;
+      source.boundary = true;
+      source.index = b;
+      runner_options.request_level_inputs.push_back(in.name);
+    }
+    if (!source.boundary) {
+      RANKOPT_ASSIGN_OR_RETURN(source.index, feed_index(in.name));
+    }
+    uc.candidate_feed.push_back(source);
+  }
+  RANKOPT_ASSIGN_OR_RETURN(uc.candidate_runner,
+                           ChunkedRunner::Create(uc.candidate_plan.get(), runner_options));
+  ShardedCacheOptions cache_options;
+  cache_options.capacity_bytes = co.capacity_bytes;
+  cache_options.ttl = co.ttl;
+  cache_options.eviction = co.eviction == CacheOptions::Eviction::kClock ? EvictionPolicy::kClock
+                                                                         : EvictionPolicy::kLru;
+  RANKOPT_ASSIGN_OR_RETURN(uc.cache, ShardedCache::Create(cache_options));
+  user_cache.emplace(std::move(uc));
+  stats->AddCache("user", [cache = user_cache->cache.get()] {
+    const CacheStats s = cache->Stats();
+    CacheCounters c;
+    c.hits = s.hits;
+    c.misses = s.misses;
+    c.inserts = s.inserts;
+    c.evictions = s.evictions;
+    c.expirations = s.expirations;
+    c.rejections = s.rejections;
+    c.bytes = s.bytes;
+    c.entries = s.entries;
+    c.capacity_bytes = s.capacity_bytes;
+    return c;
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Model::State::PrefillUserCache(const std::vector<std::string>& requests) {
+  RequestJsonParser parser;
+  ScoreContext context;
+  Request request;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    absl::Status status = parser.Parse(requests[i], &request);
+    if (status.ok() && request.candidates.empty()) continue;  // nothing to key on
+    if (status.ok()) status = Feed(request, &context);
+    absl::StatusOr<CacheKey> key = status.ok() ? UserKey(&context) : status;
+    if (key.ok()) {
+      status = user_cache->cache
+                   ->Prefill({*key},
+                             [&](size_t) -> absl::StatusOr<std::shared_ptr<const CacheValue>> {
+                               RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<const BoundaryValue> v,
+                                                        RunUserPart(&context));
+                               return std::shared_ptr<const CacheValue>(std::move(v));
+                             })
+                   .status();
+    } else {
+      status = key.status();
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("user cache prefill: request ", i, ": ",
+                                                      status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path,
                                                          const ModelOptions& options) {
   if (options.threads < 1) {
@@ -177,6 +523,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
   if (!config.ok()) return config.status();
   std::vector<std::string> features;
   for (const FeatureSpec& f : config->features) features.push_back(f.name);
+  const std::vector<RequestLevelInput> request_inputs = RequestLevelInputsOf(*config);
   absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*std::move(config));
   if (!transformer.ok()) {
     return absl::Status(transformer.status().code(),
@@ -193,14 +540,35 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
     return absl::Status(plan.status().code(), absl::StrCat(path, ": ", plan.status().message()));
   }
   state->plan = *std::move(plan);
+  state->feed_options.one_row_inputs = OneRowInputs(package.graph, request_inputs);
   ChunkedRunnerOptions runner_options;
   runner_options.threads = options.threads;
   runner_options.chunk_rows = options.chunk_rows;
   runner_options.request_level_inputs = package.request_level_inputs;
+  for (const std::string& name : state->feed_options.one_row_inputs) {
+    if (std::find(runner_options.request_level_inputs.begin(),
+                  runner_options.request_level_inputs.end(),
+                  name) == runner_options.request_level_inputs.end()) {
+      runner_options.request_level_inputs.push_back(name);
+    }
+  }
   RANKOPT_ASSIGN_OR_RETURN(state->runner,
                            ChunkedRunner::Create(state->plan.get(), runner_options));
   state->heads = state->plan->outputs();
   state->stats = std::make_unique<ModelStats>(std::move(features));
+  if (options.user_cache.capacity_bytes > 0) {
+    absl::Status status = state->SetUpUserCache(request_inputs);
+    if (status.ok() && state->user_cache.has_value()) {
+      std::vector<std::string> hot = options.user_cache.prefill_requests;
+      if (options.user_cache.prefill_from_warmup_requests) {
+        hot.insert(hot.end(), package.warmup_requests.begin(), package.warmup_requests.end());
+      }
+      status = state->PrefillUserCache(hot);
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
+    }
+  }
 
   std::shared_ptr<const Model> model(new Model(std::move(state)));
   if (options.warm_up && !model->warmup_requests().empty()) {
@@ -259,5 +627,6 @@ const std::vector<std::string>& Model::warmup_requests() const {
   return state_->package.warmup_requests;
 }
 const ModelStats& Model::stats() const { return *state_->stats; }
+bool Model::user_cache_enabled() const { return state_->user_cache.has_value(); }
 
 }  // namespace rankopt

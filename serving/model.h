@@ -20,11 +20,26 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "features/request/request.h"
 #include "serving/model_stats.h"
 
 namespace rankopt {
+
+// A result cache of a Model (cache/sharded_cache.h): off (capacity_bytes 0) by default.
+struct CacheOptions {
+  // Byte budget (entry charges: the cached tensors plus ~250 bytes of bookkeeping); 0 = off.
+  size_t capacity_bytes = 0;
+  // Entries older than this (since computed) are recomputed. InfiniteDuration(): no TTL.
+  absl::Duration ttl = absl::InfiniteDuration();
+  enum class Eviction { kLru, kClock };
+  Eviction eviction = Eviction::kLru;
+  // Warm start at Load: compute and store the results of the package's warm-up requests and of
+  // `prefill_requests` (request JSON, features/request/request_json.h: e.g. the hottest users).
+  bool prefill_from_warmup_requests = true;
+  std::vector<std::string> prefill_requests;
+};
 
 struct ModelOptions {
   // Threads that score the candidate chunks of one request (the caller's thread included).
@@ -40,6 +55,13 @@ struct ModelOptions {
   bool verify_checksums = true;
   // Run the package's warm-up requests (if any) before Load returns.
   bool warm_up = true;
+  // User-side result cache: the request-level part of an O2 graph (what the user and context
+  // features alone determine: DIN's behaviour embeddings, the user half of a split first dense
+  // layer) computed once per distinct user and reused across requests. Scores are bitwise equal
+  // with it on or off. Keyed by the model's identity and the bytes of every user-part input;
+  // lives in the Model, so a new version starts empty. Not applicable (stays off) to a graph
+  // without request-level part.
+  CacheOptions user_cache;
 };
 
 struct ScoreOptions {
@@ -88,8 +110,10 @@ class Model {
   // The package's warm-up requests (JSON).
   const std::vector<std::string>& warmup_requests() const;
 
-  // Counters of this model's calls.
+  // Counters of this model's calls (and of its caches: stats().Caches()).
   const ModelStats& stats() const;
+  // Whether the user-side cache is on (ModelOptions::user_cache set and the graph splits).
+  bool user_cache_enabled() const;
 
   struct State;  // defined in model.cc
 

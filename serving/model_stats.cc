@@ -103,6 +103,17 @@ int64_t ModelStats::out_of_range(size_t feature) const {
   return feature < features_.size() ? out_of_range_[feature].load(kRelaxed) : 0;
 }
 
+void ModelStats::AddCache(std::string name, std::function<CacheCounters()> counters) {
+  caches_.emplace_back(std::move(name), std::move(counters));
+}
+
+std::vector<std::pair<std::string, CacheCounters>> ModelStats::Caches() const {
+  std::vector<std::pair<std::string, CacheCounters>> out;
+  out.reserve(caches_.size());
+  for (const auto& [name, counters] : caches_) out.emplace_back(name, counters());
+  return out;
+}
+
 std::string ModelStats::PrometheusText(std::string_view labels) const {
   std::string out;
   const std::string plain = Labels(labels, "");
@@ -152,6 +163,41 @@ std::string ModelStats::PrometheusText(std::string_view labels) const {
         &out, "rankopt_feature_out_of_range_total",
         Labels(labels, absl::StrCat("feature=\"", PrometheusLabelValue(features_[f]), "\"")), " ",
         out_of_range(f), "\n");
+  }
+  const std::vector<std::pair<std::string, CacheCounters>> caches = Caches();
+  if (caches.empty()) return out;
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t CacheCounters::*field;
+  };
+  static constexpr Metric kMetrics[] = {
+      {"rankopt_cache_hits_total", "counter", "Result cache lookups that hit.",
+       &CacheCounters::hits},
+      {"rankopt_cache_misses_total", "counter", "Result cache lookups that missed.",
+       &CacheCounters::misses},
+      {"rankopt_cache_inserts_total", "counter", "Results stored in the cache.",
+       &CacheCounters::inserts},
+      {"rankopt_cache_evictions_total", "counter", "Entries dropped to make room.",
+       &CacheCounters::evictions},
+      {"rankopt_cache_expirations_total", "counter", "Entries dropped after their TTL.",
+       &CacheCounters::expirations},
+      {"rankopt_cache_bytes", "gauge", "Bytes the cache holds (entry charges).",
+       &CacheCounters::bytes},
+      {"rankopt_cache_entries", "gauge", "Entries the cache holds.", &CacheCounters::entries},
+      {"rankopt_cache_capacity_bytes", "gauge", "The cache's byte budget.",
+       &CacheCounters::capacity_bytes},
+  };
+  for (const Metric& m : kMetrics) {
+    absl::StrAppend(&out, "# HELP ", m.name, " ", m.help, "\n", "# TYPE ", m.name, " ", m.type,
+                    "\n");
+    for (const auto& [name, counters] : caches) {
+      absl::StrAppend(
+          &out, m.name,
+          Labels(labels, absl::StrCat("cache=\"", PrometheusLabelValue(name), "\"")), " ",
+          counters.*(m.field), "\n");
+    }
   }
   return out;
 }

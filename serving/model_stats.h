@@ -7,9 +7,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -20,6 +22,24 @@ namespace rankopt {
 inline constexpr std::array<double, 16> kLatencyBucketsSeconds = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
     0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0};
+
+// A snapshot of one result cache's counters (cache/sharded_cache.h CacheStats).
+struct CacheCounters {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t inserts = 0;
+  uint64_t evictions = 0;
+  uint64_t expirations = 0;
+  uint64_t rejections = 0;
+  uint64_t bytes = 0;  // charge held now
+  uint64_t entries = 0;
+  uint64_t capacity_bytes = 0;
+
+  double hit_rate() const {
+    const uint64_t lookups = hits + misses;
+    return lookups == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(lookups);
+  }
+};
 
 class ModelStats {
  public:
@@ -42,6 +62,12 @@ class ModelStats {
   int64_t defaults_applied(size_t feature) const;
   int64_t out_of_range(size_t feature) const;
 
+  // A model's result cache ("user", "item"): `counters` is read at each Caches()/PrometheusText
+  // call. Call before the stats are shared between threads (at model load).
+  void AddCache(std::string name, std::function<CacheCounters()> counters);
+  // The caches' counters now, in AddCache order; empty when the model has no cache on.
+  std::vector<std::pair<std::string, CacheCounters>> Caches() const;
+
   // Prometheus text exposition format (version 0.0.4) of these counters, each sample labelled
   // with `labels` (e.g. model="din",version="3"; already escaped, may be empty).
   std::string PrometheusText(std::string_view labels) const;
@@ -56,6 +82,7 @@ class ModelStats {
   std::array<std::atomic<int64_t>, kCodes> errors_{};
   std::unique_ptr<std::atomic<int64_t>[]> defaults_;
   std::unique_ptr<std::atomic<int64_t>[]> out_of_range_;
+  std::vector<std::pair<std::string, std::function<CacheCounters()>>> caches_;
 };
 
 // Escapes a Prometheus label value (backslash, quote, newline).

@@ -26,6 +26,7 @@
 #include "graph/io/model_io.h"
 #include "graph/passes/pass_pipeline.h"
 #include "serving/feature_feeds.h"
+#include "serving/model.h"
 #include "serving/table_quantization.h"
 #include "tools/bench_report.pb.h"
 #include "tools/command_line.h"
@@ -52,6 +53,9 @@ const std::vector<FlagSpec>& BenchFlags() {
        "timed per cell: >= 200 runs and >= this (default 1; >= 50 runs and >= 3 s when a run "
        "takes over 10 ms)"},
       {"no-profile", "", false, "", "skip the per-op-type profiling pass"},
+      {"user-cache-mb", "", true, "MB",
+       "PACKAGE only: also time Model::Score with the user-side result cache of MB MiB against "
+       "it off (one synthesized user: every cached call hits; text report only)"},
       {"json", "", false, "", "the report as JSON"},
       {"help", "h", false, "", "show this help"},
     };
@@ -503,6 +507,61 @@ void PrintText(const tools::BenchReport& report, const std::string& int8_text) {
 
 }  // namespace
 
+
+// --user-cache-mb: Model::Score of a synthesized request (one user) with the user cache off and
+// on, at every candidate count and the first thread count; the text lines to print.
+absl::StatusOr<std::string> BenchUserCache(const CommandLine& line, const std::string& model_path,
+                                           const ModelSource& source, const BenchConfig& config) {
+  int64_t mb = 0;
+  if (!absl::SimpleAtoi(line.Get("user-cache-mb"), &mb) || mb < 1 || mb > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat("--user-cache-mb: '", line.Get("user-cache-mb"),
+                                                   "' is not an integer in [1, 1048576]"));
+  }
+  if (!source.package.has_value() || !source.feature_config.has_value()) {
+    return absl::InvalidArgumentError(
+        "--user-cache-mb times Model::Score, which needs a model package (rankopt optimize -o)");
+  }
+  const int64_t threads = config.threads.front();
+  std::string out = absl::StrFormat(
+      "\nModel::Score with the user cache (%d MiB; one synthesized user: every cached call "
+      "hits), %d thread%s:\n%10s %14s %14s %9s\n",
+      mb, threads, threads == 1 ? "" : "s", "candidates", "off p50", "on p50", "speedup");
+  for (int64_t n : config.candidates) {
+    const Request request = SynthesizeFeatureRequest(
+        *source.feature_config, TableRowsOf(*source.feature_config, source.graph), n);
+    double p50[2] = {0, 0};
+    for (int on = 0; on < 2; ++on) {
+      ModelOptions options;
+      options.threads = static_cast<int>(threads);
+      options.user_cache.capacity_bytes = on ? static_cast<size_t>(mb) << 20 : 0;
+      RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model,
+                               Model::Load(model_path, options));
+      if (on && !model->user_cache_enabled()) {
+        return absl::StrCat(out, "  not applicable: the package has no request-level part\n");
+      }
+      Scores scores;
+      std::vector<double> us;
+      const auto begin = std::chrono::steady_clock::now();
+      for (int i = 0; i < 10 || std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                               begin).count() < config.min_s;
+           ++i) {
+        const auto s = std::chrono::steady_clock::now();
+        RANKOPT_RETURN_IF_ERROR(model->ScoreInto(request, {}, &scores));
+        if (i >= 3) {
+          us.push_back(
+              std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s)
+                  .count());
+        }
+      }
+      std::sort(us.begin(), us.end());
+      p50[on] = us[us.size() / 2];
+    }
+    absl::StrAppend(&out, absl::StrFormat("%10d %14s %14s %8.2fx\n", n, Duration(p50[0]),
+                                          Duration(p50[1]), p50[0] / p50[1]));
+  }
+  return out;
+}
+
 int RunBench(const std::vector<std::string>& args) {
   absl::StatusOr<CommandLine> line = CommandLine::Parse(args, BenchFlags());
   if (!line.ok()) {
@@ -702,6 +761,12 @@ int RunBench(const std::vector<std::string>& args) {
     }
   }
   report.set_separability(SeparabilityText(separability));
+  std::string cache_text;
+  if (line->Has("user-cache-mb")) {
+    absl::StatusOr<std::string> text = BenchUserCache(*line, model_path, *source, config);
+    if (!text.ok()) return ReportError("bench", text.status());
+    cache_text = *std::move(text);
+  }
   if (!line->Has("no-profile")) {
     if (absl::Status s = Profile(*graph, plan_options, requests, config, &report);
         !s.ok()) {
@@ -711,6 +776,7 @@ int RunBench(const std::vector<std::string>& args) {
 
   if (!json) {
     PrintText(report, int8_text);
+    std::cout << cache_text;
     return kExitOk;
   }
   std::string text;

@@ -1,5 +1,5 @@
 // rankopt serve MODEL_DIR|PACKAGE [--port 8500] [--host 127.0.0.1] [--threads N]
-//               [--http-threads N] [--poll-s 10] [--max-body-bytes BYTES]
+//               [--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB]
 //
 // An HTTP front end over the serving library (serving/model_manager.h), for services that run
 // rankopt as a sidecar instead of linking it. cpp-httplib (Debian's libcpp-httplib-dev) is
@@ -63,6 +63,8 @@ const std::vector<FlagSpec>& ServeFlags() {
        "how often MODEL_DIR is scanned for a newer version (default 10; 0 = never)"},
       {"max-body-bytes", "", true, "BYTES",
        "largest request body, counted after decompression (default 8388608)"},
+      {"user-cache-mb", "", true, "MB",
+       "user-side result cache per model version, in MiB (default 0 = off; scores unchanged)"},
       {"help", "h", false, "", "show this help"},
   };
   return flags;
@@ -70,7 +72,7 @@ const std::vector<FlagSpec>& ServeFlags() {
 
 constexpr char kUsage[] =
     "usage: rankopt serve MODEL_DIR|PACKAGE [--port 8500] [--host 127.0.0.1] [--threads N] "
-    "[--http-threads N] [--poll-s 10] [--max-body-bytes BYTES]";
+    "[--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB]";
 
 void PrintHelp() {
   std::cout
@@ -110,6 +112,7 @@ struct ServeFlagValues {
   int http_threads = 1;
   double poll_s = kDefaultPollSeconds;
   size_t max_body_bytes = kDefaultMaxBodyBytes;
+  size_t user_cache_bytes = 0;
 };
 
 absl::StatusOr<int64_t> IntFlag(const CommandLine& line, const char* flag, int64_t fallback,
@@ -136,10 +139,12 @@ absl::StatusOr<ServeFlagValues> ReadServeFlags(const CommandLine& line) {
   absl::StatusOr<int64_t> http_threads = IntFlag(line, "http-threads", cpus, 1, 4096);
   absl::StatusOr<int64_t> max_body =
       IntFlag(line, "max-body-bytes", kDefaultMaxBodyBytes, 1, int64_t{1} << 40);
-  for (const absl::Status& s :
-       {port.status(), threads.status(), http_threads.status(), max_body.status()}) {
+  absl::StatusOr<int64_t> user_cache_mb = IntFlag(line, "user-cache-mb", 0, 0, int64_t{1} << 20);
+  for (const absl::Status& s : {port.status(), threads.status(), http_threads.status(),
+                                max_body.status(), user_cache_mb.status()}) {
     if (!s.ok()) return s;
   }
+  v.user_cache_bytes = static_cast<size_t>(*user_cache_mb) << 20;
   v.port = static_cast<int>(*port);
   v.threads = static_cast<int>(*threads);
   v.http_threads = static_cast<int>(*http_threads);
@@ -171,6 +176,7 @@ class ServedModel {
   static absl::StatusOr<ServedModel> Open(const ServeFlagValues& flags) {
     ModelOptions model_options;
     model_options.threads = flags.threads;
+    model_options.user_cache.capacity_bytes = flags.user_cache_bytes;
     ServedModel served;
     std::error_code ec;
     if (std::filesystem::is_regular_file(flags.path, ec)) {

@@ -228,7 +228,11 @@ class Inferencer {
   void SetConst(const Node& n, int port, const Tensor& t);
   void PassThrough(const Node& n, int port, size_t input) {
     SetTensor(n, port, In(n, input));
-    if (const IntValue* v = InInt(n, input)) ints_[TensorRef{n.name, port}] = *v;
+    // Copied before the insertion: ints_ may rehash, and `v` points into it.
+    if (const IntValue* v = InInt(n, input)) {
+      IntValue value = *v;
+      ints_[TensorRef{n.name, port}] = std::move(value);
+    }
   }
 
   void Placeholder(const Node& n);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -213,6 +214,20 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
   return graph;
 }
 
+absl::Status ParseOnnxModel(absl::string_view bytes, absl::string_view where,
+                            onnx::ModelProto* model) {
+  if (bytes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": not an ONNX model (protobuf parse failed: the file is empty)"));
+  }
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !model->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": not an ONNX model (protobuf parse failed)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Graph> GraphFromOwnedModel(onnx::ModelProto model, absl::string_view where) {
   RANKOPT_RETURN_IF_ERROR(CheckModelHeader(model, where));
   return BuildGraph(std::make_shared<OnnxSourceModel>(std::move(model)), where);
@@ -227,18 +242,17 @@ absl::StatusOr<Graph> GraphFromOnnxModel(const onnx::ModelProto& model, absl::st
 
 absl::StatusOr<Graph> ImportOnnxFile(const std::string& path) {
   RANKOPT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
-  if (bytes.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not an ONNX model (protobuf parse failed: the file is empty)"));
-  }
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not an ONNX model (protobuf parse failed)"));
-  }
+  RANKOPT_RETURN_IF_ERROR(ParseOnnxModel(bytes, path, &model));
   bytes.clear();
   bytes.shrink_to_fit();
   return GraphFromOwnedModel(std::move(model), path);
+}
+
+absl::StatusOr<Graph> ImportOnnxBytes(absl::string_view bytes, absl::string_view where) {
+  onnx::ModelProto model;
+  RANKOPT_RETURN_IF_ERROR(ParseOnnxModel(bytes, where, &model));
+  return GraphFromOwnedModel(std::move(model), where);
 }
 
 }  // namespace rankopt

@@ -33,6 +33,10 @@ inline constexpr int kMaxOnnxOpset = 21;
 // tensor with two producers, or a cycle. The graph keeps the model as its source() for export.
 absl::StatusOr<Graph> ImportOnnxFile(const std::string& path);
 
+// ImportOnnxFile of bytes already in memory; `where` names them in errors.
+absl::StatusOr<Graph> ImportOnnxBytes(absl::string_view bytes,
+                                      absl::string_view where = "<memory>");
+
 // Converts a parsed model (see ImportOnnxFile for the mapping's errors). `where` names the model
 // in error messages (a path, "<memory>").
 absl::StatusOr<Graph> GraphFromOnnxModel(const onnx::ModelProto& model,

@@ -85,9 +85,15 @@ absl::StatusOr<Graph> ConvertNodes(const tf::GraphDef& graph_def, ModelFormat fo
 
 absl::StatusOr<Graph> ImportGraphDefFile(const std::string& path) {
   RANKOPT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  return ImportGraphDefBytes(
+      bytes, HasTextExtension(path) ? GraphDefEncoding::kText : GraphDefEncoding::kDetect, path);
+}
+
+absl::StatusOr<Graph> ImportGraphDefBytes(absl::string_view bytes, GraphDefEncoding encoding,
+                                          absl::string_view origin) {
   if (bytes.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": empty file; expected a frozen TensorFlow GraphDef (.pb or .pbtxt)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": empty file; expected a frozen TensorFlow GraphDef (.pb or .pbtxt)"));
   }
   // Parse failures become our Status; protobuf's own log lines (bad UTF-8, ...) would only be
   // noise on stderr.
@@ -95,18 +101,19 @@ absl::StatusOr<Graph> ImportGraphDefFile(const std::string& path) {
   tf::GraphDef graph_def;
   ModelFormat format = ModelFormat::kTfGraphDef;
   std::string text_error;
-  if (HasTextExtension(path)) {
+  if (encoding == GraphDefEncoding::kText) {
     format = ModelFormat::kTfGraphDefText;
     if (!ParseText(bytes, &graph_def, &text_error).ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": not a TensorFlow GraphDef in text format (", text_error,
+          absl::StrCat(origin, ": not a TensorFlow GraphDef in text format (", text_error,
                        "); expected a frozen graph .pbtxt"));
     }
-  } else if (!graph_def.ParseFromString(bytes)) {
+  } else if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+             !graph_def.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     graph_def.Clear();
     if (!LooksLikeText(bytes) || !ParseText(bytes, &graph_def, &text_error).ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": not a TensorFlow GraphDef (protobuf parse failed",
+          absl::StrCat(origin, ": not a TensorFlow GraphDef (protobuf parse failed",
                        text_error.empty() ? "" : absl::StrCat("; as text: ", text_error),
                        "); expected a frozen graph .pb or .pbtxt"));
     }
@@ -115,13 +122,13 @@ absl::StatusOr<Graph> ImportGraphDefFile(const std::string& path) {
   if (graph_def.node_size() == 0) {
     // Stray bytes can parse as a GraphDef made only of unknown fields.
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a TensorFlow GraphDef (no nodes); expected a frozen graph .pb or .pbtxt"));
+        origin, ": not a TensorFlow GraphDef (no nodes); expected a frozen graph .pb or .pbtxt"));
   }
-  RANKOPT_ASSIGN_OR_RETURN(Graph graph, ConvertNodes(graph_def, format, path));
+  RANKOPT_ASSIGN_OR_RETURN(Graph graph, ConvertNodes(graph_def, format, origin));
   graph.set_source(std::make_shared<TfGraphDefSource>(std::move(graph_def)));
   absl::Status valid = graph.Validate();
   if (!valid.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", valid.message()));
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", valid.message()));
   }
   return graph;
 }

@@ -42,6 +42,17 @@ class TfGraphDefSource : public TfGraphSource {
 // (kTfGraphDef or kTfGraphDefText) and validates the graph; errors name the file and node.
 absl::StatusOr<Graph> ImportGraphDefFile(const std::string& path);
 
+// How ImportGraphDefBytes reads its bytes.
+enum class GraphDefEncoding {
+  kDetect,  // binary, falling back to text when binary parsing fails and the bytes look like text
+  kText,    // text format only
+};
+
+// ImportGraphDefFile of bytes already in memory (a model from a network store, a fuzzer):
+// `origin` names them in errors, as the path does for a file.
+absl::StatusOr<Graph> ImportGraphDefBytes(absl::string_view bytes, GraphDefEncoding encoding,
+                                          absl::string_view origin = "GraphDef");
+
 // Writes `graph` as a GraphDef: text when graph.format() is kTfGraphDefText, else binary.
 // Graph-level fields (versions, library, unknown fields) come from the source when the graph
 // was imported from TF.

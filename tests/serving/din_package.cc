@@ -27,10 +27,15 @@ std::string Source(const std::string& path) {
 }
 }  // namespace
 
-absl::StatusOr<ModelPackage> BuildDinPackage(TableQuantizationMode int8,
-                                             const std::string& version) {
-  RANKOPT_ASSIGN_OR_RETURN(Graph graph, LoadModel(TestData("peers/din.onnx")));
-  RANKOPT_ASSIGN_OR_RETURN(FeatureConfig config, LoadFeatureConfig(Source("configs/din.yaml")));
+namespace {
+
+absl::StatusOr<ModelPackage> BuildPeerPackage(const std::string& model,
+                                              TableQuantizationMode int8,
+                                              const std::string& version,
+                                              const std::vector<Request>& warmup) {
+  RANKOPT_ASSIGN_OR_RETURN(Graph graph, LoadModel(TestData(absl::StrCat("peers/", model, ".onnx"))));
+  RANKOPT_ASSIGN_OR_RETURN(FeatureConfig config,
+                           LoadFeatureConfig(Source(absl::StrCat("configs/", model, ".yaml"))));
   OptimizeOptions options;
   options.request_inputs = RequestLevelInputsOf(config);
   Graph optimized(graph.format());
@@ -41,9 +46,9 @@ absl::StatusOr<ModelPackage> BuildDinPackage(TableQuantizationMode int8,
     RANKOPT_RETURN_IF_ERROR(QuantizeGraphTables(optimized, q, &optimized).status());
   }
   ModelPackage package;
-  package.model_name = "din";
+  package.model_name = model;
   package.model_version = version;
-  package.source_path = "tests/data/peers/din.onnx";
+  package.source_path = absl::StrCat("tests/data/peers/", model, ".onnx");
   package.source_format = std::string(ModelFormatName(graph.format()));
   package.created_by = "rankopt tests";
   package.feature_config_yaml = FeatureConfigToYaml(config);
@@ -54,10 +59,45 @@ absl::StatusOr<ModelPackage> BuildDinPackage(TableQuantizationMode int8,
                            ExecutionPlan::Create(optimized, plan_options));
   package.outputs = plan->outputs();
   package.graph = std::move(optimized);
-  RANKOPT_ASSIGN_OR_RETURN(std::vector<Request> requests, DinRequests());
-  RANKOPT_ASSIGN_OR_RETURN(std::string warmup, RequestToJson(requests[0]));
-  package.warmup_requests.push_back(std::move(warmup));
+  RANKOPT_ASSIGN_OR_RETURN(std::string warmup_json, RequestToJson(warmup[0]));
+  package.warmup_requests.push_back(std::move(warmup_json));
   return package;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelPackage> BuildDinPackage(TableQuantizationMode int8,
+                                             const std::string& version) {
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<Request> requests, DinRequests());
+  return BuildPeerPackage("din", int8, version, requests);
+}
+
+absl::StatusOr<ModelPackage> BuildEsmmPackage(TableQuantizationMode int8,
+                                              const std::string& version) {
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<Request> requests, EsmmRequests());
+  return BuildPeerPackage("esmm", int8, version, requests);
+}
+
+absl::StatusOr<std::vector<Request>> EsmmRequests() {
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<RequestLine> lines,
+                           ReadRequestJsonLines(TestData("features/requests_esmm.jsonl")));
+  if (lines.empty()) return absl::NotFoundError("requests_esmm.jsonl has no request");
+  const Request& base = lines[0].request;
+  std::vector<Request> out;
+  for (const RequestLine& line : lines) out.push_back(line.request);
+  for (size_t n : {size_t{1}, size_t{7}}) {
+    Request r = base;
+    r.candidates.resize(std::min(n, base.candidates.size()));
+    out.push_back(std::move(r));
+  }
+  Request other = base;
+  if (FeatureValue* id = other.user.FindMutable("user_id")) *id = int64_t{17};
+  out.push_back(std::move(other));
+  Request big = base;
+  big.candidates.clear();
+  for (size_t i = 0; i < 200; ++i) big.candidates.push_back(base.candidates[i % base.candidates.size()]);
+  out.push_back(std::move(big));
+  return out;
 }
 
 absl::StatusOr<std::vector<Request>> DinRequests() {

@@ -18,6 +18,13 @@ namespace rankopt {
 absl::StatusOr<ModelPackage> BuildDinPackage(TableQuantizationMode int8,
                                              const std::string& version);
 
+// The ESMM peer model (tests/data/peers/esmm.onnx, configs/esmm.yaml) the same way, named "esmm".
+absl::StatusOr<ModelPackage> BuildEsmmPackage(TableQuantizationMode int8,
+                                              const std::string& version);
+// Requests for ESMM: every request of tests/data/features/requests_esmm.jsonl, the first one's
+// first 1 and 7 candidates, another user id, and 200 candidates (its rows tiled).
+absl::StatusOr<std::vector<Request>> EsmmRequests();
+
 // Requests for DIN: the fixture's request, its first 1, 7 and 33 candidates, the same with another
 // user id and a shorter history, and one with 200 candidates (the fixture's rows tiled).
 absl::StatusOr<std::vector<Request>> DinRequests();

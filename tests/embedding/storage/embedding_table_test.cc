@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "embedding/storage/half.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -64,7 +65,7 @@ __attribute__((target("f16c"))) float F16cToFloat(uint16_t h) { return _cvtsh_ss
 
 // The hardware converter is an independent reference; skipped on CPUs without F16C.
 TEST(HalfTest, MatchesF16cOnRandomFloats) {
-  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C on this CPU";
+  if (!GetCpuFeatures().f16c) GTEST_SKIP() << "no F16C on this CPU";
   std::mt19937 rng(7);
   for (int i = 0; i < 500000; ++i) {
     const float v = std::bit_cast<float>(static_cast<uint32_t>(rng()));

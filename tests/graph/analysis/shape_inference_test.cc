@@ -526,6 +526,25 @@ TEST(ShapeInferenceTest, CastAndConstantValues) {
   EXPECT_EQ(ShapeOf(*m, "r"), Shape({5, 3}));
 }
 
+// Identity copies its input's integer value into the same map it reads it from; the copy must
+// survive the map growing (a use-after-free under ASan before, found by tf_graphdef_fuzz).
+TEST(ShapeInferenceTest, IdentityChainsKeepIntValuesWhileTheMapGrows) {
+  Graph g(ModelFormat::kTfGraphDef);
+  AddConstI32(g, "c", {2}, {3, 4});
+  std::string previous = "c";
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = "id" + std::to_string(i);
+    AddNode(g, name, i % 2 == 0 ? "Identity" : "IdentityN", {previous});
+    previous = name;
+  }
+  auto m = InferShapes(g);
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (int i = 0; i < 200; ++i) {
+    const std::string name = "id" + std::to_string(i);
+    EXPECT_EQ(IntValue(*m, name), (std::vector<int64_t>{3, 4})) << name;
+  }
+}
+
 TEST(ShapeInferenceTest, CycleIsAnError) {
   Graph g(ModelFormat::kTfGraphDef);
   AddNode(g, "a", "Relu", {"b"});

@@ -323,6 +323,27 @@ TEST(OnnxImportErrorsTest, NotAModel) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
 }
 
+// Bytes in memory import like the file they came from; `where` names them in errors.
+TEST(OnnxImportTest, ImportsBytesLikeTheFile) {
+  const std::string path = kData + "/peers/din.onnx";
+  absl::StatusOr<Graph> from_file = ImportOnnxFile(path);
+  absl::StatusOr<Graph> from_bytes = ImportOnnxBytes(ReadFile(path), "blob://din");
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
+  EXPECT_EQ(from_bytes->num_nodes(), from_file->num_nodes());
+  absl::StatusOr<onnx::ModelProto> a = OnnxModelFromGraph(*from_file);
+  absl::StatusOr<onnx::ModelProto> b = OnnxModelFromGraph(*from_bytes);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->SerializeAsString(), b->SerializeAsString());
+
+  EXPECT_EQ(std::string(ImportOnnxBytes("", "blob://x").status().message()),
+            "blob://x: not an ONNX model (protobuf parse failed: the file is empty)");
+  EXPECT_EQ(std::string(ImportOnnxBytes(std::string("\x3a\xff\xff\x03xyz", 7), "blob://y")
+                            .status()
+                            .message()),
+            "blob://y: not an ONNX model (protobuf parse failed)");
+}
+
 TEST(OnnxImportErrorsTest, IrVersionZeroAndMissingGraph) {
   onnx::ModelProto model = ReluModel();
   model.set_ir_version(0);

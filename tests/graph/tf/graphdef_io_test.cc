@@ -240,6 +240,40 @@ TEST(GraphDefIoTest, BadFilesGiveOneLineErrors) {
   EXPECT_THAT(bad_text_graph.status().message(), HasSubstr("bad.pbtxt"));
 }
 
+// Bytes in memory import like the file they came from; `origin` names them in errors.
+TEST(GraphDefIoTest, ImportsBytesLikeTheFile) {
+  const std::string path = TestData("tf/dense.pb");
+  const std::string bytes = ReadAll(path);
+  absl::StatusOr<Graph> from_file = ImportGraphDefFile(path);
+  absl::StatusOr<Graph> from_bytes = ImportGraphDefBytes(bytes, GraphDefEncoding::kDetect);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
+  EXPECT_EQ(from_bytes->format(), ModelFormat::kTfGraphDef);
+  ASSERT_EQ(from_bytes->num_nodes(), from_file->num_nodes());
+  absl::StatusOr<tf::GraphDef> a = GraphDefFromGraph(*from_file);
+  absl::StatusOr<tf::GraphDef> b = GraphDefFromGraph(*from_bytes);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->SerializeAsString(), b->SerializeAsString());
+
+  std::string text;
+  ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(*a, &text));
+  absl::StatusOr<Graph> from_text = ImportGraphDefBytes(text, GraphDefEncoding::kText);
+  ASSERT_TRUE(from_text.ok()) << from_text.status();
+  EXPECT_EQ(from_text->format(), ModelFormat::kTfGraphDefText);
+  absl::StatusOr<Graph> detected = ImportGraphDefBytes(text, GraphDefEncoding::kDetect);
+  ASSERT_TRUE(detected.ok()) << detected.status();
+  EXPECT_EQ(detected->format(), ModelFormat::kTfGraphDefText);
+
+  absl::StatusOr<Graph> binary_as_text =
+      ImportGraphDefBytes(bytes, GraphDefEncoding::kText, "blob://dense");
+  ASSERT_FALSE(binary_as_text.ok());
+  EXPECT_THAT(binary_as_text.status().message(), HasSubstr("blob://dense"));
+  EXPECT_THAT(binary_as_text.status().message(), HasSubstr("text format"));
+  absl::StatusOr<Graph> empty = ImportGraphDefBytes("", GraphDefEncoding::kDetect, "blob://x");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("blob://x: empty"));
+}
+
 // Damaged files must give an error or a valid graph, never a crash (run under ASan to see UB).
 TEST(GraphDefIoTest, DamagedFixturesNeverCrash) {
   TempDir tmp;
