@@ -1,9 +1,12 @@
 #include "serving/model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +24,7 @@
 #include "graph/passes/request_level.h"
 #include "graph/passes/split_request_graph.h"
 #include "serving/feature_feeds.h"
+#include "serving/package/mapping_guard.h"
 #include "serving/package/model_package.h"
 #include "serving/request_level_inputs.h"
 
@@ -253,7 +257,57 @@ absl::Status Model::State::Run(const Request& request, const ScoreOptions& optio
   return absl::OkStatus();
 }
 
+namespace {
+
+// The longest list value of `row`.
+int64_t LongestList(const FeatureRow& row) {
+  int64_t longest = 0;
+  for (const FeatureRow::Entry& entry : row.entries()) {
+    const int64_t n = std::visit(
+        [](const auto& v) -> int64_t {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::vector<int64_t>> ||
+                        std::is_same_v<T, std::vector<double>> ||
+                        std::is_same_v<T, std::vector<std::string>>) {
+            return static_cast<int64_t>(v.size());
+          } else {
+            return 0;
+          }
+        },
+        entry.second);
+    longest = std::max(longest, n);
+  }
+  return longest;
+}
+
+absl::Status CheckSequenceLengths(const Request& request, int64_t limit) {
+  auto check = [limit](const FeatureRow& row, absl::string_view where) -> absl::Status {
+    if (LongestList(row) <= limit) return absl::OkStatus();
+    for (const FeatureRow::Entry& entry : row.entries()) {
+      const auto* ids = std::get_if<std::vector<int64_t>>(&entry.second);
+      const auto* floats = std::get_if<std::vector<double>>(&entry.second);
+      const auto* strings = std::get_if<std::vector<std::string>>(&entry.second);
+      const size_t n = ids ? ids->size() : floats ? floats->size() : strings ? strings->size() : 0;
+      if (static_cast<int64_t>(n) > limit) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".", entry.first, " has ", n, " elements; at most ", limit,
+                         " are allowed (ModelOptions::max_sequence_length)"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  RANKOPT_RETURN_IF_ERROR(check(request.user, "user"));
+  RANKOPT_RETURN_IF_ERROR(check(request.context, "context"));
+  for (size_t i = 0; i < request.candidates.size(); ++i) {
+    RANKOPT_RETURN_IF_ERROR(check(request.candidates[i], absl::StrCat("candidates[", i, "]")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Model::State::Feed(const Request& request, ScoreContext* context) const {
+  RANKOPT_RETURN_IF_ERROR(CheckSequenceLengths(request, options.max_sequence_length));
   RANKOPT_RETURN_IF_ERROR(transformer->Transform(request, &context->transformed));
   return FeedsFromTransformedRequest(context->transformed, plan->inputs(), &context->feeds,
                                      feed_options);
@@ -515,6 +569,9 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
   state->options = options;
   ReadPackageOptions read;
   read.verify_checksums = options.verify_checksums;
+  read.max_file_bytes = options.max_package_bytes;
+  read.max_graph_nodes = options.max_graph_nodes;
+  read.max_tensor_bytes = options.max_tensor_bytes;
   RANKOPT_ASSIGN_OR_RETURN(state->package, ReadModelPackage(path, read));
   const ModelPackage& package = state->package;
 
@@ -601,6 +658,13 @@ absl::Status Model::ScoreInto(const Request& request, const ScoreOptions& option
   std::unique_ptr<ScoreContext> context = state_->Acquire();
   absl::Status status = state_->Run(request, options, context.get(), scores);
   state_->Release(std::move(context));
+  if (status.ok() && MappingDamaged(state_->package.mapping_guard)) {
+    // Computed (partly) from zero pages: the file was truncated under the running model.
+    status = absl::DataLossError(absl::StrCat(
+        "the package file ", state_->path,
+        " was truncated or overwritten in place while being served; its scores cannot be "
+        "trusted. Deploy new versions by rename (a new version folder) and reload"));
+  }
   if (!status.ok()) {
     state_->stats->RecordError(status.code());
     return absl::Status(status.code(), absl::StrCat(state_->Where(), ": ", status.message()));

@@ -51,6 +51,13 @@ struct ModelOptions {
   size_t max_request_bytes = size_t{1} << 30;
   // Requests with more candidates are rejected (InvalidArgument).
   int64_t max_candidates = 100000;
+  // Requests with a list feature value (a behaviour sequence) of more elements are rejected
+  // (InvalidArgument) before any work; the feature config's max_len then pads/truncates.
+  int64_t max_sequence_length = 10000;
+  // Load limits (ReadPackageOptions): the package file, its graph, any single tensor.
+  uint64_t max_package_bytes = uint64_t{64} << 30;
+  int64_t max_graph_nodes = 1 << 20;
+  uint64_t max_tensor_bytes = uint64_t{16} << 30;
   // Verify every blob's checksum at load.
   bool verify_checksums = true;
   // Run the package's warm-up requests (if any) before Load returns.

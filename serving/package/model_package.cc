@@ -360,6 +360,11 @@ absl::StatusOr<ModelPackage> DecodePackage(const uint8_t* data, uint64_t size,
   blobs.reserve(num_blobs);
   for (int i = 0; i < num_blobs; ++i) {
     const package::BlobProto& blob = manifest.blobs(i);
+    if (blob.size() > options.max_tensor_bytes) {
+      return Invalid(name, absl::StrCat(BlobWhere(i, blob), " is ", blob.size(),
+                                        " bytes, more than the limit of ", options.max_tensor_bytes,
+                                        " (ReadPackageOptions::max_tensor_bytes)"));
+    }
     absl::StatusOr<Tensor> t = Tensor::FromExternal(
         dtypes[i], std::vector<int64_t>(blob.dims().begin(), blob.dims().end()),
         absl::string_view(reinterpret_cast<const char*>(data + blob.offset()), blob.size()),

@@ -86,6 +86,8 @@ struct ReadPackageOptions {
   int64_t max_graph_nodes = 1 << 20;
   // Largest manifest accepted (protobuf parses it into memory; it cannot exceed 2 GiB).
   uint64_t max_manifest_bytes = uint64_t{1} << 30;
+  // Largest single tensor (a blob: an embedding table or a weight) accepted.
+  uint64_t max_tensor_bytes = uint64_t{16} << 30;
 };
 
 // Maps `path` and decodes it. The returned graph's blob tensors point into the mapping (64-byte
