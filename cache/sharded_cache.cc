@@ -377,6 +377,8 @@ void ShardedCache::LookupBatch(absl::Span<const CacheKey> keys,
     }
     return;
   }
+  // Whatever the caller left in `values` is released here, not under a shard's lock.
+  for (std::shared_ptr<const CacheValue>& v : values) v.reset();
   // Counting sort of the key indices by shard; each shard's run is then looked up under one lock.
   const size_t shards = shard_mask_ + 1;
   absl::InlinedVector<uint32_t, 512> shard_of(n);

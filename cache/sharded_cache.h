@@ -140,7 +140,7 @@ class ShardedCache {
   // values[i] = Lookup(keys[i]) for every i, with the same effects and counters, but each shard is
   // locked once per batch and its hash map slots and entries are prefetched a group of keys at a
   // time, so the cache misses of many keys overlap (a request's candidates, say). Keys may repeat.
-  // REQUIRES: values.size() == keys.size().
+  // What `values` held before is released first. REQUIRES: values.size() == keys.size().
   void LookupBatch(absl::Span<const CacheKey> keys,
                    absl::Span<std::shared_ptr<const CacheValue>> values);
 
@@ -176,7 +176,7 @@ class ShardedCache {
 
   ShardedCache(const ShardedCacheOptions& options, int shard_bits);
 
-  // Bits 32.. of `hi`: independent of the map's hash (`lo`) and of the bits absl uses for H2.
+  // Bits 32.. of `hi`, independent of the shard map's hash (`lo`).
   Shard& ShardFor(const CacheKey& key) const;
   int64_t Now() const { return ttl_ns_ == kNoTtl ? 0 : clock_(); }
 

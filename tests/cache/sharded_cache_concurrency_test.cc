@@ -93,8 +93,9 @@ TEST_P(ShardedCacheConcurrencyTest, HitsAreExactAndNothingLeaks) {
   options.shard_bits = 3;
   options.eviction = GetParam().eviction;
   if (GetParam().ttl) {
-    // Every op advances the clock 1 us: entries live ~50k ops, about a sixteenth of the run.
-    options.ttl = absl::Milliseconds(50);
+    // Each op advances the clock 1 us, far from the TTL: entries leave by eviction. Every 4000th
+    // op of thread 0 jumps it past the TTL: whatever is cached then expires, so both paths run.
+    options.ttl = absl::Seconds(1);
     options.clock = [&fake_now] { return fake_now.load(std::memory_order_relaxed); };
   }
   std::unique_ptr<ShardedCache> cache = ShardedCache::Create(options).value();
@@ -110,6 +111,9 @@ TEST_P(ShardedCacheConcurrencyTest, HitsAreExactAndNothingLeaks) {
       std::vector<std::pair<int64_t, std::shared_ptr<const CacheValue>>> held;
       for (int op = 0; op < kOpsPerThread; ++op) {
         fake_now.fetch_add(1000, std::memory_order_relaxed);
+        if (t == 0 && op % 4000 == 3999) {
+          fake_now.fetch_add(2'000'000'000, std::memory_order_relaxed);
+        }
         const int64_t id = static_cast<int64_t>(zipf.Next()) - 1;
         const CacheKey key = Key(id);
         const uint64_t r = rng.Next() % 1000;
