@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <chrono>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -14,9 +17,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
-#include "absl/time/time.h"
 #include "core/status_macros.h"
 #include "serving/model_stats.h"
 
@@ -85,15 +85,19 @@ struct ModelManager::State {
   std::string root;
   ModelManagerOptions options;
 
-  mutable absl::Mutex mu;
-  std::shared_ptr<const Model> current ABSL_GUARDED_BY(mu);
-  uint64_t current_version ABSL_GUARDED_BY(mu) = 0;
-  ModelManagerCounters counters ABSL_GUARDED_BY(mu);
+  // std::mutex rather than Abseil's: Debian's Abseil is not built for TSan, which then cannot
+  // see its lock ordering (the TSan job runs these tests).
+  mutable std::mutex mu;
+  std::shared_ptr<const Model> current;  // guarded by mu
+  uint64_t current_version = 0;          // guarded by mu
+  ModelManagerCounters counters;         // guarded by mu
 
-  absl::Mutex reload_mu;  // one reload at a time
-  absl::flat_hash_map<uint64_t, FileIdentity> rejected ABSL_GUARDED_BY(reload_mu);
+  std::mutex reload_mu;  // one reload at a time
+  absl::flat_hash_map<uint64_t, FileIdentity> rejected;  // guarded by reload_mu
 
-  absl::Notification stop;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stop = false;  // guarded by stop_mu
   std::thread poller;
 
   void Log(const std::string& line) {
@@ -119,13 +123,13 @@ struct ModelManager::State {
     return model;
   }
 
-  absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu) {
-    absl::MutexLock reload_lock(&reload_mu);
+  absl::Status Reload() {
+    std::lock_guard<std::mutex> reload_lock(reload_mu);
     RANKOPT_ASSIGN_OR_RETURN(std::vector<VersionDir> versions, ListVersions(root));
     uint64_t serving = 0;
     bool have = false;
     {
-      absl::MutexLock lock(&mu);
+      std::lock_guard<std::mutex> lock(mu);
       serving = current_version;
       have = current != nullptr;
     }
@@ -145,7 +149,7 @@ struct ModelManager::State {
                          model.status().message());
         Log(message);
         {
-          absl::MutexLock lock(&mu);
+          std::lock_guard<std::mutex> lock(mu);
           ++counters.rejected;
           counters.last_error = message;
         }
@@ -155,7 +159,7 @@ struct ModelManager::State {
       rejected.erase(dir.version);
       std::shared_ptr<const Model> old;
       {
-        absl::MutexLock lock(&mu);
+        std::lock_guard<std::mutex> lock(mu);
         old = std::move(current);
         current = *std::move(model);
         current_version = dir.version;
@@ -174,9 +178,12 @@ struct ModelManager::State {
   }
 
   void Poll() {
-    const absl::Duration interval = absl::Seconds(options.poll_interval_s);
-    while (!stop.WaitForNotificationWithTimeout(interval)) {
+    const auto interval = std::chrono::duration<double>(options.poll_interval_s);
+    std::unique_lock<std::mutex> lock(stop_mu);
+    while (!stop_cv.wait_for(lock, interval, [this] { return stop; })) {
+      lock.unlock();
       (void)Reload();  // errors are logged and counted
+      lock.lock();
     }
   }
 };
@@ -192,7 +199,7 @@ absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(const std::st
   state->options = std::move(options);
   absl::Status status = state->Reload();
   {
-    absl::MutexLock lock(&state->mu);
+    std::lock_guard<std::mutex> lock(state->mu);
     if (state->current == nullptr) {
       return status.ok() ? absl::NotFoundError(absl::StrCat("no loadable version under '", root,
                                                            "'"))
@@ -210,19 +217,23 @@ absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(const std::st
 ModelManager::ModelManager(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 ModelManager::~ModelManager() {
-  state_->stop.Notify();
+  {
+    std::lock_guard<std::mutex> lock(state_->stop_mu);
+    state_->stop = true;
+  }
+  state_->stop_cv.notify_all();
   if (state_->poller.joinable()) state_->poller.join();
 }
 
 std::shared_ptr<const Model> ModelManager::Current() const {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   return state_->current;
 }
 
 absl::Status ModelManager::Reload() { return state_->Reload(); }
 
 ModelManagerCounters ModelManager::counters() const {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   return state_->counters;
 }
 
