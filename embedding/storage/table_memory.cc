@@ -1,7 +1,10 @@
 #include "embedding/storage/table_memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -75,5 +78,32 @@ std::string TransparentHugePageMode() {
   if (open == std::string::npos || close == std::string::npos) return "unavailable";
   return text.substr(open + 1, close - open - 1);
 }
+
+void* MapFileReadOnly(int fd, size_t size) {
+  if (size < kHugePageBytes) return ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Reserve address space one huge page larger, map the file over its aligned part, and give the
+  // rest back.
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t length = (size + page - 1) / page * page;
+  const size_t reserved = length + kHugePageBytes;
+  void* reservation =
+      ::mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reservation == MAP_FAILED) return MAP_FAILED;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(reservation);
+  const uintptr_t aligned = (begin + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  void* addr =
+      ::mmap(reinterpret_cast<void*>(aligned), size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+  if (addr == MAP_FAILED) {
+    const int map_errno = errno;
+    ::munmap(reservation, reserved);
+    errno = map_errno;
+    return MAP_FAILED;
+  }
+  if (aligned > begin) ::munmap(reservation, aligned - begin);
+  const uintptr_t end = aligned + length;
+  if (begin + reserved > end) ::munmap(reinterpret_cast<void*>(end), begin + reserved - end);
+  return addr;
+}
+
 
 }  // namespace rankopt

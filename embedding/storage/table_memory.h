@@ -36,6 +36,12 @@ absl::StatusOr<std::shared_ptr<uint8_t>> AllocateTableMemory(absl::string_view o
 // kernel accepted it.
 bool AdviseHugePages(const void* data, size_t size);
 
+// Maps the first `size` bytes of the open file `fd` read-only and private. A file of
+// kHugePageBytes or more is mapped at a 2 MiB aligned address: the kernel can back file pages with
+// huge pages (large page-cache folios, a PMD mapping) only where virtual address and file offset
+// agree mod 2 MiB. Returns MAP_FAILED with errno set; unmap with munmap(addr, size).
+void* MapFileReadOnly(int fd, size_t size);
+
 // The selected mode in /sys/kernel/mm/transparent_hugepage/enabled ("always", "madvise",
 // "never"), or "unavailable" when the file cannot be read. For reports.
 std::string TransparentHugePageMode();

@@ -154,33 +154,6 @@ class Mapping {
   int guard_;
 };
 
-// Maps `fd` read-only. A file of kHugePageBytes or more is mapped at a 2 MiB aligned address: the
-// kernel can back file pages with huge pages only where virtual address and file offset agree
-// mod 2 MiB (as embedding/storage/table_file.cc does). Returns MAP_FAILED with errno set.
-void* MapReadOnly(int fd, size_t size) {
-  if (size < kHugePageBytes) return ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const size_t length = (size + page - 1) / page * page;
-  const size_t reserved = length + kHugePageBytes;
-  void* reservation =
-      ::mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (reservation == MAP_FAILED) return MAP_FAILED;
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(reservation);
-  const uintptr_t aligned = (begin + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
-  void* addr =
-      ::mmap(reinterpret_cast<void*>(aligned), size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
-  if (addr == MAP_FAILED) {
-    const int map_errno = errno;
-    ::munmap(reservation, reserved);
-    errno = map_errno;
-    return MAP_FAILED;
-  }
-  if (aligned > begin) ::munmap(reservation, aligned - begin);
-  const uintptr_t end = aligned + length;
-  if (begin + reserved > end) ::munmap(reinterpret_cast<void*>(end), begin + reserved - end);
-  return addr;
-}
-
 absl::Status Corrupt(absl::string_view name, absl::string_view what) {
   return absl::DataLossError(
       absl::StrCat(name, ": ", what, "; the file is corrupt or was modified after writing"));
@@ -505,7 +478,7 @@ absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
     return Truncated(path, absl::StrCat("the file is ", size, " bytes; a package starts with a ",
                                         kHeaderBytes, "-byte header"));
   }
-  void* addr = MapReadOnly(fd, size);
+  void* addr = MapFileReadOnly(fd, size);
   const int map_errno = errno;
   ::close(fd);
   if (addr == MAP_FAILED) {
