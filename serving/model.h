@@ -69,6 +69,14 @@ struct ModelOptions {
   // lives in the Model, so a new version starts empty. Not applicable (stays off) to a graph
   // without request-level part.
   CacheOptions user_cache;
+  // Item cache: the item-level part of an O2 graph (what one candidate's item features alone
+  // determine: ESMM's item half of each tower's first dense layer;
+  // graph/passes/split_item_graph.h) computed once per distinct item row and reused across
+  // candidates and requests; only missed rows are computed, in one batch. Scores are bitwise equal
+  // with it on or off. Keyed by the model's identity and the bytes of the row's item-part inputs;
+  // lives in the Model, so a new version starts empty. Not applicable (stays off) to a graph
+  // whose item part only reads tables (DIN) or has none. Combines with user_cache.
+  CacheOptions item_cache;
 };
 
 struct ScoreOptions {
@@ -121,6 +129,8 @@ class Model {
   const ModelStats& stats() const;
   // Whether the user-side cache is on (ModelOptions::user_cache set and the graph splits).
   bool user_cache_enabled() const;
+  // Whether the item cache is on (ModelOptions::item_cache set and the graph splits).
+  bool item_cache_enabled() const;
 
   struct State;  // defined in model.cc
 

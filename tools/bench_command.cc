@@ -56,6 +56,9 @@ const std::vector<FlagSpec>& BenchFlags() {
       {"user-cache-mb", "", true, "MB",
        "PACKAGE only: also time Model::Score with the user-side result cache of MB MiB against "
        "it off (one synthesized user: every cached call hits; text report only)"},
+      {"item-cache-mb", "", true, "MB",
+       "PACKAGE only: also time Model::Score with the item cache of MB MiB against it off (one "
+       "synthesized request: every cached call hits; text report only)"},
       {"json", "", false, "", "the report as JSON"},
       {"help", "h", false, "", "show this help"},
     };
@@ -508,24 +511,29 @@ void PrintText(const tools::BenchReport& report, const std::string& int8_text) {
 }  // namespace
 
 
-// --user-cache-mb: Model::Score of a synthesized request (one user) with the user cache off and
-// on, at every candidate count and the first thread count; the text lines to print.
-absl::StatusOr<std::string> BenchUserCache(const CommandLine& line, const std::string& model_path,
-                                           const ModelSource& source, const BenchConfig& config) {
+// --user-cache-mb / --item-cache-mb (`kind` "user" / "item"): Model::Score of a synthesized
+// request with that cache off and on, at every candidate count and the first thread count; the
+// text lines to print.
+absl::StatusOr<std::string> BenchCache(const CommandLine& line, const std::string& kind,
+                                       const std::string& model_path, const ModelSource& source,
+                                       const BenchConfig& config) {
+  const std::string flag = absl::StrCat(kind, "-cache-mb");
+  const bool item = kind == "item";
   int64_t mb = 0;
-  if (!absl::SimpleAtoi(line.Get("user-cache-mb"), &mb) || mb < 1 || mb > (int64_t{1} << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat("--user-cache-mb: '", line.Get("user-cache-mb"),
+  if (!absl::SimpleAtoi(line.Get(flag), &mb) || mb < 1 || mb > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", line.Get(flag),
                                                    "' is not an integer in [1, 1048576]"));
   }
   if (!source.package.has_value() || !source.feature_config.has_value()) {
-    return absl::InvalidArgumentError(
-        "--user-cache-mb times Model::Score, which needs a model package (rankopt optimize -o)");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, " times Model::Score, which needs a model package (rankopt optimize -o)"));
   }
   const int64_t threads = config.threads.front();
   std::string out = absl::StrFormat(
-      "\nModel::Score with the user cache (%d MiB; one synthesized user: every cached call "
+      "\nModel::Score with the %s cache (%d MiB; one synthesized request: every cached call "
       "hits), %d thread%s:\n%10s %14s %14s %9s\n",
-      mb, threads, threads == 1 ? "" : "s", "candidates", "off p50", "on p50", "speedup");
+      item ? "item" : "user", mb, threads, threads == 1 ? "" : "s", "candidates", "off p50",
+      "on p50", "speedup");
   for (int64_t n : config.candidates) {
     const Request request = SynthesizeFeatureRequest(
         *source.feature_config, TableRowsOf(*source.feature_config, source.graph), n);
@@ -533,11 +541,15 @@ absl::StatusOr<std::string> BenchUserCache(const CommandLine& line, const std::s
     for (int on = 0; on < 2; ++on) {
       ModelOptions options;
       options.threads = static_cast<int>(threads);
-      options.user_cache.capacity_bytes = on ? static_cast<size_t>(mb) << 20 : 0;
+      CacheOptions& cache = item ? options.item_cache : options.user_cache;
+      cache.capacity_bytes = on ? static_cast<size_t>(mb) << 20 : 0;
       RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model,
                                Model::Load(model_path, options));
-      if (on && !model->user_cache_enabled()) {
+      if (on && !item && !model->user_cache_enabled()) {
         return absl::StrCat(out, "  not applicable: the package has no request-level part\n");
+      }
+      if (on && item && !model->item_cache_enabled()) {
+        return absl::StrCat(out, "  not applicable: the package has no item-level work\n");
       }
       Scores scores;
       std::vector<double> us;
@@ -762,10 +774,11 @@ int RunBench(const std::vector<std::string>& args) {
   }
   report.set_separability(SeparabilityText(separability));
   std::string cache_text;
-  if (line->Has("user-cache-mb")) {
-    absl::StatusOr<std::string> text = BenchUserCache(*line, model_path, *source, config);
+  for (const std::string kind : {"user", "item"}) {
+    if (!line->Has(absl::StrCat(kind, "-cache-mb"))) continue;
+    absl::StatusOr<std::string> text = BenchCache(*line, kind, model_path, *source, config);
     if (!text.ok()) return ReportError("bench", text.status());
-    cache_text = *std::move(text);
+    absl::StrAppend(&cache_text, *text);
   }
   if (!line->Has("no-profile")) {
     if (absl::Status s = Profile(*graph, plan_options, requests, config, &report);

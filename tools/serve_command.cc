@@ -1,5 +1,6 @@
 // rankopt serve MODEL_DIR|PACKAGE [--port 8500] [--host 127.0.0.1] [--threads N]
 //               [--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB]
+//               [--item-cache-mb MB]
 //
 // An HTTP front end over the serving library (serving/model_manager.h), for services that run
 // rankopt as a sidecar instead of linking it. cpp-httplib (Debian's libcpp-httplib-dev) is
@@ -65,6 +66,8 @@ const std::vector<FlagSpec>& ServeFlags() {
        "largest request body, counted after decompression (default 8388608)"},
       {"user-cache-mb", "", true, "MB",
        "user-side result cache per model version, in MiB (default 0 = off; scores unchanged)"},
+      {"item-cache-mb", "", true, "MB",
+       "item cache per model version, in MiB (default 0 = off; scores unchanged)"},
       {"help", "h", false, "", "show this help"},
   };
   return flags;
@@ -72,7 +75,8 @@ const std::vector<FlagSpec>& ServeFlags() {
 
 constexpr char kUsage[] =
     "usage: rankopt serve MODEL_DIR|PACKAGE [--port 8500] [--host 127.0.0.1] [--threads N] "
-    "[--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB]";
+    "[--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB] "
+    "[--item-cache-mb MB]";
 
 void PrintHelp() {
   std::cout
@@ -113,6 +117,7 @@ struct ServeFlagValues {
   double poll_s = kDefaultPollSeconds;
   size_t max_body_bytes = kDefaultMaxBodyBytes;
   size_t user_cache_bytes = 0;
+  size_t item_cache_bytes = 0;
 };
 
 absl::StatusOr<int64_t> IntFlag(const CommandLine& line, const char* flag, int64_t fallback,
@@ -140,11 +145,14 @@ absl::StatusOr<ServeFlagValues> ReadServeFlags(const CommandLine& line) {
   absl::StatusOr<int64_t> max_body =
       IntFlag(line, "max-body-bytes", kDefaultMaxBodyBytes, 1, int64_t{1} << 40);
   absl::StatusOr<int64_t> user_cache_mb = IntFlag(line, "user-cache-mb", 0, 0, int64_t{1} << 20);
+  absl::StatusOr<int64_t> item_cache_mb = IntFlag(line, "item-cache-mb", 0, 0, int64_t{1} << 20);
   for (const absl::Status& s : {port.status(), threads.status(), http_threads.status(),
-                                max_body.status(), user_cache_mb.status()}) {
+                                max_body.status(), user_cache_mb.status(),
+                                item_cache_mb.status()}) {
     if (!s.ok()) return s;
   }
   v.user_cache_bytes = static_cast<size_t>(*user_cache_mb) << 20;
+  v.item_cache_bytes = static_cast<size_t>(*item_cache_mb) << 20;
   v.port = static_cast<int>(*port);
   v.threads = static_cast<int>(*threads);
   v.http_threads = static_cast<int>(*http_threads);
@@ -177,6 +185,7 @@ class ServedModel {
     ModelOptions model_options;
     model_options.threads = flags.threads;
     model_options.user_cache.capacity_bytes = flags.user_cache_bytes;
+    model_options.item_cache.capacity_bytes = flags.item_cache_bytes;
     ServedModel served;
     std::error_code ec;
     if (std::filesystem::is_regular_file(flags.path, ec)) {
@@ -254,38 +263,6 @@ class HttpCounters {
 
   std::array<std::array<std::atomic<int64_t>, kStatuses>, kRoutes> counts_{};
 };
-
-void AppendJsonString(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
-          out->append(buf);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 // The shortest text that reads back as the same float (so clients see the exact scores);
 // null for NaN and infinities, which JSON lacks.

@@ -1,16 +1,19 @@
-// The user-side result cache end to end (ModelOptions::user_cache), issue 8's benchmark:
+// The user-side result cache and the item cache end to end (ModelOptions::user_cache,
+// ModelOptions::item_cache), issue 8's benchmark:
 //
 //   serving_cache_bench PACKAGE... [--threads 2] [--warmup N] [--requests N] [--max-ids 1000]
+//                       [--only CELL]  (e.g. "item 1 GB": that cell and "off")
 //
 // For each package (`rankopt optimize` output, e.g. of tests/data/peers/din.onnx and esmm.onnx), a
 // stream of requests: Zipf users (s = 1.1 over 1M users; a user's features are a deterministic
 // function of its index, tests/serving/population.h), 200 Zipf candidates (s = 1.0 over 500k
-// items), scored by `--threads` threads through Model::ScoreInto. Cells: cache off, and on at
-// 16 MB, 128 MB and 1 GB. Each cell: every thread scores --warmup requests (not timed: the cache
-// fills), then --requests timed ones (the same seeds in every cell). Reported: throughput
-// (requests/s over the timed wall clock of all threads, request generation included: the same
-// work in every cell), p50/p99 of Score, the user cache's hit rate and bytes, the process RSS
-// growth, and the ratio to the cache-off cell.
+// items), scored by `--threads` threads through Model::ScoreInto. Cells: caches off, and at
+// 16 MB, 128 MB and 1 GB each of: the user cache, the item cache, both (each cache that size).
+// Each cell: every thread scores --warmup requests (not timed: the caches fill), then --requests
+// timed ones (the same seeds in every cell). Reported: throughput (requests/s over the timed wall
+// clock of all threads, request generation included: the same work in every cell), p50/p99 of
+// Score, each cache's hit rate over the timed requests, the caches' bytes, the process RSS growth,
+// and the ratio to the caches-off cell.
 //
 // The cache implementation inside the Model is ShardedCache. The comparison with the obvious
 // alternative (bench/cache/mutex_lru_cache.h, one mutex around an unordered_map LRU) replays the
@@ -25,10 +28,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "bench/cache/mutex_lru_cache.h"
 #include "bench/cache/zipf.h"
 #include "cache/cache_key.h"
@@ -51,6 +56,7 @@ struct Args {
   int warmup = 1500;    // per thread
   int requests = 3000;  // per thread, timed
   int64_t max_ids = 1000;
+  std::string only;  // run only the cells whose name contains this (and "off")
 };
 
 double RssMb() {
@@ -64,7 +70,7 @@ struct Cell {
   std::string name;
   double throughput = 0;  // requests/s
   double p50_ms = 0, p99_ms = 0;
-  double hit_rate = 0;
+  double user_hit_rate = -1, item_hit_rate = -1;  // -1: that cache is off
   double cache_mb = 0;
   double rss_growth_mb = 0;
 };
@@ -83,11 +89,13 @@ struct Stream {
 };
 
 absl::StatusOr<Cell> RunCell(const std::string& path, const Population& population,
-                             const Args& args, size_t cache_bytes, const std::string& name) {
+                             const Args& args, size_t user_bytes, size_t item_bytes,
+                             const std::string& name) {
   const double rss_before = RssMb();
   ModelOptions options;
   options.threads = 1;  // the threads are the callers'
-  options.user_cache.capacity_bytes = cache_bytes;
+  options.user_cache.capacity_bytes = user_bytes;
+  options.item_cache.capacity_bytes = item_bytes;
   absl::StatusOr<std::shared_ptr<const Model>> loaded = Model::Load(path, options);
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<const Model> model = *loaded;
@@ -141,11 +149,13 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
   cell.p50_ms = all[all.size() / 2];
   cell.p99_ms = all[all.size() * 99 / 100];
   const auto after = model->stats().Caches();
-  if (!after.empty()) {
-    const uint64_t hits = after[0].second.hits - before[0].second.hits;
-    const uint64_t misses = after[0].second.misses - before[0].second.misses;
-    cell.hit_rate = static_cast<double>(hits) / static_cast<double>(std::max<uint64_t>(1, hits + misses));
-    cell.cache_mb = static_cast<double>(after[0].second.bytes) / (1 << 20);
+  for (size_t c = 0; c < after.size() && c < before.size(); ++c) {
+    const uint64_t hits = after[c].second.hits - before[c].second.hits;
+    const uint64_t misses = after[c].second.misses - before[c].second.misses;
+    const double rate =
+        static_cast<double>(hits) / static_cast<double>(std::max<uint64_t>(1, hits + misses));
+    (after[c].first == "item" ? cell.item_hit_rate : cell.user_hit_rate) = rate;
+    cell.cache_mb += static_cast<double>(after[c].second.bytes) / (1 << 20);
   }
   cell.rss_growth_mb = RssMb() - rss_before;
   return cell;
@@ -214,13 +224,15 @@ int Main(int argc, char** argv) {
       next(&args.warmup);
     } else if (a == "--requests") {
       next(&args.requests);
+    } else if (a == "--only" && i + 1 < argc) {
+      args.only = argv[++i];
     } else if (a == "--max-ids") {
       next(&v);
       args.max_ids = v;
     } else if (a.rfind("--", 0) == 0) {
       std::fprintf(stderr,
                    "usage: serving_cache_bench PACKAGE... [--threads 2] [--warmup 1500] "
-                   "[--requests 3000] [--max-ids 1000]\n");
+                   "[--requests 3000] [--max-ids 1000] [--only CELL]\n");
       return 2;
     } else {
       args.packages.push_back(a);
@@ -259,21 +271,33 @@ int Main(int argc, char** argv) {
                           .count() /
                       500);
     }
-    std::printf("%-14s %12s %9s %9s %9s %10s %10s %9s\n", "cache", "requests/s", "p50 ms",
-                "p99 ms", "hit rate", "cache MB", "RSS +MB", "vs off");
+    std::printf("%-14s %12s %9s %9s %9s %9s %10s %10s %9s\n", "cache", "requests/s", "p50 ms",
+                "p99 ms", "user hit", "item hit", "cache MB", "RSS +MB", "vs off");
     double off = 0;
-    for (auto [bytes, name] : {std::pair{size_t{0}, "off"}, std::pair{size_t{16} << 20, "16 MB"},
-                               std::pair{size_t{128} << 20, "128 MB"},
-                               std::pair{size_t{1} << 30, "1 GB"}}) {
-      absl::StatusOr<Cell> cell = RunCell(path, population, args, bytes, name);
+    auto rate = [](double r) { return r < 0 ? std::string("-") : absl::StrFormat("%.3f", r); };
+    std::vector<std::pair<size_t, std::string>> sizes = {
+        {size_t{16} << 20, "16 MB"}, {size_t{128} << 20, "128 MB"}, {size_t{1} << 30, "1 GB"}};
+    std::vector<std::tuple<size_t, size_t, std::string>> cells = {{0, 0, "off"}};
+    for (const auto& [bytes, size] : sizes) {
+      cells.emplace_back(bytes, 0, absl::StrCat("user ", size));
+      cells.emplace_back(0, bytes, absl::StrCat("item ", size));
+      cells.emplace_back(bytes, bytes, absl::StrCat("both ", size));
+    }
+    for (const auto& [user_bytes, item_bytes, name] : cells) {
+      if (!args.only.empty() && name != "off" && name.find(args.only) == std::string::npos) {
+        continue;
+      }
+      absl::StatusOr<Cell> cell = RunCell(path, population, args, user_bytes, item_bytes, name);
       if (!cell.ok()) {
         std::fprintf(stderr, "%s\n", std::string(cell.status().message()).c_str());
         return 1;
       }
-      if (bytes == 0) off = cell->throughput;
-      std::printf("%-14s %12.1f %9.3f %9.3f %9.3f %10.1f %10.1f %8.2fx\n", name, cell->throughput,
-                  cell->p50_ms, cell->p99_ms, cell->hit_rate, cell->cache_mb, cell->rss_growth_mb,
+      if (user_bytes == 0 && item_bytes == 0) off = cell->throughput;
+      std::printf("%-14s %12.1f %9.3f %9.3f %9s %9s %10.1f %10.1f %8.2fx\n", name.c_str(),
+                  cell->throughput, cell->p50_ms, cell->p99_ms, rate(cell->user_hit_rate).c_str(),
+                  rate(cell->item_hit_rate).c_str(), cell->cache_mb, cell->rss_growth_mb,
                   cell->throughput / off);
+      std::fflush(stdout);
     }
     // The cache implementations on this model's key stream and value size, 128 MB.
     {

@@ -78,6 +78,10 @@ absl::StatusOr<std::vector<RequestLine>> ReadRequestJsonLines(const std::string&
 // in one row.
 absl::StatusOr<std::string> RequestToJson(const Request& request);
 
+// Appends `text` as a JSON string literal: quotes, backslashes and control characters escaped,
+// other bytes as they are (so `text` should be valid UTF-8 for the result to be valid JSON).
+void AppendJsonString(absl::string_view text, std::string* out);
+
 // Byte offset of the first invalid UTF-8 sequence in `bytes`, or -1 when valid. Rejects overlong
 // forms, surrogates and code points above U+10FFFF, as JSON parsers do.
 int64_t FindInvalidUtf8(absl::string_view bytes);

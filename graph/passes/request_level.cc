@@ -241,6 +241,10 @@ absl::StatusOr<std::vector<RequestLevelInput>> ParseRequestInputs(absl::string_v
   return inputs;
 }
 
+bool IsRowWiseNode(const Graph& graph, const Node& node, const ShapeMap& shapes) {
+  return IsRowWise(graph, node, shapes);
+}
+
 absl::flat_hash_set<TensorRef> RequestLevelTensors(const Graph& graph,
                                                    const std::vector<RequestLevelInput>& inputs,
                                                    const ShapeMap& shapes) {

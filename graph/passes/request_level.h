@@ -47,6 +47,13 @@ absl::flat_hash_set<TensorRef> RequestLevelTensors(const Graph& graph,
                                                    const std::vector<RequestLevelInput>& inputs,
                                                    const ShapeMap& shapes);
 
+// Whether `node` is row-wise: with every non-constant data input holding one row per candidate,
+// row r of its outputs depends only on row r of those inputs (elementwise ops, gathers from a
+// constant table, concat/reductions/softmax off the batch axis, products with a constant
+// weight, ...). True for _RankoptRequestRow too (its one row is row 0 of every row); callers that
+// need true row locality exclude it. `shapes` comes from InferShapes(graph).
+bool IsRowWiseNode(const Graph& graph, const Node& node, const ShapeMap& shapes);
+
 // The O2 pass (see the file comment). Uses options.request_inputs (whole inputs; column entries
 // are the split pass's) and options.outputs. Not applicable (unchanged, with a note) when no
 // request-level input is given or every graph input is request-level. Errors: a request input

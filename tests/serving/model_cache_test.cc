@@ -1,7 +1,9 @@
-// The user-side result cache (ModelOptions::user_cache): scores bitwise equal with the cache on
-// and off for every request (DIN fp32/int8, ESMM), on repeated users (hits), under 8 concurrent
-// threads, under eviction pressure (capacity far below the working set), across a ModelManager
-// version swap under load; prefill; stats and Prometheus text; a warm hit allocates nothing.
+// The user-side result cache (ModelOptions::user_cache) and the item cache
+// (ModelOptions::item_cache), alone and together: scores bitwise equal with the caches on and off
+// for every request (DIN fp32/int8, ESMM; thousands of distinct items), on repeated users and
+// items (hits), under 8 concurrent threads, under eviction pressure (capacity far below the
+// working set), across a ModelManager version swap under load; prefill; stats and Prometheus
+// text; a warm hit allocates nothing.
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -60,10 +62,11 @@ Fixture Make(absl::StatusOr<ModelPackage> package, absl::StatusOr<std::vector<Re
 }
 
 std::shared_ptr<const Model> LoadModel(const std::string& path, size_t cache_bytes,
-                                       int threads = 1) {
+                                       int threads = 1, size_t item_cache_bytes = 0) {
   ModelOptions options;
   options.threads = threads;
   options.user_cache.capacity_bytes = cache_bytes;
+  options.item_cache.capacity_bytes = item_cache_bytes;
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(path, options);
   EXPECT_TRUE(model.ok()) << model.status();
   return model.ok() ? *model : nullptr;
@@ -73,6 +76,7 @@ std::shared_ptr<const Model> LoadModel(const std::string& path, size_t cache_byt
 std::vector<std::vector<std::vector<float>>> Uncached(const Fixture& f) {
   std::shared_ptr<const Model> off = LoadModel(f.path, 0);
   EXPECT_FALSE(off->user_cache_enabled());
+  EXPECT_FALSE(off->item_cache_enabled());
   std::vector<std::vector<std::vector<float>>> out;
   for (const Request& r : f.requests) {
     absl::StatusOr<Scores> s = off->Score(r);
@@ -92,6 +96,8 @@ class ModelCacheTest : public ::testing::Test {
                               DinRequests(), "din_int8", 150));
     fixtures_->push_back(Make(BuildEsmmPackage(TableQuantizationMode::kOff, "fp32"),
                               EsmmRequests(), "esmm", 150));
+    fixtures_->push_back(Make(BuildEsmmPackage(TableQuantizationMode::kForce, "int8"),
+                              EsmmRequests(), "esmm_int8", 150));
     want_ = new std::vector<std::vector<std::vector<std::vector<float>>>>;
     for (const Fixture& f : *fixtures_) want_->push_back(Uncached(f));
   }
@@ -244,22 +250,27 @@ TEST_F(ModelCacheTest, WarmHitAllocatesNothing) {
   }
 }
 
-TEST_F(ModelCacheTest, ModelSwapUnderLoadKeepsScoresEqual) {
-  // fp32 and int8 versions of DIN alternate under 8 scoring threads, each with its own cache.
-  const std::string root = FreshTempDir("model_cache_swap");
+// fp32 and int8 versions of DIN alternate under 8 scoring threads, each with its own caches.
+// `first`: the fp32 fixture's index; first + 1 its int8 version's.
+void ExpectSwapsUnderLoadKeepScoresEqual(
+    const std::vector<Fixture>* fixtures_,
+    const std::vector<std::vector<std::vector<std::vector<float>>>>* want_, size_t first,
+    size_t user_bytes, size_t item_bytes, const std::string& name) {
+  const std::string root = FreshTempDir(name);
   auto deploy = [&](int version, const std::string& from) {
     const std::string dir = absl::StrCat(root, "/", version);
     std::filesystem::create_directories(dir);
     std::filesystem::copy_file(from, absl::StrCat(dir, "/.tmp"));
     std::filesystem::rename(absl::StrCat(dir, "/.tmp"), absl::StrCat(dir, "/model.rkp"));
   };
-  const Fixture& fp32 = (*fixtures_)[0];
-  const Fixture& int8 = (*fixtures_)[1];
+  const Fixture& fp32 = (*fixtures_)[first];
+  const Fixture& int8 = (*fixtures_)[first + 1];
   deploy(1, fp32.path);
   ModelManagerOptions options;
   options.log = [](const std::string&) {};
   options.model.threads = 2;
-  options.model.user_cache.capacity_bytes = size_t{256} << 10;  // some eviction too
+  options.model.user_cache.capacity_bytes = user_bytes;  // some eviction too
+  options.model.item_cache.capacity_bytes = item_bytes;
   absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root, options);
   ASSERT_TRUE(manager.ok()) << manager.status();
   std::atomic<bool> stop{false};
@@ -271,7 +282,7 @@ TEST_F(ModelCacheTest, ModelSwapUnderLoadKeepsScoresEqual) {
       for (size_t i = static_cast<size_t>(t) * 11; !stop.load(); ++i) {
         const size_t r = i % fp32.requests.size();
         std::shared_ptr<const Model> model = (*manager)->Current();
-        const size_t which = model->version() == "fp32" ? 0 : 1;
+        const size_t which = first + (model->version() == "fp32" ? 0 : 1);
         if (!model->ScoreInto(fp32.requests[r], {}, &scores).ok()) {
           failed.fetch_add(1);
         } else if (scores.values != (*want_)[which][r]) {
@@ -291,7 +302,175 @@ TEST_F(ModelCacheTest, ModelSwapUnderLoadKeepsScoresEqual) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GT(scored.load(), 100);
-  EXPECT_THAT((*manager)->PrometheusText(), HasSubstr("cache=\"user\""));
+  if (user_bytes > 0) EXPECT_THAT((*manager)->PrometheusText(), HasSubstr("cache=\"user\""));
+  if (item_bytes > 0) EXPECT_THAT((*manager)->PrometheusText(), HasSubstr("cache=\"item\""));
+}
+
+TEST_F(ModelCacheTest, ModelSwapUnderLoadKeepsScoresEqual) {
+  ExpectSwapsUnderLoadKeepScoresEqual(fixtures_, want_, 0, size_t{256} << 10, 0,
+                                      "model_cache_swap");
+}
+
+TEST_F(ModelCacheTest, ModelSwapUnderLoadKeepsScoresEqualWithItemCache) {
+  // ESMM fp32 and int8: the item cache alone, then with the user cache; small enough to evict.
+  ExpectSwapsUnderLoadKeepScoresEqual(fixtures_, want_, 2, 0, size_t{64} << 10,
+                                      "model_cache_swap_item");
+  ExpectSwapsUnderLoadKeepScoresEqual(fixtures_, want_, 2, size_t{256} << 10, size_t{64} << 10,
+                                      "model_cache_swap_both");
+}
+
+// The cache named `name` in `model`'s stats.
+CacheCounters CountersOf(const Model& model, const std::string& name) {
+  for (const auto& [cache, counters] : model.stats().Caches()) {
+    if (cache == name) return counters;
+  }
+  ADD_FAILURE() << "no cache '" << name << "'";
+  return CacheCounters{};
+}
+
+// The ESMM fixtures (fp32, int8): DIN's item part only reads tables, which is not worth caching
+// (graph/passes/split_item_graph.h), so its item cache stays off.
+constexpr size_t kEsmmFixtures[] = {2, 3};
+
+TEST_F(ModelCacheTest, ItemCacheIsOffWhereOnlyTablesAreRead) {
+  for (size_t m : {0, 1}) {
+    const Fixture& f = (*fixtures_)[m];
+    std::shared_ptr<const Model> on = LoadModel(f.path, 0, 1, size_t{16} << 20);
+    EXPECT_FALSE(on->item_cache_enabled()) << f.path;
+    EXPECT_TRUE(on->stats().Caches().empty());
+    for (size_t r = 0; r < f.requests.size(); r += 11) {
+      absl::StatusOr<Scores> s = on->Score(f.requests[r]);
+      ASSERT_TRUE(s.ok()) << s.status();
+      EXPECT_EQ(s->values, (*want_)[m][r]) << f.path << " request " << r;
+    }
+  }
+}
+
+TEST_F(ModelCacheTest, ItemCacheScoresAreBitwiseEqual) {
+  for (size_t m : kEsmmFixtures) {
+    const Fixture& f = (*fixtures_)[m];
+    for (size_t user_bytes : {size_t{0}, size_t{16} << 20}) {
+      for (int threads : {1, 2}) {
+        std::shared_ptr<const Model> on = LoadModel(f.path, user_bytes, threads, size_t{16} << 20);
+        ASSERT_TRUE(on->item_cache_enabled()) << f.path;
+        EXPECT_EQ(on->user_cache_enabled(), user_bytes > 0);
+        for (int pass = 0; pass < 2; ++pass) {  // misses, then hits
+          for (size_t r = 0; r < f.requests.size(); ++r) {
+            absl::StatusOr<Scores> s = on->Score(f.requests[r]);
+            ASSERT_TRUE(s.ok()) << s.status();
+            EXPECT_EQ(s->values, (*want_)[m][r]) << f.path << " request " << r << " pass " << pass;
+          }
+        }
+        const CacheCounters c = CountersOf(*on, "item");
+        EXPECT_GT(c.misses, 1000u) << f.path;  // thousands of distinct items
+        EXPECT_GT(c.hits, c.misses) << f.path;
+        EXPECT_GT(c.bytes, 0u);
+        EXPECT_EQ(c.evictions, 0u);
+        EXPECT_EQ(on->stats().Caches().size(), user_bytes > 0 ? 2u : 1u);
+        const std::string text = on->stats().PrometheusText("model=\"m\"");
+        EXPECT_THAT(text, HasSubstr(absl::StrCat(
+                              "rankopt_cache_hits_total{model=\"m\",cache=\"item\"} ", c.hits)));
+      }
+    }
+  }
+}
+
+TEST_F(ModelCacheTest, ItemCacheEvictionPressureKeepsScoresEqual) {
+  for (size_t m : kEsmmFixtures) {
+    const Fixture& f = (*fixtures_)[m];
+    // About 25 items: thousands of distinct items cycle through it.
+    std::shared_ptr<const Model> on = LoadModel(f.path, 0, 2, size_t{64} << 10);
+    ASSERT_TRUE(on->item_cache_enabled());
+    for (int pass = 0; pass < 2; ++pass) {
+      for (size_t r = 0; r < f.requests.size(); ++r) {
+        absl::StatusOr<Scores> s = on->Score(f.requests[r]);
+        ASSERT_TRUE(s.ok()) << s.status();
+        EXPECT_EQ(s->values, (*want_)[m][r]) << f.path << " request " << r;
+      }
+    }
+    const CacheCounters c = CountersOf(*on, "item");
+    EXPECT_GT(c.evictions, 1000u) << f.path;
+    EXPECT_LE(c.bytes, size_t{64} << 10);
+  }
+}
+
+TEST_F(ModelCacheTest, ItemCacheConcurrentThreadsGetEqualScores) {
+  for (size_t m : kEsmmFixtures) {
+    const Fixture& f = (*fixtures_)[m];
+    for (size_t user_bytes : {size_t{0}, size_t{64} << 10}) {
+      for (size_t item_bytes : {size_t{16} << 20, size_t{64} << 10}) {
+        std::shared_ptr<const Model> on = LoadModel(f.path, user_bytes, 2, item_bytes);
+        ASSERT_TRUE(on->item_cache_enabled());
+        std::atomic<int64_t> failed{0}, wrong{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 8; ++t) {
+          threads.emplace_back([&, t] {
+            Scores scores;
+            for (size_t i = 0; i < 2 * f.requests.size(); ++i) {
+              // Threads walk the requests from different starts: the same items at once.
+              const size_t r = (i * (t % 2 == 0 ? 1 : 7) + t * 13) % f.requests.size();
+              if (!on->ScoreInto(f.requests[r], {}, &scores).ok()) {
+                failed.fetch_add(1);
+              } else if (scores.values != (*want_)[m][r]) {
+                wrong.fetch_add(1);
+              }
+            }
+          });
+        }
+        for (std::thread& t : threads) t.join();
+        EXPECT_EQ(failed.load(), 0) << f.path;
+        EXPECT_EQ(wrong.load(), 0) << f.path;
+        EXPECT_GT(CountersOf(*on, "item").hits, 0u);
+      }
+    }
+  }
+}
+
+TEST_F(ModelCacheTest, ItemCachePrefillFromHotRequests) {
+  const Fixture& f = (*fixtures_)[2];
+  ModelOptions options;
+  options.item_cache.capacity_bytes = size_t{16} << 20;
+  options.item_cache.prefill_from_warmup_requests = false;
+  options.warm_up = false;
+  for (size_t r = 10; r < 20; ++r) {
+    absl::StatusOr<std::string> json = RequestToJson(f.requests[r]);
+    ASSERT_TRUE(json.ok());
+    options.item_cache.prefill_requests.push_back(*json);
+  }
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(f.path, options);
+  ASSERT_TRUE(model.ok()) << model.status();
+  CacheCounters c = CountersOf(**model, "item");
+  EXPECT_GT(c.entries, 10u);
+  const uint64_t misses = c.misses;
+  for (size_t r = 10; r < 20; ++r) {
+    absl::StatusOr<Scores> s = (*model)->Score(f.requests[r]);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->values, (*want_)[2][r]);
+  }
+  EXPECT_EQ(CountersOf(**model, "item").misses, misses);  // every item was prefilled
+
+  options.item_cache.prefill_requests = {"{not json"};
+  model = Model::Load(f.path, options);
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(model.status().message(), HasSubstr("item cache prefill: request 0"));
+}
+
+TEST_F(ModelCacheTest, ItemCacheWarmHitAllocatesNothing) {
+  const Fixture& f = (*fixtures_)[2];
+  std::shared_ptr<const Model> on = LoadModel(f.path, size_t{16} << 20, 1, size_t{16} << 20);
+  Scores scores;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t r = 0; r < 7; ++r) ASSERT_TRUE(on->ScoreInto(f.requests[r], {}, &scores).ok());
+  }
+  for (size_t r = 0; r < 7; ++r) {
+    int64_t count = -1;
+    for (int attempt = 0; attempt < 5 && count != 0; ++attempt) {
+      const int64_t n =
+          CountAllocations([&] { on->ScoreInto(f.requests[r], {}, &scores).IgnoreError(); });
+      count = count < 0 ? n : std::min(count, n);
+    }
+    EXPECT_EQ(count, 0) << "request " << r;
+  }
 }
 
 }  // namespace

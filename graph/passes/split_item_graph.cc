@@ -1,0 +1,355 @@
+#include "graph/passes/split_item_graph.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "graph/analysis/shape_inference.h"
+#include "graph/passes/pass_util.h"
+#include "graph/passes/request_level.h"
+
+namespace rankopt {
+namespace {
+
+constexpr absl::string_view kFusedMatMulOp = "_RankoptFusedMatMul";
+
+// The feed name of a Placeholder: its tensor name in ONNX, its node name in TF.
+std::string FeedName(const Graph& graph, const Node& node) {
+  if (graph.format() == ModelFormat::kOnnx && !node.output_names.empty()) {
+    return node.output_names[0];
+  }
+  return node.name;
+}
+
+ItemGraphSplit NotApplicable(std::string why) {
+  ItemGraphSplit split;
+  split.note = absl::StrCat("not applicable: ", why);
+  return split;
+}
+
+bool IsConst(const Graph& graph, const TensorRef& ref) {
+  return graph.ConstantBehind(ref) != nullptr;
+}
+
+// Ops whose work is worth caching per item: products and pooled bags, and (`lookups`) table reads.
+bool IsWork(absl::string_view op, bool lookups) {
+  for (absl::string_view w : {"_RankoptEmbeddingBag", "MatMul", "BatchMatMul", "BatchMatMulV2",
+                              "Gemm", "_RankoptFusedMatMul"}) {
+    if (op == w) return true;
+  }
+  if (!lookups) return false;
+  for (absl::string_view w : {"Gather", "GatherV2", "ResourceGather", "_RankoptEmbeddingLookup"}) {
+    if (op == w) return true;
+  }
+  return false;
+}
+
+// The item-level tensors of `graph` (see the header): seeded by every graph input that is not a
+// whole request-level input, grown through row-wise nodes and _RankoptSelectColumns.
+absl::flat_hash_set<TensorRef> ItemLevelTensors(const Graph& graph,
+                                                const absl::flat_hash_set<std::string>& request,
+                                                const ShapeMap& shapes) {
+  absl::flat_hash_set<TensorRef> item;
+  absl::StatusOr<std::vector<int>> order = graph.TopologicalOrder();
+  if (!order.ok()) return item;
+  for (int index : *order) {
+    const Node& node = graph.nodes()[index];
+    if (node.op == kPlaceholderOp) {
+      if (!request.contains(node.name) && !request.contains(FeedName(graph, node))) {
+        item.insert(TensorRef{node.name, 0});
+      }
+      continue;
+    }
+    // _RankoptRequestRow yields one row for all candidates: user-side, never item-level.
+    if (node.op == kConstOp || node.op == kRequestRowOp || !node.control_inputs.empty()) continue;
+    if (node.op == kSelectColumnsOp) {
+      if (node.inputs.size() == 1 && item.contains(node.inputs[0])) {
+        item.insert(TensorRef{node.name, 0});
+      }
+      continue;
+    }
+    bool any = false, all = true;
+    for (const TensorRef& in : node.inputs) {
+      if (in.empty() || IsConst(graph, in)) continue;
+      any = true;
+      all &= item.contains(in);
+    }
+    if (!any || !all || !IsRowWiseNode(graph, node, shapes)) continue;
+    const int outputs = std::max<int>(1, static_cast<int>(node.output_names.size()));
+    for (int port = 0; port < outputs; ++port) item.insert(TensorRef{node.name, port});
+  }
+  return item;
+}
+
+// Rewrites each first-layer _RankoptFusedMatMul(i, W, runtime_bias, act) with an item-level `i`
+// into act(Add(_RankoptFusedMatMul(i, W), runtime_bias)) (see the header). Returns how many.
+absl::StatusOr<int> MoveItemHalves(const Graph& graph, const absl::flat_hash_set<TensorRef>& item,
+                                   Graph* out) {
+  const bool onnx = graph.format() == ModelFormat::kOnnx;
+  absl::flat_hash_set<std::string> names = pass_util::NodeNames(graph);
+  for (const Node& node : graph.nodes()) {
+    for (const std::string& o : node.output_names) names.insert(o);
+  }
+  auto new_node = [&](absl::string_view base, absl::string_view op, const Node& like) {
+    Node n;
+    n.name = pass_util::UniqueName(base, &names);
+    n.op = std::string(op);
+    n.device = like.device;
+    if (onnx) n.output_names = {n.name};
+    if (!onnx) n.attrs.Set("T", DType::kFloat32);
+    return n;
+  };
+  int moved = 0;
+  std::vector<Node> nodes;
+  nodes.reserve(graph.num_nodes() + 8);
+  for (const Node& node : graph.nodes()) {
+    const std::string* activation = node.attrs.Get<std::string>("activation");
+    const std::string act = activation == nullptr ? "none" : *activation;
+    const bool movable = node.op == kFusedMatMulOp && node.inputs.size() == 3 &&
+                         node.control_inputs.empty() && item.contains(node.inputs[0]) &&
+                         IsConst(graph, node.inputs[1]) && !node.inputs[2].empty() &&
+                         !IsConst(graph, node.inputs[2]) && !item.contains(node.inputs[2]) &&
+                         (act == "none" || act == "relu" || act == "sigmoid" || act == "tanh");
+    if (!movable) {
+      nodes.push_back(node);
+      continue;
+    }
+    Node term = new_node(absl::StrCat(node.name, "/item_term"), kFusedMatMulOp, node);
+    term.attrs = node.attrs;
+    term.attrs.Set("activation", std::string("none"));
+    term.inputs = {node.inputs[0], node.inputs[1]};
+    const absl::string_view add_op = onnx ? "Add" : "AddV2";
+    Node last;
+    if (act == "none") {
+      last.name = node.name;
+      last.op = std::string(add_op);
+      last.device = node.device;
+      last.inputs = {TensorRef{term.name, 0}, node.inputs[2]};
+      if (!onnx) last.attrs.Set("T", DType::kFloat32);
+      nodes.push_back(std::move(term));
+    } else {
+      Node add = new_node(absl::StrCat(node.name, "/bias_add"), add_op, node);
+      add.inputs = {TensorRef{term.name, 0}, node.inputs[2]};
+      last.name = node.name;
+      last.op = act == "relu" ? "Relu" : act == "sigmoid" ? "Sigmoid" : "Tanh";
+      last.device = node.device;
+      last.inputs = {TensorRef{add.name, 0}};
+      if (!onnx) last.attrs.Set("T", DType::kFloat32);
+      nodes.push_back(std::move(term));
+      nodes.push_back(std::move(add));
+    }
+    last.output_names = node.output_names;  // the readers' tensor keeps its name
+    nodes.push_back(std::move(last));
+    ++moved;
+  }
+  *out = graph;
+  if (moved > 0) RANKOPT_RETURN_IF_ERROR(out->SetNodes(std::move(nodes)));
+  return moved;
+}
+
+}  // namespace
+
+absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
+                                              const std::vector<RequestLevelInput>& request_inputs,
+                                              const std::vector<std::string>& outputs,
+                                              const ItemSplitOptions& options) {
+  absl::flat_hash_set<std::string> request;  // whole request-level inputs
+  for (const RequestLevelInput& input : request_inputs) {
+    bool found = false;
+    for (const Node& node : source.nodes()) {
+      found |= node.op == kPlaceholderOp &&
+               (node.name == input.name || FeedName(source, node) == input.name);
+    }
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("split item graph: request input '", input.name, "' is not a graph input"));
+    }
+    if (input.columns.empty()) request.insert(input.name);
+  }
+  RANKOPT_RETURN_IF_ERROR(source.Validate());
+  Graph graph(source.format());
+  int moved = 0;
+  {
+    RANKOPT_ASSIGN_OR_RETURN(const ShapeMap shapes, InferShapes(source));
+    RANKOPT_ASSIGN_OR_RETURN(
+        moved, MoveItemHalves(source, ItemLevelTensors(source, request, shapes), &graph));
+  }
+  RANKOPT_RETURN_IF_ERROR(graph.Validate());
+  RANKOPT_ASSIGN_OR_RETURN(const ShapeMap shapes, InferShapes(graph));
+  const absl::flat_hash_set<TensorRef> item = ItemLevelTensors(graph, request, shapes);
+
+  std::vector<TensorRef> output_refs;
+  if (outputs.empty()) {
+    for (const GraphOutput& o : graph.outputs()) output_refs.push_back(o.ref);
+    if (output_refs.empty() && !graph.signatures().empty()) {
+      for (const SignatureTensor& t : graph.signatures()[0].outputs) output_refs.push_back(t.ref);
+    }
+  } else {
+    for (const std::string& name : outputs) {
+      RANKOPT_ASSIGN_OR_RETURN(TensorRef ref, graph.ResolveTensor(name));
+      output_refs.push_back(std::move(ref));
+    }
+  }
+  for (const TensorRef& ref : output_refs) {
+    if (item.contains(ref)) {
+      return NotApplicable(absl::StrCat("output '", ref.ToString(), "' is item-level"));
+    }
+  }
+
+  // The boundary: item-level tensors made by a node (graph inputs stay inputs of the cross
+  // part) and read by a node that is not item-level, in graph order.
+  auto is_item_node = [&](const Node& node) {
+    return node.op != kConstOp && node.op != kPlaceholderOp &&
+           item.contains(TensorRef{node.name, 0});
+  };
+  std::vector<TensorRef> boundary;
+  absl::flat_hash_set<TensorRef> in_boundary;
+  for (const Node& node : graph.nodes()) {
+    if (is_item_node(node)) continue;
+    for (const TensorRef& ref : node.inputs) {
+      if (ref.empty() || !item.contains(ref)) continue;
+      const Node* producer = graph.FindNode(ref.node);
+      if (producer == nullptr || producer->op == kPlaceholderOp) continue;
+      if (in_boundary.insert(ref).second) boundary.push_back(ref);
+    }
+  }
+  if (boundary.empty()) return NotApplicable("no item-level tensor reaches a cross node");
+  std::sort(boundary.begin(), boundary.end(), [&](const TensorRef& a, const TensorRef& b) {
+    const int ia = graph.NodeIndex(a.node), ib = graph.NodeIndex(b.node);
+    return ia != ib ? ia < ib : a.port < b.port;
+  });
+
+  // What the item part reads and does: walk back from the boundary through item-level nodes.
+  absl::flat_hash_map<std::string, std::vector<int64_t>> columns_of;  // feed -> columns
+  absl::flat_hash_set<std::string> whole;                             // feeds read whole
+  bool work = false;
+  {
+    std::vector<std::string> stack;
+    absl::flat_hash_set<std::string> seen;
+    for (const TensorRef& ref : boundary) {
+      if (seen.insert(ref.node).second) stack.push_back(ref.node);
+    }
+    while (!stack.empty()) {
+      const Node* node = graph.FindNode(stack.back());
+      stack.pop_back();
+      if (node == nullptr) continue;
+      work |= IsWork(node->op, options.cache_lookups);
+      for (const TensorRef& in : node->inputs) {
+        if (in.empty() || !item.contains(in)) continue;  // constants stay in both parts
+        const Node* producer = graph.FindNode(in.node);
+        if (producer != nullptr && producer->op == kPlaceholderOp) {
+          const std::string feed = FeedName(graph, *producer);
+          const auto* columns = node->attrs.Get<std::vector<int64_t>>("columns");
+          if (node->op == kSelectColumnsOp && columns != nullptr) {
+            std::vector<int64_t>& c = columns_of[feed];
+            c.insert(c.end(), columns->begin(), columns->end());
+          } else {
+            whole.insert(feed);
+          }
+          continue;
+        }
+        if (seen.insert(in.node).second) stack.push_back(in.node);
+      }
+    }
+  }
+  if (!work) {
+    return NotApplicable(options.cache_lookups
+                             ? "the item-level part reads no table and multiplies nothing"
+                             : "the item-level part only reads tables (a cache lookup costs "
+                               "more than the read it saves)");
+  }
+
+  ItemGraphSplit split;
+  split.applicable = true;
+  split.moved_layers = moved;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != kPlaceholderOp) continue;
+    const std::string feed = FeedName(graph, node);
+    if (whole.contains(feed)) {
+      split.item_inputs.push_back({feed, {}});
+    } else if (auto it = columns_of.find(feed); it != columns_of.end()) {
+      std::vector<int64_t> c = it->second;
+      std::sort(c.begin(), c.end());
+      c.erase(std::unique(c.begin(), c.end()), c.end());
+      split.item_inputs.push_back({feed, std::move(c)});
+    }
+  }
+
+  // The item part: the rewritten graph computing the boundary (ExecutionPlan keeps only what the
+  // outputs need).
+  split.item = graph;
+  split.item.mutable_signatures()->clear();
+  std::vector<GraphOutput>* item_outputs = split.item.mutable_outputs();
+  item_outputs->clear();
+
+  // The cross part: the other nodes, the boundary read from new Placeholders.
+  absl::flat_hash_set<std::string> names = pass_util::NodeNames(graph);
+  for (const Node& node : graph.nodes()) {
+    for (const std::string& o : node.output_names) names.insert(o);
+  }
+  absl::flat_hash_map<TensorRef, std::string> placeholder_of;
+  std::vector<Node> placeholders;
+  for (const TensorRef& ref : boundary) {
+    const InferredTensor& inferred = LookupInferred(shapes, ref);
+    ItemBoundary b;
+    b.tensor = ref;
+    b.item_name = ref.ToString();
+    b.dtype = inferred.dtype;
+    b.shape = inferred.shape;
+    bool known = b.dtype != DType::kInvalid && b.shape.known_rank() && b.shape.rank() >= 1;
+    for (int d = 1; known && d < b.shape.rank(); ++d) known = b.shape.dim(d) >= 0;
+    if (!known) {
+      return NotApplicable(absl::StrCat("the row shape of boundary tensor '", ref.ToString(),
+                                        "' is unknown (", b.shape.ToString(), ")"));
+    }
+    {
+      std::vector<int64_t> dims = b.shape.dims();
+      dims[0] = -1;  // one row per candidate
+      b.shape = Shape(std::move(dims));
+    }
+    Node p;
+    p.name = pass_util::UniqueName(
+        absl::StrCat(ref.node, ref.port == 0 ? "" : absl::StrCat("_", ref.port), "/item_boundary"),
+        &names);
+    p.op = std::string(kPlaceholderOp);
+    p.attrs.Set("dtype", b.dtype);
+    p.attrs.Set("shape", b.shape);
+    if (graph.format() == ModelFormat::kOnnx) p.output_names = {p.name};
+    b.feed_name = p.name;
+    placeholder_of[ref] = p.name;
+    item_outputs->push_back(GraphOutput{b.item_name, ref});
+    placeholders.push_back(std::move(p));
+    split.boundary.push_back(std::move(b));
+  }
+  absl::flat_hash_set<std::string> dropped;
+  for (const Node& node : graph.nodes()) {
+    if (is_item_node(node)) dropped.insert(node.name);
+  }
+  std::vector<Node> nodes = std::move(placeholders);
+  nodes.reserve(graph.num_nodes() + nodes.size());
+  for (const Node& source_node : graph.nodes()) {
+    if (dropped.contains(source_node.name)) continue;
+    Node node = source_node;
+    for (TensorRef& ref : node.inputs) {
+      auto it = placeholder_of.find(ref);
+      if (it != placeholder_of.end()) ref = TensorRef{it->second, 0};
+    }
+    node.control_inputs.erase(
+        std::remove_if(node.control_inputs.begin(), node.control_inputs.end(),
+                       [&](const std::string& c) { return dropped.contains(c); }),
+        node.control_inputs.end());
+    nodes.push_back(std::move(node));
+  }
+  split.cross = graph;
+  RANKOPT_RETURN_IF_ERROR(split.cross.SetNodes(std::move(nodes)));
+  RANKOPT_RETURN_IF_ERROR(split.cross.Validate());
+  RANKOPT_RETURN_IF_ERROR(split.item.Validate());
+  return split;
+}
+
+}  // namespace rankopt
