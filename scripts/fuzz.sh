@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 seconds=${1:-60}
 shift || true
-all_targets=(tf_graphdef_fuzz savedmodel_fuzz onnx_fuzz feature_config_fuzz request_json_fuzz)
+all_targets=(tf_graphdef_fuzz savedmodel_fuzz onnx_fuzz feature_config_fuzz request_json_fuzz
+             package_fuzz score_fuzz)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 build_dir=${BUILD_DIR:-build-fuzz}
@@ -33,6 +34,19 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DRANKOPT_BUILD_FUZZ=ON -DRANKOPT_BUILD_TESTS=OFF -DRANKOPT_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}"
+
+# package_fuzz's seed and score_fuzz's model: the DIN example optimized into a package by the
+# (instrumented) rankopt of this build.
+package=$root/$build_dir/din.rkp
+if [[ " ${targets[*]} " == *" package_fuzz "* || " ${targets[*]} " == *" score_fuzz "* ]]; then
+  if [[ ! -f $package ]]; then
+    cmake --build "$build_dir" -j "$jobs" --target rankopt
+    ASAN_OPTIONS=detect_leaks=0 "$build_dir/tools/rankopt" optimize tests/data/peers/din.onnx \
+      --features configs/din.yaml --sample tests/data/features/requests_din.jsonl --time-s 0 \
+      -o "$package" >/dev/null
+  fi
+fi
+export RANKOPT_FUZZ_PACKAGE=$package
 
 # --- seed corpora: every file under its content hash, so copies of one model count once ---
 # Seeds above a target's size cap are left out: they would slow every execution, and the small
@@ -75,7 +89,10 @@ make_corpus() {  # target -> prints the corpus dir and max_len
     feature_config_fuzz)
       cap=65536
       add_seeds "$dir" $cap configs/*.yaml tests/data/features/*.yaml ;;
-    request_json_fuzz)
+    package_fuzz)
+      cap=1048576
+      add_seeds "$dir" $cap "$package" ;;
+    request_json_fuzz|score_fuzz)
       cap=65536
       local tmp line n=0
       tmp=$(mktemp -d)
