@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev libxxhash-dev libfarmhash-dev libsimdjson-dev   # feature configs and pipeline
   libtbb-dev libeigen3-dev
   libcpp-httplib-dev                  # `rankopt serve` (HTTP front end)
+  clang-14 libclang-rt-14-dev         # sanitizer builds and libFuzzer (scripts/sanitize.sh, fuzz.sh)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy               # fixture generators and test helpers
 )

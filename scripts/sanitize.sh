@@ -10,7 +10,8 @@
 #           set_tests_properties(NAME PROPERTIES LABELS concurrency)
 #         in its tests/ CMakeLists.txt when it runs our code on several threads.
 #
-# Compiler: clang-14 (Debian 12: clang-14 libclang-rt-14-dev), -O1 -g. Debian's libraries
+# Compiler: clang-14 (Debian 12: clang-14 libclang-rt-14-dev), -O1 -g -DNDEBUG (NDEBUG as in
+# release builds: the tools warn about assertions, and the CLI tests check their output). Debian's libraries
 # (protobuf, abseil, TBB, ...) stay uninstrumented: ASan/UBSan need nothing from them; for TSan,
 # scripts/tsan.supp says which reports inside libtbb are false positives. Installs nothing.
 # Environment: JOBS (default 2), CXX (default clang++-14).
@@ -26,7 +27,7 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 configure() {  # build_dir sanitizer_flags
   cmake -S . -B "$1" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" "${launcher[@]}" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" \
     -DCMAKE_CXX_FLAGS="$2 -fno-omit-frame-pointer" \
     -DRANKOPT_BUILD_TESTS=ON -DRANKOPT_BUILD_BENCH=OFF >/dev/null
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -172,12 +173,13 @@ struct Model::State {
   std::optional<UserCache> user_cache;  // engaged when ModelOptions::user_cache is on
   std::optional<ItemCache> item_cache;  // engaged when ModelOptions::item_cache is on
 
-  absl::Mutex pool_mu;
-  std::vector<std::unique_ptr<ScoreContext>> pool ABSL_GUARDED_BY(pool_mu);
+  // std::mutex, not Abseil's: Debian's Abseil is not built for TSan, which could not see it.
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<ScoreContext>> pool;  // guarded by pool_mu
 
   std::unique_ptr<ScoreContext> Acquire() {
     {
-      absl::MutexLock lock(&pool_mu);
+      std::lock_guard<std::mutex> lock(pool_mu);
       if (!pool.empty()) {
         std::unique_ptr<ScoreContext> context = std::move(pool.back());
         pool.pop_back();
@@ -187,7 +189,7 @@ struct Model::State {
     return std::make_unique<ScoreContext>();
   }
   void Release(std::unique_ptr<ScoreContext> context) {
-    absl::MutexLock lock(&pool_mu);
+    std::lock_guard<std::mutex> lock(pool_mu);
     pool.push_back(std::move(context));
   }
 

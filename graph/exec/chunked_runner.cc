@@ -205,7 +205,7 @@ absl::Status ChunkedRunner::Run(absl::Span<const NamedTensorView> feeds,
   if (outputs == nullptr) return absl::InvalidArgumentError("ChunkedRunner::Run: outputs is null");
   std::unique_ptr<ChunkedOutputs> kept;
   {
-    absl::MutexLock lock(&pool_mu_);
+    std::lock_guard<std::mutex> lock(pool_mu_);
     if (!pool_.empty()) {
       kept = std::move(pool_.back());
       pool_.pop_back();
@@ -214,7 +214,7 @@ absl::Status ChunkedRunner::Run(absl::Span<const NamedTensorView> feeds,
   if (kept == nullptr) kept = std::make_unique<ChunkedOutputs>();
   absl::Status status = RunInto(feeds, kept.get());
   if (status.ok()) status = kept->CopyTo(outputs);
-  absl::MutexLock lock(&pool_mu_);
+  std::lock_guard<std::mutex> lock(pool_mu_);
   pool_.push_back(std::move(kept));
   return status;
 }

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -147,8 +148,9 @@ class ChunkedRunner {
   std::unique_ptr<Arena> arena_;
   mutable std::atomic<SeparabilityState> state_{SeparabilityState::kUnknown};
   // Run's ChunkedOutputs, kept for later calls (one per concurrent caller at most).
-  mutable absl::Mutex pool_mu_;
-  mutable std::vector<std::unique_ptr<ChunkedOutputs>> pool_ ABSL_GUARDED_BY(pool_mu_);
+  // std::mutex, not Abseil's: Debian's Abseil is not built for TSan, which could not see it.
+  mutable std::mutex pool_mu_;
+  mutable std::vector<std::unique_ptr<ChunkedOutputs>> pool_;  // guarded by pool_mu_
 };
 
 }  // namespace rankopt

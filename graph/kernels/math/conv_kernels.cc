@@ -178,10 +178,11 @@ class ConvKernel : public OpKernel {
     RANKOPT_ASSIGN_OR_RETURN(void* scratch,
                              ctx->AllocateScratch(sizeof(float) * f.out_channels +
                                                   sizeof(int64_t) * (f.kernel_size * s + 2 * s)));
-    float* acc = static_cast<float*>(scratch);
-    int64_t* kernel_offsets = reinterpret_cast<int64_t*>(acc + f.out_channels);
+    // The int64 arrays first: after an odd number of floats they would be misaligned.
+    int64_t* kernel_offsets = static_cast<int64_t*>(scratch);
     int64_t* pos = kernel_offsets + f.kernel_size * s;
     int64_t* start = pos + s;
+    float* acc = reinterpret_cast<float*>(start + s);
     // Window offsets (dilated) of every kernel element, per spatial dim.
     for (int64_t k = 0; k < f.kernel_size; ++k) {
       int64_t rest = k;

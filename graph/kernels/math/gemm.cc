@@ -201,6 +201,12 @@ void GemmF32(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_row_stri
              int64_t a_col_stride, const GemmB& b, const float* bias, float* c, int64_t ldc,
              Isa isa) {
   if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // no products, and B may be empty (null data): C = 0 + bias
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = bias != nullptr ? 0.0f + bias[j] : 0.0f;
+    }
+    return;
+  }
   if (isa == Isa::kAvx512 && !CpuSupports(Isa::kAvx512)) isa = Isa::kAvx2;
   if (isa == Isa::kAvx2 && !CpuSupports(Isa::kAvx2)) isa = Isa::kScalar;
   switch (isa) {

@@ -74,9 +74,10 @@ class PoolKernel : public OpKernel {
     RANKOPT_ASSIGN_OR_RETURN(void* scratch,
                              ctx->AllocateScratch(sizeof(float) * xs.channels +
                                                   sizeof(int64_t) * (kernel_size * s + s)));
-    float* acc = static_cast<float*>(scratch);
-    int64_t* kernel_offsets = reinterpret_cast<int64_t*>(acc + xs.channels);
+    // The int64 arrays first: after an odd number of floats they would be misaligned.
+    int64_t* kernel_offsets = static_cast<int64_t*>(scratch);
     int64_t* start = kernel_offsets + kernel_size * s;
+    float* acc = reinterpret_cast<float*>(start + s);
     for (int64_t k = 0; k < kernel_size; ++k) {
       int64_t rest = k;
       for (int d = s - 1; d >= 0; --d) {

@@ -178,6 +178,22 @@ TEST(GraphSummaryTest, JsonParsesBackWithOpCounts) {
   EXPECT_EQ(parsed.op_types(0).count(), 2);
 }
 
+// Op types and names come from the model file, which need not be UTF-8 (ONNX strings are not
+// checked on parse); the JSON report must still be complete and parse back.
+TEST(GraphSummaryTest, JsonOfNonUtf8NamesParsesBack) {
+  Graph g(ModelFormat::kOnnx);
+  AddPlaceholder(g, "x\xff", DType::kFloat32, Shape({kU, 4}));
+  AddOnnxNode(g, "n", "Op\xc3\x28", {"x\xff"}, 1);
+  auto s = SummarizeGraph(g);
+  ASSERT_TRUE(s.ok()) << s.status();
+  const std::string json = FormatSummaryJson(*s);
+  EXPECT_THAT(json, HasSubstr("\"op_types\""));
+  GraphSummaryProto parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok()) << json;
+  ASSERT_EQ(parsed.op_types_size(), 2);
+  EXPECT_THAT(parsed.op_types(0).op(), HasSubstr("Op"));
+}
+
 TEST(GraphSummaryTest, TextReportHasEverySection) {
   auto s = SummarizeGraph(DenseGraph());
   ASSERT_TRUE(s.ok());
