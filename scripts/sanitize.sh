@@ -35,13 +35,17 @@ configure() {  # build_dir sanitizer_flags
 run_asan() {
   local dir=build-asan start=$SECONDS
   configure "$dir" "-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-  cmake --build "$dir" -j "$jobs"
+  # -k 0: a target that does not build fails the run, but the other tests still run.
+  local built=0 tested=0
+  ninja -C "$dir" -j "$jobs" -k 0 || built=$?
   echo "asan: built in $((SECONDS - start)) s"
   local t=$SECONDS
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1 \
   UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
-    ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 1800
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 1800 || tested=$?
   echo "asan: tests ran in $((SECONDS - t)) s; total $((SECONDS - start)) s"
+  (( built == 0 )) || echo "asan: some targets did not build" >&2
+  (( built == 0 && tested == 0 ))
 }
 
 run_tsan() {
@@ -56,18 +60,22 @@ run_tsan() {
     echo "tsan: no test is labelled concurrency" >&2
     return 1
   fi
-  cmake --build "$dir" -j "$jobs" --target "${tests[@]}"
+  local built=0 tested=0
+  ninja -C "$dir" -j "$jobs" -k 0 "${tests[@]}" || built=$?
   echo "tsan: built ${#tests[@]} tests in $((SECONDS - start)) s"
   local t=$SECONDS
   local options="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1"
   [[ -f scripts/tsan.supp ]] && options+=":suppressions=$root/scripts/tsan.supp"
-  TSAN_OPTIONS=$options ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 1800 -L concurrency
+  TSAN_OPTIONS=$options ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 1800 \
+    -L concurrency || tested=$?
   echo "tsan: tests ran in $((SECONDS - t)) s; total $((SECONDS - start)) s"
+  (( built == 0 )) || echo "tsan: some tests did not build" >&2
+  (( built == 0 && tested == 0 ))
 }
 
 case $mode in
   asan) run_asan ;;
   tsan) run_tsan ;;
-  all) run_asan; run_tsan ;;
+  all) status=0; run_asan || status=$?; run_tsan || status=$?; exit $status ;;
   *) echo "usage: $0 [asan|tsan|all]" >&2; exit 2 ;;
 esac
