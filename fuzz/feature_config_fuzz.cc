@@ -11,9 +11,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Relative vocabulary_file paths resolve against a folder that does not exist, so a fuzzed
   // config reads no files.
-  absl::StatusOr<rankopt::FeatureConfig> config = rankopt::ParseFeatureConfig(
-      absl::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml",
-      "/nonexistent-rankopt-fuzz");
+  absl::StatusOr<rankopt::FeatureConfig> config =
+      rankopt::ParseFeatureConfig(absl::string_view(reinterpret_cast<const char*>(data), size),
+                                  "fuzz.yaml", "/nonexistent-rankopt-fuzz");
   if (!config.ok()) return 0;
   (void)rankopt::FeatureConfigToYaml(*config);
   (void)rankopt::FeatureTransformer::Create(*std::move(config));

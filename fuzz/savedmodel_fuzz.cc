@@ -24,12 +24,13 @@ namespace fs = std::filesystem;
 // The model directories, made once; removed at exit.
 const std::vector<std::string>& ModelDirs() {
   static const std::vector<std::string>* dirs = [] {
-    const fs::path parent = fs::is_directory("/dev/shm") ? fs::path("/dev/shm")
-                                                         : fs::temp_directory_path();
+    const fs::path parent =
+        fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
     static std::string root =
         (parent / ("rankopt_savedmodel_fuzz." + std::to_string(getpid()))).string();
     auto* out = new std::vector<std::string>;
-    for (const char* fixture : {"saved_model_half_plus_two_cpu", "saved_model_half_plus_two_tf2_cpu"}) {
+    for (const char* fixture :
+         {"saved_model_half_plus_two_cpu", "saved_model_half_plus_two_tf2_cpu"}) {
       const fs::path dir = fs::path(root) / fixture;
       fs::create_directories(dir);
       fs::create_directory_symlink(

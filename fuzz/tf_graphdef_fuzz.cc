@@ -11,8 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
   for (rankopt::GraphDefEncoding encoding :
        {rankopt::GraphDefEncoding::kDetect, rankopt::GraphDefEncoding::kText}) {
-    absl::StatusOr<rankopt::Graph> graph =
-        rankopt::ImportGraphDefBytes(bytes, encoding, "fuzz.pb");
+    absl::StatusOr<rankopt::Graph> graph = rankopt::ImportGraphDefBytes(bytes, encoding, "fuzz.pb");
     if (graph.ok()) rankopt::FuzzGraphFollowUp(*graph);
   }
   return 0;

@@ -67,6 +67,16 @@ absl::flat_hash_set<std::string> NodeNames(const Graph& graph);
 Node MakeConst(const Graph& graph, std::string name, Tensor value,
                std::string onnx_tensor_name = "");
 
+// A Placeholder node of `dtype` and `shape` (ONNX: its tensor name is the node name).
+Node MakePlaceholder(const Graph& graph, std::string name, DType dtype, Shape shape);
+
+// The nodes of `graph` cut at a boundary: `placeholders` first, then every node not in `dropped`,
+// with inputs reading a tensor of `placeholder_of` reading that placeholder instead and control
+// edges from dropped nodes removed (they only ordered work that now runs elsewhere).
+std::vector<Node> CutAtPlaceholders(const Graph& graph, std::vector<Node> placeholders,
+                                    const absl::flat_hash_map<TensorRef, std::string>& placeholder_of,
+                                    const absl::flat_hash_set<std::string>& dropped);
+
 // Keeps frozen_variables() to the names still in the graph.
 void TrimFrozenVariables(Graph* graph);
 

@@ -312,14 +312,9 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
       dims[0] = -1;  // one row per candidate
       b.shape = Shape(std::move(dims));
     }
-    Node p;
-    p.name = pass_util::UniqueName(
+    Node p = pass_util::MakePlaceholder(graph, pass_util::UniqueName(
         absl::StrCat(ref.node, ref.port == 0 ? "" : absl::StrCat("_", ref.port), "/item_boundary"),
-        &names);
-    p.op = std::string(kPlaceholderOp);
-    p.attrs.Set("dtype", b.dtype);
-    p.attrs.Set("shape", b.shape);
-    if (graph.format() == ModelFormat::kOnnx) p.output_names = {p.name};
+        &names), b.dtype, b.shape);
     b.feed_name = p.name;
     placeholder_of[ref] = p.name;
     item_outputs->push_back(GraphOutput{b.item_name, ref});
@@ -330,21 +325,8 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
   for (const Node& node : graph.nodes()) {
     if (is_item_node(node)) dropped.insert(node.name);
   }
-  std::vector<Node> nodes = std::move(placeholders);
-  nodes.reserve(graph.num_nodes() + nodes.size());
-  for (const Node& source_node : graph.nodes()) {
-    if (dropped.contains(source_node.name)) continue;
-    Node node = source_node;
-    for (TensorRef& ref : node.inputs) {
-      auto it = placeholder_of.find(ref);
-      if (it != placeholder_of.end()) ref = TensorRef{it->second, 0};
-    }
-    node.control_inputs.erase(
-        std::remove_if(node.control_inputs.begin(), node.control_inputs.end(),
-                       [&](const std::string& c) { return dropped.contains(c); }),
-        node.control_inputs.end());
-    nodes.push_back(std::move(node));
-  }
+  std::vector<Node> nodes =
+      pass_util::CutAtPlaceholders(graph, std::move(placeholders), placeholder_of, dropped);
   split.cross = graph;
   RANKOPT_RETURN_IF_ERROR(split.cross.SetNodes(std::move(nodes)));
   RANKOPT_RETURN_IF_ERROR(split.cross.Validate());

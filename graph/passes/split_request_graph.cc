@@ -170,14 +170,9 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
       dims[0] = 1;
       b.shape = Shape(std::move(dims));
     }
-    Node p;
-    p.name = pass_util::UniqueName(absl::StrCat(ref.node, ref.port == 0 ? "" : absl::StrCat("_", ref.port),
+    Node p = pass_util::MakePlaceholder(graph, pass_util::UniqueName(absl::StrCat(ref.node, ref.port == 0 ? "" : absl::StrCat("_", ref.port),
                                                 "/request_boundary"),
-                                   &names);
-    p.op = std::string(kPlaceholderOp);
-    p.attrs.Set("dtype", b.dtype);
-    p.attrs.Set("shape", b.shape);
-    if (graph.format() == ModelFormat::kOnnx) p.output_names = {p.name};
+                                   &names), b.dtype, b.shape);
     b.feed_name = p.name;
     placeholder_of[ref] = p.name;
     user_outputs->push_back(GraphOutput{b.user_name, ref});
@@ -188,22 +183,9 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   for (const Node& node : graph.nodes()) {
     if (is_request_node(node)) dropped.insert(node.name);
   }
-  std::vector<Node> nodes = std::move(placeholders);
-  nodes.reserve(graph.num_nodes() + nodes.size());
-  for (const Node& source : graph.nodes()) {
-    if (dropped.contains(source.name)) continue;
-    Node node = source;
-    for (TensorRef& ref : node.inputs) {
-      auto it = placeholder_of.find(ref);
-      if (it != placeholder_of.end()) ref = TensorRef{it->second, 0};
-    }
-    // A control edge from request-level work only ordered it; that work is the user part's now.
-    node.control_inputs.erase(
-        std::remove_if(node.control_inputs.begin(), node.control_inputs.end(),
-                       [&](const std::string& c) { return dropped.contains(c); }),
-        node.control_inputs.end());
-    nodes.push_back(std::move(node));
-  }
+  // A control edge from request-level work only ordered it; that work is the user part's now.
+  std::vector<Node> nodes =
+      pass_util::CutAtPlaceholders(graph, std::move(placeholders), placeholder_of, dropped);
   split.candidate = graph;
   RANKOPT_RETURN_IF_ERROR(split.candidate.SetNodes(std::move(nodes)));
   // Outputs and signatures name candidate-level tensors (checked above), so they stay valid.

@@ -338,9 +338,8 @@ TEST(OnnxImportTest, ImportsBytesLikeTheFile) {
 
   EXPECT_EQ(std::string(ImportOnnxBytes("", "blob://x").status().message()),
             "blob://x: not an ONNX model (protobuf parse failed: the file is empty)");
-  EXPECT_EQ(std::string(ImportOnnxBytes(std::string("\x3a\xff\xff\x03xyz", 7), "blob://y")
-                            .status()
-                            .message()),
+  const std::string garbage("\x3a\xff\xff\x03xyz", 7);
+  EXPECT_EQ(std::string(ImportOnnxBytes(garbage, "blob://y").status().message()),
             "blob://y: not an ONNX model (protobuf parse failed)");
 }
 
