@@ -55,6 +55,15 @@ class ModelManagerTest : public ::testing::Test {
     ASSERT_NE(want_[0][0], want_[1][0]) << "the two versions must score differently";
   }
 
+  static void TearDownTestSuite() {
+    delete fp32_bytes_;
+    delete int8_bytes_;
+    for (ModelPackage* p : packages_) delete p;
+    packages_.clear();
+    delete requests_;
+    want_.clear();
+  }
+
   // Writes version `version` of `bytes` under root, the way a deploy should: a temp file, then
   // rename into place.
   static void Deploy(const std::string& root, int version, const std::string& bytes) {
