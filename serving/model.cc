@@ -26,6 +26,7 @@
 #include "graph/passes/request_level.h"
 #include "graph/passes/split_item_graph.h"
 #include "graph/passes/split_request_graph.h"
+#include "graph/passes/pass_util.h"
 #include "serving/feature_feeds.h"
 #include "serving/package/mapping_guard.h"
 #include "serving/package/model_package.h"
@@ -486,14 +487,6 @@ absl::Status Model::State::RunCached(ScoreContext* context) const {
 
 namespace {
 
-// The feed name of a Placeholder: its tensor name in ONNX, its node name in TF.
-std::string FeedName(const Graph& graph, const Node& node) {
-  if (graph.format() == ModelFormat::kOnnx && !node.output_names.empty()) {
-    return node.output_names[0];
-  }
-  return node.name;
-}
-
 // The whole request-level inputs of `request_inputs` that `graph` reads only through _RankoptRequestRow
 // without `columns` (row 0): they can be fed with one row.
 std::vector<std::string> OneRowInputs(const Graph& graph,
@@ -505,7 +498,7 @@ std::vector<std::string> OneRowInputs(const Graph& graph,
   std::vector<std::string> out;
   for (const Node& node : graph.nodes()) {
     if (node.op != kPlaceholderOp) continue;
-    const std::string feed = FeedName(graph, node);
+    const std::string feed = pass_util::FeedName(graph, node);
     if (!whole.contains(feed)) continue;
     bool read = false, only_rows = true;
     for (const Node& reader : graph.nodes()) {

@@ -111,6 +111,32 @@ absl::flat_hash_set<std::string> NodeNames(const Graph& graph) {
   return names;
 }
 
+std::string FeedName(const Graph& graph, const Node& node) {
+  if (graph.format() == ModelFormat::kOnnx && !node.output_names.empty()) {
+    return node.output_names[0];
+  }
+  return node.name;
+}
+
+std::vector<RequestLevelInput> InputsRead(
+    const Graph& graph, const absl::flat_hash_set<std::string>& whole,
+    const absl::flat_hash_map<std::string, std::vector<int64_t>>& columns_of) {
+  std::vector<RequestLevelInput> inputs;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != kPlaceholderOp) continue;
+    const std::string feed = FeedName(graph, node);
+    if (whole.contains(feed)) {
+      inputs.push_back({feed, {}});
+    } else if (auto it = columns_of.find(feed); it != columns_of.end()) {
+      std::vector<int64_t> c = it->second;
+      std::sort(c.begin(), c.end());
+      c.erase(std::unique(c.begin(), c.end()), c.end());
+      inputs.push_back({feed, std::move(c)});
+    }
+  }
+  return inputs;
+}
+
 Node MakePlaceholder(const Graph& graph, std::string name, DType dtype, Shape shape) {
   Node node;
   node.name = std::move(name);

@@ -67,6 +67,15 @@ absl::flat_hash_set<std::string> NodeNames(const Graph& graph);
 Node MakeConst(const Graph& graph, std::string name, Tensor value,
                std::string onnx_tensor_name = "");
 
+// The name a Placeholder is fed by: its tensor name in ONNX, its node name in TF.
+std::string FeedName(const Graph& graph, const Node& node);
+
+// The graph inputs (in graph order) a part of the graph reads: those in `whole` as a whole, those
+// in `columns_of` by the listed columns (sorted, unique).
+std::vector<RequestLevelInput> InputsRead(
+    const Graph& graph, const absl::flat_hash_set<std::string>& whole,
+    const absl::flat_hash_map<std::string, std::vector<int64_t>>& columns_of);
+
 // A Placeholder node of `dtype` and `shape` (ONNX: its tensor name is the node name).
 Node MakePlaceholder(const Graph& graph, std::string name, DType dtype, Shape shape);
 

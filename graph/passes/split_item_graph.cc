@@ -18,14 +18,6 @@ namespace {
 
 constexpr absl::string_view kFusedMatMulOp = "_RankoptFusedMatMul";
 
-// The feed name of a Placeholder: its tensor name in ONNX, its node name in TF.
-std::string FeedName(const Graph& graph, const Node& node) {
-  if (graph.format() == ModelFormat::kOnnx && !node.output_names.empty()) {
-    return node.output_names[0];
-  }
-  return node.name;
-}
-
 ItemGraphSplit NotApplicable(std::string why) {
   ItemGraphSplit split;
   split.note = absl::StrCat("not applicable: ", why);
@@ -60,7 +52,7 @@ absl::flat_hash_set<TensorRef> ItemLevelTensors(const Graph& graph,
   for (int index : *order) {
     const Node& node = graph.nodes()[index];
     if (node.op == kPlaceholderOp) {
-      if (!request.contains(node.name) && !request.contains(FeedName(graph, node))) {
+      if (!request.contains(node.name) && !request.contains(pass_util::FeedName(graph, node))) {
         item.insert(TensorRef{node.name, 0});
       }
       continue;
@@ -163,7 +155,7 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
     bool found = false;
     for (const Node& node : source.nodes()) {
       found |= node.op == kPlaceholderOp &&
-               (node.name == input.name || FeedName(source, node) == input.name);
+               (node.name == input.name || pass_util::FeedName(source, node) == input.name);
     }
     if (!found) {
       return absl::NotFoundError(
@@ -243,7 +235,7 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
         if (in.empty() || !item.contains(in)) continue;  // constants stay in both parts
         const Node* producer = graph.FindNode(in.node);
         if (producer != nullptr && producer->op == kPlaceholderOp) {
-          const std::string feed = FeedName(graph, *producer);
+          const std::string feed = pass_util::FeedName(graph, *producer);
           const auto* columns = node->attrs.Get<std::vector<int64_t>>("columns");
           if (node->op == kSelectColumnsOp && columns != nullptr) {
             std::vector<int64_t>& c = columns_of[feed];
@@ -267,18 +259,7 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
   ItemGraphSplit split;
   split.applicable = true;
   split.moved_layers = moved;
-  for (const Node& node : graph.nodes()) {
-    if (node.op != kPlaceholderOp) continue;
-    const std::string feed = FeedName(graph, node);
-    if (whole.contains(feed)) {
-      split.item_inputs.push_back({feed, {}});
-    } else if (auto it = columns_of.find(feed); it != columns_of.end()) {
-      std::vector<int64_t> c = it->second;
-      std::sort(c.begin(), c.end());
-      c.erase(std::unique(c.begin(), c.end()), c.end());
-      split.item_inputs.push_back({feed, std::move(c)});
-    }
-  }
+  split.item_inputs = pass_util::InputsRead(graph, whole, columns_of);
 
   // The item part: the rewritten graph computing the boundary (ExecutionPlan keeps only what the
   // outputs need).

@@ -17,14 +17,6 @@
 namespace rankopt {
 namespace {
 
-// The feed name of a Placeholder: its tensor name in ONNX, its node name in TF.
-std::string FeedName(const Graph& graph, const Node& node) {
-  if (graph.format() == ModelFormat::kOnnx && !node.output_names.empty()) {
-    return node.output_names[0];
-  }
-  return node.name;
-}
-
 RequestGraphSplit NotApplicable(std::string why) {
   RequestGraphSplit split;
   split.note = absl::StrCat("not applicable: ", why);
@@ -41,7 +33,7 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
     bool found = false;
     for (const Node& node : graph.nodes()) {
       found |= node.op == kPlaceholderOp && (node.name == input.name ||
-                                             FeedName(graph, node) == input.name);
+                                             pass_util::FeedName(graph, node) == input.name);
     }
     if (!found) {
       return absl::NotFoundError(absl::StrCat("split request graph: request input '", input.name,
@@ -113,7 +105,7 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
           return NotApplicable(absl::StrCat("request row '", node->name,
                                             "' does not read a graph input"));
         }
-        const std::string feed = FeedName(graph, *source);
+        const std::string feed = pass_util::FeedName(graph, *source);
         const auto* columns = node->attrs.Get<std::vector<int64_t>>("columns");
         if (columns == nullptr) {
           whole.insert(feed);
@@ -131,18 +123,7 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   }
   RequestGraphSplit split;
   split.applicable = true;
-  for (const Node& node : graph.nodes()) {
-    if (node.op != kPlaceholderOp) continue;
-    const std::string feed = FeedName(graph, node);
-    if (whole.contains(feed)) {
-      split.user_inputs.push_back({feed, {}});
-    } else if (auto it = columns_of.find(feed); it != columns_of.end()) {
-      std::vector<int64_t> c = it->second;
-      std::sort(c.begin(), c.end());
-      c.erase(std::unique(c.begin(), c.end()), c.end());
-      split.user_inputs.push_back({feed, std::move(c)});
-    }
-  }
+  split.user_inputs = pass_util::InputsRead(graph, whole, columns_of);
 
   // The user part: the source graph computing the boundary (ExecutionPlan keeps only what the
   // outputs need).
