@@ -1,10 +1,12 @@
 #include "tools/command_line.h"
 
 #include <algorithm>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "tools/commands.h"
 
 namespace rankopt {
 namespace {
@@ -105,6 +107,43 @@ std::string FormatFlagHelp(const std::vector<FlagSpec>& specs) {
                     specs[i].help, "\n");
   }
   return out;
+}
+
+namespace {
+
+std::vector<FlagSpec> WithHelpFlag(const std::vector<FlagSpec>& flags) {
+  std::vector<FlagSpec> all = flags;
+  all.push_back({"help", "h", false, "", "show this help"});
+  return all;
+}
+
+}  // namespace
+
+std::string FormatCommandHelp(const CommandSpec& spec) {
+  return absl::StrCat("usage: ", spec.usage, "\n\n", spec.description, "\n\nflags:\n",
+                      FormatFlagHelp(WithHelpFlag(spec.flags)));
+}
+
+bool OpenCommand(const CommandSpec& spec, const std::vector<std::string>& args, CommandLine* line,
+                 int* exit_code) {
+  absl::StatusOr<CommandLine> parsed = CommandLine::Parse(args, WithHelpFlag(spec.flags));
+  if (!parsed.ok()) {
+    ReportError(spec.name.c_str(), parsed.status());
+    *exit_code = kExitUsage;
+    return false;
+  }
+  if (parsed->Has("help")) {
+    std::cout << FormatCommandHelp(spec);
+    *exit_code = kExitOk;
+    return false;
+  }
+  *line = *std::move(parsed);
+  return true;
+}
+
+int UsageError(const CommandSpec& spec, absl::string_view why) {
+  std::cerr << "usage: " << spec.usage << "  (" << why << ")\n";
+  return kExitUsage;
 }
 
 }  // namespace rankopt

@@ -42,6 +42,30 @@ class CommandLine {
 // "  --outputs NAMES   what it does" lines for a command's --help.
 std::string FormatFlagHelp(const std::vector<FlagSpec>& specs);
 
+// What a subcommand is: everything its --help prints, and the flags it takes.
+struct CommandSpec {
+  std::string name;         // "prune"
+  std::string usage;        // "rankopt prune MODEL --outputs NAMES [--inputs NAMES] -o OUT"
+  std::string description;  // what --help prints between the usage line and the flags
+  std::vector<FlagSpec> flags;  // without --help/-h, which every command gets
+};
+
+// The full --help text: "usage: ...", the description, the flags (with --help).
+std::string FormatCommandHelp(const CommandSpec& spec);
+
+// The opening every command shares. Parses `args` against spec.flags plus --help. Returns true
+// with `line` filled when the command should go on; false with `exit_code` set when it should
+// return at once: kExitUsage after printing the parse error to stderr, kExitOk after printing
+// the help to stdout.
+//   CommandLine line;
+//   int exit_code;
+//   if (!OpenCommand(Spec(), args, &line, &exit_code)) return exit_code;
+bool OpenCommand(const CommandSpec& spec, const std::vector<std::string>& args, CommandLine* line,
+                 int* exit_code);
+
+// Prints "usage: rankopt ...  (why)" to stderr; returns kExitUsage.
+int UsageError(const CommandSpec& spec, absl::string_view why);
+
 }  // namespace rankopt
 
 #endif  // RANKOPT_TOOLS_COMMAND_LINE_H_

@@ -17,30 +17,25 @@
 namespace rankopt {
 namespace {
 
-const std::vector<FlagSpec>& FeaturesFlags() {
-  static const std::vector<FlagSpec> flags = {
-      {"config", "", true, "CONFIG", "the model's YAML feature config (configs/din.yaml)"},
-      {"requests", "", true, "REQUESTS",
-       "JSON lines, one request per line: {\"user\": {...}, \"context\": {...}, "
-       "\"candidates\": [{...}]}"},
-      {"json", "", false, "", "one JSON object per request line instead of the table"},
-      {"help", "h", false, "", "show this help"},
-  };
-  return flags;
+const CommandSpec& Spec() {
+  static const CommandSpec spec = {
+      "features",
+      "rankopt features --config CONFIG --requests REQUESTS [--json]",
+      "Shows what the model will see for each request: per graph input the ids or\n"
+      "values after hashing, vocabularies, bucketizing, normalizing and padding (user\n"
+      "and context inputs once, item inputs per candidate), the defaults applied and\n"
+      "the sequences truncated. A bad line is reported with its line number and the\n"
+      "others still print; the exit code is then 1.",
+      {
+          {"config", "", true, "CONFIG", "the model's YAML feature config (configs/din.yaml)"},
+          {"requests", "", true, "REQUESTS",
+           "JSON lines, one request per line: {\"user\": {...}, \"context\": {...}, "
+           "\"candidates\": [{...}]}"},
+          {"json", "", false, "", "one JSON object per request line instead of the table"},
+      }};
+  return spec;
 }
 
-constexpr char kUsage[] = "usage: rankopt features --config CONFIG --requests REQUESTS [--json]";
-
-void PrintHelp() {
-  std::cout << kUsage
-            << "\n\nShows what the model will see for each request: per graph input the ids or\n"
-               "values after hashing, vocabularies, bucketizing, normalizing and padding (user\n"
-               "and context inputs once, item inputs per candidate), the defaults applied and\n"
-               "the sequences truncated. A bad line is reported with its line number and the\n"
-               "others still print; the exit code is then 1.\n\n"
-               "flags:\n"
-            << FormatFlagHelp(FeaturesFlags());
-}
 
 // Shortest text that reads back as the same float.
 std::string FloatText(float v) {
@@ -163,22 +158,15 @@ bool PrintJson(const tools::FeaturesReport& report) {
 }  // namespace
 
 int RunFeatures(const std::vector<std::string>& args) {
-  absl::StatusOr<CommandLine> line = CommandLine::Parse(args, FeaturesFlags());
-  if (!line.ok()) {
-    ReportError("features", line.status());
-    return kExitUsage;
+  CommandLine line;
+  int exit_code;
+  if (!OpenCommand(Spec(), args, &line, &exit_code)) return exit_code;
+  const std::string config_path = line.Get("config");
+  const std::string requests_path = line.Get("requests");
+  if (config_path.empty() || requests_path.empty() || !line.positional().empty()) {
+    return UsageError(Spec(), "--config and --requests are required");
   }
-  if (line->Has("help")) {
-    PrintHelp();
-    return kExitOk;
-  }
-  const std::string config_path = line->Get("config");
-  const std::string requests_path = line->Get("requests");
-  if (config_path.empty() || requests_path.empty() || !line->positional().empty()) {
-    std::cerr << kUsage << "  (--config and --requests are required)\n";
-    return kExitUsage;
-  }
-  const bool json = line->Has("json");
+  const bool json = line.Has("json");
 
   absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(config_path);
   if (!config.ok()) return ReportError("features", config.status());

@@ -11,25 +11,21 @@
 namespace rankopt {
 namespace {
 
-const std::vector<FlagSpec>& PruneFlags() {
-  static const std::vector<FlagSpec> flags = {
-      {"outputs", "", true, "NAMES",
-       "comma-separated tensors to keep: node, node:port, ONNX tensor or signature output key"},
-      {"inputs", "", true, "NAMES", "comma-separated tensors that become graph inputs"},
-      {"output", "o", true, "OUT", "where to write the pruned model (same format as MODEL)"},
-      {"help", "h", false, "", "show this help"},
-  };
-  return flags;
-}
-
-void PrintHelp() {
-  std::cout << "usage: rankopt prune MODEL --outputs NAMES [--inputs NAMES] -o OUT\n\n"
-               "Keeps exactly what the named outputs need (data and control dependencies), cuts\n"
-               "everything upstream of --inputs, rewires Identity chains and drops NoOp, Assert,\n"
-               "CheckNumerics and save/restore/training nodes nothing needs. OUT has MODEL's\n"
-               "format (a SavedModel is written as a directory with its variables frozen).\n\n"
-               "flags:\n"
-            << FormatFlagHelp(PruneFlags());
+const CommandSpec& Spec() {
+  static const CommandSpec spec = {
+      "prune",
+      "rankopt prune MODEL --outputs NAMES [--inputs NAMES] -o OUT",
+      "Keeps exactly what the named outputs need (data and control dependencies), cuts\n"
+      "everything upstream of --inputs, rewires Identity chains and drops NoOp, Assert,\n"
+      "CheckNumerics and save/restore/training nodes nothing needs. OUT has MODEL's\n"
+      "format (a SavedModel is written as a directory with its variables frozen).",
+      {
+          {"outputs", "", true, "NAMES",
+           "comma-separated tensors to keep: node, node:port, ONNX tensor or signature output key"},
+          {"inputs", "", true, "NAMES", "comma-separated tensors that become graph inputs"},
+          {"output", "o", true, "OUT", "where to write the pruned model (same format as MODEL)"},
+      }};
+  return spec;
 }
 
 // True when `a` and `b` name the same existing file or directory.
@@ -41,25 +37,17 @@ bool SamePath(const std::string& a, const std::string& b) {
 }  // namespace
 
 int RunPrune(const std::vector<std::string>& args) {
-  absl::StatusOr<CommandLine> line = CommandLine::Parse(args, PruneFlags());
-  if (!line.ok()) {
-    ReportError("prune", line.status());
-    return kExitUsage;
-  }
-  if (line->Has("help")) {
-    PrintHelp();
-    return kExitOk;
-  }
+  CommandLine line;
+  int exit_code;
+  if (!OpenCommand(Spec(), args, &line, &exit_code)) return exit_code;
   PruneOptions options;
-  options.outputs = line->GetList("outputs");
-  options.inputs = line->GetList("inputs");
-  const std::string out_path = line->Get("output");
-  if (line->positional().size() != 1 || options.outputs.empty() || out_path.empty()) {
-    std::cerr << "usage: rankopt prune MODEL --outputs NAMES [--inputs NAMES] -o OUT"
-                 "  (MODEL, --outputs and -o are required)\n";
-    return kExitUsage;
+  options.outputs = line.GetList("outputs");
+  options.inputs = line.GetList("inputs");
+  const std::string out_path = line.Get("output");
+  if (line.positional().size() != 1 || options.outputs.empty() || out_path.empty()) {
+    return UsageError(Spec(), "MODEL, --outputs and -o are required");
   }
-  const std::string& in_path = line->positional()[0];
+  const std::string& in_path = line.positional()[0];
   if (SamePath(in_path, out_path)) {
     return ReportError("prune", absl::InvalidArgumentError(
                                     absl::StrCat(out_path,

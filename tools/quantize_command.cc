@@ -27,37 +27,34 @@
 namespace rankopt {
 namespace {
 
-const std::vector<FlagSpec>& QuantizeFlags() {
-  static const std::vector<FlagSpec> flags = {
-      {"tables", "", true, "NAMES",
-       "comma-separated Const nodes holding 2-D float32 tables, or 'all' (every table read by a "
-       "Gather)"},
-      {"dtype", "", true, "int8|fp16", "storage type to quantize to (default int8)"},
-      {"max-nmse", "", true, "X",
-       "per-table NMSE budget (default 1e-3); a table over it stays fp16 or fp32"},
-      {"sample", "", true, "INPUTS.json",
-       "requests (the `rankopt run --inputs` format, one per line) to run the model on with fp32 "
-       "and with the quantized tables: the end-to-end gate"},
-      {"max-abs-diff", "", true, "X",
-       "gate budget on |p_fp32 - p_quantized| over the sample (default 1e-2)"},
-      {"json", "", false, "", "print the report as JSON"},
-      {"output", "o", true, "OUT", "write the quantized tables to this table file (.rkemb)"},
-      {"help", "h", false, "", "show this help"},
-  };
-  return flags;
-}
-
-void PrintHelp() {
-  std::cout << "usage: rankopt quantize MODEL --tables NAMES|all [--dtype int8|fp16] "
-               "[--max-nmse X] [--json] [-o OUT]\n\n"
-               "Quantizes embedding tables (2-D float32 constants) to int8 row-wise (dim codes "
-               "then\nan fp32 scale and bias per row) or fp16, prints each table's error against "
-               "fp32\n(NMSE, max abs error, worst row) and bytes before/after, and writes the "
-               "tables to a\nmmap'able table file. A table whose NMSE breaks the budget is kept "
-               "fp16 or fp32.\nWith --sample, runs the model on those requests with fp32 and with "
-               "the quantized\ntables and judges the predictions (max/mean abs diff) against the "
-               "gate's budget;\na failed gate exits 1 and writes nothing.\n\nflags:\n"
-            << FormatFlagHelp(QuantizeFlags());
+const CommandSpec& Spec() {
+  static const CommandSpec spec = {
+      "quantize",
+      "rankopt quantize MODEL --tables NAMES|all [--dtype int8|fp16] [--max-nmse X] "
+      "[--sample INPUTS.json [--max-abs-diff X]] [--json] [-o OUT]",
+      "Quantizes embedding tables (2-D float32 constants) to int8 row-wise (dim codes then\n"
+      "an fp32 scale and bias per row) or fp16, prints each table's error against fp32\n"
+      "(NMSE, max abs error, worst row) and bytes before/after, and writes the tables to a\n"
+      "mmap'able table file. A table whose NMSE breaks the budget is kept fp16 or fp32.\n"
+      "With --sample, runs the model on those requests with fp32 and with the quantized\n"
+      "tables and judges the predictions (max/mean abs diff) against the gate's budget;\n"
+      "a failed gate exits 1 and writes nothing.",
+      {
+          {"tables", "", true, "NAMES",
+           "comma-separated Const nodes holding 2-D float32 tables, or 'all' (every table read by a "
+           "Gather)"},
+          {"dtype", "", true, "int8|fp16", "storage type to quantize to (default int8)"},
+          {"max-nmse", "", true, "X",
+           "per-table NMSE budget (default 1e-3); a table over it stays fp16 or fp32"},
+          {"sample", "", true, "INPUTS.json",
+           "requests (the `rankopt run --inputs` format, one per line) to run the model on with fp32 "
+           "and with the quantized tables: the end-to-end gate"},
+          {"max-abs-diff", "", true, "X",
+           "gate budget on |p_fp32 - p_quantized| over the sample (default 1e-2)"},
+          {"json", "", false, "", "print the report as JSON"},
+          {"output", "o", true, "OUT", "write the quantized tables to this table file (.rkemb)"},
+      }};
+  return spec;
 }
 
 // Requests in the `rankopt run --inputs` format: one JSON document, or one per line.
@@ -116,36 +113,28 @@ std::string FormatText(const tools::QuantizeReport& report) {
 }  // namespace
 
 int RunQuantize(const std::vector<std::string>& args) {
-  absl::StatusOr<CommandLine> line = CommandLine::Parse(args, QuantizeFlags());
-  if (!line.ok()) {
-    ReportError("quantize", line.status());
-    return kExitUsage;
+  CommandLine line;
+  int exit_code;
+  if (!OpenCommand(Spec(), args, &line, &exit_code)) return exit_code;
+  const std::vector<std::string> names = line.GetList("tables");
+  if (line.positional().size() != 1 || names.empty()) {
+    return UsageError(Spec(), "MODEL and --tables are required");
   }
-  if (line->Has("help")) {
-    PrintHelp();
-    return kExitOk;
-  }
-  const std::vector<std::string> names = line->GetList("tables");
-  if (line->positional().size() != 1 || names.empty()) {
-    std::cerr << "usage: rankopt quantize MODEL --tables NAMES|all [--dtype int8|fp16] "
-                 "[--json] [-o OUT]  (MODEL and --tables are required)\n";
-    return kExitUsage;
-  }
-  absl::StatusOr<TableDType> dtype = ParseTableDType(line->Get("dtype", "int8"));
+  absl::StatusOr<TableDType> dtype = ParseTableDType(line.Get("dtype", "int8"));
   if (!dtype.ok()) {
     ReportError("quantize", dtype.status());
     return kExitUsage;
   }
   TableBudgets budgets;
-  if (line->Has("max-nmse") &&
-      (!absl::SimpleAtod(line->Get("max-nmse"), &budgets.max_nmse) || !(budgets.max_nmse >= 0))) {
+  if (line.Has("max-nmse") &&
+      (!absl::SimpleAtod(line.Get("max-nmse"), &budgets.max_nmse) || !(budgets.max_nmse >= 0))) {
     ReportError("quantize", absl::InvalidArgumentError(
-                                absl::StrCat("--max-nmse '", line->Get("max-nmse"),
+                                absl::StrCat("--max-nmse '", line.Get("max-nmse"),
                                              "' is not a number >= 0, e.g. --max-nmse 1e-3")));
     return kExitUsage;
   }
-  const std::string& model_path = line->positional()[0];
-  const std::string out_path = line->Get("output");
+  const std::string& model_path = line.positional()[0];
+  const std::string out_path = line.Get("output");
 
   absl::StatusOr<Graph> graph = LoadModel(model_path);
   if (!graph.ok()) return ReportError("quantize", graph.status());
@@ -185,17 +174,17 @@ int RunQuantize(const std::vector<std::string>& args) {
   }
   std::vector<const EmbeddingTable*> tables;
   for (const EmbeddingTable& t : quantized) tables.push_back(&t);
-  if (line->Has("sample")) {
+  if (line.Has("sample")) {
     GateBudgets gate_budgets;
-    if (line->Has("max-abs-diff") &&
-        (!absl::SimpleAtod(line->Get("max-abs-diff"), &gate_budgets.max_abs_diff) ||
+    if (line.Has("max-abs-diff") &&
+        (!absl::SimpleAtod(line.Get("max-abs-diff"), &gate_budgets.max_abs_diff) ||
          !(gate_budgets.max_abs_diff >= 0))) {
       ReportError("quantize", absl::InvalidArgumentError(absl::StrCat(
-                                  "--max-abs-diff '", line->Get("max-abs-diff"),
+                                  "--max-abs-diff '", line.Get("max-abs-diff"),
                                   "' is not a number >= 0, e.g. --max-abs-diff 1e-2")));
       return kExitUsage;
     }
-    absl::StatusOr<std::vector<TensorJsonDocument>> sample = ReadSample(line->Get("sample"));
+    absl::StatusOr<std::vector<TensorJsonDocument>> sample = ReadSample(line.Get("sample"));
     if (!sample.ok()) return ReportError("quantize", sample.status());
     std::vector<GateSample> feeds;
     for (const TensorJsonDocument& doc : *sample) feeds.push_back(FeedsOf(doc.inputs));
@@ -203,7 +192,7 @@ int RunQuantize(const std::vector<std::string>& args) {
         EvaluateTableQuantization(*graph, tables, feeds, {}, gate_budgets);
     if (!gate.ok()) return ReportError("quantize", gate.status());
     tools::QuantizeGateReport* g = report.mutable_gate();
-    g->set_sample(line->Get("sample"));
+    g->set_sample(line.Get("sample"));
     g->set_requests(static_cast<int64_t>(feeds.size()));
     g->set_output(gate->outputs);
     g->set_predictions(gate->predictions);
@@ -220,7 +209,7 @@ int RunQuantize(const std::vector<std::string>& args) {
     }
     report.set_output(out_path);
   }
-  if (line->Has("json")) {
+  if (line.Has("json")) {
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.add_whitespace = true;
