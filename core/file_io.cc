@@ -17,6 +17,11 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, expected a file"));
   }
+  // A FIFO would block the read forever and a device (/dev/zero) never ends.
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": is not a regular file (a FIFO, socket or device); expected a file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for reading"));
   std::ostringstream contents;

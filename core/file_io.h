@@ -9,7 +9,8 @@
 
 namespace rankopt {
 
-// Reads a whole file. Errors: missing ("<path>: no such file"), a directory, unreadable.
+// Reads a whole file. Errors: missing ("<path>: no such file"), a directory, not a regular file
+// (a FIFO or a device such as /dev/zero, refused before any read), unreadable.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // Writes `contents` to `path`, truncating it. Errors name the path.
 absl::Status WriteStringToFile(const std::string& path, absl::string_view contents);

@@ -19,6 +19,7 @@
 #include "core/file_io.h"
 #include "core/status_macros.h"
 #include "graph/onnx/onnx_convert.h"
+#include "graph/onnx/onnx_external_data.h"
 #include "graph/onnx/onnx_io.h"
 
 namespace rankopt {
@@ -443,6 +444,7 @@ absl::StatusOr<onnx::ModelProto> OnnxModelFromGraph(const Graph& graph) {
 
 absl::Status ExportOnnxFile(const Graph& graph, const std::string& path) {
   RANKOPT_ASSIGN_OR_RETURN(onnx::ModelProto model, OnnxModelFromGraph(graph));
+  RANKOPT_RETURN_IF_ERROR(WriteOnnxExternalData(graph, path, &model));
   std::string bytes;
   if (!model.SerializeToString(&bytes)) {
     return absl::ResourceExhaustedError(

@@ -15,6 +15,7 @@
 #include "core/file_io.h"
 #include "core/status_macros.h"
 #include "graph/onnx/onnx_convert.h"
+#include "graph/onnx/onnx_external_data.h"
 #include "graph/onnx/onnx_io.h"
 
 namespace rankopt {
@@ -63,7 +64,10 @@ absl::Status CheckModelHeader(const onnx::ModelProto& model, absl::string_view w
 }
 
 // Builds the graph from `source->model()`, filling the source's per-record caches.
-absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::string_view where) {
+// `external` resolves initializers kept in side files; null when the model has no directory (bytes
+// in memory), where such initializers are an error.
+absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::string_view where,
+                                 OnnxExternalData* external) {
   const onnx::GraphProto& g = source->model().graph();
   Graph graph(ModelFormat::kOnnx);
   for (const onnx::OperatorSetIdProto& opset : source->model().opset_import()) {
@@ -114,9 +118,15 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": initializer #", i, " has an empty name"));
     }
-    RANKOPT_ASSIGN_OR_RETURN(
-        Tensor value,
-        TensorFromOnnx(init, absl::StrCat(where, ": initializer '", init.name(), "'")));
+    const std::string what = absl::StrCat(where, ": initializer '", init.name(), "'");
+    if (IsOnnxExternal(init) && external == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what,
+          " keeps its data in an external file, which is read relative to the model's file: "
+          "import the model from its path"));
+    }
+    RANKOPT_ASSIGN_OR_RETURN(Tensor value, IsOnnxExternal(init) ? external->Load(init, what)
+                                                                : TensorFromOnnx(init, what));
     RANKOPT_RETURN_IF_ERROR(
         add_producer(init.name(), TensorRef{init.name(), 0}, absl::StrCat("initializer #", i)));
     source->initializer_values.push_back(value);
@@ -228,16 +238,17 @@ absl::Status ParseOnnxModel(absl::string_view bytes, absl::string_view where,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Graph> GraphFromOwnedModel(onnx::ModelProto model, absl::string_view where) {
+absl::StatusOr<Graph> GraphFromOwnedModel(onnx::ModelProto model, absl::string_view where,
+                                          OnnxExternalData* external) {
   RANKOPT_RETURN_IF_ERROR(CheckModelHeader(model, where));
-  return BuildGraph(std::make_shared<OnnxSourceModel>(std::move(model)), where);
+  return BuildGraph(std::make_shared<OnnxSourceModel>(std::move(model)), where, external);
 }
 
 }  // namespace
 
 absl::StatusOr<Graph> GraphFromOnnxModel(const onnx::ModelProto& model, absl::string_view where) {
   RANKOPT_RETURN_IF_ERROR(CheckModelHeader(model, where));
-  return BuildGraph(std::make_shared<OnnxSourceModel>(model), where);
+  return BuildGraph(std::make_shared<OnnxSourceModel>(model), where, nullptr);
 }
 
 absl::StatusOr<Graph> ImportOnnxFile(const std::string& path) {
@@ -246,13 +257,14 @@ absl::StatusOr<Graph> ImportOnnxFile(const std::string& path) {
   RANKOPT_RETURN_IF_ERROR(ParseOnnxModel(bytes, path, &model));
   bytes.clear();
   bytes.shrink_to_fit();
-  return GraphFromOwnedModel(std::move(model), path);
+  OnnxExternalData external(std::filesystem::path(path).parent_path().string());
+  return GraphFromOwnedModel(std::move(model), path, &external);
 }
 
 absl::StatusOr<Graph> ImportOnnxBytes(absl::string_view bytes, absl::string_view where) {
   onnx::ModelProto model;
   RANKOPT_RETURN_IF_ERROR(ParseOnnxModel(bytes, where, &model));
-  return GraphFromOwnedModel(std::move(model), where);
+  return GraphFromOwnedModel(std::move(model), where, nullptr);
 }
 
 }  // namespace rankopt

@@ -28,12 +28,15 @@ namespace rankopt {
 inline constexpr int kMinOnnxOpset = 1;
 inline constexpr int kMaxOnnxOpset = 21;
 
-// Reads the ONNX model at `path`. Errors (naming the path, node and tensor) on a file that is
-// not an ONNX model, an unsupported opset, external tensor data, an input nothing produces, a
-// tensor with two producers, or a cycle. The graph keeps the model as its source() for export.
+// Reads the ONNX model at `path`, and the external data files its initializers name (PyTorch 2.x's
+// `model.onnx.data`; graph/onnx/onnx_external_data.h), mapped read-only. Errors (naming the path,
+// node and tensor) on a file that is not an ONNX model, an unsupported opset, external data out of
+// its file or outside the model's directory, an input nothing produces, a tensor with two
+// producers, or a cycle. The graph keeps the model as its source() for export.
 absl::StatusOr<Graph> ImportOnnxFile(const std::string& path);
 
-// ImportOnnxFile of bytes already in memory; `where` names them in errors.
+// ImportOnnxFile of bytes already in memory; `where` names them in errors. External data is an
+// error here (there is no directory to read it from).
 absl::StatusOr<Graph> ImportOnnxBytes(absl::string_view bytes,
                                       absl::string_view where = "<memory>");
 
@@ -49,8 +52,10 @@ absl::StatusOr<Graph> GraphFromOnnxModel(const onnx::ModelProto& model,
 // producers of one tensor, an attribute type ONNX lacks). Does not run the ONNX checker.
 absl::StatusOr<onnx::ModelProto> OnnxModelFromGraph(const Graph& graph);
 
-// OnnxModelFromGraph, then writes the binary model to `path` (replacing it). Does not run the
-// ONNX checker; call CheckOnnxModel on OnnxModelFromGraph's result to validate.
+// OnnxModelFromGraph, then writes the binary model to `path` (replacing it). A model imported with
+// external data keeps it external: its data goes to `<path>.data` beside it (initializers of 1 KiB
+// or more), as PyTorch writes it. Does not run the ONNX checker; call CheckOnnxModel on
+// OnnxModelFromGraph's result to validate.
 absl::Status ExportOnnxFile(const Graph& graph, const std::string& path);
 
 // Runs onnx::checker::check_model; its complaint becomes an InvalidArgument error.

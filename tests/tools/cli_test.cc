@@ -267,5 +267,53 @@ TEST_F(CliTest, PruneSavedModelWritesALoadableDirectory) {
   EXPECT_THAT(summary.out, AllOf(HasSubstr("pred"), Not(HasSubstr("SaveV2"))));
 }
 
+// Every "max relative error vs reference: X" of a `run` printout; fails when there is none.
+std::vector<double> RelativeErrors(const std::string& out) {
+  std::vector<double> errors;
+  const std::string key = "max relative error vs reference: ";
+  for (size_t at = out.find(key); at != std::string::npos; at = out.find(key, at + 1)) {
+    errors.push_back(std::strtod(out.c_str() + at + key.size(), nullptr));
+  }
+  EXPECT_FALSE(errors.empty()) << out;
+  return errors;
+}
+
+// torch 2.11's default ONNX export (dynamo, opset 20, weights in <model>.onnx.data) runs at O0 and
+// O2 and matches PyTorch eager; prune and optimize keep working on it.
+TEST_F(CliTest, TorchDynamoExportsRunAtEveryLevel) {
+  const std::string dir = kData + "/torch_dynamo/";
+  const std::vector<std::pair<std::string, std::string>> models = {
+      {"din", "user_id,hist_item_ids,hist_cate_ids,hist_len,dense[0:2]"},
+      {"esmm", "user_id,user_age,user_occupation,user_geo,user_segment,hour_of_day,dense[0:1]"}};
+  for (const auto& [model, request_inputs] : models) {
+    SCOPED_TRACE(model);
+    const std::string onnx = dir + model + "_dynamo.onnx";
+    const std::string inputs = " --inputs " + dir + model + "_dynamo_ref.json";
+    for (const std::string level : {"0", "1", "2"}) {
+      RunResult r = Run("run " + onnx + inputs + " -O " + level + " --request-inputs " +
+                        request_inputs);
+      ASSERT_EQ(r.exit_code, 0) << "-O " << level << ": " << r.err;
+      for (double e : RelativeErrors(r.out)) EXPECT_LT(e, 1e-5) << "-O " << level;
+    }
+    const std::string pruned = Temp(model + "_pruned.onnx").string();
+    RunResult prune = Run("prune " + onnx + " --outputs " + (model == "din" ? "prob" : "pctcvr") +
+                          " -o " + pruned);
+    ASSERT_EQ(prune.exit_code, 0) << prune.err;
+    EXPECT_TRUE(fs::exists(pruned + ".data"));
+    RunResult again = Run("run " + pruned + inputs);
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    for (double e : RelativeErrors(again.out)) EXPECT_LT(e, 1e-5);
+  }
+  const std::string package = Temp("din_dynamo.rkp").string();
+  RunResult optimize = Run("optimize " + dir + "din_dynamo.onnx --features " + kData +
+                           "/../../configs/din.yaml --sample " + kData +
+                           "/features/requests_din.jsonl -o " + package + " --time-s 0");
+  ASSERT_EQ(optimize.exit_code, 0) << optimize.err;
+  RunResult packaged = Run("run " + package + " --inputs " + dir + "din_dynamo_ref.json");
+  ASSERT_EQ(packaged.exit_code, 0) << packaged.err;
+  // int8 tables (the gate's budget, 1e-2 absolute) may move the scores a little.
+  for (double e : RelativeErrors(packaged.out)) EXPECT_LT(e, 2e-2);
+}
+
 }  // namespace
 }  // namespace rankopt
