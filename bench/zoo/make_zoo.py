@@ -48,10 +48,11 @@ def export(name, scale, out_dir, opsets, candidates):
     files, ops = {}, {}
     for opset in opsets:
         path = os.path.join(out_dir, f"{name}_op{opset}.onnx")
-        with torch.no_grad():
-            torch.onnx.export(model, example, path, input_names=names, output_names=onames,
-                              dynamic_axes={n: {0: "batch"} for n in names + onames},
-                              opset_version=opset, do_constant_folding=True)
+        # Not under no_grad: with gradients on, nn.TransformerEncoderLayer takes its math path
+        # (its inference fast path, aten::_transformer_encoder_layer_fwd, has no ONNX export).
+        torch.onnx.export(model, example, path, input_names=names, output_names=onames,
+                          dynamic_axes={n: {0: "batch"} for n in names + onames},
+                          opset_version=opset, do_constant_folding=True)
         proto = onnx.load(path)
         onnx.checker.check_model(proto)
         ops[f"op{opset}"] = dict(sorted(collections.Counter(

@@ -139,6 +139,21 @@ def _dcn_spec():
             "outputs": ["prob"], "n_dense": 4}
 
 
+def _dlrm_spec():
+    # Every sparse feature is a fixed-length bag ([B, L] ids, no padding: EmbeddingBag's
+    # padding_idx does not export) summed by nn.EmbeddingBag.
+    inputs = [("dense", "float32", [4], "mixed", None, 2),
+              ("user_id", "int64", [1], "user", "user_id", None),
+              ("user_tags", "int64", [5], "user", "user_tag", None),
+              ("hour", "int64", [1], "context", "hour", None),
+              ("item_id", "int64", [1], "item", "item_id", None),
+              ("item_cate", "int64", [1], "item", "item_cate", None),
+              ("item_tags", "int64", [5], "item", "item_tag", None)]
+    return {"emb_dim": 16, "inputs": inputs, "outputs": ["prob"], "full_bags": True,
+            "tables": {"user_id": 200_000, "user_tag": 5_000, "hour": 24, "item_id": 500_000,
+                       "item_cate": 2_000, "item_tag": 5_000}}
+
+
 def _youtube_spec():
     inputs = [("user_age", "int64", [], "user", "user_age", None),
               ("user_gender", "int64", [], "user", "user_gender", None),
@@ -169,6 +184,7 @@ SPECS = {
     "din_sigmoid1_softmax": _din_spec("sigmoid", [36], "q,k", True, "ids_additive"),
     "din_prelu2_qkprod": _din_spec("prelu", [80, 40], "q,k,q*k", False, "ids_where"),
     "bst": _seq_spec(),
+    "bst_torch": _seq_spec(),
     "dien": _seq_spec(),
     "dice_mlp": _ids(CTR_FIELDS),
     "dssm_cosine": _two_tower_spec(),
@@ -176,6 +192,7 @@ SPECS = {
     "youtube_dnn": _youtube_spec(),
     "mmoe": dict(_ids(CTR_FIELDS), outputs=["ctr", "cvr"]),
     "ple": dict(_ids(CTR_FIELDS), outputs=["ctr", "cvr"]),
+    "dlrm": _dlrm_spec(),
     "esmm_v2": dict(_ids(ESMM_FIELDS, dense_user=1, dense_item=2),
                     outputs=["pctr", "pcvr", "pctcvr"]),
 }
@@ -199,12 +216,16 @@ DESCRIPTIONS = {
                   "mask hist_len Less/Cast/Mul",
     "din_dice2_softmax": "DIN: Dice attention MLP 32-16 (BatchNorm over transposed [B,H,T]), "
                          "[q,k,q*k], softmax, masked_fill(Where) by hist_len; Dice head",
-    "din_sigmoid1_softmax": "DIN: sigmoid attention MLP 36, [q,k], softmax with additive -1e9 "
-                            "mask from hist ids != 0",
+    "din_sigmoid1_softmax": "DIN: sigmoid attention MLP 36, [q,k], softmax with an additive "
+                            "-inf mask (masked_fill) from hist ids != 0",
     "din_prelu2_qkprod": "DIN: PReLU attention MLP 80-40, [q,k,q*k], no softmax, Where mask "
                          "from hist ids != 0",
     "bst": "BST: one transformer layer (2 heads, LayerNorm, FFN) over [history, target] "
            "with positions, then MLP 64-32",
+    "bst_torch": "BST with torch.nn.TransformerEncoderLayer (batch_first, GELU, "
+                 "src_key_padding_mask) over [history, target], then MLP 64-32",
+    "dlrm": "DLRM: bottom MLP 32-16 over dense, EmbeddingBag(sum) per bag feature "
+            "(fixed length), pairwise dot interaction (bmm, lower triangle), top MLP 64-32",
     "dien": "DIEN-style: GRU interest extractor over the history, then DIN attention "
             "(sigmoid 32, [q,h,q*h], softmax)",
     "dice_mlp": "Keras-style DNN: Linear -> BatchNorm -> Dice (own BatchNorm, no affine, "
@@ -570,8 +591,8 @@ class DIN(nn.Module):
         elif self.mask in ("len_where", "ids_where"):
             fill = -2.0 ** 32 + 1 if self.softmax else 0.0
             w = torch.where(mask, score, torch.full_like(score, fill))
-        else:  # ids_additive
-            w = score + (1.0 - mask.to(score.dtype)) * -1e9
+        else:  # ids_additive: + 0 where valid, + -inf where padding
+            w = score + torch.zeros_like(score).masked_fill(~mask, float("-inf"))
         if self.softmax:
             w = torch.softmax(w, -1)
         pooled = torch.matmul(w.unsqueeze(1), k).squeeze(1)             # [B,2d]
@@ -618,6 +639,56 @@ class BST(nn.Module):
         x = self.ln2(x + self.ffn2(F.leaky_relu(self.ffn1(x), 0.1)))
         u = torch.cat([self.emb["user_id"](user_id), self.emb["user_age"](user_age)], -1)
         return torch.sigmoid(self.head(torch.cat([x.flatten(1), u], -1)))
+
+
+class BSTTorch(nn.Module):
+    """BST as a PyTorch user writes it: nn.TransformerEncoderLayer with a key padding mask."""
+
+    def __init__(self, spec, heads=2):
+        super().__init__()
+        d = spec["emb_dim"]
+        self.emb = nn.ModuleDict({t: nn.Embedding(spec["tables"][t], d) for t in spec["tables"]})
+        t = spec["hist_len_max"]
+        h = 2 * d
+        self.pos = nn.Embedding(t + 1, h)
+        self.layer = nn.TransformerEncoderLayer(h, heads, 2 * h, dropout=0.0, activation="gelu",
+                                                batch_first=True)
+        self.register_buffer("positions", torch.arange(t + 1, dtype=torch.int64),
+                             persistent=False)
+        self.head = MLP((t + 1) * h + 2 * d, [64, 32], "leaky_relu", out=1)
+
+    def forward(self, user_id, user_age, item_id, item_cate, hist_item_ids, hist_cate_ids,
+                hist_len):
+        target = torch.cat([self.emb["item"](item_id), self.emb["cate"](item_cate)], -1)
+        hist = torch.cat([self.emb["item"](hist_item_ids), self.emb["cate"](hist_cate_ids)], -1)
+        x = torch.cat([hist, target.unsqueeze(1)], 1) + self.pos(self.positions)
+        padding = self.positions[:-1].unsqueeze(0) >= hist_len.unsqueeze(1)
+        padding = torch.cat([padding, torch.zeros_like(padding[:, :1])], 1)      # [B,T+1]
+        x = self.layer(x, src_key_padding_mask=padding)
+        u = torch.cat([self.emb["user_id"](user_id), self.emb["user_age"](user_age)], -1)
+        return torch.sigmoid(self.head(torch.cat([x.flatten(1), u], -1)))
+
+
+class DLRM(nn.Module):
+    def __init__(self, spec):
+        super().__init__()
+        d = spec["emb_dim"]
+        self.bags = [(n, table) for n, _, _, _, table, _ in spec["inputs"] if table]
+        self.emb = nn.ModuleDict({t: nn.EmbeddingBag(v, d, mode="sum")
+                                  for t, v in spec["tables"].items()})
+        self.bottom = MLP(4, [32, d], "relu")
+        n = len(self.bags) + 1
+        li, lj = zip(*[(i, j) for i in range(n) for j in range(i)])
+        self.register_buffer("li", torch.tensor(li), persistent=False)
+        self.register_buffer("lj", torch.tensor(lj), persistent=False)
+        self.top = MLP(d + len(li), [64, 32], "relu", out=1)
+
+    def forward(self, dense, *bags):
+        x = self.bottom(dense)                                            # [B,d]
+        t = torch.stack([x] + [self.emb[table](ids) for (_, table), ids in zip(self.bags, bags)],
+                        1)                                                 # [B,n,d]
+        z = torch.bmm(t, t.transpose(1, 2))                               # [B,n,n]
+        return torch.sigmoid(self.top(torch.cat([x, z[:, self.li, self.lj]], -1)))
 
 
 class DIEN(nn.Module):
@@ -797,10 +868,10 @@ MODEL_CLASSES = {
     "wdl": WDL, "deepfm": DeepFM, "xdeepfm": XDeepFM, "dcn": DCN, "dcnv2": DCNv2,
     "autoint": AutoInt, "nfm": NFM, "afm": AFM, "fibinet": FiBiNET,
     "din_prelu3": DIN, "din_dice2_softmax": DIN, "din_sigmoid1_softmax": DIN,
-    "din_prelu2_qkprod": DIN, "bst": BST, "dien": DIEN, "dice_mlp": DiceMLP,
+    "din_prelu2_qkprod": DIN, "bst": BST, "bst_torch": BSTTorch, "dien": DIEN, "dice_mlp": DiceMLP,
     "dssm_cosine": lambda s: TwoTower(s, cosine=True),
     "dssm_dot": lambda s: TwoTower(s, cosine=False),
-    "youtube_dnn": YouTubeDNN, "mmoe": MMoE, "ple": PLE, "esmm_v2": ESMMv2,
+    "youtube_dnn": YouTubeDNN, "mmoe": MMoE, "ple": PLE, "dlrm": DLRM, "esmm_v2": ESMMv2,
 }
 MODELS = list(MODEL_CLASSES)
 
@@ -823,7 +894,7 @@ def _glorot(g, shape, fan_in, fan_out, gain=1.0):
 
 
 def _init(g, module, pname, shape, is_last_bias):
-    if isinstance(module, nn.Embedding):
+    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
         return g.normal(0.0, 0.05 if shape[1] == 1 else 0.1, size=shape)
     if isinstance(module, nn.PReLU) or (isinstance(module, Dice) and pname == "alpha"):
         return g.uniform(0.05, 0.35, size=shape)
@@ -835,6 +906,8 @@ def _init(g, module, pname, shape, is_last_bias):
     if isinstance(module, nn.LayerNorm):
         return (g.uniform(0.8, 1.2, size=shape) if pname == "weight"
                 else g.uniform(-0.1, 0.1, size=shape))
+    if isinstance(module, nn.MultiheadAttention) and pname == "in_proj_weight":
+        return _glorot(g, shape, shape[1], shape[0] // 3, 1.2)
     if isinstance(module, nn.GRU):
         k = 1.0 / np.sqrt(module.hidden_size)
         return g.uniform(-k, k, size=shape)
@@ -906,11 +979,12 @@ def make_request(name, n=16, scale="mini"):
             a[:, :ucols] = g.normal(0, 1, ucols)
             a[:, ucols:] = g.normal(0, 1, (n, shape[0] - ucols))
             req[iname] = a
-        elif shape:  # a sequence or multi-hot list
-            length = hist_len if shape[0] == spec["hist_len_max"] else max(1, shape[0] * 3 // 5)
-            row = np.zeros(shape[0], np.int64)
-            row[:length] = g.integers(1, tables[table], length)
-            req[iname] = np.tile(row, (n, 1))
+        elif shape:  # a sequence or multi-hot list: `length` ids, then padding 0
+            length = (hist_len if shape[0] == spec["hist_len_max"] else
+                      shape[0] if spec.get("full_bags") else max(1, shape[0] * 3 // 5))
+            rows = np.zeros((1 if per_request else n, shape[0]), np.int64)
+            rows[:, :length] = g.integers(1, tables[table], (rows.shape[0], length))
+            req[iname] = np.tile(rows, (n, 1)) if per_request else rows
         elif per_request:
             req[iname] = np.full(n, g.integers(1, tables[table]), np.int64)
         else:
