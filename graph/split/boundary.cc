@@ -121,6 +121,13 @@ std::vector<Node> CutAtPlaceholders(
   return nodes;
 }
 
+Graph FirstPart(const Graph& graph) {
+  Graph part = graph;
+  part.mutable_signatures()->clear();
+  part.mutable_outputs()->clear();
+  return part;
+}
+
 BoundaryCut::BoundaryCut(const Graph& graph) : graph_(graph), names_(pass_util::NodeNames(graph)) {
   for (const Node& node : graph.nodes()) {
     for (const std::string& o : node.output_names) names_.insert(o);

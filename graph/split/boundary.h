@@ -66,6 +66,10 @@ std::vector<Node> CutAtPlaceholders(
     const absl::flat_hash_map<TensorRef, std::string>& placeholder_of,
     const absl::flat_hash_set<std::string>& dropped);
 
+// The first part before its outputs are set: `graph` without outputs and signatures
+// (ExecutionPlan keeps only what the boundary outputs then added need).
+Graph FirstPart(const Graph& graph);
+
 // The Placeholders that stand for the boundary in the second part. Not thread-safe.
 class BoundaryCut {
  public:

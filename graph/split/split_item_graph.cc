@@ -228,12 +228,9 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
   split.moved_layers = moved;
   split.item_inputs = graph_split::InputsRead(graph, whole, columns_of);
 
-  // The item part: the rewritten graph computing the boundary (ExecutionPlan keeps only what the
-  // outputs need).
-  split.item = graph;
-  split.item.mutable_signatures()->clear();
+  // The item part: the rewritten graph computing the boundary.
+  split.item = graph_split::FirstPart(graph);
   std::vector<GraphOutput>* item_outputs = split.item.mutable_outputs();
-  item_outputs->clear();
 
   // The cross part: the other nodes, the boundary read from new Placeholders.
   graph_split::BoundaryCut cut(graph);

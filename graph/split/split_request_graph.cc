@@ -92,12 +92,9 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   split.applicable = true;
   split.user_inputs = graph_split::InputsRead(graph, whole, columns_of);
 
-  // The user part: the source graph computing the boundary (ExecutionPlan keeps only what the
-  // outputs need).
-  split.user = graph;
-  split.user.mutable_signatures()->clear();
+  // The user part: the source graph computing the boundary.
+  split.user = graph_split::FirstPart(graph);
   std::vector<GraphOutput>* user_outputs = split.user.mutable_outputs();
-  user_outputs->clear();
 
   // The candidate part: the candidate-level nodes, the boundary read from new Placeholders.
   graph_split::BoundaryCut cut(graph);
