@@ -40,7 +40,7 @@ int RunPrune(const std::vector<std::string>& args) {
   CommandLine line;
   int exit_code;
   if (!OpenCommand(Spec(), args, &line, &exit_code)) return exit_code;
-  PruneOptions options;
+  PassOptions options;
   options.outputs = line.GetList("outputs");
   options.inputs = line.GetList("inputs");
   const std::string out_path = line.Get("output");

@@ -303,6 +303,7 @@ class Plan final : public ExecutionPlan {
   friend absl::StatusOr<std::unique_ptr<const ExecutionPlan>> BuildPlan(const Graph&,
                                                                         const PlanOptions&,
                                                                         const KernelRegistry&);
+  friend struct PlanStages;
 
   std::string ExpectedInputs() const {
     std::vector<std::string> parts;
@@ -460,18 +461,34 @@ absl::StatusOr<std::vector<RequestedOutput>> ResolveOutputs(const Graph& graph,
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<const ExecutionPlan>> BuildPlan(const Graph& graph,
-                                                               const PlanOptions& options,
-                                                               const KernelRegistry& registry) {
-  const bool onnx = graph.format() == ModelFormat::kOnnx;
-  const OpSet op_set = OpSetOf(graph.format());
-  RANKOPT_ASSIGN_OR_RETURN(std::vector<RequestedOutput> requested, ResolveOutputs(graph, options));
+// The nodes the outputs need (data edges only; control edges only order side effects, and the
+// executor runs nothing for its side effects), with the highest port read of each.
+struct NeededNodes {
+  std::vector<int> max_port;  // per node, -1: none read
+  std::vector<char> needed;
+};
 
-  // The nodes the outputs need (data edges only; control edges only order side effects, and
-  // the executor runs nothing for its side effects).
+// Where each needed node's output ports live in the run's value slots.
+struct SlotLayout {
+  std::vector<int> first_slot;  // per node, -1: not needed
+  std::vector<int> num_ports;
+  int num_slots = 0;
+
+  int SlotOf(const Graph& graph, const TensorRef& ref) const {
+    return first_slot[graph.NodeIndex(ref.node)] + ref.port;
+  }
+};
+
+constexpr int kForever = std::numeric_limits<int>::max();
+
+absl::StatusOr<NeededNodes> MarkNeeded(const Graph& graph,
+                                       const std::vector<RequestedOutput>& requested) {
   const std::vector<Node>& nodes = graph.nodes();
-  std::vector<int> max_port(nodes.size(), -1);  // highest port read, per node
-  std::vector<char> needed(nodes.size(), 0);
+  NeededNodes result;
+  std::vector<int>& max_port = result.max_port;
+  std::vector<char>& needed = result.needed;
+  max_port.assign(nodes.size(), -1);
+  needed.assign(nodes.size(), 0);
   std::vector<int> stack;
   auto need = [&](const TensorRef& ref, const Node* consumer, size_t input) -> absl::Status {
     const int index = graph.NodeIndex(ref.node);
@@ -504,8 +521,13 @@ absl::StatusOr<std::unique_ptr<const ExecutionPlan>> BuildPlan(const Graph& grap
       RANKOPT_RETURN_IF_ERROR(need(node.inputs[i], &node, i));
     }
   }
+  return result;
+}
 
-  // Execution order: depth-first post-order over data edges, roots in graph order.
+// Execution order: depth-first post-order over data edges, roots in graph order.
+absl::StatusOr<std::vector<int>> ExecutionOrder(const Graph& graph,
+                                                const std::vector<char>& needed) {
+  const std::vector<Node>& nodes = graph.nodes();
   std::vector<int> order;
   std::vector<char> mark(nodes.size(), 0);  // 1: on the DFS path, 2: done
   for (size_t root = 0; root < nodes.size(); ++root) {
@@ -535,14 +557,17 @@ absl::StatusOr<std::unique_ptr<const ExecutionPlan>> BuildPlan(const Graph& grap
       path.pop_back();
     }
   }
+  return order;
+}
 
-  auto plan = std::make_unique<Plan>();
-  plan->memory_cap_ = options.memory_cap_bytes;
-
-  // One value slot per output port of each needed node.
-  std::vector<int> first_slot(nodes.size(), -1);
-  std::vector<int> num_ports(nodes.size(), 0);
-  int num_slots = 0;
+// One value slot per output port of each needed node.
+absl::StatusOr<SlotLayout> AssignSlots(const Graph& graph, const std::vector<int>& order,
+                                       const std::vector<int>& max_port) {
+  const bool onnx = graph.format() == ModelFormat::kOnnx;
+  const std::vector<Node>& nodes = graph.nodes();
+  SlotLayout layout;
+  layout.first_slot.assign(nodes.size(), -1);
+  layout.num_ports.assign(nodes.size(), 0);
   for (int index : order) {
     const Node& node = nodes[index];
     int ports = onnx ? static_cast<int>(node.output_names.size()) : max_port[index] + 1;
@@ -556,75 +581,107 @@ absl::StatusOr<std::unique_ptr<const ExecutionPlan>> BuildPlan(const Graph& grap
       return absl::InvalidArgumentError(absl::StrCat(
           NodeLabel(node), " has one output, but output ", max_port[index], " is read"));
     }
-    first_slot[index] = num_slots;
-    num_ports[index] = ports;
-    num_slots += ports;
+    layout.first_slot[index] = layout.num_slots;
+    layout.num_ports[index] = ports;
+    layout.num_slots += ports;
   }
-  plan->num_slots_ = num_slots;
-  auto slot_of = [&](const TensorRef& ref) {
-    return first_slot[graph.NodeIndex(ref.node)] + ref.port;
-  };
+  return layout;
+}
 
-  // Inputs in graph order; constants bound in place.
-  std::vector<const Tensor*> constant_of(nodes.size(), nullptr);
-  for (size_t index = 0; index < nodes.size(); ++index) {
-    if (!needed[index]) continue;
-    const Node& node = nodes[index];
-    if (node.op == kPlaceholderOp) {
-      ExecutionPlan::Input in;
-      in.name = onnx && !node.output_names.empty() && !node.output_names[0].empty()
-                    ? node.output_names[0]
-                    : node.name;
-      const DType* dtype = node.attrs.Get<DType>("dtype");
-      if (dtype == nullptr || !IsFixedWidth(*dtype)) {
-        return absl::UnimplementedError(absl::StrCat(
-            NodeLabel(node), ": graph input '", in.name, "' has ",
-            dtype ? absl::StrCat("dtype ", DTypeName(*dtype)) : std::string("no dtype"),
-            "; the executor takes numeric inputs only (feed strings through a feature config)"));
+// The stages of BuildPlan that fill in a Plan's private parts.
+struct PlanStages {
+  // Inputs in graph order; constants bound in place. `constant_of`: each node's constant value.
+  static absl::Status BindInputsAndConstants(const Graph& graph, const std::vector<char>& needed,
+                                             const SlotLayout& slots, Plan* plan,
+                                             std::vector<const Tensor*>* constant_of) {
+    const bool onnx = graph.format() == ModelFormat::kOnnx;
+    const std::vector<Node>& nodes = graph.nodes();
+    constant_of->assign(nodes.size(), nullptr);
+    for (size_t index = 0; index < nodes.size(); ++index) {
+      if (!needed[index]) continue;
+      const Node& node = nodes[index];
+      if (node.op == kPlaceholderOp) {
+        ExecutionPlan::Input in;
+        in.name = onnx && !node.output_names.empty() && !node.output_names[0].empty()
+                      ? node.output_names[0]
+                      : node.name;
+        const DType* dtype = node.attrs.Get<DType>("dtype");
+        if (dtype == nullptr || !IsFixedWidth(*dtype)) {
+          return absl::UnimplementedError(absl::StrCat(
+              NodeLabel(node), ": graph input '", in.name, "' has ",
+              dtype ? absl::StrCat("dtype ", DTypeName(*dtype)) : std::string("no dtype"),
+              "; the executor takes numeric inputs only (feed strings through a feature config)"));
+        }
+        in.dtype = *dtype;
+        if (const Shape* shape = node.attrs.Get<Shape>("shape")) in.shape = *shape;
+        plan->input_index_[in.name] = static_cast<int>(plan->inputs_.size());
+        plan->inputs_.push_back(std::move(in));
+        plan->input_slots_.push_back(slots.first_slot[index]);
+      } else if (node.op == kConstOp) {
+        const Tensor* value = node.attrs.Get<Tensor>("value");
+        if (value == nullptr) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(NodeLabel(node), ": the constant has no 'value' tensor"));
+        }
+        const Tensor& kept = plan->tensors_.emplace_back(*value);
+        (*constant_of)[index] = &kept;
+        TensorView view;
+        view.dtype = kept.dtype();
+        view.dims.assign(kept.dims().begin(), kept.dims().end());
+        // Kernels only read inputs; the view needs a mutable pointer by its type alone.
+        view.data = IsFixedWidth(kept.dtype()) ? const_cast<char*>(kept.bytes().data()) : nullptr;
+        plan->constants_.emplace_back(slots.first_slot[index], std::move(view));
       }
-      in.dtype = *dtype;
-      if (const Shape* shape = node.attrs.Get<Shape>("shape")) in.shape = *shape;
-      plan->input_index_[in.name] = static_cast<int>(plan->inputs_.size());
-      plan->inputs_.push_back(std::move(in));
-      plan->input_slots_.push_back(first_slot[index]);
-    } else if (node.op == kConstOp) {
-      const Tensor* value = node.attrs.Get<Tensor>("value");
-      if (value == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(NodeLabel(node), ": the constant has no 'value' tensor"));
-      }
-      const Tensor& kept = plan->tensors_.emplace_back(*value);
-      constant_of[index] = &kept;
-      TensorView view;
-      view.dtype = kept.dtype();
-      view.dims.assign(kept.dims().begin(), kept.dims().end());
-      // Kernels only read inputs; the view needs a mutable pointer by its type alone.
-      view.data = IsFixedWidth(kept.dtype()) ? const_cast<char*>(kept.bytes().data()) : nullptr;
-      plan->constants_.emplace_back(first_slot[index], std::move(view));
     }
+    return absl::OkStatus();
   }
 
-  // Last reader of each slot; requested outputs live to the end.
-  constexpr int kForever = std::numeric_limits<int>::max();
-  std::vector<int> last_use(static_cast<size_t>(num_slots), -1);
-  for (const RequestedOutput& o : requested) last_use[slot_of(o.ref)] = kForever;
-
-  // Kernels. Every missing op is collected so that one error lists them all.
-  std::vector<std::string> missing;
-  std::string first_missing;
-  for (int index : order) {
-    const Node& node = nodes[index];
-    if (node.op == kPlaceholderOp || node.op == kConstOp) continue;
-    const KernelFactory* factory = registry.Find(op_set, node.op);
-    if (factory == nullptr) {
-      if (first_missing.empty()) {
-        first_missing = MissingKernelMessage(registry, op_set, node);
-      } else if (missing.size() < 10) {
-        missing.push_back(absl::StrCat(node.op, " (node '", node.name, "')"));
+  // One step per computed node in `order`, its kernel made; `last_use` grows to each slot's
+  // last reader. Every missing op is collected so that one error lists them all.
+  static absl::Status MakeSteps(const Graph& graph, const KernelRegistry& registry,
+                                const std::vector<int>& order, const SlotLayout& slots,
+                                const std::vector<const Tensor*>& constant_of, Plan* plan,
+                                std::vector<int>* last_use) {
+    const OpSet op_set = OpSetOf(graph.format());
+    std::vector<std::string> missing;
+    std::string first_missing;
+    for (int index : order) {
+      const Node& node = graph.nodes()[index];
+      if (node.op == kPlaceholderOp || node.op == kConstOp) continue;
+      const KernelFactory* factory = registry.Find(op_set, node.op);
+      if (factory == nullptr) {
+        if (first_missing.empty()) {
+          first_missing = MissingKernelMessage(registry, op_set, node);
+        } else if (missing.size() < 10) {
+          missing.push_back(absl::StrCat(node.op, " (node '", node.name, "')"));
+        }
+        continue;
       }
-      continue;
+      if (!first_missing.empty()) continue;
+      RANKOPT_ASSIGN_OR_RETURN(Step step,
+                               MakeStep(graph, node, index, *factory, slots, constant_of, plan));
+      const int step_index = static_cast<int>(plan->steps_.size());
+      for (int slot : step.inputs) {
+        if (slot >= 0 && (*last_use)[slot] != kForever)
+          (*last_use)[slot] = std::max((*last_use)[slot], step_index);
+      }
+      plan->steps_.push_back(std::move(step));
     }
-    if (!first_missing.empty()) continue;
+    if (!first_missing.empty()) {
+      if (!missing.empty()) {
+        absl::StrAppend(&first_missing,
+                        "; other ops without a kernel: ", absl::StrJoin(missing, ", "));
+      }
+      return absl::UnimplementedError(first_missing);
+    }
+    return absl::OkStatus();
+  }
+
+  // The step of `node` (graph index `index`): its slots and its kernel.
+  static absl::StatusOr<Step> MakeStep(const Graph& graph, const Node& node, int index,
+                                       const KernelFactory& factory, const SlotLayout& slots,
+                                       const std::vector<const Tensor*>& constant_of, Plan* plan) {
+    const bool onnx = graph.format() == ModelFormat::kOnnx;
     Step step;
     step.node = &plan->nodes_.emplace_back(node);
     KernelBuildContext build;
@@ -638,46 +695,59 @@ absl::StatusOr<std::unique_ptr<const ExecutionPlan>> BuildPlan(const Graph& grap
         continue;
       }
       const int producer = graph.NodeIndex(in.node);
-      step.inputs.push_back(first_slot[producer] + in.port);
+      step.inputs.push_back(slots.first_slot[producer] + in.port);
       build.constant_inputs.push_back(constant_of[producer]);
     }
-    for (int port = 0; port < num_ports[index]; ++port) {
-      step.outputs.push_back(first_slot[index] + port);
+    for (int port = 0; port < slots.num_ports[index]; ++port) {
+      step.outputs.push_back(slots.first_slot[index] + port);
       step.required.push_back(!onnx || (port < static_cast<int>(node.output_names.size()) &&
                                         !node.output_names[port].empty()));
     }
-    absl::StatusOr<std::unique_ptr<OpKernel>> kernel = (*factory)(build);
+    absl::StatusOr<std::unique_ptr<OpKernel>> kernel = factory(build);
     if (!kernel.ok()) return AtNode(node, kernel.status());
     if (*kernel == nullptr) {
       return absl::InternalError(
           absl::StrCat(NodeLabel(node), ": the kernel factory made no kernel"));
     }
     step.kernel = *std::move(kernel);
-    const int step_index = static_cast<int>(plan->steps_.size());
-    for (int slot : step.inputs) {
-      if (slot >= 0 && last_use[slot] != kForever)
-        last_use[slot] = std::max(last_use[slot], step_index);
-    }
-    plan->steps_.push_back(std::move(step));
-  }
-  if (!first_missing.empty()) {
-    if (!missing.empty()) {
-      absl::StrAppend(&first_missing,
-                      "; other ops without a kernel: ", absl::StrJoin(missing, ", "));
-    }
-    return absl::UnimplementedError(first_missing);
+    return step;
   }
 
   // Free each step's outputs after their last reader (right away when nothing reads them).
-  for (size_t s = 0; s < plan->steps_.size(); ++s) {
-    for (int slot : plan->steps_[s].outputs) {
-      const int last = last_use[slot] < 0 ? static_cast<int>(s) : last_use[slot];
-      if (last != kForever) plan->steps_[last].release.push_back(slot);
+  static void ScheduleReleases(const std::vector<int>& last_use, Plan* plan) {
+    for (size_t s = 0; s < plan->steps_.size(); ++s) {
+      for (int slot : plan->steps_[s].outputs) {
+        const int last = last_use[slot] < 0 ? static_cast<int>(s) : last_use[slot];
+        if (last != kForever) plan->steps_[last].release.push_back(slot);
+      }
     }
   }
+};
+
+absl::StatusOr<std::unique_ptr<const ExecutionPlan>> BuildPlan(const Graph& graph,
+                                                               const PlanOptions& options,
+                                                               const KernelRegistry& registry) {
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<RequestedOutput> requested, ResolveOutputs(graph, options));
+  RANKOPT_ASSIGN_OR_RETURN(const NeededNodes needed, MarkNeeded(graph, requested));
+  RANKOPT_ASSIGN_OR_RETURN(const std::vector<int> order, ExecutionOrder(graph, needed.needed));
+  RANKOPT_ASSIGN_OR_RETURN(const SlotLayout slots, AssignSlots(graph, order, needed.max_port));
+
+  auto plan = std::make_unique<Plan>();
+  plan->memory_cap_ = options.memory_cap_bytes;
+  plan->num_slots_ = slots.num_slots;
+  std::vector<const Tensor*> constant_of;
+  RANKOPT_RETURN_IF_ERROR(
+      PlanStages::BindInputsAndConstants(graph, needed.needed, slots, plan.get(), &constant_of));
+
+  // Last reader of each slot; requested outputs live to the end.
+  std::vector<int> last_use(static_cast<size_t>(slots.num_slots), -1);
+  for (const RequestedOutput& o : requested) last_use[slots.SlotOf(graph, o.ref)] = kForever;
+  RANKOPT_RETURN_IF_ERROR(
+      PlanStages::MakeSteps(graph, registry, order, slots, constant_of, plan.get(), &last_use));
+  PlanStages::ScheduleReleases(last_use, plan.get());
 
   for (RequestedOutput& o : requested) {
-    plan->output_slots_.push_back(slot_of(o.ref));
+    plan->output_slots_.push_back(slots.SlotOf(graph, o.ref));
     plan->output_names_.push_back(std::move(o.name));
   }
   return std::unique_ptr<const ExecutionPlan>(std::move(plan));

@@ -154,9 +154,22 @@ class Folder {
         registry_(options.registry != nullptr ? *options.registry : KernelRegistry::Default()),
         op_set_(OpSetOf(in.format())) {}
 
+  // The stages, in order: prepare, classify each node (topologically), remap what must survive,
+  // evaluate the constant frontier, rewrite, report.
   absl::StatusOr<PassReport> Run(Graph* out) {
-    PassReport report;
-    report.pass = std::string(kPassName);
+    RANKOPT_ASSIGN_OR_RETURN(std::vector<int> order, Prepare());
+    for (int i : order) RANKOPT_RETURN_IF_ERROR(Classify(i));
+    RANKOPT_RETURN_IF_ERROR(RemapProtected());
+    FoldTargets(FrontierTargets());
+    RANKOPT_ASSIGN_OR_RETURN(Graph result, Rewrite());
+    PassReport report = Report(result);
+    *out = std::move(result);
+    return report;
+  }
+
+ private:
+  // The working copy of the nodes and its per-node state; returns the topological order.
+  absl::StatusOr<std::vector<int>> Prepare() {
     RANKOPT_ASSIGN_OR_RETURN(std::vector<int> order, in_.TopologicalOrder());
     RANKOPT_ASSIGN_OR_RETURN(shapes_, InferShapes(in_));
     RANKOPT_ASSIGN_OR_RETURN(consumers_, pass_util::CountConsumers(in_, options_));
@@ -167,13 +180,13 @@ class Folder {
     switch_taken_.assign(nodes_.size(), -1);
     merge_value_.assign(nodes_.size(), -1);
     has_loops_ = std::any_of(nodes_.begin(), nodes_.end(), IsLoopOp);
+    return order;
+  }
 
-    for (int i : order) RANKOPT_RETURN_IF_ERROR(Classify(i));
-    RANKOPT_RETURN_IF_ERROR(RemapProtected());
-    RANKOPT_RETURN_IF_ERROR(EvaluateFrontier());
-    RANKOPT_ASSIGN_OR_RETURN(Graph result, Rewrite());
+  PassReport Report(const Graph& result) {
+    PassReport report;
+    report.pass = std::string(kPassName);
     RecordNodeCounts(in_, result, &report);
-
     if (folded_nodes_ > 0) {
       report.notes.push_back(absl::StrCat(
           "folded ", folded_nodes_, " nodes into ", folded_tensors_, " constants (", folded_bytes_,
@@ -191,11 +204,9 @@ class Folder {
     for (std::string& note : skipped_) report.notes.push_back(std::move(note));
     report.changed = folded_nodes_ > 0 || switches_ > 0 || merges_ > 0 || dead_ > 0 ||
                      removed_constants_ > 0 || stripped_controls_ > 0;
-    *out = std::move(result);
     return report;
   }
 
- private:
   int IndexOf(absl::string_view name) const {
     auto it = index_.find(name);
     return it == index_.end() ? -1 : it->second;
@@ -442,8 +453,9 @@ class Folder {
     return absl::OkStatus();
   }
 
-  absl::Status EvaluateFrontier() {
-    // Constant tensors that something live reads: the ones to turn into Consts.
+  // Constant tensors that something live reads (the ones to turn into Consts), less those that
+  // cannot or should not become a constant.
+  std::vector<TensorRef> FrontierTargets() {
     absl::flat_hash_set<TensorRef> seen;
     std::vector<TensorRef> frontier;
     auto consider = [&](const TensorRef& ref) {
@@ -459,7 +471,6 @@ class Folder {
     }
     for (const TensorRef& ref : protected_) consider(ref);
 
-    // Drop what cannot or should not become a constant, then whole nodes.
     std::vector<TensorRef> targets;
     for (const TensorRef& ref : frontier) {
       const InferredTensor& t = LookupInferred(shapes_, ref);
@@ -476,8 +487,12 @@ class Folder {
       }
       targets.push_back(ref);
     }
-    if (targets.empty()) return absl::OkStatus();
+    return targets;
+  }
 
+  // Evaluates `targets` and keeps their values in folded_; a node folds as a whole or not at all.
+  void FoldTargets(const std::vector<TensorRef>& targets) {
+    if (targets.empty()) return;
     std::vector<Tensor> values;
     if (Evaluate(targets, &values).ok() && values.size() == targets.size()) {
       for (size_t k = 0; k < targets.size(); ++k) Accept(targets[k], std::move(values[k]));
@@ -505,7 +520,6 @@ class Folder {
         }
       }
     }
-    return absl::OkStatus();
   }
 
   void Accept(const TensorRef& ref, Tensor value) {
@@ -518,13 +532,30 @@ class Folder {
     folded_.emplace(ref, std::move(value));
   }
 
+  // Rewrites the graph: Consts for the folded tensors, readers rewired to them, constants nothing
+  // reads any more dropped.
   absl::StatusOr<Graph> Rewrite() {
-    // Consts for folded tensors, and where their readers now read.
     absl::flat_hash_map<TensorRef, TensorRef> rewire;
+    std::vector<char> removable;  // constant nodes that may go once nothing reads them
+    std::vector<Node> result = ReplaceFolded(&rewire, &removable);
+    RewireReaders(rewire, &result);
+    return Assemble(DropUnreadConstants(std::move(result), removable, rewire));
+  }
+
+  static TensorRef Rewired(const absl::flat_hash_map<TensorRef, TensorRef>& rewire,
+                           const TensorRef& ref) {
+    auto it = rewire.find(ref);
+    return it == rewire.end() ? ref : it->second;
+  }
+
+  // The live and constant nodes, each folded one replaced by a Const per folded port (`rewire`:
+  // where its readers now read); `removable` marks, per result node, constants that may go.
+  std::vector<Node> ReplaceFolded(absl::flat_hash_map<TensorRef, TensorRef>* rewire,
+                                  std::vector<char>* removable_out) {
+    std::vector<char>& removable = *removable_out;
     absl::flat_hash_map<std::string, std::vector<std::pair<int, Tensor*>>> by_node;
     for (auto& [ref, value] : folded_) by_node[ref.node].emplace_back(ref.port, &value);
     std::vector<Node> result;
-    std::vector<char> removable;  // constant nodes that may go once nothing reads them
     for (size_t i = 0; i < nodes_.size(); ++i) {
       Node& node = nodes_[i];
       if (state_[i] == State::kDead) continue;
@@ -541,7 +572,7 @@ class Folder {
               port < static_cast<int>(node.output_names.size()) ? node.output_names[port] : "";
           ++folded_tensors_;
           folded_bytes_ += static_cast<int64_t>(value->ByteSize());
-          rewire[TensorRef{node.name, port}] = TensorRef{name, 0};
+          (*rewire)[TensorRef{node.name, port}] = TensorRef{name, 0};
           result.push_back(pass_util::MakeConst(in_, name, std::move(*value), tensor_name));
           removable.push_back(0);
         }
@@ -564,22 +595,28 @@ class Folder {
       removable.push_back(state_[i] == State::kConst && was_read ? 1 : 0);
       result.push_back(std::move(node));
     }
-    auto rewired = [&](TensorRef ref) {
-      auto it = rewire.find(ref);
-      return it == rewire.end() ? ref : it->second;
-    };
-    for (Node& node : result) {
+    return result;
+  }
+
+  // Points the readers of folded tensors (nodes, outputs, signatures) at their Consts.
+  void RewireReaders(const absl::flat_hash_map<TensorRef, TensorRef>& rewire,
+                     std::vector<Node>* result) {
+    for (Node& node : *result) {
       for (TensorRef& ref : node.inputs) {
-        if (!ref.empty()) ref = rewired(ref);
+        if (!ref.empty()) ref = Rewired(rewire, ref);
       }
     }
-    for (GraphOutput& o : outputs_) o.ref = rewired(o.ref);
+    for (GraphOutput& o : outputs_) o.ref = Rewired(rewire, o.ref);
     for (Signature& s : signatures_) {
-      for (SignatureTensor& o : s.outputs) o.ref = rewired(o.ref);
-      for (SignatureTensor& o : s.inputs) o.ref = rewired(o.ref);
+      for (SignatureTensor& o : s.outputs) o.ref = Rewired(rewire, o.ref);
+      for (SignatureTensor& o : s.inputs) o.ref = Rewired(rewire, o.ref);
     }
+  }
 
-    // Drop constants nothing reads any more, transitively.
+  // `result` less the `removable` constants nothing reads any more, transitively.
+  std::vector<Node> DropUnreadConstants(std::vector<Node> result,
+                                        const std::vector<char>& removable,
+                                        const absl::flat_hash_map<TensorRef, TensorRef>& rewire) {
     absl::flat_hash_map<std::string, int> position;
     for (size_t i = 0; i < result.size(); ++i) position[result[i].name] = static_cast<int>(i);
     std::vector<int> readers(result.size(), 0);
@@ -595,7 +632,7 @@ class Folder {
     for (const Signature& s : signatures_) {
       for (const SignatureTensor& o : s.outputs) add_reader(o.ref.node, 1);
     }
-    for (const TensorRef& ref : protected_) add_reader(rewired(ref).node, 1);
+    for (const TensorRef& ref : protected_) add_reader(Rewired(rewire, ref).node, 1);
     std::vector<char> removed(result.size(), 0);
     std::vector<int> stack;
     for (size_t i = 0; i < result.size(); ++i) {
@@ -620,7 +657,11 @@ class Folder {
     for (size_t i = 0; i < result.size(); ++i) {
       if (!removed[i]) kept.push_back(std::move(result[i]));
     }
+    return kept;
+  }
 
+  // The output graph: `kept` with the remapped outputs and signatures, validated.
+  absl::StatusOr<Graph> Assemble(std::vector<Node> kept) {
     Graph graph = in_;
     RANKOPT_RETURN_IF_ERROR(graph.SetNodes(std::move(kept)));
     *graph.mutable_outputs() = std::move(outputs_);

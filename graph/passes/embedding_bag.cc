@@ -199,7 +199,8 @@ absl::StatusOr<Tensor> FlattenLengths(const Tensor& col) {
 
 }  // namespace
 
-absl::StatusOr<PassReport> EmbeddingBagPass(const Graph& in, Graph* out) {
+absl::StatusOr<PassReport> EmbeddingBagPass(const Graph& in, const PassOptions& /*options*/,
+                                            Graph* out) {
   if (out == nullptr) return absl::InvalidArgumentError("EmbeddingBagPass: `out` is null");
   PassReport report;
   report.pass = std::string(kPassName);

@@ -22,12 +22,14 @@
 
 #include "absl/status/statusor.h"
 #include "graph/ir/graph.h"
+#include "graph/passes/pass_options.h"
 #include "graph/passes/pass_report.h"
 
 namespace rankopt {
 
 // Writes `in` with every masked pooling above rewritten to `out` (which may be `&in`).
-absl::StatusOr<PassReport> EmbeddingBagPass(const Graph& in, Graph* out);
+absl::StatusOr<PassReport> EmbeddingBagPass(const Graph& in, const PassOptions& options,
+                                            Graph* out);
 
 }  // namespace rankopt
 

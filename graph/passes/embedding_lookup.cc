@@ -44,7 +44,8 @@ const Node* GatheredTable(const Graph& graph, const Node& node) {
 
 }  // namespace
 
-absl::StatusOr<PassReport> EmbeddingLookupPass(const Graph& in, Graph* out) {
+absl::StatusOr<PassReport> EmbeddingLookupPass(const Graph& in, const PassOptions& /*options*/,
+                                               Graph* out) {
   if (out == nullptr) return absl::InvalidArgumentError("EmbeddingLookupPass: `out` is null");
   PassReport report;
   report.pass = "embedding_lookup";

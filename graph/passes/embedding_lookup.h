@@ -7,13 +7,15 @@
 
 #include "absl/status/statusor.h"
 #include "graph/ir/graph.h"
+#include "graph/passes/pass_options.h"
 #include "graph/passes/pass_report.h"
 
 namespace rankopt {
 
 // Writes `in` with every eligible Gather rewritten to `out` (which may be `&in`). The rewritten
 // node keeps its name and output names; its inputs become (table Const, ids).
-absl::StatusOr<PassReport> EmbeddingLookupPass(const Graph& in, Graph* out);
+absl::StatusOr<PassReport> EmbeddingLookupPass(const Graph& in, const PassOptions& options,
+                                               Graph* out);
 
 }  // namespace rankopt
 

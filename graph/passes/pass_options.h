@@ -19,8 +19,11 @@ struct RequestLevelInput {
 
 struct PassOptions {
   // Extra tensors that must keep their producer and name (as Graph::ResolveTensor takes them),
-  // on top of the graph outputs and the signature outputs, which are always kept.
+  // on top of the graph outputs and the signature outputs, which are always kept. Prune keeps
+  // exactly these (required there): "node", "node:1", an ONNX tensor name or a signature key.
   std::vector<std::string> outputs;
+  // Prune: tensors that become graph inputs (Placeholders); what only they needed is cut.
+  std::vector<std::string> inputs;
   // Constant folding: the largest tensor it writes into the graph; larger results stay computed.
   int64_t max_constant_bytes = int64_t{64} << 20;
   // Kernels constant folding evaluates with; nullptr: KernelRegistry::Default().

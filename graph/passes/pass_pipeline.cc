@@ -29,16 +29,10 @@ struct PassEntry {
   PassFn run;
 };
 
-absl::StatusOr<PassReport> Prune(const Graph& in, const PassOptions& options, Graph* out) {
-  PruneOptions prune;
-  prune.outputs = options.outputs;
-  return PruneGraph(in, prune, out);
-}
-
 std::vector<PassEntry> Passes(OptLevel level) {
   std::vector<PassEntry> passes;
   if (level == OptLevel::kO0) return passes;
-  passes.push_back({"prune", Prune});
+  passes.push_back({"prune", PruneGraph});
   passes.push_back({"constant_folding", FoldConstants});
   passes.push_back({"fold_batch_norm", FoldBatchNorm});
   if (level == OptLevel::kO2) {
@@ -50,13 +44,9 @@ std::vector<PassEntry> Passes(OptLevel level) {
   }
   passes.push_back({"fuse_matmul_bias_activation", FuseMatMulBiasActivation});
   // Bags before lookups: a Gather a bag leaves to other readers then becomes a lookup too.
-  passes.push_back({"embedding_bag", [](const Graph& in, const PassOptions&, Graph* out) {
-                      return EmbeddingBagPass(in, out);
-                    }});
-  passes.push_back({"embedding_lookup", [](const Graph& in, const PassOptions&, Graph* out) {
-                      return EmbeddingLookupPass(in, out);
-                    }});
-  passes.push_back({"final_prune", Prune});
+  passes.push_back({"embedding_bag", EmbeddingBagPass});
+  passes.push_back({"embedding_lookup", EmbeddingLookupPass});
+  passes.push_back({"final_prune", PruneGraph});
   return passes;
 }
 

@@ -1,7 +1,6 @@
 #include "graph/passes/pass_util.h"
 
 #include <algorithm>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -116,56 +115,6 @@ std::string FeedName(const Graph& graph, const Node& node) {
     return node.output_names[0];
   }
   return node.name;
-}
-
-std::vector<RequestLevelInput> InputsRead(
-    const Graph& graph, const absl::flat_hash_set<std::string>& whole,
-    const absl::flat_hash_map<std::string, std::vector<int64_t>>& columns_of) {
-  std::vector<RequestLevelInput> inputs;
-  for (const Node& node : graph.nodes()) {
-    if (node.op != kPlaceholderOp) continue;
-    const std::string feed = FeedName(graph, node);
-    if (whole.contains(feed)) {
-      inputs.push_back({feed, {}});
-    } else if (auto it = columns_of.find(feed); it != columns_of.end()) {
-      std::vector<int64_t> c = it->second;
-      std::sort(c.begin(), c.end());
-      c.erase(std::unique(c.begin(), c.end()), c.end());
-      inputs.push_back({feed, std::move(c)});
-    }
-  }
-  return inputs;
-}
-
-Node MakePlaceholder(const Graph& graph, std::string name, DType dtype, Shape shape) {
-  Node node;
-  node.name = std::move(name);
-  node.op = std::string(kPlaceholderOp);
-  node.attrs.Set("dtype", dtype);
-  node.attrs.Set("shape", std::move(shape));
-  if (graph.format() == ModelFormat::kOnnx) node.output_names = {node.name};
-  return node;
-}
-
-std::vector<Node> CutAtPlaceholders(const Graph& graph, std::vector<Node> placeholders,
-                                    const absl::flat_hash_map<TensorRef, std::string>& placeholder_of,
-                                    const absl::flat_hash_set<std::string>& dropped) {
-  std::vector<Node> nodes = std::move(placeholders);
-  nodes.reserve(graph.num_nodes() + nodes.size());
-  for (const Node& source : graph.nodes()) {
-    if (dropped.contains(source.name)) continue;
-    Node node = source;
-    for (TensorRef& ref : node.inputs) {
-      auto it = placeholder_of.find(ref);
-      if (it != placeholder_of.end()) ref = TensorRef{it->second, 0};
-    }
-    node.control_inputs.erase(
-        std::remove_if(node.control_inputs.begin(), node.control_inputs.end(),
-                       [&](const std::string& c) { return dropped.contains(c); }),
-        node.control_inputs.end());
-    nodes.push_back(std::move(node));
-  }
-  return nodes;
 }
 
 Node MakeConst(const Graph& graph, std::string name, Tensor value, std::string onnx_tensor_name) {

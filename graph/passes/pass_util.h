@@ -70,22 +70,6 @@ Node MakeConst(const Graph& graph, std::string name, Tensor value,
 // The name a Placeholder is fed by: its tensor name in ONNX, its node name in TF.
 std::string FeedName(const Graph& graph, const Node& node);
 
-// The graph inputs (in graph order) a part of the graph reads: those in `whole` as a whole, those
-// in `columns_of` by the listed columns (sorted, unique).
-std::vector<RequestLevelInput> InputsRead(
-    const Graph& graph, const absl::flat_hash_set<std::string>& whole,
-    const absl::flat_hash_map<std::string, std::vector<int64_t>>& columns_of);
-
-// A Placeholder node of `dtype` and `shape` (ONNX: its tensor name is the node name).
-Node MakePlaceholder(const Graph& graph, std::string name, DType dtype, Shape shape);
-
-// The nodes of `graph` cut at a boundary: `placeholders` first, then every node not in `dropped`,
-// with inputs reading a tensor of `placeholder_of` reading that placeholder instead and control
-// edges from dropped nodes removed (they only ordered work that now runs elsewhere).
-std::vector<Node> CutAtPlaceholders(const Graph& graph, std::vector<Node> placeholders,
-                                    const absl::flat_hash_map<TensorRef, std::string>& placeholder_of,
-                                    const absl::flat_hash_set<std::string>& dropped);
-
 // Keeps frozen_variables() to the names still in the graph.
 void TrimFrozenVariables(Graph* graph);
 

@@ -10,20 +10,13 @@
 
 #include "absl/status/statusor.h"
 #include "graph/ir/graph.h"
+#include "graph/passes/pass_options.h"
 #include "graph/passes/pass_report.h"
 
 namespace rankopt {
 
-struct PruneOptions {
-  // Tensors to keep, as a user types them: "node", "node:1", an ONNX tensor name or a
-  // SavedModel signature output key ("pred"). Required, at least one.
-  std::vector<std::string> outputs;
-  // Tensors that become graph inputs (Placeholders); everything only they needed is cut.
-  std::vector<std::string> inputs;
-};
-
 // Writes to `out` the part of `in` that `options.outputs` need, through data and control
-// inputs, with:
+// inputs (only `outputs` and `inputs` of PassOptions matter here), with:
 //   - Identity, StopGradient, PreventGradient, CheckNumerics, Snapshot bypassed (consumers
 //     read the pass-through's input 0), unless requested as an output or ordered by control
 //     inputs that stay;
@@ -36,7 +29,7 @@ struct PruneOptions {
 // Errors: no outputs, an unknown name (with close names), an input whose dtype is unknown, or
 // an invalid result; `out` is untouched on error.
 // Example: PruneGraph(graph, {.outputs = {"pctcvr"}}, &pruned)
-absl::StatusOr<PassReport> PruneGraph(const Graph& in, const PruneOptions& options, Graph* out);
+absl::StatusOr<PassReport> PruneGraph(const Graph& in, const PassOptions& options, Graph* out);
 
 // True for ops that forward input 0 unchanged and that prune bypasses (Identity, StopGradient,
 // PreventGradient, CheckNumerics, Snapshot; ONNX Identity).

@@ -329,7 +329,7 @@ CacheCounters CountersOf(const Model& model, const std::string& name) {
 }
 
 // The ESMM fixtures (fp32, int8): DIN's item part only reads tables, which is not worth caching
-// (graph/passes/split_item_graph.h), so its item cache stays off.
+// (graph/split/split_item_graph.h), so its item cache stays off.
 constexpr size_t kEsmmFixtures[] = {2, 3};
 
 TEST_F(ModelCacheTest, ItemCacheIsOffWhereOnlyTablesAreRead) {

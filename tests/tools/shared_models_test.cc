@@ -67,7 +67,7 @@ TEST(SharedModelsTest, EveryModelSummarizesPrunesAndReloads) {
     ASSERT_TRUE(summary.ok()) << summary.status();
     ASSERT_GT(summary->outputs_size(), 0);
 
-    PruneOptions options;
+    PassOptions options;
     for (const SummaryTensor& output : summary->outputs()) options.outputs.push_back(output.name());
     Graph pruned(graph->format());
     absl::StatusOr<PassReport> report = PruneGraph(*graph, options, &pruned);

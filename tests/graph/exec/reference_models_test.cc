@@ -55,7 +55,7 @@ void ExpectMatchesReference(const std::string& model, const std::string& ref_pat
   absl::StatusOr<Graph> graph = LoadModel(TestData(model));
   ASSERT_TRUE(graph.ok()) << graph.status();
   if (!prune_to.empty()) {
-    PruneOptions options;
+    PassOptions options;
     options.outputs = std::move(prune_to);
     absl::StatusOr<PassReport> pruned = PruneGraph(*graph, options, &*graph);
     ASSERT_TRUE(pruned.ok()) << pruned.status();

@@ -138,7 +138,7 @@ std::vector<int64_t> SomeIds(int64_t batch) {
 }
 
 PassReport RunPass(const Graph& graph, Graph* out) {
-  absl::StatusOr<PassReport> report = EmbeddingBagPass(graph, out);
+  absl::StatusOr<PassReport> report = EmbeddingBagPass(graph, PassOptions(), out);
   EXPECT_TRUE(report.ok()) << report.status();
   return report.ok() ? *report : PassReport();
 }

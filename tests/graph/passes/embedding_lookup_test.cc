@@ -40,7 +40,7 @@ TEST(EmbeddingLookupPassTest, DinGathersBecomeLookupsWithBitwiseEqualScores) {
   absl::StatusOr<Graph> graph = LoadModel(TestData("peers/din.onnx"));
   ASSERT_TRUE(graph.ok()) << graph.status();
   Graph rewritten(ModelFormat::kOnnx);
-  absl::StatusOr<PassReport> report = EmbeddingLookupPass(*graph, &rewritten);
+  absl::StatusOr<PassReport> report = EmbeddingLookupPass(*graph, PassOptions(), &rewritten);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->changed);
   EXPECT_EQ(CountOp(*graph, "Gather"), 5);
@@ -96,7 +96,7 @@ TEST(EmbeddingLookupPassTest, OnlyAxisZeroGathersOfConstantTablesAreRewritten) {
   for (const auto& [axis, constant] : {std::pair{1, true}, std::pair{0, false}}) {
     Graph g = GatherGraph(axis, constant);
     Graph out(ModelFormat::kOnnx);
-    absl::StatusOr<PassReport> report = EmbeddingLookupPass(g, &out);
+    absl::StatusOr<PassReport> report = EmbeddingLookupPass(g, PassOptions(), &out);
     ASSERT_TRUE(report.ok()) << report.status();
     EXPECT_FALSE(report->changed) << "axis " << axis << " constant " << constant;
     EXPECT_EQ(CountOp(out, "Gather"), 1);
@@ -106,7 +106,7 @@ TEST(EmbeddingLookupPassTest, OnlyAxisZeroGathersOfConstantTablesAreRewritten) {
 TEST(EmbeddingLookupPassTest, NegativeIdsWrapLikeOnnxAndBadIdsAreErrors) {
   Graph g = GatherGraph(0, true);
   Graph out(ModelFormat::kOnnx);
-  ASSERT_TRUE(EmbeddingLookupPass(g, &out).ok());
+  ASSERT_TRUE(EmbeddingLookupPass(g, PassOptions(), &out).ok());
   Tensor ids = *Tensor::FromValues<int64_t>({3}, std::vector<int64_t>{2, -1, 0});
   TensorView view{DType::kInt64, Dims{3}, const_cast<char*>(ids.bytes().data())};
   std::vector<Tensor> before = RunGraph(g, {{"ids", view}});

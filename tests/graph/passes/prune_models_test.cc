@@ -30,8 +30,8 @@ int64_t CountOps(const Graph& graph, const absl::flat_hash_set<std::string>& ops
   return count;
 }
 
-PruneOptions Outputs(std::vector<std::string> outputs) {
-  PruneOptions options;
+PassOptions Outputs(std::vector<std::string> outputs) {
+  PassOptions options;
   options.outputs = std::move(outputs);
   return options;
 }

@@ -56,8 +56,8 @@ Node OnnxNode(std::string name, std::string op, std::vector<TensorRef> inputs,
   return node;
 }
 
-PruneOptions Outputs(std::vector<std::string> outputs, std::vector<std::string> inputs = {}) {
-  PruneOptions options;
+PassOptions Outputs(std::vector<std::string> outputs, std::vector<std::string> inputs = {}) {
+  PassOptions options;
   options.outputs = std::move(outputs);
   options.inputs = std::move(inputs);
   return options;
@@ -384,7 +384,7 @@ TEST(PruneTest, UnknownOutputSuggestsCloseNames) {
 TEST(PruneTest, EmptyOutputsIsAnError) {
   Graph in = MakeEsmm();
   Graph out(ModelFormat::kTfGraphDef);
-  absl::StatusOr<PassReport> report = PruneGraph(in, PruneOptions(), &out);
+  absl::StatusOr<PassReport> report = PruneGraph(in, PassOptions(), &out);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(report.status().message(), HasSubstr("--outputs"));

@@ -1,4 +1,4 @@
-#include "graph/passes/split_item_graph.h"
+#include "graph/split/split_item_graph.h"
 
 #include <algorithm>
 #include <string>
@@ -12,6 +12,7 @@
 #include "graph/analysis/shape_inference.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/request_level.h"
+#include "graph/split/boundary.h"
 
 namespace rankopt {
 namespace {
@@ -150,17 +151,10 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
                                               const std::vector<RequestLevelInput>& request_inputs,
                                               const std::vector<std::string>& outputs,
                                               const ItemSplitOptions& options) {
+  RANKOPT_RETURN_IF_ERROR(
+      graph_split::CheckRequestInputs(source, request_inputs, "split item graph"));
   absl::flat_hash_set<std::string> request;  // whole request-level inputs
   for (const RequestLevelInput& input : request_inputs) {
-    bool found = false;
-    for (const Node& node : source.nodes()) {
-      found |= node.op == kPlaceholderOp &&
-               (node.name == input.name || pass_util::FeedName(source, node) == input.name);
-    }
-    if (!found) {
-      return absl::NotFoundError(
-          absl::StrCat("split item graph: request input '", input.name, "' is not a graph input"));
-    }
     if (input.columns.empty()) request.insert(input.name);
   }
   RANKOPT_RETURN_IF_ERROR(source.Validate());
@@ -175,18 +169,8 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
   RANKOPT_ASSIGN_OR_RETURN(const ShapeMap shapes, InferShapes(graph));
   const absl::flat_hash_set<TensorRef> item = ItemLevelTensors(graph, request, shapes);
 
-  std::vector<TensorRef> output_refs;
-  if (outputs.empty()) {
-    for (const GraphOutput& o : graph.outputs()) output_refs.push_back(o.ref);
-    if (output_refs.empty() && !graph.signatures().empty()) {
-      for (const SignatureTensor& t : graph.signatures()[0].outputs) output_refs.push_back(t.ref);
-    }
-  } else {
-    for (const std::string& name : outputs) {
-      RANKOPT_ASSIGN_OR_RETURN(TensorRef ref, graph.ResolveTensor(name));
-      output_refs.push_back(std::move(ref));
-    }
-  }
+  RANKOPT_ASSIGN_OR_RETURN(const std::vector<TensorRef> output_refs,
+                           graph_split::ResolveOutputs(graph, outputs));
   for (const TensorRef& ref : output_refs) {
     if (item.contains(ref)) {
       return NotApplicable(absl::StrCat("output '", ref.ToString(), "' is item-level"));
@@ -195,26 +179,9 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
 
   // The boundary: item-level tensors made by a node (graph inputs stay inputs of the cross
   // part) and read by a node that is not item-level, in graph order.
-  auto is_item_node = [&](const Node& node) {
-    return node.op != kConstOp && node.op != kPlaceholderOp &&
-           item.contains(TensorRef{node.name, 0});
-  };
-  std::vector<TensorRef> boundary;
-  absl::flat_hash_set<TensorRef> in_boundary;
-  for (const Node& node : graph.nodes()) {
-    if (is_item_node(node)) continue;
-    for (const TensorRef& ref : node.inputs) {
-      if (ref.empty() || !item.contains(ref)) continue;
-      const Node* producer = graph.FindNode(ref.node);
-      if (producer == nullptr || producer->op == kPlaceholderOp) continue;
-      if (in_boundary.insert(ref).second) boundary.push_back(ref);
-    }
-  }
+  const std::vector<TensorRef> boundary =
+      graph_split::FindBoundary(graph, item, /*graph_inputs=*/false);
   if (boundary.empty()) return NotApplicable("no item-level tensor reaches a cross node");
-  std::sort(boundary.begin(), boundary.end(), [&](const TensorRef& a, const TensorRef& b) {
-    const int ia = graph.NodeIndex(a.node), ib = graph.NodeIndex(b.node);
-    return ia != ib ? ia < ib : a.port < b.port;
-  });
 
   // What the item part reads and does: walk back from the boundary through item-level nodes.
   absl::flat_hash_map<std::string, std::vector<int64_t>> columns_of;  // feed -> columns
@@ -259,22 +226,14 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
   ItemGraphSplit split;
   split.applicable = true;
   split.moved_layers = moved;
-  split.item_inputs = pass_util::InputsRead(graph, whole, columns_of);
+  split.item_inputs = graph_split::InputsRead(graph, whole, columns_of);
 
-  // The item part: the rewritten graph computing the boundary (ExecutionPlan keeps only what the
-  // outputs need).
-  split.item = graph;
-  split.item.mutable_signatures()->clear();
+  // The item part: the rewritten graph computing the boundary.
+  split.item = graph_split::FirstPart(graph);
   std::vector<GraphOutput>* item_outputs = split.item.mutable_outputs();
-  item_outputs->clear();
 
   // The cross part: the other nodes, the boundary read from new Placeholders.
-  absl::flat_hash_set<std::string> names = pass_util::NodeNames(graph);
-  for (const Node& node : graph.nodes()) {
-    for (const std::string& o : node.output_names) names.insert(o);
-  }
-  absl::flat_hash_map<TensorRef, std::string> placeholder_of;
-  std::vector<Node> placeholders;
+  graph_split::BoundaryCut cut(graph);
   for (const TensorRef& ref : boundary) {
     const InferredTensor& inferred = LookupInferred(shapes, ref);
     ItemBoundary b;
@@ -293,24 +252,12 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
       dims[0] = -1;  // one row per candidate
       b.shape = Shape(std::move(dims));
     }
-    Node p = pass_util::MakePlaceholder(graph, pass_util::UniqueName(
-        absl::StrCat(ref.node, ref.port == 0 ? "" : absl::StrCat("_", ref.port), "/item_boundary"),
-        &names), b.dtype, b.shape);
-    b.feed_name = p.name;
-    placeholder_of[ref] = p.name;
+    b.feed_name = cut.Add(ref, "/item_boundary", b.dtype, b.shape);
     item_outputs->push_back(GraphOutput{b.item_name, ref});
-    placeholders.push_back(std::move(p));
     split.boundary.push_back(std::move(b));
   }
-  absl::flat_hash_set<std::string> dropped;
-  for (const Node& node : graph.nodes()) {
-    if (is_item_node(node)) dropped.insert(node.name);
-  }
-  std::vector<Node> nodes =
-      pass_util::CutAtPlaceholders(graph, std::move(placeholders), placeholder_of, dropped);
   split.cross = graph;
-  RANKOPT_RETURN_IF_ERROR(split.cross.SetNodes(std::move(nodes)));
-  RANKOPT_RETURN_IF_ERROR(split.cross.Validate());
+  RANKOPT_RETURN_IF_ERROR(cut.Apply(item, &split.cross));
   RANKOPT_RETURN_IF_ERROR(split.item.Validate());
   return split;
 }

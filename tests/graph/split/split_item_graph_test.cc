@@ -3,7 +3,7 @@
 // on scattered subsets: the kernels are row-deterministic) + cross part computing the whole
 // graph's outputs bitwise, also with the cross part split again by SplitRequestGraph (both
 // caches); not applicable below O2; errors.
-#include "graph/passes/split_item_graph.h"
+#include "graph/split/split_item_graph.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,7 +21,7 @@
 #include "graph/io/model_io.h"
 #include "graph/passes/pass_pipeline.h"
 #include "graph/passes/request_level.h"
-#include "graph/passes/split_request_graph.h"
+#include "graph/split/split_request_graph.h"
 #include "tests/graph/passes/pass_test_util.h"
 
 namespace rankopt {

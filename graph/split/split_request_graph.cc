@@ -1,4 +1,4 @@
-#include "graph/passes/split_request_graph.h"
+#include "graph/split/split_request_graph.h"
 
 #include <algorithm>
 #include <string>
@@ -13,6 +13,7 @@
 #include "graph/analysis/shape_inference.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/request_level.h"
+#include "graph/split/boundary.h"
 
 namespace rankopt {
 namespace {
@@ -29,17 +30,8 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
     const Graph& graph, const std::vector<RequestLevelInput>& request_inputs,
     const std::vector<std::string>& outputs) {
   if (request_inputs.empty()) return NotApplicable("no request-level inputs");
-  for (const RequestLevelInput& input : request_inputs) {
-    bool found = false;
-    for (const Node& node : graph.nodes()) {
-      found |= node.op == kPlaceholderOp && (node.name == input.name ||
-                                             pass_util::FeedName(graph, node) == input.name);
-    }
-    if (!found) {
-      return absl::NotFoundError(absl::StrCat("split request graph: request input '", input.name,
-                                              "' is not a graph input"));
-    }
-  }
+  RANKOPT_RETURN_IF_ERROR(
+      graph_split::CheckRequestInputs(graph, request_inputs, "split request graph"));
   RANKOPT_RETURN_IF_ERROR(graph.Validate());
   RANKOPT_ASSIGN_OR_RETURN(const ShapeMap shapes, InferShapes(graph));
   // Seeded by the _RankoptRequestRow nodes only: their results have one row per request.
@@ -47,18 +39,8 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   if (request.empty()) return NotApplicable("no _RankoptRequestRow node (run at -O2)");
 
   // The outputs the candidate part must produce; none may be request-level (one row).
-  std::vector<TensorRef> output_refs;
-  if (outputs.empty()) {
-    for (const GraphOutput& o : graph.outputs()) output_refs.push_back(o.ref);
-    if (output_refs.empty() && !graph.signatures().empty()) {
-      for (const SignatureTensor& t : graph.signatures()[0].outputs) output_refs.push_back(t.ref);
-    }
-  } else {
-    for (const std::string& name : outputs) {
-      RANKOPT_ASSIGN_OR_RETURN(TensorRef ref, graph.ResolveTensor(name));
-      output_refs.push_back(std::move(ref));
-    }
-  }
+  RANKOPT_ASSIGN_OR_RETURN(const std::vector<TensorRef> output_refs,
+                           graph_split::ResolveOutputs(graph, outputs));
   for (const TensorRef& ref : output_refs) {
     if (request.contains(ref)) {
       return NotApplicable(absl::StrCat("output '", ref.ToString(), "' is request-level"));
@@ -66,24 +48,9 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   }
 
   // The boundary: request-level tensors read by a candidate-level node, in graph order.
-  auto is_request_node = [&](const Node& node) {
-    return node.op != kConstOp && node.op != kPlaceholderOp &&
-           request.contains(TensorRef{node.name, 0});
-  };
-  std::vector<TensorRef> boundary;
-  absl::flat_hash_set<TensorRef> in_boundary;
-  for (const Node& node : graph.nodes()) {
-    if (is_request_node(node)) continue;
-    for (const TensorRef& ref : node.inputs) {
-      if (ref.empty() || !request.contains(ref) || !in_boundary.insert(ref).second) continue;
-      boundary.push_back(ref);
-    }
-  }
+  const std::vector<TensorRef> boundary =
+      graph_split::FindBoundary(graph, request, /*graph_inputs=*/true);
   if (boundary.empty()) return NotApplicable("no request-level tensor reaches a candidate node");
-  std::sort(boundary.begin(), boundary.end(), [&](const TensorRef& a, const TensorRef& b) {
-    const int ia = graph.NodeIndex(a.node), ib = graph.NodeIndex(b.node);
-    return ia != ib ? ia < ib : a.port < b.port;
-  });
 
   // What the user part reads: walk back from the boundary through request-level nodes to the
   // _RankoptRequestRow nodes, and from them to their graph inputs.
@@ -102,8 +69,8 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
       if (node->op == kRequestRowOp) {
         const Node* source = node->inputs.empty() ? nullptr : graph.FindNode(node->inputs[0].node);
         if (source == nullptr || source->op != kPlaceholderOp) {
-          return NotApplicable(absl::StrCat("request row '", node->name,
-                                            "' does not read a graph input"));
+          return NotApplicable(
+              absl::StrCat("request row '", node->name, "' does not read a graph input"));
         }
         const std::string feed = pass_util::FeedName(graph, *source);
         const auto* columns = node->attrs.Get<std::vector<int64_t>>("columns");
@@ -123,22 +90,14 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   }
   RequestGraphSplit split;
   split.applicable = true;
-  split.user_inputs = pass_util::InputsRead(graph, whole, columns_of);
+  split.user_inputs = graph_split::InputsRead(graph, whole, columns_of);
 
-  // The user part: the source graph computing the boundary (ExecutionPlan keeps only what the
-  // outputs need).
-  split.user = graph;
-  split.user.mutable_signatures()->clear();
+  // The user part: the source graph computing the boundary.
+  split.user = graph_split::FirstPart(graph);
   std::vector<GraphOutput>* user_outputs = split.user.mutable_outputs();
-  user_outputs->clear();
 
   // The candidate part: the candidate-level nodes, the boundary read from new Placeholders.
-  absl::flat_hash_set<std::string> names = pass_util::NodeNames(graph);
-  for (const Node& node : graph.nodes()) {
-    for (const std::string& o : node.output_names) names.insert(o);
-  }
-  absl::flat_hash_map<TensorRef, std::string> placeholder_of;
-  std::vector<Node> placeholders;
+  graph_split::BoundaryCut cut(graph);
   for (const TensorRef& ref : boundary) {
     const InferredTensor& inferred = LookupInferred(shapes, ref);
     RequestBoundary b;
@@ -151,26 +110,14 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
       dims[0] = 1;
       b.shape = Shape(std::move(dims));
     }
-    Node p = pass_util::MakePlaceholder(graph, pass_util::UniqueName(absl::StrCat(ref.node, ref.port == 0 ? "" : absl::StrCat("_", ref.port),
-                                                "/request_boundary"),
-                                   &names), b.dtype, b.shape);
-    b.feed_name = p.name;
-    placeholder_of[ref] = p.name;
+    b.feed_name = cut.Add(ref, "/request_boundary", b.dtype, b.shape);
     user_outputs->push_back(GraphOutput{b.user_name, ref});
-    placeholders.push_back(std::move(p));
     split.boundary.push_back(std::move(b));
   }
-  absl::flat_hash_set<std::string> dropped;
-  for (const Node& node : graph.nodes()) {
-    if (is_request_node(node)) dropped.insert(node.name);
-  }
   // A control edge from request-level work only ordered it; that work is the user part's now.
-  std::vector<Node> nodes =
-      pass_util::CutAtPlaceholders(graph, std::move(placeholders), placeholder_of, dropped);
-  split.candidate = graph;
-  RANKOPT_RETURN_IF_ERROR(split.candidate.SetNodes(std::move(nodes)));
   // Outputs and signatures name candidate-level tensors (checked above), so they stay valid.
-  RANKOPT_RETURN_IF_ERROR(split.candidate.Validate());
+  split.candidate = graph;
+  RANKOPT_RETURN_IF_ERROR(cut.Apply(request, &split.candidate));
   RANKOPT_RETURN_IF_ERROR(split.user.Validate());
   return split;
 }

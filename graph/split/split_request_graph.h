@@ -19,8 +19,8 @@
 // Example:
 //   RANKOPT_ASSIGN_OR_RETURN(RequestGraphSplit split, SplitRequestGraph(graph, inputs, outputs));
 //   if (split.applicable) { plan split.user (outputs: split.user_outputs) and split.candidate }
-#ifndef RANKOPT_GRAPH_PASSES_SPLIT_REQUEST_GRAPH_H_
-#define RANKOPT_GRAPH_PASSES_SPLIT_REQUEST_GRAPH_H_
+#ifndef RANKOPT_GRAPH_SPLIT_SPLIT_REQUEST_GRAPH_H_
+#define RANKOPT_GRAPH_SPLIT_SPLIT_REQUEST_GRAPH_H_
 
 #include <string>
 #include <vector>
@@ -66,4 +66,4 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_GRAPH_PASSES_SPLIT_REQUEST_GRAPH_H_
+#endif  // RANKOPT_GRAPH_SPLIT_SPLIT_REQUEST_GRAPH_H_

@@ -31,8 +31,8 @@
 // Example:
 //   RANKOPT_ASSIGN_OR_RETURN(ItemGraphSplit split, SplitItemGraph(graph, request_inputs));
 //   if (split.applicable) { plan split.item (outputs: the boundary) and split.cross }
-#ifndef RANKOPT_GRAPH_PASSES_SPLIT_ITEM_GRAPH_H_
-#define RANKOPT_GRAPH_PASSES_SPLIT_ITEM_GRAPH_H_
+#ifndef RANKOPT_GRAPH_SPLIT_SPLIT_ITEM_GRAPH_H_
+#define RANKOPT_GRAPH_SPLIT_SPLIT_ITEM_GRAPH_H_
 
 #include <string>
 #include <vector>
@@ -90,4 +90,4 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& graph,
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_GRAPH_PASSES_SPLIT_ITEM_GRAPH_H_
+#endif  // RANKOPT_GRAPH_SPLIT_SPLIT_ITEM_GRAPH_H_

@@ -1,7 +1,7 @@
 // SplitRequestGraph on the O2 DIN and ESMM graphs: the boundary and the user-part inputs, and
 // user part + candidate part computing the whole graph's outputs bitwise; not applicable below O2;
 // errors.
-#include "graph/passes/split_request_graph.h"
+#include "graph/split/split_request_graph.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
