@@ -369,6 +369,7 @@ void SetPassStatus(const PassReport& pass, serving::OptimizeStep* step) {
   step->set_reason(pass.notes.empty() ? "nothing to change in this graph" : pass.notes.front());
 }
 
+// `status` with "<where>: " before its message.
 absl::Status Located(const std::string& where, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
 }

@@ -62,7 +62,8 @@ struct OptimizeResult {
 
 // Runs the pipeline and writes the package to options.out_path. Errors name the model, the
 // sample request or the flag at fault; nothing is written on error before the package step.
-// Takes seconds: every graph is timed, with options.threads threads.
+// Takes seconds: every graph is timed, with options.threads threads. Calls with distinct
+// out_paths may run concurrently, but then skew each other's latencies.
 absl::StatusOr<OptimizeResult> OptimizeModel(const OptimizeModelOptions& options);
 
 // Why this build's latencies are not representative (no optimization, assertions on); empty in
