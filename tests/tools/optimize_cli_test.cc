@@ -20,8 +20,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "graph/io/model_io.h"
 #include "graph/passes/pass_pipeline.h"
+#include "serving/optimize_report.pb.h"
 #include "serving/package/model_package.h"
-#include "tools/optimize_report.pb.h"
 
 namespace rankopt {
 namespace {
@@ -153,7 +153,7 @@ TEST_F(OptimizeCliTest, DinO2Int8AutoReportsEveryStepAndPackagesTheModel) {
   ASSERT_EQ(read->warmup_requests.size(), 1u);
   EXPECT_THAT(read->warmup_requests[0], HasSubstr("\"user_id\":472"));
   EXPECT_THAT(read->feature_config_yaml, HasSubstr("hist_item_ids"));
-  tools::OptimizeReport stored;
+  serving::OptimizeReport stored;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(read->report_json, &stored).ok());
   EXPECT_EQ(stored.passes_size(), static_cast<int>(kO2Passes.size()));
   EXPECT_EQ(stored.overall().package_bytes(), 0);  // only known once written
@@ -218,10 +218,10 @@ TEST_F(OptimizeCliTest, JsonReportParsesAndListsTheSamePasses) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   RunResult json = Run("optimize " + kDin + args + " -o " + Temp("b.rkp") + " --json");
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  tools::OptimizeReport report;
+  serving::OptimizeReport report;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &report).ok()) << json.out;
   std::vector<std::string> names;
-  for (const tools::OptimizeStep& step : report.passes()) {
+  for (const serving::OptimizeStep& step : report.passes()) {
     names.push_back(step.name());
     EXPECT_FALSE(step.status().empty()) << step.name();
     EXPECT_THAT(StepLine(text.out, step.name()), HasSubstr(" " + step.status() + " "));
@@ -236,7 +236,7 @@ TEST_F(OptimizeCliTest, JsonReportParsesAndListsTheSamePasses) {
   EXPECT_FALSE(report.context().cpu_model().empty());
   EXPECT_TRUE(report.request_level_inputs().empty());  // O1 marks nothing request-level
   // A pass that left the graph unchanged reuses the previous latency.
-  for (const tools::OptimizeStep& step : report.passes()) {
+  for (const serving::OptimizeStep& step : report.passes()) {
     if (step.timed() || !step.latency_note().empty()) continue;
     EXPECT_EQ(step.latency_after_us(), step.latency_before_us()) << step.name();
     EXPECT_EQ(step.speedup(), 1.0) << step.name();
