@@ -1,0 +1,235 @@
+// One feature's value as its model input, per kind (feature_values.h).
+#include "features/pipeline/feature_values.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "features/transforms/bucketize.h"
+#include "features/transforms/hashing.h"
+#include "features/transforms/numeric.h"
+
+namespace rankopt::transformer_internal {
+namespace {
+
+absl::Status TypeError(const FeatureSpec& spec, Where where, const FeatureValue& value,
+                       absl::string_view expected) {
+  return absl::InvalidArgumentError(absl::StrCat("feature '", spec.name, "' in ", where.ToString(),
+                                                 ": expected ", expected, ", got ",
+                                                 FeatureValueTypeName(value)));
+}
+
+bool IsMissing(const FeatureValue* value) {
+  return value == nullptr || std::holds_alternative<std::monostate>(*value);
+}
+
+// Decimal text of an integer, as TF's AsString writes it.
+absl::string_view Decimal(int64_t value, char (&buf)[24]) {
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), value);
+  return absl::string_view(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+// Categorical id of a string. `stats` may be null (values re-read for a cross).
+absl::Status IdOfString(const Plan& p, absl::string_view s, Where where, FeatureStats* stats,
+                        int64_t* id) {
+  switch (p.source) {
+    case CategoricalSpec::Source::kHash:
+      *id = HashToBucket(HashBytes(s, p.hash, p.seed), p.hash_buckets);
+      return absl::OkStatus();
+    case CategoricalSpec::Source::kVocabulary: {
+      auto it = p.vocabulary.find(s);
+      if (it != p.vocabulary.end()) {
+        *id = it->second;
+      } else if (p.oov_buckets > 0) {
+        *id = p.vocabulary_size + HashToBucket(HashBytes(s, p.hash, p.seed), p.oov_buckets);
+      } else {
+        *id = p.default_id;
+        Count(&FeatureStats::defaults_applied, stats);
+      }
+      return absl::OkStatus();
+    }
+    case CategoricalSpec::Source::kIdentity:
+      return absl::InvalidArgumentError(
+          absl::StrCat("feature '", p.spec->name, "' in ", where.ToString(),
+                       ": expected an integer id (identity feature), got a string"));
+  }
+  return absl::InternalError("unknown categorical source");
+}
+
+int64_t IdOfInteger(const Plan& p, int64_t value, FeatureStats* stats) {
+  switch (p.source) {
+    case CategoricalSpec::Source::kHash:
+      return HashToBucket(HashInteger(value, p.hash, p.seed, p.as_decimal), p.hash_buckets);
+    case CategoricalSpec::Source::kVocabulary: {
+      char buf[24];
+      const absl::string_view text = Decimal(value, buf);
+      auto it = p.vocabulary.find(text);
+      if (it != p.vocabulary.end()) return it->second;
+      if (p.oov_buckets > 0) {
+        return p.vocabulary_size + HashToBucket(HashBytes(text, p.hash, p.seed), p.oov_buckets);
+      }
+      Count(&FeatureStats::defaults_applied, stats);
+      return p.default_id;
+    }
+    case CategoricalSpec::Source::kIdentity:
+      if (value >= 0 && value < p.num_buckets) return value;
+      Count(&FeatureStats::out_of_range, stats);
+      return p.default_id;
+  }
+  return p.default_id;
+}
+
+}  // namespace
+
+absl::Status CategoricalId(const Plan& p, const FeatureValue* value, Where where,
+                           FeatureStats* stats, int64_t* id) {
+  if (IsMissing(value)) {
+    Count(&FeatureStats::defaults_applied, stats);
+    *id = p.default_id;
+    return absl::OkStatus();
+  }
+  if (const int64_t* i = std::get_if<int64_t>(value)) {
+    *id = IdOfInteger(p, *i, stats);
+    return absl::OkStatus();
+  }
+  if (const std::string* s = std::get_if<std::string>(value)) {
+    return IdOfString(p, *s, where, stats, id);
+  }
+  return TypeError(
+      *p.spec, where, *value,
+      p.source == CategoricalSpec::Source::kIdentity ? "an integer id" : "a string or an integer");
+}
+
+double Normalized(const Plan& p, double x) { return p.normalize ? (x - p.subtract) / p.divide : x; }
+
+// A numeric value as the model sees it: a float, or its bucket id. `*missing` when the default
+// applies (absent, NaN/Inf, or out of float range after normalizing).
+absl::Status NumericValue(const Plan& p, const FeatureValue* value, Where where, double* x,
+                          bool* missing) {
+  *missing = false;
+  if (IsMissing(value)) {
+    *missing = true;
+    return absl::OkStatus();
+  }
+  switch (value->index()) {
+    case 1:
+      *x = static_cast<double>(std::get<int64_t>(*value));
+      break;
+    case 2:
+      *x = std::get<double>(*value);
+      break;
+    case 3:
+      if (!p.from_string) {
+        return TypeError(*p.spec, where, *value,
+                         "a number (declare `from_string: true` in the config to parse numbers "
+                         "sent as text)");
+      }
+      if (!ParseNumber(std::get<std::string>(*value), x)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("feature '", p.spec->name, "' in ", where.ToString(), ": '",
+                         std::get<std::string>(*value).substr(0, 40), "' is not a number"));
+      }
+      break;
+    default:
+      return TypeError(*p.spec, where, *value, "a number");
+  }
+  if (!IsFiniteNumber(*x)) *missing = true;
+  return absl::OkStatus();
+}
+
+absl::Status NumericId(const Plan& p, const FeatureValue* value, Where where, FeatureStats* stats,
+                       int64_t* id) {
+  double x = 0;
+  bool missing;
+  RANKOPT_RETURN_IF_ERROR(NumericValue(p, value, where, &x, &missing));
+  if (missing) {
+    Count(&FeatureStats::defaults_applied, stats);
+    *id = p.default_id;
+  } else {
+    *id = Bucketize(static_cast<float>(Normalized(p, x)), p.boundaries);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NumericFloat(const Plan& p, const FeatureValue* value, Where where,
+                          FeatureStats* stats, float* out) {
+  double x = 0;
+  bool missing;
+  RANKOPT_RETURN_IF_ERROR(NumericValue(p, value, where, &x, &missing));
+  const float f = missing ? 0.0f : static_cast<float>(Normalized(p, x));
+  if (missing || !std::isfinite(f)) {
+    Count(&FeatureStats::defaults_applied, stats);
+    *out = p.default_value;
+  } else {
+    *out = f;
+  }
+  return absl::OkStatus();
+}
+
+// Writes max_len ids to `out`; returns the valid length through `length`.
+absl::Status SequenceIds(const Plan& p, const FeatureValue* value, Where where, FeatureStats* stats,
+                         int64_t* out, int64_t* length) {
+  int64_t n = 0;
+  const std::vector<int64_t>* ints = nullptr;
+  const std::vector<std::string>* strings = nullptr;
+  if (IsMissing(value)) {
+    Count(&FeatureStats::defaults_applied, stats);
+  } else if ((ints = std::get_if<std::vector<int64_t>>(value)) != nullptr) {
+    n = static_cast<int64_t>(ints->size());
+  } else if ((strings = std::get_if<std::vector<std::string>>(value)) != nullptr) {
+    n = static_cast<int64_t>(strings->size());
+  } else if (const auto* floats = std::get_if<std::vector<double>>(value);
+             floats == nullptr || !floats->empty()) {
+    return TypeError(*p.spec, where, *value, "a list of integers or strings");
+  }
+  // Only the surviving elements are transformed: the last max_len (keep_last) or the first.
+  const int64_t k = std::min(n, p.max_len);
+  const int64_t start = p.keep_last ? n - k : 0;
+  if (n > p.max_len) Count(&FeatureStats::truncated, stats);
+  if (ints != nullptr) {
+    for (int64_t j = 0; j < k; ++j) out[j] = IdOfInteger(p, (*ints)[start + j], stats);
+  } else if (strings != nullptr) {
+    for (int64_t j = 0; j < k; ++j) {
+      RANKOPT_RETURN_IF_ERROR(IdOfString(p, (*strings)[start + j], where, stats, &out[j]));
+    }
+  }
+  for (int64_t j = k; j < p.max_len; ++j) out[j] = p.padding_id;
+  *length = k;
+  return absl::OkStatus();
+}
+
+// The 64-bit value a crossed feature contributes (TF sparse_cross: Fingerprint64 of strings,
+// integers cast; ids for features that are not raw hashed categoricals). `*missing` if absent.
+absl::Status CrossInput(const Plan& cross, const Plan& p, const FeatureValue* value, Where where,
+                        uint64_t* out, bool* missing) {
+  *missing = IsMissing(value);
+  if (*missing) return absl::OkStatus();
+  const bool tf = cross.hash == HashFunction::kTfFingerprint64;
+  if (p.kind == FeatureKind::kCategorical && p.source == CategoricalSpec::Source::kHash) {
+    if (const int64_t* i = std::get_if<int64_t>(value)) {
+      *out = tf ? static_cast<uint64_t>(*i)
+                : HashInteger(*i, HashFunction::kXxh64, cross.seed, cross.as_decimal);
+      return absl::OkStatus();
+    }
+    if (const std::string* s = std::get_if<std::string>(value)) {
+      *out = tf ? TfFingerprint64(*s) : Xxh64(*s, cross.seed);
+      return absl::OkStatus();
+    }
+    return TypeError(*p.spec, where, *value, "a string or an integer");
+  }
+  int64_t id = 0;
+  if (p.kind == FeatureKind::kCategorical) {
+    RANKOPT_RETURN_IF_ERROR(CategoricalId(p, value, where, nullptr, &id));
+  } else {
+    RANKOPT_RETURN_IF_ERROR(NumericId(p, value, where, nullptr, &id));
+  }
+  *out = static_cast<uint64_t>(id);
+  return absl::OkStatus();
+}
+
+}  // namespace rankopt::transformer_internal

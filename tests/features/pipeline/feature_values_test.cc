@@ -1,0 +1,106 @@
+// The per-kind value transforms of features/pipeline/feature_values.h on hand-made Plans: ids,
+// defaults and the stats they count, sequence truncation and padding, normalized floats.
+#include "features/pipeline/feature_values.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rankopt::transformer_internal {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class FeatureValuesTest : public ::testing::Test {
+ protected:
+  FeatureValuesTest() { plan_.spec = &spec_; }
+
+  const FeatureSpec spec_ = [] {
+    FeatureSpec spec;
+    spec.name.push_back('f');
+    return spec;
+  }();
+  Plan plan_;
+  FeatureStats stats_;
+  const Where where_{SideIndex(FeatureSide::kItem), 2};
+};
+
+TEST_F(FeatureValuesTest, IdentityIdsOutOfRangeAndMissingTakeTheDefault) {
+  plan_.source = CategoricalSpec::Source::kIdentity;
+  plan_.num_buckets = 10;
+  plan_.default_id = 3;
+  int64_t id = -1;
+  const FeatureValue in_range = int64_t{4}, out_of_range = int64_t{12}, missing;
+  ASSERT_TRUE(CategoricalId(plan_, &in_range, where_, &stats_, &id).ok());
+  EXPECT_EQ(id, 4);
+  ASSERT_TRUE(CategoricalId(plan_, &out_of_range, where_, &stats_, &id).ok());
+  EXPECT_EQ(id, 3);
+  ASSERT_TRUE(CategoricalId(plan_, &missing, where_, &stats_, &id).ok());
+  EXPECT_EQ(id, 3);
+  ASSERT_TRUE(CategoricalId(plan_, nullptr, where_, nullptr, &id).ok());
+  EXPECT_EQ(stats_.out_of_range, 1);
+  EXPECT_EQ(stats_.defaults_applied, 1);
+
+  const FeatureValue text = std::string("x");
+  const absl::Status status = CategoricalId(plan_, &text, where_, &stats_, &id);
+  EXPECT_THAT(status.message(), HasSubstr("feature 'f' in candidates[2]"));
+}
+
+TEST_F(FeatureValuesTest, VocabularyMissWithoutOovTakesTheDefault) {
+  plan_.source = CategoricalSpec::Source::kVocabulary;
+  plan_.vocabulary = {{"a", 0}, {"7", 1}};
+  plan_.vocabulary_size = 2;
+  plan_.default_id = 5;
+  int64_t id = -1;
+  const FeatureValue seven = int64_t{7}, b = std::string("b");
+  ASSERT_TRUE(CategoricalId(plan_, &seven, where_, &stats_, &id).ok());
+  EXPECT_EQ(id, 1);  // integers are looked up by their decimal text
+  ASSERT_TRUE(CategoricalId(plan_, &b, where_, &stats_, &id).ok());
+  EXPECT_EQ(id, 5);
+  EXPECT_EQ(stats_.defaults_applied, 1);
+}
+
+TEST_F(FeatureValuesTest, SequenceKeepsTheLastIdsAndPads) {
+  plan_.source = CategoricalSpec::Source::kIdentity;
+  plan_.num_buckets = 100;
+  plan_.max_len = 3;
+  plan_.padding_id = 0;
+  plan_.keep_last = true;
+  std::vector<int64_t> out(3, -1);
+  int64_t length = 0;
+  const FeatureValue long_list = std::vector<int64_t>{1, 2, 3, 4, 5};
+  ASSERT_TRUE(SequenceIds(plan_, &long_list, where_, &stats_, out.data(), &length).ok());
+  EXPECT_THAT(out, ElementsAre(3, 4, 5));
+  EXPECT_EQ(length, 3);
+  EXPECT_EQ(stats_.truncated, 1);
+  const FeatureValue short_list = std::vector<int64_t>{9};
+  ASSERT_TRUE(SequenceIds(plan_, &short_list, where_, &stats_, out.data(), &length).ok());
+  EXPECT_THAT(out, ElementsAre(9, 0, 0));
+  EXPECT_EQ(length, 1);
+}
+
+TEST_F(FeatureValuesTest, NumericFloatNormalizesAndDefaultsNonFinite) {
+  plan_.kind = FeatureKind::kNumeric;
+  plan_.produces_ids = false;
+  plan_.normalize = true;
+  plan_.subtract = 1;
+  plan_.divide = 2;
+  plan_.default_value = -1;
+  float x = 0;
+  const FeatureValue five = 5.0, nan = std::nan(""), text = std::string("5");
+  ASSERT_TRUE(NumericFloat(plan_, &five, where_, &stats_, &x).ok());
+  EXPECT_EQ(x, 2.0f);
+  ASSERT_TRUE(NumericFloat(plan_, &nan, where_, &stats_, &x).ok());
+  EXPECT_EQ(x, -1.0f);
+  EXPECT_EQ(stats_.defaults_applied, 1);
+  EXPECT_THAT(NumericFloat(plan_, &text, where_, &stats_, &x).message(),
+              HasSubstr("from_string: true"));
+}
+
+}  // namespace
+}  // namespace rankopt::transformer_internal
