@@ -19,6 +19,7 @@
 #include "core/tensor.h"
 #include "graph/exec/tensor_view.h"
 #include "graph/ir/graph.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 
@@ -69,9 +70,11 @@ enum class OpSet { kTensorFlow, kOnnx };
 OpSet OpSetOf(ModelFormat format);
 absl::string_view OpSetName(OpSet set);
 
-// Op name -> kernel factory, per op set. Registration happens on first use through explicit
-// Register* calls (no static initializers: they vanish from static libraries). Default() lives
-// in the executor library (rankopt_graph_exec); the class itself in rankopt_graph_kernel_api.
+// Op name -> kernel factory, per op set, and op name -> OpInfo (shape and FLOP functions), so
+// that a kernel family registers everything rankopt knows of its ops in one place. Registration
+// happens on first use through explicit Register* calls (no static initializers: they vanish from
+// static libraries). Default() lives in the executor library (rankopt_graph_exec); the class itself
+// in rankopt_graph_kernel_api.
 class KernelRegistry {
  public:
   // Every built-in kernel. Thread-safe; built on first use.
@@ -84,9 +87,16 @@ class KernelRegistry {
   // Sorted op names of a set, for reports.
   std::vector<std::string> Ops(OpSet set) const;
 
+  // Registers the shape function and FLOP count of `op`, one entry for every op set (an op may
+  // have one without a kernel: graph inputs, variables). An error if `op` already has one.
+  absl::Status RegisterOpInfo(std::string op, OpInfo info);
+  // nullptr when `op` has no analysis entry.
+  const OpInfo* FindOpInfo(absl::string_view op) const;
+
  private:
   absl::flat_hash_map<std::string, KernelFactory> tf_;
   absl::flat_hash_map<std::string, KernelFactory> onnx_;
+  absl::flat_hash_map<std::string, OpInfo> op_infos_;
 };
 
 // Built-in kernel groups; each registers its ops in both op sets where they exist there.

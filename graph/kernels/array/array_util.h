@@ -4,6 +4,7 @@
 #ifndef RANKOPT_GRAPH_KERNELS_ARRAY_ARRAY_UTIL_H_
 #define RANKOPT_GRAPH_KERNELS_ARRAY_ARRAY_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -32,9 +33,14 @@ namespace array_internal {
 
 // Each file of the library registers its ops in both op sets where they exist.
 absl::Status RegisterShapeKernels(KernelRegistry* registry);
+absl::Status RegisterReshapeKernels(KernelRegistry* registry);
 absl::Status RegisterCopyKernels(KernelRegistry* registry);
+absl::Status RegisterConcatSplitKernels(KernelRegistry* registry);
+absl::Status RegisterSliceKernels(KernelRegistry* registry);
 absl::Status RegisterGatherKernels(KernelRegistry* registry);
 absl::Status RegisterSparseKernels(KernelRegistry* registry);
+// Graph inputs, constants and variables: shape functions and FLOP counts only (source_ops.cc).
+absl::Status RegisterSourceOps(KernelRegistry* registry);
 // _RankoptRequestRow, _RankoptBroadcastRows, _RankoptSelectColumns (request_rows.cc).
 absl::Status RegisterRequestRowKernels(KernelRegistry* registry);
 
@@ -85,6 +91,18 @@ absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t ra
 
 // Row-major element strides of `dims`.
 Dims ElementStrides(absl::Span<const int64_t> dims);
+
+inline int64_t ClampI(int64_t v, int64_t lo, int64_t hi) { return std::min(std::max(v, lo), hi); }
+
+inline const char* Bytes(const TensorView& t) { return static_cast<const char*>(t.data); }
+inline char* MutableBytes(const TensorView& t) { return static_cast<char*>(t.data); }
+
+// Byte strides of a dense row-major tensor.
+inline Dims ByteStrides(const TensorView& t) {
+  Dims s = ElementStrides(t.dims);
+  for (int64_t& v : s) v *= static_cast<int64_t>(DTypeSize(t.dtype));
+  return s;
+}
 // Product of dims[begin, end).
 int64_t Product(absl::Span<const int64_t> dims, size_t begin, size_t end);
 

@@ -1,6 +1,5 @@
-// Data movement ops: Concat/ConcatV2, Pack/Unpack, Split/SplitV, Slice, StridedSlice, Transpose,
-// Tile, Expand/BroadcastTo, Pad/PadV2/MirrorPad, Where/Select/SelectV2, OneHot, ReverseSequence.
-// All byte-copy, so every fixed-width dtype works.
+// Data movement ops: Transpose, Tile, Expand/BroadcastTo, Pad/PadV2/MirrorPad,
+// Where/Select/SelectV2, OneHot, ReverseSequence. All byte-copy, so every fixed-width dtype works.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -9,24 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "graph/kernels/array/array_util.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace array_internal {
 namespace {
 
 using Factory = absl::StatusOr<std::unique_ptr<OpKernel>>;
-
-int64_t ClampI(int64_t v, int64_t lo, int64_t hi) { return std::min(std::max(v, lo), hi); }
-
-const char* Bytes(const TensorView& t) { return static_cast<const char*>(t.data); }
-char* MutableBytes(const TensorView& t) { return static_cast<char*>(t.data); }
-
-// Byte strides of a dense row-major tensor.
-Dims ByteStrides(const TensorView& t) {
-  Dims s = ElementStrides(t.dims);
-  for (int64_t& v : s) v *= static_cast<int64_t>(DTypeSize(t.dtype));
-  return s;
-}
 
 // Converts `v` to one element of `dtype` in `out` (16 bytes suffice for every fixed-width type).
 absl::Status ScalarBytes(const Node& node, double v, DType dtype, char* out) {
@@ -38,475 +26,6 @@ absl::Status ScalarBytes(const Node& node, double v, DType dtype, char* out) {
         return absl::OkStatus();
       },
       [&] { return NodeError(node, "dtype ", DTypeName(dtype), " has no numeric value"); });
-}
-
-// ---- Concat, Pack, Unpack ---------------------------------------------------------------------
-
-absl::Status ConcatCompute(KernelContext* ctx, int first, int count, int64_t axis_raw) {
-  const Node& node = ctx->node();
-  if (count < 1) return NodeError(node, "has no tensors to concatenate");
-  RANKOPT_ASSIGN_OR_RETURN(const TensorView* ref, RequiredInput(*ctx, first));
-  if (ref->rank() == 0) return NodeError(node, "cannot concatenate scalars; expected rank >= 1");
-  RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_raw, ref->rank(), "axis"));
-  Dims out_dims = ref->dims;
-  out_dims[axis] = 0;
-  for (int i = first; i < first + count; ++i) {
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, i));
-    bool ok = in->dtype == ref->dtype && in->rank() == ref->rank();
-    for (int a = 0; ok && a < in->rank(); ++a) ok = a == axis || in->dims[a] == ref->dims[a];
-    if (!ok) {
-      return NodeError(node, "input ", i, " is ", DescribeTensor(*in), " but input ", first, " is ",
-                       DescribeTensor(*ref), "; expected equal dtypes and dims except axis ", axis);
-    }
-    out_dims[axis] += in->dims[axis];
-  }
-  RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, ref->dtype, out_dims));
-  const int64_t outer = Product(ref->dims, 0, axis);
-  const int64_t inner = Product(ref->dims, axis + 1, ref->dims.size()) * DTypeSize(ref->dtype);
-  char* dst = MutableBytes(out);
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int i = first; i < first + count; ++i) {
-      const TensorView& in = ctx->input(i);
-      const int64_t chunk = in.dims[axis] * inner;
-      if (chunk == 0) continue;
-      std::memcpy(dst, Bytes(in) + o * chunk, chunk);
-      dst += chunk;
-    }
-  }
-  return absl::OkStatus();
-}
-
-Factory OnnxConcatFactory(const KernelBuildContext& b) {
-  if (!b.node->attrs.Find("axis")) return NodeError(*b.node, "has no axis attribute");
-  const int64_t axis = AttrInt(*b.node, "axis", 0);
-  return MakeKernel(
-      [axis](KernelContext* ctx) { return ConcatCompute(ctx, 0, ctx->num_inputs(), axis); });
-}
-
-// TF ConcatV2(values..., axis) and Concat(concat_dim, values...).
-Factory TfConcatFactory(const KernelBuildContext& b) {
-  const bool v2 = b.node->op == "ConcatV2";
-  return MakeKernel([v2](KernelContext* ctx) -> absl::Status {
-    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 2, -1));
-    const int n = ctx->num_inputs();
-    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, ReadIntScalar(*ctx, v2 ? n - 1 : 0, "axis"));
-    return ConcatCompute(ctx, v2 ? 0 : 1, n - 1, axis);
-  });
-}
-
-Factory PackFactory(const KernelBuildContext& b) {
-  const int64_t axis_raw = AttrInt(*b.node, "axis", 0);
-  return MakeKernel([axis_raw](KernelContext* ctx) -> absl::Status {
-    const Node& node = ctx->node();
-    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 1, -1));
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* ref, RequiredInput(*ctx, 0));
-    const int n = ctx->num_inputs();
-    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_raw, ref->rank() + 1, "axis"));
-    for (int i = 1; i < n; ++i) {
-      RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, i));
-      if (in->dtype != ref->dtype || in->dims != ref->dims) {
-        return NodeError(node, "input ", i, " is ", DescribeTensor(*in), " but input 0 is ",
-                         DescribeTensor(*ref), "; expected every input alike");
-      }
-    }
-    Dims out_dims = ref->dims;
-    out_dims.insert(out_dims.begin() + axis, n);
-    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, ref->dtype, out_dims));
-    const int64_t outer = Product(ref->dims, 0, axis);
-    const int64_t chunk = Product(ref->dims, axis, ref->dims.size()) * DTypeSize(ref->dtype);
-    if (chunk == 0) return absl::OkStatus();
-    char* dst = MutableBytes(out);
-    for (int64_t o = 0; o < outer; ++o) {
-      for (int i = 0; i < n; ++i) {
-        std::memcpy(dst, Bytes(ctx->input(i)) + o * chunk, chunk);
-        dst += chunk;
-      }
-    }
-    return absl::OkStatus();
-  });
-}
-
-Factory UnpackFactory(const KernelBuildContext& b) {
-  const int64_t axis_raw = AttrInt(*b.node, "axis", 0);
-  const int64_t num = AttrInt(*b.node, "num", -1);
-  return MakeKernel([axis_raw, num](KernelContext* ctx) -> absl::Status {
-    const Node& node = ctx->node();
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    if (in->rank() == 0) return NodeError(node, "cannot unpack a scalar");
-    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_raw, in->rank(), "axis"));
-    const int64_t n = in->dims[axis];
-    if (num >= 0 && n != num) {
-      return NodeError(node, "input ", DescribeTensor(*in), " has ", n, " entries along axis ",
-                       axis, "; expected num = ", num);
-    }
-    Dims out_dims = in->dims;
-    out_dims.erase(out_dims.begin() + axis);
-    const int64_t outer = Product(in->dims, 0, axis);
-    const int64_t chunk = Product(in->dims, axis + 1, in->dims.size()) * DTypeSize(in->dtype);
-    for (int64_t k = 0; k < n; ++k) {
-      RANKOPT_ASSIGN_OR_RETURN(TensorView out,
-                               ctx->AllocateOutput(static_cast<int>(k), in->dtype, out_dims));
-      for (int64_t o = 0; o < outer && chunk > 0; ++o) {
-        std::memcpy(MutableBytes(out) + o * chunk, Bytes(*in) + (o * n + k) * chunk, chunk);
-      }
-    }
-    return absl::OkStatus();
-  });
-}
-
-// ---- Split ------------------------------------------------------------------------------------
-
-// Splits input `in_index` along `axis_raw` into outputs of `sizes`.
-absl::Status SplitCompute(KernelContext* ctx, int in_index, int64_t axis_raw,
-                          absl::Span<const int64_t> sizes) {
-  const Node& node = ctx->node();
-  RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, in_index));
-  if (in->rank() == 0) return NodeError(node, "cannot split a scalar");
-  RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_raw, in->rank(), "axis"));
-  int64_t total = 0;
-  for (int64_t s : sizes) {
-    if (s < 0 || __builtin_add_overflow(total, s, &total)) {
-      return NodeError(node, "split sizes ", DimsString(sizes), " must be >= 0");
-    }
-  }
-  if (total != in->dims[axis]) {
-    return NodeError(node, "split sizes ", DimsString(sizes), " sum to ", total, " but axis ", axis,
-                     " of ", DescribeTensor(*in), " has ", in->dims[axis]);
-  }
-  const int64_t outer = Product(in->dims, 0, axis);
-  const int64_t inner = Product(in->dims, axis + 1, in->dims.size()) * DTypeSize(in->dtype);
-  const int64_t row = in->dims[axis] * inner;
-  int64_t offset = 0;
-  for (size_t k = 0; k < sizes.size(); ++k) {
-    Dims out_dims = in->dims;
-    out_dims[axis] = sizes[k];
-    RANKOPT_ASSIGN_OR_RETURN(TensorView out,
-                             ctx->AllocateOutput(static_cast<int>(k), in->dtype, out_dims));
-    const int64_t chunk = sizes[k] * inner;
-    for (int64_t o = 0; o < outer && chunk > 0; ++o) {
-      std::memcpy(MutableBytes(out) + o * chunk, Bytes(*in) + o * row + offset, chunk);
-    }
-    offset += chunk;
-  }
-  return absl::OkStatus();
-}
-
-// Equal parts; `ceil_parts` (ONNX num_outputs) lets the last part be smaller.
-absl::Status EqualSizes(const Node& node, int64_t dim, int64_t parts, bool ceil_parts,
-                        Dims* sizes) {
-  if (parts <= 0) return NodeError(node, "has ", parts, " outputs; expected at least 1");
-  if (!ceil_parts && dim % parts != 0) {
-    return NodeError(node, "cannot split ", dim, " entries into ", parts, " equal parts");
-  }
-  const int64_t chunk = (dim + parts - 1) / parts;
-  sizes->clear();
-  int64_t left = dim;
-  for (int64_t k = 0; k < parts; ++k) {
-    const int64_t s = std::min(chunk, left);
-    sizes->push_back(s);
-    left -= s;
-  }
-  return absl::OkStatus();
-}
-
-Factory OnnxSplitFactory(const KernelBuildContext& b) {
-  const Node& node = *b.node;
-  const int64_t axis = AttrInt(node, "axis", 0);
-  std::optional<std::vector<int64_t>> attr_split = AttrInts(node, "split");
-  const bool has_num_outputs = node.attrs.Find("num_outputs") != nullptr;
-  const int64_t parts = has_num_outputs ? AttrInt(node, "num_outputs", 0)
-                                        : static_cast<int64_t>(node.output_names.size());
-  return MakeKernel([=](KernelContext* ctx) -> absl::Status {
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    Dims sizes;
-    if (HasInput(*ctx, 1)) {
-      RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "split", &sizes));
-    } else if (attr_split.has_value()) {
-      sizes.assign(attr_split->begin(), attr_split->end());
-    } else {
-      if (in->rank() == 0) return NodeError(ctx->node(), "cannot split a scalar");
-      RANKOPT_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(ctx->node(), axis, in->rank(), "axis"));
-      RANKOPT_RETURN_IF_ERROR(EqualSizes(ctx->node(), in->dims[a], parts, has_num_outputs, &sizes));
-    }
-    return SplitCompute(ctx, 0, axis, sizes);
-  });
-}
-
-// TF Split(split_dim, value; num_split).
-Factory TfSplitFactory(const KernelBuildContext& b) {
-  const int64_t num_split = AttrInt(*b.node, "num_split", -1);
-  if (num_split < 1) return NodeError(*b.node, "num_split ", num_split, " must be >= 1");
-  return MakeKernel([num_split](KernelContext* ctx) -> absl::Status {
-    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 2, 2));
-    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, ReadIntScalar(*ctx, 0, "split_dim"));
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 1));
-    if (in->rank() == 0) return NodeError(ctx->node(), "cannot split a scalar");
-    RANKOPT_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(ctx->node(), axis, in->rank(), "split_dim"));
-    Dims sizes;
-    RANKOPT_RETURN_IF_ERROR(EqualSizes(ctx->node(), in->dims[a], num_split, false, &sizes));
-    return SplitCompute(ctx, 1, a, sizes);
-  });
-}
-
-// TF SplitV(value, size_splits, split_dim): one size may be -1 (the rest).
-Factory SplitVFactory(const KernelBuildContext&) {
-  return MakeKernel([](KernelContext* ctx) -> absl::Status {
-    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 3, 3));
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    Dims sizes;
-    RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "size_splits", &sizes));
-    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, ReadIntScalar(*ctx, 2, "split_dim"));
-    if (in->rank() == 0) return NodeError(ctx->node(), "cannot split a scalar");
-    RANKOPT_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(ctx->node(), axis, in->rank(), "split_dim"));
-    int infer = -1;
-    int64_t known = 0;
-    for (size_t k = 0; k < sizes.size(); ++k) {
-      if (sizes[k] == -1 && infer < 0) {
-        infer = static_cast<int>(k);
-      } else if (sizes[k] < 0 || __builtin_add_overflow(known, sizes[k], &known)) {
-        return NodeError(ctx->node(), "size_splits ", DimsString(sizes),
-                         " must be >= 0 with at most one -1");
-      }
-    }
-    if (infer >= 0) {
-      if (known > in->dims[a]) {
-        return NodeError(ctx->node(), "size_splits ", DimsString(sizes), " exceed dim ",
-                         in->dims[a]);
-      }
-      sizes[infer] = in->dims[a] - known;
-    }
-    return SplitCompute(ctx, 0, a, sizes);
-  });
-}
-
-// ---- Slice, StridedSlice ----------------------------------------------------------------------
-
-// Copies the region of `in` where axis a reads start[a] + o * step[a], o < count[a], into output
-// `o`, shaped `out_dims` (same element count as the region).
-absl::Status CopyRegion(KernelContext* ctx, const TensorView& in, absl::Span<const int64_t> start,
-                        absl::Span<const int64_t> step, absl::Span<const int64_t> count,
-                        absl::Span<const int64_t> out_dims, int o = 0) {
-  RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(o, in.dtype, out_dims));
-  if (out.NumElements() == 0) return absl::OkStatus();
-  const Dims strides = ByteStrides(in);
-  RANKOPT_ASSIGN_OR_RETURN(AxisMaps maps, AllocateAxisMaps(ctx, count));
-  for (size_t a = 0; a < maps.size(); ++a) {
-    maps[a].src_stride = strides[a];
-    FillIota(maps[a].index, start[a], step[a]);
-  }
-  CopyByAxisMaps(maps, Bytes(in), MutableBytes(out), DTypeSize(in.dtype), nullptr);
-  return absl::OkStatus();
-}
-
-// TF Slice(input, begin, size): size -1 takes the rest of the axis.
-Factory TfSliceFactory(const KernelBuildContext&) {
-  return MakeKernel([](KernelContext* ctx) -> absl::Status {
-    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 3, 3));
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    Dims begin, size;
-    RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "begin", &begin));
-    RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 2, "size", &size));
-    const size_t r = in->dims.size();
-    if (begin.size() != r || size.size() != r) {
-      return NodeError(ctx->node(), "begin ", DimsString(begin), " and size ", DimsString(size),
-                       " must both have ", r, " entries for input ", DescribeTensor(*in));
-    }
-    Dims step(r, 1);
-    for (size_t a = 0; a < r; ++a) {
-      const int64_t d = in->dims[a];
-      if (size[a] == -1 && begin[a] >= 0 && begin[a] <= d) size[a] = d - begin[a];
-      if (begin[a] < 0 || size[a] < 0 || begin[a] > d || size[a] > d - begin[a]) {
-        return NodeError(ctx->node(), "begin ", begin[a], " size ", size[a], " of axis ", a,
-                         " is outside [0, ", d, "] of ", DescribeTensor(*in));
-      }
-    }
-    return CopyRegion(ctx, *in, begin, step, size, size);
-  });
-}
-
-// ONNX Slice: starts/ends/axes/steps inputs (opset >= 10) or starts/ends/axes attributes.
-Factory OnnxSliceFactory(const KernelBuildContext& b) {
-  const std::optional<std::vector<int64_t>> attr_starts = AttrInts(*b.node, "starts");
-  const std::optional<std::vector<int64_t>> attr_ends = AttrInts(*b.node, "ends");
-  const std::optional<std::vector<int64_t>> attr_axes = AttrInts(*b.node, "axes");
-  return MakeKernel([=](KernelContext* ctx) -> absl::Status {
-    const Node& node = ctx->node();
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    const int64_t r = in->rank();
-    Dims starts, ends, axes, steps;
-    if (HasInput(*ctx, 1)) {
-      RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "starts", &starts));
-      RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 2, "ends", &ends));
-      if (HasInput(*ctx, 3)) RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 3, "axes", &axes));
-      if (HasInput(*ctx, 4)) RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 4, "steps", &steps));
-    } else if (attr_starts && attr_ends) {
-      starts.assign(attr_starts->begin(), attr_starts->end());
-      ends.assign(attr_ends->begin(), attr_ends->end());
-      if (attr_axes) axes.assign(attr_axes->begin(), attr_axes->end());
-    } else {
-      return NodeError(node, "has neither starts/ends inputs nor attributes");
-    }
-    const bool axes_given = HasInput(*ctx, 1) ? HasInput(*ctx, 3) : attr_axes.has_value();
-    if (!axes_given) {
-      axes.resize(starts.size());
-      std::iota(axes.begin(), axes.end(), 0);
-    }
-    if (steps.empty()) steps.assign(starts.size(), 1);
-    if (ends.size() != starts.size() || axes.size() != starts.size() ||
-        steps.size() != starts.size()) {
-      return NodeError(node, "starts ", DimsString(starts), ", ends ", DimsString(ends), ", axes ",
-                       DimsString(axes), " and steps ", DimsString(steps),
-                       " must have equal lengths");
-    }
-    Dims start(r, 0), step(r, 1), count(in->dims.begin(), in->dims.end());
-    absl::InlinedVector<bool, 8> seen(static_cast<size_t>(r), false);
-    for (size_t i = 0; i < starts.size(); ++i) {
-      RANKOPT_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(node, axes[i], r, "slice axis"));
-      if (seen[a]) return NodeError(node, "axes ", DimsString(axes), " repeat axis ", a);
-      seen[a] = true;
-      const int64_t d = in->dims[a], st = steps[i];
-      if (st == 0) return NodeError(node, "step of axis ", a, " is 0");
-      int64_t s = starts[i] < 0 ? starts[i] + d : starts[i];
-      int64_t e = ends[i] < 0 ? ends[i] + d : ends[i];
-      int64_t n;
-      if (st > 0) {
-        s = ClampI(s, 0, d);
-        e = ClampI(e, 0, d);
-        n = e > s ? (e - s - 1) / st + 1 : 0;
-      } else {
-        s = ClampI(s, 0, d - 1);
-        e = ClampI(e, -1, d - 1);
-        n = s > e ? (s - e - 1) / (-st) + 1 : 0;
-      }
-      start[a] = s;
-      step[a] = st;
-      count[a] = n;
-    }
-    return CopyRegion(ctx, *in, start, step, count, count);
-  });
-}
-
-Factory StridedSliceFactory(const KernelBuildContext& b) {
-  const Node& node = *b.node;
-  const int64_t begin_mask = AttrInt(node, "begin_mask", 0);
-  const int64_t end_mask = AttrInt(node, "end_mask", 0);
-  const int64_t ellipsis_mask = AttrInt(node, "ellipsis_mask", 0);
-  const int64_t new_axis_mask = AttrInt(node, "new_axis_mask", 0);
-  const int64_t shrink_mask = AttrInt(node, "shrink_axis_mask", 0);
-  if (ellipsis_mask & (ellipsis_mask - 1)) {
-    return NodeError(node, "ellipsis_mask ", ellipsis_mask,
-                     " has more than one bit; only one ellipsis is allowed");
-  }
-  return MakeKernel([=](KernelContext* ctx) -> absl::Status {
-    const Node& node = ctx->node();
-    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 3, 4));
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    Dims begin, end, strides;
-    RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "begin", &begin));
-    RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 2, "end", &end));
-    if (HasInput(*ctx, 3)) {
-      RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 3, "strides", &strides));
-    } else {
-      strides.assign(begin.size(), 1);
-    }
-    if (begin.size() != end.size() || begin.size() != strides.size() || begin.size() > 32) {
-      return NodeError(node, "begin ", DimsString(begin), ", end ", DimsString(end),
-                       " and strides ", DimsString(strides),
-                       " must have equal lengths (at most 32)");
-    }
-    // Sparse spec -> dense spec over the input dims (TF's BuildDenseSpec). Without an ellipsis
-    // there is an implicit one at the end.
-    int sparse_dims = static_cast<int>(begin.size());
-    int64_t ellipsis = ellipsis_mask;
-    if (ellipsis == 0) {
-      ellipsis = int64_t{1} << sparse_dims;
-      ++sparse_dims;
-    }
-    const int r = in->rank();
-    int new_axes_after_ellipsis = 0;
-    {
-      int e = 0;
-      while (e < sparse_dims && !((ellipsis >> e) & 1)) ++e;
-      for (int i = e + 1; i < sparse_dims; ++i) {
-        if ((new_axis_mask >> i) & 1) ++new_axes_after_ellipsis;
-      }
-    }
-    Dims d_begin(r, 0), d_end(r, 0), d_stride(r, 1);
-    absl::InlinedVector<bool, 8> d_bmask(r, false), d_emask(r, false), d_shrink(r, false);
-    constexpr int64_t kNewAxis = -1, kShrinkAxis = -2;
-    absl::InlinedVector<int64_t, 8> final_gather;
-    int full = 0;
-    for (int i = 0; i < sparse_dims; ++i) {
-      if ((ellipsis >> i) & 1) {
-        const int next = std::min(r - (sparse_dims - i) + 1 + new_axes_after_ellipsis, r);
-        for (; full < next; ++full) {
-          d_bmask[full] = d_emask[full] = true;
-          final_gather.push_back(full);
-        }
-      } else if ((new_axis_mask >> i) & 1) {
-        final_gather.push_back(kNewAxis);
-      } else {
-        if (full >= r) {
-          return NodeError(node, "slice index ", i, " of ", sparse_dims,
-                           " is out of bounds for input ", DescribeTensor(*in));
-        }
-        d_begin[full] = begin[i];
-        d_end[full] = end[i];
-        d_stride[full] = strides[i];
-        d_bmask[full] = (begin_mask >> i) & 1;
-        d_emask[full] = (end_mask >> i) & 1;
-        if ((shrink_mask >> i) & 1) {
-          d_shrink[full] = true;
-          final_gather.push_back(kShrinkAxis);
-        } else {
-          final_gather.push_back(full);
-        }
-        ++full;
-      }
-    }
-    Dims start(r, 0), step(r, 1), count(r, 0);
-    for (int a = 0; a < r; ++a) {
-      const int64_t d = in->dims[a], st = d_stride[a];
-      if (st == 0) return NodeError(node, "stride of dim ", a, " is 0");
-      if (d_shrink[a]) {
-        if (st < 0) {
-          return NodeError(node, "only stride 1 is allowed on the shrunk dim ", a);
-        }
-        const int64_t x = d_begin[a] < 0 ? d_begin[a] + d : d_begin[a];
-        if (x < 0 || x >= d) {
-          return NodeError(node, "slice index ", d_begin[a], " of dim ", a,
-                           " is out of bounds for ", DescribeTensor(*in));
-        }
-        start[a] = x;
-        step[a] = 1;
-        count[a] = 1;
-        continue;
-      }
-      const int64_t lo = st > 0 ? 0 : -1, hi = st > 0 ? d : d - 1;
-      auto canonical = [&](int64_t x, bool masked, bool is_end) {
-        if (masked) return (st > 0) != is_end ? lo : hi;
-        const int64_t fwd = x < 0 ? d + x : x;
-        return ClampI(fwd, lo, hi);
-      };
-      const int64_t s = canonical(d_begin[a], d_bmask[a], false);
-      const int64_t e = canonical(d_end[a], d_emask[a], true);
-      const int64_t len = e - s;
-      int64_t n = 0;
-      if (len != 0 && (len < 0) == (st < 0)) n = len / st + (len % st != 0 ? 1 : 0);
-      start[a] = s;
-      step[a] = st;
-      count[a] = n;
-    }
-    Dims out_dims;
-    for (int64_t g : final_gather) {
-      if (g == kNewAxis) {
-        out_dims.push_back(1);
-      } else if (g >= 0) {
-        out_dims.push_back(count[g]);
-      }
-    }
-    return CopyRegion(ctx, *in, start, step, count, out_dims);
-  });
 }
 
 // ---- Transpose, Tile, Expand ------------------------------------------------------------------
@@ -1003,20 +522,144 @@ Factory OnnxReverseSequenceFactory(const KernelBuildContext& b) {
 
 }  // namespace
 
+}  // namespace array_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+void TransposeShape(const Node& n, ShapeContext* ctx, std::optional<Dims> perm) {
+  const InferredTensor in = ctx->In(n, 0);
+  const Shape& s = in.shape;
+  if (!s.known_rank()) {
+    ctx->Set(n, 0, in.dtype, Shape());
+    return;
+  }
+  if (!perm) {
+    ctx->Set(n, 0, in.dtype, Shape(Dims(s.rank(), kUnknownDim)));
+    return;
+  }
+  if (static_cast<int>(perm->size()) != s.rank()) {
+    ctx->Set(n, 0, in.dtype, Shape());
+    return;
+  }
+  std::vector<bool> seen(s.rank(), false);
+  Dims out;
+  for (int64_t p : *perm) {
+    std::optional<int> ax = NormalizeAxis(p, s.rank());
+    if (!ax || seen[*ax]) {
+      ctx->Set(n, 0, in.dtype, Shape());
+      return;
+    }
+    seen[*ax] = true;
+    out.push_back(s.dim(*ax));
+  }
+  ctx->Set(n, 0, in.dtype, Shape(std::move(out)));
+}
+
+void TileShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor in = ctx->In(n, 0);
+  Shape mult = ctx->ShapeFromValue(n, 1);
+  if (!in.shape.known_rank() || !mult.known_rank() || mult.rank() != in.shape.rank()) {
+    ctx->Set(n, 0, in.dtype,
+             in.shape.known_rank() ? Shape(Dims(in.shape.rank(), kUnknownDim)) : Shape());
+    return;
+  }
+  Dims out;
+  for (int i = 0; i < mult.rank(); ++i) out.push_back(MulDims(in.shape.dim(i), mult.dim(i)));
+  ctx->Set(n, 0, in.dtype, Shape(std::move(out)));
+}
+
+void OneHotShape(const Node& n, ShapeContext* ctx, DType dtype) {
+  const Shape s = ctx->In(n, 0).shape;
+  std::optional<Dims> depth = ctx->InInts(n, 1);
+  int64_t d = depth && depth->size() == 1 && (*depth)[0] >= 0 ? (*depth)[0] : kUnknownDim;
+  std::optional<int> ax =
+      s.known_rank() ? NormalizeAxis(AttrInt(n, "axis").value_or(-1), s.rank() + 1) : std::nullopt;
+  if (!ax) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  Dims out = s.dims();
+  out.insert(out.begin() + *ax, d);
+  ctx->Set(n, 0, dtype, Shape(std::move(out)));
+}
+
+// perm attr; ONNX default: reverse the axes; TF: the perm input.
+void TransposeOpShape(const Node& n, ShapeContext* ctx) {
+  const bool onnx = IsOnnxNode(n);
+  std::optional<Dims> perm;
+  if (n.attrs.Find("perm") != nullptr) {
+    perm = AttrInts(n, "perm");
+  } else if (onnx && ctx->In(n, 0).shape.known_rank()) {  // ONNX default: reverse the axes
+    perm = Dims();
+    for (int i = ctx->In(n, 0).shape.rank() - 1; i >= 0; --i) perm->push_back(i);
+  } else if (!onnx) {
+    perm = ctx->InInts(n, 1);
+  }
+  TransposeShape(n, ctx, perm);
+}
+
+void ExpandShape(const Node& n, ShapeContext* ctx) {
+  ctx->Set(n, 0, ctx->In(n, 0).dtype, Broadcast(ctx->In(n, 0).shape, ctx->ShapeFromValue(n, 1)));
+}
+
+void OneHotOpShape(const Node& n, ShapeContext* ctx) {
+  DType dtype = ctx->In(n, 2).dtype;
+  if (dtype == DType::kInvalid) dtype = AttrDType(n, "T");
+  OneHotShape(n, ctx, dtype);
+}
+
+// ONNX Where and TF SelectV2 broadcast all three inputs.
+void SelectV2Shape(const Node& n, ShapeContext* ctx) {
+  Shape s = Broadcast(Broadcast(ctx->In(n, 0).shape, ctx->In(n, 1).shape), ctx->In(n, 2).shape);
+  ctx->Set(n, 0, ctx->InDType(n, 1), s);
+}
+
+// TF Where(cond) lists the true coordinates [?, rank].
+void WhereShape(const Node& n, ShapeContext* ctx) {
+  if (!IsOnnxNode(n) && n.inputs.size() == 1) {
+    const Shape s = ctx->In(n, 0).shape;
+    ctx->Set(n, 0, DType::kInt64, s.known_rank() ? Shape({kUnknownDim, s.rank()}) : Shape());
+    return;
+  }
+  SelectV2Shape(n, ctx);
+}
+
+void SelectShape(const Node& n, ShapeContext* ctx) {
+  ctx->Set(n, 0, ctx->InDType(n, 1), Broadcast(ctx->In(n, 1).shape, ctx->In(n, 2).shape));
+}
+
+// TF Where(cond) is not counted; the selects are 1 per output element.
+NodeFlops WhereFlops(const Node& n, const ShapeMap& shapes) {
+  if (!IsOnnxNode(n) && n.inputs.size() == 1) return NodeFlops{};
+  return flops::Elementwise(n, shapes);
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace array_internal {
+
 absl::Status RegisterCopyKernels(KernelRegistry* r) {
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("Transpose", {shape_fn::TransposeOpShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Tile", {shape_fn::TileShape, flops::DataMovement}));
+  for (const char* op : {"Expand", "BroadcastTo"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::ExpandShape, flops::DataMovement}));
+  }
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("OneHot", {shape_fn::OneHotOpShape, flops::DataMovement}));
+  for (const char* op : {"Pad", "PadV2"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {nullptr, flops::DataMovement}));
+  }
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Where", {shape_fn::WhereShape, shape_fn::WhereFlops}));
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("SelectV2", {shape_fn::SelectV2Shape, flops::Elementwise}));
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Select", {shape_fn::SelectShape, flops::Elementwise}));
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
-  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Concat", OnnxConcatFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "ConcatV2", TfConcatFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Concat", TfConcatFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Pack", PackFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Unpack", UnpackFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Split", OnnxSplitFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Split", TfSplitFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "SplitV", SplitVFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Slice", TfSliceFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Slice", OnnxSliceFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "StridedSlice", StridedSliceFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Transpose", OnnxTransposeFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Transpose", TfTransposeFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Tile", TileFactory));

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "graph/kernels/array/array_util.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace array_internal {
@@ -240,7 +241,82 @@ Factory ScatterNdFactory(const KernelBuildContext&) {
 
 }  // namespace
 
+}  // namespace array_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+void GatherShape(const Node& n, ShapeContext* ctx, const Shape& params, DType dtype,
+                 std::optional<int64_t> axis, int64_t batch_dims) {
+  const Shape indices = ctx->In(n, 1).shape;
+  if (!params.known_rank() || !indices.known_rank() || !axis || batch_dims != 0) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  std::optional<int> ax = NormalizeAxis(*axis, params.rank());
+  if (!ax) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  Dims out(params.dims().begin(), params.dims().begin() + *ax);
+  out.insert(out.end(), indices.dims().begin(), indices.dims().end());
+  out.insert(out.end(), params.dims().begin() + *ax + 1, params.dims().end());
+  const IntValue* pv = ctx->InInt(n, 0);
+  const IntValue* iv = ctx->InInt(n, 1);
+  if (pv != nullptr && iv != nullptr && pv->dims.size() == 1 && iv->FullyKnown()) {
+    IntValue v{out, {}};
+    const int64_t size = pv->dims[0];
+    for (int64_t idx : iv->elems) {
+      if (idx < -size || idx >= size) {
+        ctx->Set(n, 0, dtype, Shape(std::move(out)));
+        return;
+      }
+      v.elems.push_back(pv->elems[idx < 0 ? idx + size : idx]);
+    }
+    ctx->SetInt(n, 0, dtype, std::move(v));
+    return;
+  }
+  ctx->Set(n, 0, dtype, Shape(std::move(out)));
+}
+
+// ONNX Gather: axis attr (default 0); TF v1 Gather: always axis 0.
+void GatherOpShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor params = ctx->In(n, 0);
+  GatherShape(n, ctx, params.shape, params.dtype, AttrInt(n, "axis").value_or(0), 0);
+}
+
+void GatherV2Shape(const Node& n, ShapeContext* ctx) {
+  std::optional<Dims> axis = ctx->InInts(n, 2);
+  GatherShape(n, ctx, ctx->In(n, 0).shape,
+              ctx->InDType(n, 0) == DType::kInvalid ? AttrDType(n, "Tparams") : ctx->InDType(n, 0),
+              axis && axis->size() == 1 ? std::optional<int64_t>((*axis)[0]) : std::nullopt,
+              AttrInt(n, "batch_dims").value_or(0));
+}
+
+// ResourceGather reads the variable shape its VarHandleOp declared.
+void ResourceGatherShape(const Node& n, ShapeContext* ctx) {
+  Shape params;
+  if (ctx->HasInput(n, 0)) params = ctx->ResourceShape(n.inputs[0]);
+  GatherShape(n, ctx, params, AttrDType(n, "dtype"), 0, AttrInt(n, "batch_dims").value_or(0));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace array_internal {
+
 absl::Status RegisterGatherKernels(KernelRegistry* r) {
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("Gather", {shape_fn::GatherOpShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("GatherV2", {shape_fn::GatherV2Shape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("ResourceGather", {shape_fn::ResourceGatherShape, flops::DataMovement}));
+  for (const char* op : {"GatherNd", "GatherElements"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {nullptr, flops::DataMovement}));
+  }
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Gather", OnnxGatherFactory));

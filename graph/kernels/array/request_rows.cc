@@ -11,6 +11,7 @@
 #include "core/status_macros.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/kernels/array/array_util.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace array_internal {
@@ -31,8 +32,7 @@ absl::Status CheckColumns(const Node& node, const std::vector<int64_t>& columns,
   return absl::OkStatus();
 }
 
-absl::Status RequestRow(const std::vector<int64_t>& columns, bool has_columns,
-                        KernelContext* ctx) {
+absl::Status RequestRow(const std::vector<int64_t>& columns, bool has_columns, KernelContext* ctx) {
   const Node& node = ctx->node();
   RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 1, 1));
   RANKOPT_ASSIGN_OR_RETURN(const TensorView* x, RequiredInput(*ctx, 0));
@@ -108,14 +108,12 @@ absl::Status SelectColumns(const std::vector<int64_t>& columns, KernelContext* c
   RANKOPT_RETURN_IF_ERROR(CheckColumns(node, columns, *x));
   const int64_t rows = x->dims[0], width = x->dims[1];
   const int64_t out_width = static_cast<int64_t>(columns.size());
-  RANKOPT_ASSIGN_OR_RETURN(TensorView out,
-                           ctx->AllocateOutput(0, x->dtype, Dims{rows, out_width}));
+  RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, x->dtype, Dims{rows, out_width}));
   const char* src = static_cast<const char*>(x->data);
   char* dst = static_cast<char*>(out.data);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t i = 0; i < out_width; ++i) {
-      std::memcpy(dst + (r * out_width + i) * esize, src + (r * width + columns[i]) * esize,
-                  esize);
+      std::memcpy(dst + (r * out_width + i) * esize, src + (r * width + columns[i]) * esize, esize);
     }
   }
   return absl::OkStatus();
@@ -137,13 +135,48 @@ absl::StatusOr<std::unique_ptr<OpKernel>> SelectColumnsFactory(const KernelBuild
   if (!columns.has_value()) {
     return NodeError(*build.node, "the `columns` attribute (a list of column indices) is missing");
   }
-  return MakeKernel(
-      [cols = *columns](KernelContext* ctx) { return SelectColumns(cols, ctx); });
+  return MakeKernel([cols = *columns](KernelContext* ctx) { return SelectColumns(cols, ctx); });
 }
 
 }  // namespace
 
+}  // namespace array_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+// The request-level boundary ops (graph/passes/request_level.h): _RankoptRequestRow x [N, ...]
+// -> [1, ...] (with `columns`: [1, |columns|]); _RankoptBroadcastRows r [1, ...], like [M, ...]
+// -> [M, ...]; _RankoptSelectColumns x [N, C] -> [N, |columns|].
+void RequestRowsShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor x = ctx->In(n, 0);
+  const auto* columns = n.attrs.Get<std::vector<int64_t>>("columns");
+  if (!x.shape.known_rank() || x.shape.rank() < 1 || (columns != nullptr && x.shape.rank() != 2)) {
+    ctx->Set(n, 0, x.dtype, Shape());
+    return;
+  }
+  Dims out = x.shape.dims();
+  if (columns != nullptr) out[1] = static_cast<int64_t>(columns->size());
+  if (n.op == "_RankoptRequestRow") {
+    out[0] = x.shape.dim(0) == 0 ? 0 : 1;
+  } else if (n.op == "_RankoptBroadcastRows") {
+    const Shape like = ctx->In(n, 1).shape;
+    out[0] = like.known_rank() && like.rank() >= 1 ? like.dim(0) : kUnknownDim;
+  }
+  ctx->Set(n, 0, x.dtype, Shape(std::move(out)));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace array_internal {
+
 absl::Status RegisterRequestRowKernels(KernelRegistry* registry) {
+  for (const char* op : {"_RankoptRequestRow", "_RankoptBroadcastRows", "_RankoptSelectColumns"}) {
+    RANKOPT_RETURN_IF_ERROR(registry->RegisterOpInfo(op, {shape_fn::RequestRowsShape, nullptr}));
+  }
   for (OpSet set : {OpSet::kTensorFlow, OpSet::kOnnx}) {
     RANKOPT_RETURN_IF_ERROR(Add(registry, set, "_RankoptRequestRow", RequestRowFactory));
     RANKOPT_RETURN_IF_ERROR(Add(registry, set, "_RankoptBroadcastRows", BroadcastRowsFactory));

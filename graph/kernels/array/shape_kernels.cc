@@ -1,5 +1,5 @@
-// Shape-only and value-creating ops: Identity and friends, Reshape, Flatten, Squeeze, Unsqueeze,
-// ExpandDims, Shape/ShapeN/Size/Rank, Cast, Constant, ConstantOfShape, Fill, Range, NoOp.
+// Shape-only and value-creating ops: Identity and friends, Shape/ShapeN/Size/Rank, Cast, Constant,
+// ConstantOfShape, Fill, Range, NoOp.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "graph/kernels/array/array_util.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace array_internal {
@@ -16,14 +17,6 @@ using Factory = absl::StatusOr<std::unique_ptr<OpKernel>>;
 
 // Outputs larger than this many elements from a data-dependent size (Range) are refused.
 constexpr int64_t kMaxGeneratedElements = int64_t{1} << 31;
-
-absl::StatusOr<int64_t> MulChecked(const Node& node, int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) {
-    return NodeError(node, "shape element count overflows int64");
-  }
-  return r;
-}
 
 // Writes `values` as a 1-D (or scalar when `scalar`) tensor of integer `dtype` into output `o`.
 absl::Status WriteInts(KernelContext* ctx, int o, DType dtype, absl::Span<const int64_t> values,
@@ -91,175 +84,6 @@ Factory CheckNumericsFactory(const KernelBuildContext& b) {
 
 Factory NoOpFactory(const KernelBuildContext&) {
   return MakeKernel([](KernelContext*) { return absl::OkStatus(); });
-}
-
-// ---- Reshape family ---------------------------------------------------------------------------
-
-// Resolves a requested shape against `in` (ONNX: 0 copies the input dim unless allow_zero;
-// both: one -1 is inferred).
-absl::StatusOr<Dims> ResolveReshape(const Node& node, const TensorView& in,
-                                    absl::Span<const int64_t> requested, bool zero_copies) {
-  Dims out(requested.begin(), requested.end());
-  int infer = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i] == 0 && zero_copies) {
-      if (i >= in.dims.size()) {
-        return NodeError(node, "shape ", DimsString(requested), " copies dim ", i,
-                         " (0) but the input ", DescribeTensor(in), " has rank ", in.rank());
-      }
-      out[i] = in.dims[i];
-    }
-    if (out[i] == -1) {
-      if (infer >= 0) {
-        return NodeError(node, "shape ", DimsString(requested),
-                         " has more than one -1; at most one dim can be inferred");
-      }
-      infer = static_cast<int>(i);
-      continue;
-    }
-    if (out[i] < 0) {
-      return NodeError(node, "shape ", DimsString(requested), " has dim ", out[i],
-                       "; expected >= 0 or -1");
-    }
-    RANKOPT_ASSIGN_OR_RETURN(known, MulChecked(node, known, out[i]));
-  }
-  const int64_t n = in.NumElements();
-  if (infer >= 0) {
-    if (known == 0 || n % known != 0) {
-      return NodeError(node, "cannot reshape ", DescribeTensor(in), " (", n, " elements) to ",
-                       DimsString(requested), ": the -1 dim is not a whole number");
-    }
-    out[infer] = n / known;
-  } else if (known != n) {
-    return NodeError(node, "cannot reshape ", DescribeTensor(in), " (", n, " elements) to ",
-                     DimsString(out), " (", known, " elements)");
-  }
-  return out;
-}
-
-Factory ReshapeFactory(const KernelBuildContext& b) {
-  const bool onnx = b.format == ModelFormat::kOnnx;
-  const bool zero_copies = onnx && AttrInt(*b.node, "allowzero", 0) == 0;
-  std::optional<std::vector<int64_t>> attr_shape;
-  if (onnx) attr_shape = AttrInts(*b.node, "shape");  // opset < 5
-  return MakeKernel([zero_copies, attr_shape](KernelContext* ctx) -> absl::Status {
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    Dims requested;
-    if (HasInput(*ctx, 1)) {
-      RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "shape", &requested));
-    } else if (attr_shape.has_value()) {
-      requested.assign(attr_shape->begin(), attr_shape->end());
-    } else {
-      return NodeError(ctx->node(), "has no shape input");
-    }
-    RANKOPT_ASSIGN_OR_RETURN(Dims out, ResolveReshape(ctx->node(), *in, requested, zero_copies));
-    return ctx->ForwardInput(0, 0, out);
-  });
-}
-
-Factory FlattenFactory(const KernelBuildContext& b) {
-  const int64_t axis = AttrInt(*b.node, "axis", 1);
-  return MakeKernel([axis](KernelContext* ctx) -> absl::Status {
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    const int64_t r = in->rank();
-    if (axis < -r || axis > r) {
-      return NodeError(ctx->node(), "axis ", axis, " is out of range for ", DescribeTensor(*in),
-                       "; expected [", -r, ", ", r, "]");
-    }
-    const size_t a = static_cast<size_t>(axis < 0 ? axis + r : axis);
-    const int64_t dims[2] = {Product(in->dims, 0, a), Product(in->dims, a, in->dims.size())};
-    return ctx->ForwardInput(0, 0, dims);
-  });
-}
-
-// Squeeze: `axes` empty removes every dim of size 1.
-absl::Status SqueezeCompute(KernelContext* ctx, absl::Span<const int64_t> axes) {
-  RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-  const int64_t r = in->rank();
-  absl::InlinedVector<bool, 8> drop(static_cast<size_t>(r), false);
-  for (int64_t axis : axes) {
-    RANKOPT_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(ctx->node(), axis, r, "squeeze axis"));
-    if (in->dims[a] != 1) {
-      return NodeError(ctx->node(), "cannot squeeze axis ", axis, " of ", DescribeTensor(*in),
-                       ": its size is ", in->dims[a], ", expected 1");
-    }
-    drop[a] = true;
-  }
-  Dims out;
-  for (int64_t a = 0; a < r; ++a) {
-    if (axes.empty() ? in->dims[a] == 1 : drop[a]) continue;
-    out.push_back(in->dims[a]);
-  }
-  return ctx->ForwardInput(0, 0, out);
-}
-
-Factory SqueezeFactory(const KernelBuildContext& b) {
-  std::optional<std::vector<int64_t>> attr = AttrInts(*b.node, "axes");
-  if (!attr) attr = AttrInts(*b.node, "squeeze_dims");
-  if (!attr) attr = AttrInts(*b.node, "axis");
-  std::vector<int64_t> attr_axes = attr.value_or(std::vector<int64_t>{});
-  return MakeKernel([attr_axes](KernelContext* ctx) -> absl::Status {
-    if (HasInput(*ctx, 1)) {
-      Dims axes;
-      RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "axes", &axes));
-      return SqueezeCompute(ctx, axes);
-    }
-    return SqueezeCompute(ctx, attr_axes);
-  });
-}
-
-// Inserts size-1 dims at `axes` (positions in the output, negative counted from its end).
-absl::Status UnsqueezeCompute(KernelContext* ctx, absl::Span<const int64_t> axes) {
-  RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-  const int64_t out_rank = in->rank() + static_cast<int64_t>(axes.size());
-  absl::InlinedVector<bool, 8> is_new(static_cast<size_t>(out_rank), false);
-  for (int64_t axis : axes) {
-    RANKOPT_ASSIGN_OR_RETURN(int64_t a,
-                             NormalizeAxis(ctx->node(), axis, out_rank, "unsqueeze axis"));
-    if (is_new[a]) {
-      return NodeError(ctx->node(), "axes ", DimsString(axes), " repeat axis ", a);
-    }
-    is_new[a] = true;
-  }
-  Dims out;
-  size_t next = 0;
-  for (int64_t a = 0; a < out_rank; ++a) {
-    out.push_back(is_new[a] ? 1 : in->dims[next++]);
-  }
-  return ctx->ForwardInput(0, 0, out);
-}
-
-Factory UnsqueezeFactory(const KernelBuildContext& b) {
-  std::optional<std::vector<int64_t>> attr_axes = AttrInts(*b.node, "axes");
-  return MakeKernel([attr_axes](KernelContext* ctx) -> absl::Status {
-    if (HasInput(*ctx, 1)) {
-      Dims axes;
-      RANKOPT_RETURN_IF_ERROR(ReadIntVector(*ctx, 1, "axes", &axes));
-      return UnsqueezeCompute(ctx, axes);
-    }
-    if (!attr_axes) {
-      return NodeError(ctx->node(), "has neither an axes attribute nor an axes input");
-    }
-    return UnsqueezeCompute(ctx, *attr_axes);
-  });
-}
-
-Factory ExpandDimsFactory(const KernelBuildContext&) {
-  return MakeKernel([](KernelContext* ctx) -> absl::Status {
-    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 2, 2));
-    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
-    RANKOPT_ASSIGN_OR_RETURN(int64_t dim, ReadIntScalar(*ctx, 1, "dim"));
-    const int64_t r = in->rank();
-    if (dim < -r - 1 || dim > r) {
-      return NodeError(ctx->node(), "dim ", dim, " is out of range for ", DescribeTensor(*in),
-                       "; expected [", -r - 1, ", ", r, "]");
-    }
-    if (dim < 0) dim += r + 1;
-    Dims out = in->dims;
-    out.insert(out.begin() + dim, 1);
-    return ctx->ForwardInput(0, 0, out);
-  });
 }
 
 // ---- Shape, Size, Rank -------------------------------------------------------------------------
@@ -559,7 +383,143 @@ Factory RangeFactory(const KernelBuildContext& b) {
 
 }  // namespace
 
+}  // namespace array_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+void ShapeOfShape(const Node& n, ShapeContext* ctx, DType out_type) {
+  const Shape s = ctx->In(n, 0).shape;
+  if (!s.known_rank()) {
+    ctx->Set(n, 0, out_type, Shape({kUnknownDim}));
+    return;
+  }
+  // ONNX Shape-15 start/end select a range of dims (clamped, negative counts from the end).
+  int64_t r = s.rank();
+  int64_t start = AttrInt(n, "start").value_or(0);
+  int64_t end = AttrInt(n, "end").value_or(r);
+  if (start < 0) start = std::max<int64_t>(start + r, 0);
+  if (end < 0) end = std::max<int64_t>(end + r, 0);
+  start = std::min(start, r);
+  end = std::min(end, r);
+  IntValue v{{0}, {}};
+  for (int64_t i = start; i < end; ++i) {
+    const int64_t d = s.dim(static_cast<int>(i));
+    v.elems.push_back(d < 0 ? kUnknownElem : d);
+  }
+  v.dims[0] = static_cast<int64_t>(v.elems.size());
+  ctx->SetInt(n, 0, out_type, std::move(v));
+}
+
+// Range(start, limit, delta) (TF and ONNX): ceil((limit - start) / delta) elements, or none.
+void RangeShape(const Node& n, ShapeContext* ctx) {
+  DType dtype = ctx->In(n, 0).dtype;
+  if (dtype == DType::kInvalid) dtype = AttrDType(n, "Tidx");
+  const std::optional<Dims> start = ctx->InInts(n, 0), limit = ctx->InInts(n, 1),
+                            delta = ctx->InInts(n, 2);
+  if (!start || !limit || !delta || start->size() != 1 || limit->size() != 1 ||
+      delta->size() != 1 || (*delta)[0] == 0) {
+    ctx->Set(n, 0, dtype, Shape({kUnknownDim}));
+    return;
+  }
+  const int64_t s = (*start)[0], d = (*delta)[0];
+  const std::optional<int64_t> diff = CheckedSub((*limit)[0], s);
+  if (!diff) {
+    ctx->Set(n, 0, dtype, Shape({kUnknownDim}));
+    return;
+  }
+  // Same signs: truncating division rounds toward zero, so add one for a remainder.
+  const int64_t count = (*diff != 0 && (*diff > 0) == (d > 0)) ? *diff / d + (*diff % d != 0) : 0;
+  if (count <= kMaxInferredValueElements && IsIntType(dtype)) {
+    IntValue v{{count}, {}};
+    for (int64_t i = 0; i < count; ++i) v.elems.push_back(s + i * d);
+    ctx->SetInt(n, 0, dtype, std::move(v));
+    return;
+  }
+  ctx->Set(n, 0, dtype, Shape({count}));
+}
+
+void IdentityNShape(const Node& n, ShapeContext* ctx) {
+  for (size_t i = 0; i < n.inputs.size(); ++i) ctx->PassThrough(n, static_cast<int>(i), i);
+}
+
+void ForwardShape(const Node& n, ShapeContext* ctx) { ctx->PassThrough(n, 0, 0); }
+
+// The input merged with the asserted shape.
+void EnsureShapeShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor in = ctx->In(n, 0);
+  const Shape* s = n.attrs.Get<Shape>("shape");
+  std::optional<Shape> m = s ? MergeShapes(in.shape, Sanitize(*s)) : in.shape;
+  ctx->Set(n, 0, in.dtype, m.value_or(Shape()));
+}
+
+void CastShape(const Node& n, ShapeContext* ctx) {
+  DType to =
+      IsOnnxNode(n) || n.attrs.Find("to") != nullptr ? AttrDType(n, "to") : AttrDType(n, "DstT");
+  const IntValue* v = ctx->InInt(n, 0);
+  if (v != nullptr && IsIntType(to)) {
+    ctx->SetInt(n, 0, to, *v);
+  } else {
+    ctx->Set(n, 0, to, ctx->In(n, 0).shape);
+  }
+}
+
+void ShapeOpShape(const Node& n, ShapeContext* ctx) {
+  DType out = IsOnnxNode(n) ? DType::kInt64 : AttrDType(n, "out_type");
+  ShapeOfShape(n, ctx, out == DType::kInvalid ? DType::kInt32 : out);
+}
+
+// Size and Rank: scalars, with their values when the input shape tells them.
+void SizeRankShape(const Node& n, ShapeContext* ctx) {
+  DType out = IsOnnxNode(n) ? DType::kInt64 : AttrDType(n, "out_type");
+  if (out == DType::kInvalid) out = DType::kInt32;
+  const Shape s = ctx->In(n, 0).shape;
+  std::optional<int64_t> value;
+  if (n.op == "Size") value = s.NumElements();
+  if (n.op == "Rank" && s.known_rank()) value = s.rank();
+  if (value) {
+    ctx->SetInt(n, 0, out, IntValue{{}, {*value}});
+  } else {
+    ctx->Set(n, 0, out, Shape::Scalar());
+  }
+}
+
+void FillShape(const Node& n, ShapeContext* ctx) {
+  ctx->Set(n, 0, ctx->In(n, 1).dtype, ctx->ShapeFromValue(n, 0));
+}
+
+void ConstantOfShapeShape(const Node& n, ShapeContext* ctx) {
+  const Tensor* t = n.attrs.Get<Tensor>("value");
+  ctx->Set(n, 0, t ? t->dtype() : DType::kFloat32, ctx->ShapeFromValue(n, 0));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace array_internal {
+
 absl::Status RegisterShapeKernels(KernelRegistry* r) {
+  for (const char* op :
+       {"Identity", "StopGradient", "CheckNumerics", "Snapshot", "PreventGradient", "Dropout"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::ForwardShape, flops::DataMovement}));
+  }
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("IdentityN", {shape_fn::IdentityNShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("EnsureShape", {shape_fn::EnsureShapeShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Cast", {shape_fn::CastShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("Shape", {shape_fn::ShapeOpShape, flops::DataMovement}));
+  for (const char* op : {"Size", "Rank"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::SizeRankShape, flops::DataMovement}));
+  }
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Fill", {shape_fn::FillShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("ConstantOfShape", {shape_fn::ConstantOfShapeShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Range", {shape_fn::RangeShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("NoOp", {nullptr, flops::DataMovement}));
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   for (const char* op : {"Identity", "IdentityN"}) {
@@ -572,13 +532,6 @@ absl::Status RegisterShapeKernels(KernelRegistry* r) {
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Identity", ForwardFirst));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "CheckNumerics", CheckNumericsFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "NoOp", NoOpFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Reshape", ReshapeFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Reshape", ReshapeFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Flatten", FlattenFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Squeeze", SqueezeFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Squeeze", SqueezeFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Unsqueeze", UnsqueezeFactory));
-  RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "ExpandDims", ExpandDimsFactory));
   for (const char* op : {"Shape", "ShapeN"}) {
     RANKOPT_RETURN_IF_ERROR(Add(r, kTf, op, ShapeFactory));
   }

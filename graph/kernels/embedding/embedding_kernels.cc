@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
 #include "embedding/kernels/lookup.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace {
@@ -280,7 +281,64 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeEmbeddingBag(const KernelBuildCont
 
 }  // namespace
 
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+// A quantized table (attrs table_dtype / table_dim, graph/kernels/embedding/embedding_kernels.h)
+// is a uint8 [rows, row_bytes] constant that the lookups read as float32 [rows, table_dim].
+InferredTensor TableAsServed(const Node& n, InferredTensor table) {
+  const std::string* stored = n.attrs.Get<std::string>("table_dtype");
+  const int64_t* dim = n.attrs.Get<int64_t>("table_dim");
+  if (stored == nullptr || *stored == "fp32") return table;
+  table.dtype = DType::kFloat32;
+  table.value.reset();
+  if (table.shape.known_rank() && table.shape.rank() == 2) {
+    table.shape = Shape({table.shape.dim(0), dim != nullptr ? *dim : kUnknownDim});
+  }
+  return table;
+}
+
+// table [rows, dim], ids [...] -> [..., dim].
+void EmbeddingLookupShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor table = TableAsServed(n, ctx->In(n, 0));
+  const Shape ids = ctx->In(n, 1).shape;
+  if (!table.shape.known_rank() || table.shape.rank() != 2 || !ids.known_rank()) {
+    ctx->Set(n, 0, table.dtype, Shape());
+    return;
+  }
+  Dims out = ids.dims();
+  out.push_back(table.shape.dim(1));
+  ctx->Set(n, 0, table.dtype, Shape(std::move(out)));
+}
+
+// table [rows, dim], ids [B, L], lengths [n] / [n, 1] / scalar -> [B and n broadcast, dim].
+void EmbeddingBagShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor table = TableAsServed(n, ctx->In(n, 0));
+  const Shape ids = ctx->In(n, 1).shape;
+  const Shape lengths = ctx->In(n, 2).shape;
+  if (!table.shape.known_rank() || table.shape.rank() != 2 || !ids.known_rank() ||
+      ids.rank() != 2) {
+    ctx->Set(n, 0, table.dtype, Shape());
+    return;
+  }
+  int64_t count = kUnknownDim;
+  if (lengths.known_rank() && lengths.rank() == 0) count = 1;
+  if (lengths.known_rank() && (lengths.rank() == 1 || lengths.rank() == 2)) count = lengths.dim(0);
+  const Shape rows = Broadcast(Shape({ids.dim(0)}), Shape({count}));
+  ctx->Set(n, 0, table.dtype,
+           Shape({rows.known_rank() ? rows.dim(0) : kUnknownDim, table.shape.dim(1)}));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
 absl::Status RegisterEmbeddingKernels(KernelRegistry* registry) {
+  RANKOPT_RETURN_IF_ERROR(registry->RegisterOpInfo("_RankoptEmbeddingLookup",
+                                                   {shape_fn::EmbeddingLookupShape, nullptr}));
+  RANKOPT_RETURN_IF_ERROR(
+      registry->RegisterOpInfo("_RankoptEmbeddingBag", {shape_fn::EmbeddingBagShape, nullptr}));
   for (OpSet set : {OpSet::kOnnx, OpSet::kTensorFlow}) {
     RANKOPT_RETURN_IF_ERROR(
         registry->Register(set, std::string(kEmbeddingLookupOp), MakeEmbeddingLookup));

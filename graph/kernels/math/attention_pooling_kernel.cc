@@ -9,6 +9,7 @@
 #include "graph/kernels/math/attention_pooling.h"
 #include "graph/kernels/math/fused_kernels.h"
 #include "graph/kernels/math/kernel_util.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace {
@@ -20,8 +21,7 @@ constexpr int kFirstWeight = 3;
 
 class AttentionPoolingKernel : public OpKernel {
  public:
-  explicit AttentionPoolingKernel(AttentionPooling attention)
-      : attention_(std::move(attention)) {}
+  explicit AttentionPoolingKernel(AttentionPooling attention) : attention_(std::move(attention)) {}
 
   absl::Status Compute(KernelContext* ctx) const override {
     const Node& node = ctx->node();
@@ -57,9 +57,8 @@ class AttentionPoolingKernel : public OpKernel {
     const int64_t scratch_floats = attention_.ScratchFloats(batch, seq_len);
     RANKOPT_ASSIGN_OR_RETURN(void* scratch,
                              ctx->AllocateScratch(static_cast<size_t>(scratch_floats) * 4));
-    return attention_.Run(batch, q.data_as<float>(), keys.data_as<float>(), keys.dims[0],
-                          seq_len, mask, mask_batch, out.data_as<float>(),
-                          static_cast<float*>(scratch));
+    return attention_.Run(batch, q.data_as<float>(), keys.data_as<float>(), keys.dims[0], seq_len,
+                          mask, mask_batch, out.data_as<float>(), static_cast<float*>(scratch));
   }
 
  private:
@@ -84,9 +83,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeAttentionPooling(const KernelBuild
   int64_t dim = 0;
   for (int i = 0; i < num_layers; ++i) {
     const int wi = kFirstWeight + 2 * i;
-    const Tensor* w = wi < static_cast<int>(build.constant_inputs.size())
-                          ? build.constant_inputs[wi]
-                          : nullptr;
+    const Tensor* w =
+        wi < static_cast<int>(build.constant_inputs.size()) ? build.constant_inputs[wi] : nullptr;
     const Tensor* b = wi + 1 < static_cast<int>(build.constant_inputs.size())
                           ? build.constant_inputs[wi + 1]
                           : nullptr;
@@ -118,13 +116,28 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeAttentionPooling(const KernelBuild
   }
   absl::StatusOr<AttentionPooling> attention = AttentionPooling::Create(dim, std::move(layers));
   if (!attention.ok()) return NodeError(node, attention.status().message());
-  return std::unique_ptr<OpKernel>(
-      std::make_unique<AttentionPoolingKernel>(*std::move(attention)));
+  return std::unique_ptr<OpKernel>(std::make_unique<AttentionPoolingKernel>(*std::move(attention)));
 }
 
 }  // namespace
 
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+// _RankoptAttentionPooling (graph/passes/fuse_attention_pooling.h): q [B, d] -> pooled [B, d].
+void AttentionPoolingShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor q = ctx->In(n, 0);
+  ctx->Set(n, 0, q.dtype, q.shape.known_rank() && q.shape.rank() == 2 ? q.shape : Shape());
+}
+
+}  // namespace
+}  // namespace shape_fn
+
 absl::Status RegisterAttentionPoolingKernel(KernelRegistry* registry) {
+  RANKOPT_RETURN_IF_ERROR(registry->RegisterOpInfo("_RankoptAttentionPooling",
+                                                   {shape_fn::AttentionPoolingShape, nullptr}));
   for (OpSet set : {OpSet::kTensorFlow, OpSet::kOnnx}) {
     RANKOPT_RETURN_IF_ERROR(
         registry->Register(set, "_RankoptAttentionPooling", MakeAttentionPooling));

@@ -13,6 +13,7 @@
 #include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace math_internal {
@@ -453,7 +454,101 @@ KernelFactory Simple(Args... args) {
 
 }  // namespace
 
+}  // namespace math_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+void BinaryIntValueShape(const Node& n, ShapeContext* ctx, DType dtype) {
+  const IntValue* a = ctx->InInt(n, 0);
+  const IntValue* b = ctx->InInt(n, 1);
+  if (a == nullptr || b == nullptr || n.inputs.size() != 2) return;
+  Shape out_shape = Broadcast(Shape(a->dims), Shape(b->dims));
+  if (!out_shape.IsFullyDefined()) return;
+  std::optional<int64_t> count = out_shape.NumElements();
+  if (!count || *count > kMaxInferredValueElements) return;
+  const int r = out_shape.rank();
+  auto index_into = [&](const IntValue& v, int64_t linear) {
+    // Walk the output index from the last axis, mapping broadcast axes of v to 0.
+    int64_t idx = 0, stride = 1;
+    const int rv = static_cast<int>(v.dims.size());
+    for (int axis = r - 1; axis >= 0; --axis) {
+      const int64_t coord = linear % out_shape.dim(axis);
+      linear /= out_shape.dim(axis);
+      const int va = axis - (r - rv);
+      if (va < 0) continue;
+      if (v.dims[va] != 1) idx += coord * stride;
+      stride *= v.dims[va];
+    }
+    return idx;
+  };
+  IntValue out{out_shape.dims(), {}};
+  for (int64_t i = 0; i < *count; ++i) {
+    const int64_t x = a->elems[index_into(*a, i)];
+    const int64_t y = b->elems[index_into(*b, i)];
+    std::optional<int64_t> r2;
+    if (x != kUnknownElem && y != kUnknownElem) {
+      if (n.op == "Add" || n.op == "AddV2") {
+        r2 = CheckedAdd(x, y);
+      } else if (n.op == "Sub") {
+        r2 = CheckedSub(x, y);
+      } else if (n.op == "Mul") {
+        r2 = CheckedMul(x, y);
+      } else if (n.op == "FloorDiv" && y != 0) {  // x != INT64_MIN (that is kUnknownElem)
+        int64_t q = x / y;
+        if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
+        r2 = q;
+      }
+    }
+    out.elems.push_back(r2.value_or(kUnknownElem));
+  }
+  ctx->SetInt(n, 0, dtype, std::move(out));
+}
+
+// Broadcast of the inputs; integer Add/Sub/Mul/FloorDiv also compute small values (shape
+// arithmetic).
+void BinaryShape(const Node& n, ShapeContext* ctx) {
+  ElementwiseShape(n, ctx, DType::kInvalid);
+  const DType dtype = ctx->Inferred(TensorRef{n.name, 0}).dtype;
+  if (IsIntType(dtype) && OneOf(n.op, {"Add", "AddV2", "Sub", "Mul", "FloorDiv"})) {
+    BinaryIntValueShape(n, ctx, dtype);
+  }
+}
+
+void ComparisonShape(const Node& n, ShapeContext* ctx) { ElementwiseShape(n, ctx, DType::kBool); }
+
+// AddN: N-1 additions per output element.
+NodeFlops AddNFlops(const Node& node, const ShapeMap& shapes) {
+  const int64_t n = static_cast<int64_t>(node.inputs.size());
+  return flops::Counted(flops::Mul(n > 0 ? n - 1 : 0, flops::OutputElements(node, shapes)));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace math_internal {
+
 absl::Status RegisterBinaryKernels(KernelRegistry* r) {
+  for (const char* op : {"BiasAdd", "BiasAddV1"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, flops::Elementwise}));
+  }
+  for (const char* op : {"Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "Maximum", "Minimum",
+                         "Pow", "SquaredDifference", "FloorDiv", "FloorMod", "Mod", "TruncateDiv",
+                         "PRelu", "DivNoNan", "MulNoNan"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::BinaryShape, flops::Elementwise}));
+  }
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("AddN", {shape_fn::BinaryShape, shape_fn::AddNFlops}));
+  for (const char* op : {"BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::BinaryShape, nullptr}));
+  }
+  for (const char* op : {"Less", "Greater", "Equal", "LessEqual", "GreaterEqual", "NotEqual",
+                         "LogicalAnd", "LogicalOr", "And", "Or", "Xor"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::ComparisonShape, flops::Elementwise}));
+  }
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("ApproximateEqual", {shape_fn::ComparisonShape, nullptr}));
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   struct Entry {

@@ -16,6 +16,7 @@
 #include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/nn_kernels.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace nn_internal {
@@ -293,7 +294,71 @@ KernelFactory Conv(FilterKind kind) {
 
 }  // namespace
 
+}  // namespace nn_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+// Output length of a window over `in` (TF Conv2D padding rules); unknown when it cannot tell.
+int64_t ConvOutDim(int64_t in, int64_t k, int64_t stride, int64_t dilation, bool same) {
+  if (in < 0 || stride <= 0 || dilation <= 0 || k < 1) return kUnknownDim;
+  if (same) return in / stride + (in % stride != 0 ? 1 : 0);
+  std::optional<int64_t> span = CheckedMul(k - 1, dilation);
+  if (!span || *span >= in) return kUnknownDim;  // window larger than the input: not a valid graph
+  return (in - *span - 1) / stride + 1;
+}
+
+void Conv2DShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor in = ctx->In(n, 0);
+  const Shape& x = in.shape;
+  const Shape f = ctx->In(n, 1).shape;
+  const std::string padding = AttrString(n, "padding");
+  const bool nchw = AttrString(n, "data_format") == "NCHW";
+  const bool depthwise = n.op == "DepthwiseConv2dNative";
+  if (!x.known_rank() || !f.known_rank() || x.rank() != 4 || f.rank() != 4 ||
+      (padding != "SAME" && padding != "VALID")) {
+    ctx->Set(n, 0, in.dtype, x.known_rank() ? Shape(Dims(4, kUnknownDim)) : Shape());
+    return;
+  }
+  Dims strides = AttrInts(n, "strides").value_or(Dims{1, 1, 1, 1});
+  Dims dil = AttrInts(n, "dilations").value_or(Dims{1, 1, 1, 1});
+  if (strides.size() != 4 || dil.size() != 4) {
+    ctx->Set(n, 0, in.dtype, Shape(Dims(4, kUnknownDim)));
+    return;
+  }
+  const int h = nchw ? 2 : 1, w = nchw ? 3 : 2, c = nchw ? 1 : 3;
+  const bool same = padding == "SAME";
+  const int64_t oh = ConvOutDim(x.dim(h), f.dim(0), strides[h], dil[h], same);
+  const int64_t ow = ConvOutDim(x.dim(w), f.dim(1), strides[w], dil[w], same);
+  const int64_t oc = depthwise ? MulDims(f.dim(2), f.dim(3)) : f.dim(3);
+  Dims out(4);
+  out[0] = x.dim(0);
+  out[h] = oh;
+  out[w] = ow;
+  out[c] = oc;
+  ctx->Set(n, 0, in.dtype, Shape(std::move(out)));
+}
+
+// 2*K per output element, K = kh*kw*cin (depthwise: kh*kw).
+NodeFlops ConvFlops(const Node& node, const ShapeMap& shapes) {
+  const Shape& f = flops::InputShape(node, 1, shapes);
+  if (!f.IsFullyDefined() || f.rank() != 4) return NodeFlops{};
+  std::optional<int64_t> k = flops::Mul(f.dim(0), f.dim(1));
+  if (node.op == "Conv2D") k = flops::Mul(k, f.dim(2));
+  return flops::Counted(flops::Mul(2, flops::Mul(k, flops::OutputElements(node, shapes))));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace nn_internal {
+
 absl::Status RegisterConvKernels(KernelRegistry* r) {
+  for (const char* op : {"Conv2D", "DepthwiseConv2dNative"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::Conv2DShape, shape_fn::ConvFlops}));
+  }
   RANKOPT_RETURN_IF_ERROR(r->Register(OpSet::kTensorFlow, "Conv2D", Conv(FilterKind::kTfHwio)));
   RANKOPT_RETURN_IF_ERROR(
       r->Register(OpSet::kTensorFlow, "DepthwiseConv2dNative", Conv(FilterKind::kTfDepthwise)));

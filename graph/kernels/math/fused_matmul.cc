@@ -9,6 +9,7 @@
 #include "graph/kernels/math/gemm.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/vector_math.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace {
@@ -165,7 +166,31 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeFusedMatMul(const KernelBuildConte
 
 }  // namespace
 
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+// x [..., K] times w ([K, N], or [N, K] with transpose_b) -> [..., N].
+void FusedMatMulShape(const Node& n, ShapeContext* ctx) {
+  const Shape x = ctx->In(n, 0).shape;
+  const Shape w = ctx->In(n, 1).shape;
+  const DType dtype = ctx->InDType(n, 0);
+  if (!x.known_rank() || x.rank() < 2 || !w.known_rank() || w.rank() != 2) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  Dims out = x.dims();
+  out.back() = w.dim(AttrBool(n, "transpose_b", false) ? 0 : 1);
+  ctx->Set(n, 0, dtype, Shape(std::move(out)));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
 absl::Status RegisterFusedKernels(KernelRegistry* registry) {
+  RANKOPT_RETURN_IF_ERROR(
+      registry->RegisterOpInfo("_RankoptFusedMatMul", {shape_fn::FusedMatMulShape, nullptr}));
   for (OpSet set : {OpSet::kTensorFlow, OpSet::kOnnx}) {
     RANKOPT_RETURN_IF_ERROR(registry->Register(set, "_RankoptFusedMatMul", MakeFusedMatMul));
   }

@@ -9,6 +9,7 @@
 #include "graph/kernels/math/gemm.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace math_internal {
@@ -233,7 +234,103 @@ KernelFactory MatMulFactory(MatMulOptions base, const char* trans_a_attr,
 
 }  // namespace
 
+}  // namespace math_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+void MatMulShape(const Node& n, ShapeContext* ctx, bool ta, bool tb) {
+  const Shape a = ctx->In(n, 0).shape;
+  const Shape b = ctx->In(n, 1).shape;
+  DType dtype = n.op == "BatchMatMulV3" ? AttrDType(n, "Tout") : DType::kInvalid;
+  if (dtype == DType::kInvalid) dtype = ctx->InDType(n, 0);
+  if (!a.known_rank() || !b.known_rank() || a.rank() == 0 || b.rank() == 0) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  Dims ad = a.dims(), bd = b.dims();
+  const bool drop_m = ad.size() == 1, drop_n = bd.size() == 1;
+  if (drop_m) ad.insert(ad.begin(), 1);
+  if (drop_n) bd.push_back(1);
+  const size_t ra = ad.size(), rb = bd.size();
+  const int64_t m = ta ? ad[ra - 1] : ad[ra - 2];
+  const int64_t ka = ta ? ad[ra - 2] : ad[ra - 1];
+  const int64_t kb = tb ? bd[rb - 1] : bd[rb - 2];
+  const int64_t nn = tb ? bd[rb - 2] : bd[rb - 1];
+  if (ka >= 0 && kb >= 0 && ka != kb) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  Shape batch =
+      Broadcast(Shape(Dims(ad.begin(), ad.end() - 2)), Shape(Dims(bd.begin(), bd.end() - 2)));
+  if (!batch.known_rank()) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  Dims out = batch.dims();
+  if (!drop_m) out.push_back(m);
+  if (!drop_n) out.push_back(nn);
+  ctx->Set(n, 0, dtype, Shape(std::move(out)));
+}
+
+void GemmShape(const Node& n, ShapeContext* ctx) {
+  const Shape a = ctx->In(n, 0).shape;
+  const Shape b = ctx->In(n, 1).shape;
+  const DType dtype = ctx->InDType(n, 0);
+  if (!a.known_rank() || !b.known_rank() || a.rank() != 2 || b.rank() != 2) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  const bool ta = AttrBool(n, "transA", false), tb = AttrBool(n, "transB", false);
+  const int64_t ka = ta ? a.dim(0) : a.dim(1);
+  const int64_t kb = tb ? b.dim(1) : b.dim(0);
+  if (ka >= 0 && kb >= 0 && ka != kb) {
+    ctx->Set(n, 0, dtype, Shape());
+    return;
+  }
+  ctx->Set(n, 0, dtype, Shape({ta ? a.dim(1) : a.dim(0), tb ? b.dim(0) : b.dim(1)}));
+}
+
+void MatMulOpShape(const Node& n, ShapeContext* ctx) {
+  if (n.op == "MatMul") {
+    MatMulShape(n, ctx, AttrBool(n, "transpose_a", false), AttrBool(n, "transpose_b", false));
+  } else {
+    MatMulShape(n, ctx, AttrBool(n, "adj_x", false), AttrBool(n, "adj_y", false));
+  }
+}
+
+// 2*M*K*N.
+NodeFlops MatMulFlops(const Node& node, const ShapeMap& shapes) {
+  const bool ta = flops::AttrTrue(node, node.op == "MatMul" ? "transpose_a" : "adj_x");
+  return flops::Counted(
+      flops::Mul(2, flops::Mul(flops::ContractingDim(flops::InputShape(node, 0, shapes), ta),
+                               flops::OutputElements(node, shapes))));
+}
+
+// 2*M*K*N, plus M*N when C is given.
+NodeFlops GemmFlops(const Node& node, const ShapeMap& shapes) {
+  const Shape& a = flops::InputShape(node, 0, shapes);
+  if (!a.known_rank() || a.rank() != 2) return NodeFlops{};
+  const std::optional<int64_t> out_elems = flops::OutputElements(node, shapes);
+  std::optional<int64_t> f = flops::Mul(
+      2, flops::Mul(flops::ContractingDim(a, flops::AttrTrue(node, "transA")), out_elems));
+  const bool has_c = node.inputs.size() > 2 && !node.inputs[2].empty();
+  return flops::Counted(has_c ? flops::Add(f, out_elems) : f);
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace math_internal {
+
 absl::Status RegisterMatMulKernels(KernelRegistry* r) {
+  for (const char* op : {"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"}) {
+    RANKOPT_RETURN_IF_ERROR(
+        r->RegisterOpInfo(op, {shape_fn::MatMulOpShape, shape_fn::MatMulFlops}));
+  }
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Gemm", {shape_fn::GemmShape, shape_fn::GemmFlops}));
   MatMulOptions onnx_matmul;
   onnx_matmul.numpy_vectors = true;
   RANKOPT_RETURN_IF_ERROR(

@@ -14,6 +14,7 @@
 #include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace math_internal {
@@ -233,7 +234,59 @@ class LayerNormKernel : public OpKernel {
 
 }  // namespace
 
+}  // namespace math_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+// FusedBatchNorm*: y like x, then batch mean/variance (and reserve spaces) of [C].
+void FusedBatchNormShape(const Node& n, ShapeContext* ctx) {
+  const InferredTensor x = ctx->In(n, 0);
+  ctx->Set(n, 0, x.dtype, x.shape);
+  int64_t c = kUnknownDim;
+  if (x.shape.known_rank() && x.shape.rank() == 4) {
+    c = x.shape.dim(AttrString(n, "data_format") == "NCHW" ? 1 : 3);
+  }
+  const int extra = n.op == "FusedBatchNormV3" ? 5 : 4;
+  for (int p = 1; p <= extra; ++p) ctx->Set(n, p, DType::kFloat32, Shape({c}));
+}
+
+// ONNX normalizations: y like x (values not carried).
+void NormalizationShape(const Node& n, ShapeContext* ctx) {
+  ctx->PassThrough(n, 0, 0);
+  ctx->DropValue(n, 0);
+}
+
+// Max, subtract, exp, sum, divide: 5 per element.
+NodeFlops SoftmaxFlops(const Node& n, const ShapeMap& shapes) {
+  return flops::Counted(flops::Mul(5, flops::OutputElements(n, shapes)));
+}
+
+// Inference batch norm: scale and shift, 2 per element.
+NodeFlops BatchNormFlops(const Node& n, const ShapeMap& shapes) {
+  return flops::Counted(flops::Mul(2, flops::OutputElements(n, shapes)));
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace math_internal {
+
 absl::Status RegisterNormalizeKernels(KernelRegistry* r) {
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, shape_fn::SoftmaxFlops}));
+  }
+  for (const char* op : {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}) {
+    RANKOPT_RETURN_IF_ERROR(
+        r->RegisterOpInfo(op, {shape_fn::FusedBatchNormShape, shape_fn::BatchNormFlops}));
+  }
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(
+      "BatchNormalization", {shape_fn::NormalizationShape, shape_fn::BatchNormFlops}));
+  for (const char* op : {"LayerNormalization", "InstanceNormalization", "LRN"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::NormalizationShape, nullptr}));
+  }
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   auto softmax = [](bool tf, bool log) -> KernelFactory {

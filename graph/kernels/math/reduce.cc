@@ -15,6 +15,7 @@
 #include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace math_internal {
@@ -321,7 +322,104 @@ KernelFactory Arg(bool tf) {
 
 }  // namespace
 
+}  // namespace math_internal
+
+namespace shape_fn {
+namespace {
+
+// Shape functions and FLOP counts, registered with the kernels below.
+
+void ReduceShape(const Node& n, ShapeContext* ctx, std::optional<Dims> axes, bool axes_known,
+                 bool keep, bool empty_means_all) {
+  const InferredTensor in = ctx->In(n, 0);
+  const Shape& s = in.shape;
+  if (!s.known_rank()) {
+    ctx->Set(n, 0, in.dtype, Shape());
+    return;
+  }
+  if (!axes_known || !axes) {
+    ctx->Set(n, 0, in.dtype, keep ? Shape(Dims(s.rank(), kUnknownDim)) : Shape());
+    return;
+  }
+  std::vector<bool> reduced(s.rank(), false);
+  if (axes->empty()) {
+    if (!empty_means_all) {
+      ctx->Set(n, 0, in.dtype, s);
+      return;
+    }
+    reduced.assign(s.rank(), true);
+  }
+  for (int64_t a : *axes) {
+    std::optional<int> ax = NormalizeAxis(a, s.rank());
+    if (!ax) {
+      ctx->Set(n, 0, in.dtype, Shape());
+      return;
+    }
+    reduced[*ax] = true;
+  }
+  Dims out;
+  for (int i = 0; i < s.rank(); ++i) {
+    if (!reduced[i]) {
+      out.push_back(s.dim(i));
+    } else if (keep) {
+      out.push_back(1);
+    }
+  }
+  ctx->Set(n, 0, in.dtype, Shape(std::move(out)));
+}
+
+// TF reductions: Sum/Mean/Max/Min/Prod/All/Any(input, axes; keep_dims).
+void TfReduceShape(const Node& n, ShapeContext* ctx) {
+  std::optional<Dims> axes = ctx->InInts(n, 1);
+  ReduceShape(n, ctx, axes, axes.has_value(), AttrBool(n, "keep_dims", false), false);
+}
+
+// ONNX Reduce*: axes as an attribute (opset < 18) or an input; keepdims defaults to 1.
+void OnnxReduceShape(const Node& n, ShapeContext* ctx) {
+  const bool keep = AttrBool(n, "keepdims", true);
+  const bool noop = AttrBool(n, "noop_with_empty_axes", false);
+  if (n.attrs.Find("axes") != nullptr) {
+    std::optional<Dims> axes = AttrInts(n, "axes");
+    ReduceShape(n, ctx, axes, axes.has_value(), keep, true);
+  } else if (ctx->HasInput(n, 1)) {
+    std::optional<Dims> axes = ctx->InInts(n, 1);
+    ReduceShape(n, ctx, axes, axes.has_value(), keep, !noop);
+  } else {
+    ReduceShape(n, ctx, Dims{}, true, keep, !noop);
+  }
+}
+
+// Sum/Max/Min/Mean: variadic elementwise ops in ONNX, reductions in TF.
+void SumMaxMinMeanShape(const Node& n, ShapeContext* ctx) {
+  if (IsOnnxNode(n)) {
+    ElementwiseShape(n, ctx, DType::kInvalid);
+  } else {
+    TfReduceShape(n, ctx);
+  }
+}
+
+NodeFlops SumMaxMinMeanFlops(const Node& n, const ShapeMap& shapes) {
+  return IsOnnxNode(n) ? flops::Elementwise(n, shapes) : flops::Reduction(n, shapes);
+}
+
+}  // namespace
+}  // namespace shape_fn
+
+namespace math_internal {
+
 absl::Status RegisterReduceKernels(KernelRegistry* r) {
+  for (const char* op : {"Sum", "Max", "Min", "Mean"}) {
+    RANKOPT_RETURN_IF_ERROR(
+        r->RegisterOpInfo(op, {shape_fn::SumMaxMinMeanShape, shape_fn::SumMaxMinMeanFlops}));
+  }
+  for (const char* op : {"Prod", "All", "Any"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::TfReduceShape, flops::Reduction}));
+  }
+  for (const char* op :
+       {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+        "ReduceLogSumExp", "ReduceSumSquare", "ReduceLogSum"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::OnnxReduceShape, flops::Reduction}));
+  }
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   struct Entry {

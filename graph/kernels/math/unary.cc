@@ -12,6 +12,7 @@
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
 #include "graph/kernels/math/vector_math.h"
+#include "graph/ops/op_info.h"
 
 namespace rankopt {
 namespace math_internal {
@@ -260,6 +261,22 @@ KernelFactory Unary(float default_alpha = 0.0f) {
 }  // namespace
 
 absl::Status RegisterUnaryKernels(KernelRegistry* r) {
+  // Unary ops keep their input's shape; 1 FLOP per element where the model counts them.
+  for (const char* op :
+       {"Relu",        "Relu6",       "Elu",       "Selu", "Sigmoid", "Tanh",   "Exp",
+        "Log",         "Sqrt",        "Rsqrt",     "Neg",  "Abs",     "Square", "LeakyRelu",
+        "Softplus",    "Softsign",    "Floor",     "Ceil", "Round",   "Erf",    "Clip",
+        "ClipByValue", "Reciprocal",  "Inv",       "Sign", "Sin",     "Cos",    "Log1p",
+        "Expm1",       "HardSigmoid", "HardSwish", "Gelu", "Mish",    "Celu",   "ThresholdedRelu",
+        "Not",         "LogicalNot"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, flops::Elementwise}));
+  }
+  for (const char* op : {"Shrink", "Sinh", "Cosh", "IsNan", "IsInf", "IsFinite"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, nullptr}));
+  }
+  for (const char* op : {"ZerosLike", "OnesLike"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {nullptr, flops::DataMovement}));
+  }
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   constexpr float kSeluAlpha = 1.6732632423543772f;

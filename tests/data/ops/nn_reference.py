@@ -1,7 +1,7 @@
 """Plain numpy references of the convolution, pooling and top-k ops (float64, loops).
 
 Shared by gen_tf_expectations.py and used to compute the numbers baked into
-tests/graph/kernels/nn/nn_kernels_test.cc. Layout: channels last (N, spatial..., C); callers
+tests/graph/kernels/math/nn_kernels_test.cc. Layout: channels last (N, spatial..., C); callers
 transpose NCHW data. Independent of rankopt's C++ kernels.
 """
 import itertools
