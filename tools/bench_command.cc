@@ -33,7 +33,7 @@
 #include "tools/commands.h"
 #include "tools/model_source.h"
 #include "tools/optimize_flags.h"
-#include "tools/synthetic_requests.h"
+#include "serving/synthetic_requests.h"
 
 namespace rankopt {
 namespace {

@@ -182,7 +182,7 @@ int RunFeatures(const std::vector<std::string>& args) {
   RequestJsonParser parser;
   RequestLine request;
   TransformedRequest out;
-  int exit_code = kExitOk;
+  exit_code = kExitOk;
   std::string text;
   for (int number = 1; std::getline(in, text); ++number) {
     if (!text.empty() && text.back() == '\r') text.pop_back();

@@ -44,7 +44,7 @@
 #include "tools/command_line.h"
 #include "tools/commands.h"
 #include "tools/optimize_report.pb.h"
-#include "tools/synthetic_requests.h"
+#include "serving/synthetic_requests.h"
 
 #ifndef RANKOPT_BUILD_TYPE
 #define RANKOPT_BUILD_TYPE "unknown"

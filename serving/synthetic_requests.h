@@ -1,8 +1,8 @@
 // Requests made up from a feature config, for `rankopt optimize` without --sample and
 // `rankopt bench` on a package: one user (+ context) and N candidates whose every sent feature
 // has a value its kind accepts, so the feature pipeline and the model run as on real traffic.
-#ifndef RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
-#define RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
+#ifndef RANKOPT_SERVING_SYNTHETIC_REQUESTS_H_
+#define RANKOPT_SERVING_SYNTHETIC_REQUESTS_H_
 
 #include <cstdint>
 #include <string>
@@ -35,4 +35,4 @@ Request SynthesizeFeatureRequest(const FeatureConfig& config,
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
+#endif  // RANKOPT_SERVING_SYNTHETIC_REQUESTS_H_

@@ -1,4 +1,4 @@
-#include "tools/synthetic_requests.h"
+#include "serving/synthetic_requests.h"
 
 #include <algorithm>
 #include <vector>
