@@ -72,9 +72,8 @@ struct ModelOptions {
   CacheOptions user_cache;
   // Item cache: the item-level part of an O2 graph (what one candidate's item features alone
   // determine: ESMM's item half of each tower's first dense layer) computed once per distinct
-  // item row and reused across
-  // candidates and requests; only missed rows are computed, in one batch. Scores are bitwise equal
-  // with it on or off. Keyed by the model's identity and the bytes of the row's item-part inputs;
+  // item row and reused across candidates and requests; only missed rows are computed, in one
+  // batch. Scores are bitwise equal with it on or off. Keyed by the model's identity and the bytes of the row's item-part inputs;
   // lives in the Model, so a new version starts empty. Not applicable (stays off) to a graph
   // whose item part only reads tables (DIN) or has none. Combines with user_cache.
   CacheOptions item_cache;
@@ -97,7 +96,7 @@ struct Scores {
 
 class Model {
  public:
-  // Loads a package (serving/package/model_package.h), builds its feature transformer and plan,
+  // Loads a package (`rankopt optimize -o`), builds its feature transformer and plan,
   // and (options.warm_up) runs its warm-up requests. Errors name the file and what is wrong.
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& path,
                                                            const ModelOptions& options = {});
