@@ -27,7 +27,7 @@
 
 namespace rankopt {
 
-// A result cache of a Model (cache/sharded_cache.h): off (capacity_bytes 0) by default.
+// A result cache of a Model (sharded, LRU or CLOCK): off (capacity_bytes 0) by default.
 struct CacheOptions {
   // Byte budget (entry charges: the cached tensors plus ~250 bytes of bookkeeping); 0 = off.
   size_t capacity_bytes = 0;
@@ -36,7 +36,8 @@ struct CacheOptions {
   enum class Eviction { kLru, kClock };
   Eviction eviction = Eviction::kLru;
   // Warm start at Load: compute and store the results of the package's warm-up requests and of
-  // `prefill_requests` (request JSON, features/request/request_json.h: e.g. the hottest users).
+  // `prefill_requests` (requests as JSON, like the package's warm-up requests: e.g. the hottest
+  // users).
   bool prefill_from_warmup_requests = true;
   std::vector<std::string> prefill_requests;
 };
@@ -54,7 +55,7 @@ struct ModelOptions {
   // Requests with a list feature value (a behaviour sequence) of more elements are rejected
   // (InvalidArgument) before any work; the feature config's max_len then pads/truncates.
   int64_t max_sequence_length = 10000;
-  // Load limits (ReadPackageOptions): the package file, its graph, any single tensor.
+  // Load limits: the package file, its graph, any single tensor.
   uint64_t max_package_bytes = uint64_t{64} << 30;
   int64_t max_graph_nodes = 1 << 20;
   uint64_t max_tensor_bytes = uint64_t{16} << 30;
@@ -70,10 +71,9 @@ struct ModelOptions {
   // without request-level part.
   CacheOptions user_cache;
   // Item cache: the item-level part of an O2 graph (what one candidate's item features alone
-  // determine: ESMM's item half of each tower's first dense layer;
-  // graph/passes/split_item_graph.h) computed once per distinct item row and reused across
-  // candidates and requests; only missed rows are computed, in one batch. Scores are bitwise equal
-  // with it on or off. Keyed by the model's identity and the bytes of the row's item-part inputs;
+  // determine: ESMM's item half of each tower's first dense layer) computed once per distinct
+  // item row and reused across candidates and requests; only missed rows are computed, in one
+  // batch. Scores are bitwise equal with it on or off. Keyed by the model's identity and the bytes of the row's item-part inputs;
   // lives in the Model, so a new version starts empty. Not applicable (stays off) to a graph
   // whose item part only reads tables (DIN) or has none. Combines with user_cache.
   CacheOptions item_cache;
@@ -96,7 +96,7 @@ struct Scores {
 
 class Model {
  public:
-  // Loads a package (serving/package/model_package.h), builds its feature transformer and plan,
+  // Loads a package (`rankopt optimize -o`), builds its feature transformer and plan,
   // and (options.warm_up) runs its warm-up requests. Errors name the file and what is wrong.
   static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& path,
                                                            const ModelOptions& options = {});
@@ -132,9 +132,8 @@ class Model {
   // Whether the item cache is on (ModelOptions::item_cache set and the graph splits).
   bool item_cache_enabled() const;
 
-  struct State;  // defined in model.cc
-
  private:
+  struct State;
   explicit Model(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };

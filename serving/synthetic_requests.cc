@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace rankopt {
 namespace {
@@ -135,6 +136,83 @@ Request SynthesizeFeatureRequest(const FeatureConfig& config,
     }
   }
   return request;
+}
+
+namespace {
+
+template <typename T>
+void FillAs(std::string* bytes, int64_t count, double value_of_index(int64_t)) {
+  bytes->resize(static_cast<size_t>(count) * sizeof(T));
+  T* p = reinterpret_cast<T*>(bytes->data());
+  for (int64_t i = 0; i < count; ++i) p[i] = static_cast<T>(value_of_index(i));
+}
+
+double IdOf(int64_t i) { return static_cast<double>(1 + (i * 7) % 9); }
+double HalfOf(int64_t) { return 0.5; }
+
+}  // namespace
+
+absl::StatusOr<std::vector<NamedTensor>> SynthesizeGraphInputs(
+    absl::Span<const ExecutionPlan::Input> inputs, int64_t n) {
+  std::vector<NamedTensor> out;
+  for (const ExecutionPlan::Input& in : inputs) {
+    std::vector<int64_t> dims;
+    if (!in.shape.known_rank()) {
+      dims = {n};
+    } else {
+      for (int d = 0; d < in.shape.rank(); ++d) {
+        const int64_t dim = in.shape.dim(d);
+        dims.push_back(dim != Shape::kUnknownDim ? dim : (d == 0 ? n : 1));
+      }
+    }
+    RANKOPT_ASSIGN_OR_RETURN(int64_t count, CheckedNumElements(dims));
+    std::string bytes;
+    switch (in.dtype) {
+      case DType::kFloat32:
+        FillAs<float>(&bytes, count, HalfOf);
+        break;
+      case DType::kFloat64:
+        FillAs<double>(&bytes, count, HalfOf);
+        break;
+      case DType::kInt64:
+        FillAs<int64_t>(&bytes, count, IdOf);
+        break;
+      case DType::kInt32:
+        FillAs<int32_t>(&bytes, count, IdOf);
+        break;
+      case DType::kBool:
+        FillAs<bool>(&bytes, count, HalfOf);
+        break;
+      default:
+        return absl::UnimplementedError(absl::StrCat("cannot synthesize input '", in.name,
+                                                     "' of dtype ", DTypeName(in.dtype),
+                                                     "; pass --requests with real inputs"));
+    }
+    RANKOPT_ASSIGN_OR_RETURN(Tensor t, Tensor::FromBytes(in.dtype, dims, bytes));
+    out.push_back({in.name, std::move(t)});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<NamedTensor>> SynthesizeScorerInputs(
+    const Scorer& scorer, const absl::flat_hash_map<std::string, int64_t>& table_rows, int64_t n) {
+  if (scorer.transformer() == nullptr) {
+    return absl::FailedPreconditionError(
+        "synthesized feature requests need a scorer with a feature config");
+  }
+  const Request request = SynthesizeFeatureRequest(scorer.transformer()->config(), table_rows, n);
+  ScorerContext context;
+  RANKOPT_RETURN_IF_ERROR(scorer.Feed(request, &context));
+  std::vector<NamedTensor> out;
+  for (const NamedTensorView& feed : context.feeds.views) {
+    RANKOPT_ASSIGN_OR_RETURN(
+        Tensor t,
+        Tensor::FromBytes(
+            feed.view.dtype, std::vector<int64_t>(feed.view.dims.begin(), feed.view.dims.end()),
+            absl::string_view(static_cast<const char*>(feed.view.data), feed.view.ByteSize())));
+    out.push_back({feed.name, std::move(t)});
+  }
+  return out;
 }
 
 }  // namespace rankopt

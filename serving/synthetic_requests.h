@@ -1,16 +1,23 @@
-// Requests made up from a feature config, for `rankopt optimize` without --sample and
-// `rankopt bench` on a package: one user (+ context) and N candidates whose every sent feature
-// has a value its kind accepts, so the feature pipeline and the model run as on real traffic.
-#ifndef RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
-#define RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
+// Requests made up for `rankopt optimize` without --sample and `rankopt bench` without
+// --requests: from a feature config, one user (+ context) and N candidates whose every sent
+// feature has a value its kind accepts, so the feature pipeline and the model run as on real
+// traffic; without one, graph inputs from the plan's declared dtypes and shapes.
+#ifndef RANKOPT_SERVING_SYNTHETIC_REQUESTS_H_
+#define RANKOPT_SERVING_SYNTHETIC_REQUESTS_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "features/config/feature_config.h"
 #include "features/request/request.h"
+#include "graph/exec/execution_plan.h"
+#include "graph/exec/tensor_json.h"
 #include "graph/ir/graph.h"
+#include "serving/scorer.h"
 
 namespace rankopt {
 
@@ -33,6 +40,20 @@ Request SynthesizeFeatureRequest(const FeatureConfig& config,
                                  const absl::flat_hash_map<std::string, int64_t>& table_rows,
                                  int64_t candidates);
 
+// SynthesizeFeatureRequest's request with `candidates` candidates fed through `scorer` (its
+// feature config and one-row rule: what Model::Score feeds), as owned graph inputs. Errors: the
+// scorer has no feature config, or the request does not transform or feed.
+absl::StatusOr<std::vector<NamedTensor>> SynthesizeScorerInputs(
+    const Scorer& scorer, const absl::flat_hash_map<std::string, int64_t>& table_rows,
+    int64_t candidates);
+
+// Graph inputs for a model without feature config, from the declared dtypes and shapes of
+// `inputs`: unknown leading dims are `candidates`, other unknown dims 1; integers 1..9 (small
+// ids, in range of any vocabulary of >= 10 rows), floats 0.5. Errors name an input of a dtype
+// other than float32/64, int32/64 and bool.
+absl::StatusOr<std::vector<NamedTensor>> SynthesizeGraphInputs(
+    absl::Span<const ExecutionPlan::Input> inputs, int64_t candidates);
+
 }  // namespace rankopt
 
-#endif  // RANKOPT_TOOLS_SYNTHETIC_REQUESTS_H_
+#endif  // RANKOPT_SERVING_SYNTHETIC_REQUESTS_H_

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "embedding/storage/embedding_table.h"
 #include "embedding/storage/quantization_report.h"
+#include "embedding/storage/table_file.h"  // WriteTableFile: `rankopt quantize -o`
 #include "graph/exec/execution_plan.h"
 #include "graph/ir/graph.h"
 

@@ -16,31 +16,45 @@
 #include "absl/strings/str_format.h"
 #include "core/file_io.h"
 #include "core/status_macros.h"
-#include "features/pipeline/feature_transformer.h"
 #include "google/protobuf/util/json_util.h"
 #include "graph/analysis/graph_summary.h"
-#include "graph/exec/chunked_runner.h"
-#include "graph/exec/execution_plan.h"
-#include "graph/exec/profiler.h"
-#include "graph/exec/tensor_json.h"
-#include "graph/io/model_io.h"
 #include "graph/passes/pass_pipeline.h"
-#include "serving/feature_feeds.h"
+#include "serving/graph_inputs.h"
 #include "serving/model.h"
+#include "serving/model_source.h"
+#include "serving/scorer.h"
+#include "serving/synthetic_requests.h"
 #include "serving/table_quantization.h"
 #include "tools/bench_report.pb.h"
 #include "tools/command_line.h"
 #include "tools/commands.h"
-#include "tools/model_source.h"
 #include "tools/optimize_flags.h"
-#include "serving/synthetic_requests.h"
 
 namespace rankopt {
 namespace {
 
-const std::vector<FlagSpec>& BenchFlags() {
-  static const std::vector<FlagSpec> flags = [] {
-    std::vector<FlagSpec> specs = {
+const CommandSpec& Spec() {
+  static const CommandSpec spec = [] {
+    CommandSpec spec;
+    spec.name = "bench";
+    spec.usage =
+        "rankopt bench MODEL|PACKAGE [--candidates 1,16,200,512] [--threads 1,2] [--chunk ROWS] "
+        "[-O LEVEL] [--config CONFIG | --request-inputs LIST] [--requests INPUTS] [--warmup-s 0.3] "
+        "[--min-s 1] [--no-profile] [--int8 off|auto|force] [--json]";
+    spec.description =
+        "Times the model per request of N candidates (one user x N candidate rows), each\n"
+        "request on its own: latency p50/p99, candidates/s and achieved GFLOP/s per candidate\n"
+        "count and thread count; candidates run in chunks, chunks in parallel (TBB). Then a\n"
+        "profiling pass at the largest candidate count and the first thread count gives kernel\n"
+        "time by op type (count, avg ms, %, cdf %, calls per run), like TF benchmark_model.\n"
+        "Synthesized inputs: every id is a small in-range integer (1..9), every float 0.5.\n"
+        "--int8 auto runs the accuracy gate on the --requests template's rows.\n"
+        "PACKAGE: a model package from `rankopt optimize` (.rkp), run as packaged (its passes,\n"
+        "int8 tables, output heads and request-level inputs; -O, --int8, --config and\n"
+        "--request-inputs do not apply); its requests are synthesized from its feature config\n"
+        "(one user, N candidates, valid values per feature kind) unless --requests is given;\n"
+        "so are a model's with --config.";
+    spec.flags = {
       {"candidates", "", true, "LIST", "candidate counts per request (default 1,16,200,512)"},
       {"threads", "", true, "LIST", "thread counts (default 1,2)"},
       {"chunk", "", true, "ROWS",
@@ -62,34 +76,12 @@ const std::vector<FlagSpec>& BenchFlags() {
       {"json", "", false, "", "the report as JSON"},
       {"help", "h", false, "", "show this help"},
     };
-    for (FlagSpec& f : OptimizeFlagSpecs("0", /*with_config=*/true)) specs.push_back(std::move(f));
-    return specs;
+    for (FlagSpec& f : OptimizeFlagSpecs("0", /*with_config=*/true)) {
+      spec.flags.push_back(std::move(f));
+    }
+    return spec;
   }();
-  return flags;
-}
-
-constexpr char kUsage[] =
-    "usage: rankopt bench MODEL|PACKAGE [--candidates 1,16,200,512] [--threads 1,2] [--chunk ROWS] "
-    "[-O LEVEL] [--config CONFIG | --request-inputs LIST] [--requests INPUTS] [--warmup-s 0.3] "
-    "[--min-s 1] [--no-profile] [--int8 off|auto|force] [--json]";
-
-void PrintHelp() {
-  std::cout
-      << kUsage
-      << "\n\nTimes the model per request of N candidates (one user x N candidate rows), each\n"
-         "request on its own: latency p50/p99, candidates/s and achieved GFLOP/s per candidate\n"
-         "count and thread count; candidates run in chunks, chunks in parallel (TBB). Then a\n"
-         "profiling pass at the largest candidate count and the first thread count gives kernel\n"
-         "time by op type (count, avg ms, %, cdf %, calls per run), like TF benchmark_model.\n"
-         "Synthesized inputs: every id is a small in-range integer (1..9), every float 0.5.\n"
-         "--int8 auto runs the accuracy gate on the --requests template's rows.\n"
-         "PACKAGE: a model package from `rankopt optimize` (.rkp), run as packaged (its passes,\n"
-         "int8 tables, output heads and request-level inputs; -O, --int8, --config and\n"
-         "--request-inputs do not apply); its requests are synthesized from its feature config\n"
-         "(one user, N candidates, valid values per feature kind) unless --requests is given;\n"
-         "so are a model's with --config.\n\n"
-         "flags:\n"
-      << FormatFlagHelp(BenchFlags());
+  return spec;
 }
 
 std::vector<std::string> BuildWarnings() {
@@ -210,88 +202,6 @@ absl::StatusOr<std::vector<NamedTensor>> TileRequest(const RequestTemplate& t,
   return out;
 }
 
-template <typename T>
-void FillAs(std::string* bytes, int64_t count, double value_of_index(int64_t)) {
-  bytes->resize(static_cast<size_t>(count) * sizeof(T));
-  T* p = reinterpret_cast<T*>(bytes->data());
-  for (int64_t i = 0; i < count; ++i) p[i] = static_cast<T>(value_of_index(i));
-}
-
-double IdOf(int64_t i) { return static_cast<double>(1 + (i * 7) % 9); }
-double HalfOf(int64_t) { return 0.5; }
-
-// Inputs from the plan's declared dtypes and shapes: unknown leading dims are n, other unknown
-// dims 1; integers 1..9 (small ids, in range of any vocabulary of >= 10 rows), floats 0.5.
-absl::StatusOr<std::vector<NamedTensor>> SynthesizeRequest(const ExecutionPlan& plan, int64_t n) {
-  std::vector<NamedTensor> out;
-  for (const ExecutionPlan::Input& in : plan.inputs()) {
-    std::vector<int64_t> dims;
-    if (!in.shape.known_rank()) {
-      dims = {n};
-    } else {
-      for (int d = 0; d < in.shape.rank(); ++d) {
-        const int64_t dim = in.shape.dim(d);
-        dims.push_back(dim != Shape::kUnknownDim ? dim : (d == 0 ? n : 1));
-      }
-    }
-    RANKOPT_ASSIGN_OR_RETURN(int64_t count, CheckedNumElements(dims));
-    std::string bytes;
-    switch (in.dtype) {
-      case DType::kFloat32:
-        FillAs<float>(&bytes, count, HalfOf);
-        break;
-      case DType::kFloat64:
-        FillAs<double>(&bytes, count, HalfOf);
-        break;
-      case DType::kInt64:
-        FillAs<int64_t>(&bytes, count, IdOf);
-        break;
-      case DType::kInt32:
-        FillAs<int32_t>(&bytes, count, IdOf);
-        break;
-      case DType::kBool:
-        FillAs<bool>(&bytes, count, HalfOf);
-        break;
-      default:
-        return absl::UnimplementedError(absl::StrCat("cannot synthesize input '", in.name,
-                                                     "' of dtype ", DTypeName(in.dtype),
-                                                     "; pass --requests with real inputs"));
-    }
-    RANKOPT_ASSIGN_OR_RETURN(Tensor t, Tensor::FromBytes(in.dtype, dims, bytes));
-    out.push_back({in.name, std::move(t)});
-  }
-  return out;
-}
-
-// Requests synthesized from a feature config (a package's) and run through the feature pipeline,
-// so that request-level inputs hold one user as the -O 2 graph requires.
-struct ConfigRequests {
-  FeatureTransformer transformer;
-  absl::flat_hash_map<std::string, int64_t> table_rows;
-};
-
-absl::StatusOr<std::vector<NamedTensor>> SynthesizeFromConfig(const ConfigRequests& source,
-                                                              const ExecutionPlan& plan,
-                                                              int64_t n) {
-  const Request request =
-      SynthesizeFeatureRequest(source.transformer.config(), source.table_rows, n);
-  TransformedRequest transformed;
-  RANKOPT_RETURN_IF_ERROR(source.transformer.Transform(request, &transformed));
-  GraphFeeds feeds;
-  RANKOPT_RETURN_IF_ERROR(FeedsFromTransformedRequest(transformed, plan.inputs(), &feeds));
-  std::vector<NamedTensor> out;
-  for (const NamedTensorView& feed : feeds.views) {
-    RANKOPT_ASSIGN_OR_RETURN(
-        Tensor t, Tensor::FromBytes(feed.view.dtype,
-                                    std::vector<int64_t>(feed.view.dims.begin(),
-                                                         feed.view.dims.end()),
-                                    absl::string_view(static_cast<const char*>(feed.view.data),
-                                                      feed.view.ByteSize())));
-    out.push_back({feed.name, std::move(t)});
-  }
-  return out;
-}
-
 using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
@@ -310,15 +220,15 @@ double Percentile(const std::vector<double>& sorted, double p) {
 
 // Warm-up (>= 10 runs and >= warmup_s), then >= 200 runs and >= min_s (>= 50 runs and >= 3 s
 // when the warm-up's median run exceeds 10 ms), each run timed on its own.
-absl::StatusOr<Timing> TimeRequests(const ChunkedRunner& runner,
+absl::StatusOr<Timing> TimeRequests(const Scorer& scorer,
                                     const std::vector<NamedTensorView>& feeds, double warmup_s,
                                     double min_s) {
-  std::vector<Tensor> outputs;
+  ChunkedOutputs outputs;  // kept across runs, as a serving thread keeps its context
   std::vector<double> warm;
   const Clock::time_point warm_start = Clock::now();
   while (warm.size() < 10 || SecondsSince(warm_start) < warmup_s) {
     const Clock::time_point t0 = Clock::now();
-    RANKOPT_RETURN_IF_ERROR(runner.Run(feeds, &outputs));
+    RANKOPT_RETURN_IF_ERROR(scorer.Run(feeds, &outputs));
     warm.push_back(SecondsSince(t0));
   }
   std::sort(warm.begin(), warm.end());
@@ -332,7 +242,7 @@ absl::StatusOr<Timing> TimeRequests(const ChunkedRunner& runner,
   const Clock::time_point start = Clock::now();
   while (timing.us.size() < min_runs || SecondsSince(start) < min_s) {
     const Clock::time_point t0 = Clock::now();
-    RANKOPT_RETURN_IF_ERROR(runner.Run(feeds, &outputs));
+    RANKOPT_RETURN_IF_ERROR(scorer.Run(feeds, &outputs));
     timing.us.push_back(SecondsSince(t0) * 1e6);
   }
   std::sort(timing.us.begin(), timing.us.end());
@@ -367,50 +277,50 @@ struct BenchConfig {
   std::vector<std::string> request_level_inputs;
 };
 
-// Where each request comes from: the --requests template, else a feature config, else the plan's
-// declared inputs.
+// Where each request comes from: the --requests template, else a feature config (the scorer's),
+// else the plan's declared inputs.
 struct RequestSource {
   std::optional<RequestTemplate> tiled;
-  std::optional<ConfigRequests> config;
+  // The feature config's table rows, when requests are synthesized from it.
+  std::optional<absl::flat_hash_map<std::string, int64_t>> table_rows;
 };
 
 absl::StatusOr<std::vector<NamedTensor>> RequestFor(const RequestSource& source,
-                                                    const ExecutionPlan& plan, int64_t n) {
-  if (source.tiled.has_value()) return TileRequest(*source.tiled, plan, n);
-  if (source.config.has_value()) return SynthesizeFromConfig(*source.config, plan, n);
-  return SynthesizeRequest(plan, n);
+                                                    const Scorer& scorer, int64_t n) {
+  if (source.tiled.has_value()) return TileRequest(*source.tiled, scorer.plan(), n);
+  if (source.table_rows.has_value()) return SynthesizeScorerInputs(scorer, *source.table_rows, n);
+  return SynthesizeGraphInputs(scorer.plan().inputs(), n);
 }
 
-ChunkedRunnerOptions RunnerOptions(const BenchConfig& config, int64_t threads) {
-  ChunkedRunnerOptions options;
-  options.chunk_rows = config.chunk;
+// The scorer Model::Score would build for this model (a package's outputs and request-level
+// inputs, the feature config's one-row inputs) at `threads` threads.
+absl::StatusOr<std::unique_ptr<Scorer>> MakeScorer(const Graph& graph,
+                                                   const std::optional<FeatureConfig>& config,
+                                                   const ScorerOptions& base, int64_t threads,
+                                                   bool profile) {
+  ScorerOptions options = base;
   options.threads = static_cast<int>(threads);
-  options.request_level_inputs = config.request_level_inputs;
-  return options;
+  options.profile = profile;
+  return Scorer::Create(&graph, config, std::move(options));
 }
 
-// The per-op-type table: a second plan whose kernels are timed, run at one cell.
-absl::Status Profile(const Graph& graph, const PlanOptions& plan_options,
-                     const RequestSource& t, const BenchConfig& config,
+// The per-op-type table: a scorer whose kernels are timed, run at one cell.
+absl::Status Profile(const Graph& graph, const std::optional<FeatureConfig>& feature_config,
+                     const ScorerOptions& base, const RequestSource& t, const BenchConfig& config,
                      tools::BenchReport* report) {
-  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<OpProfiler> profiler, OpProfiler::Create());
-  PlanOptions options = plan_options;
-  options.registry = &profiler->registry();
-  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<const ExecutionPlan> plan,
-                           ExecutionPlan::Create(graph, options));
   const int64_t n = *std::max_element(config.candidates.begin(), config.candidates.end());
   const int64_t threads = config.threads.front();
-  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<ChunkedRunner> runner,
-                           ChunkedRunner::Create(plan.get(), RunnerOptions(config, threads)));
-  RANKOPT_ASSIGN_OR_RETURN(std::vector<NamedTensor> request, RequestFor(t, *plan, n));
+  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<Scorer> scorer,
+                           MakeScorer(graph, feature_config, base, threads, /*profile=*/true));
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<NamedTensor> request, RequestFor(t, *scorer, n));
   const std::vector<NamedTensorView> feeds = FeedsOf(request);
-  std::vector<Tensor> outputs;
-  for (int i = 0; i < 10; ++i) RANKOPT_RETURN_IF_ERROR(runner->Run(feeds, &outputs));
-  profiler->Reset();
+  ChunkedOutputs outputs;
+  for (int i = 0; i < 10; ++i) RANKOPT_RETURN_IF_ERROR(scorer->Run(feeds, &outputs));
+  scorer->ResetProfile();
   int64_t runs = 0;
   const Clock::time_point start = Clock::now();
   while (runs < 100 || SecondsSince(start) < config.min_s / 2) {
-    RANKOPT_RETURN_IF_ERROR(runner->Run(feeds, &outputs));
+    RANKOPT_RETURN_IF_ERROR(scorer->Run(feeds, &outputs));
     ++runs;
   }
   const double wall_s = SecondsSince(start);
@@ -418,7 +328,7 @@ absl::Status Profile(const Graph& graph, const PlanOptions& plan_options,
   report->set_profile_threads(static_cast<int32_t>(threads));
   report->set_profile_runs(runs);
   report->set_profile_wall_ms(wall_s * 1e3 / static_cast<double>(runs));
-  const std::vector<OpTypeProfile> rows = profiler->ByOpType();
+  const std::vector<OpTypeProfile> rows = scorer->ProfileByOpType();
   int64_t total_ns = 0;
   for (const OpTypeProfile& row : rows) total_ns += row.total_ns;
   double cdf = 0;
@@ -575,26 +485,17 @@ absl::StatusOr<std::string> BenchCache(const CommandLine& line, const std::strin
 }
 
 int RunBench(const std::vector<std::string>& args) {
-  absl::StatusOr<CommandLine> line = CommandLine::Parse(args, BenchFlags());
-  if (!line.ok()) {
-    ReportError("bench", line.status());
-    return kExitUsage;
-  }
-  if (line->Has("help")) {
-    PrintHelp();
-    return kExitOk;
-  }
-  if (line->positional().size() != 1) {
-    std::cerr << kUsage << "  (one MODEL is required)\n";
-    return kExitUsage;
-  }
+  CommandLine line;
+  int exit_code;
+  if (!OpenCommand(Spec(), args, &line, &exit_code)) return exit_code;
+  if (line.positional().size() != 1) return UsageError(Spec(), "one MODEL is required");
   BenchConfig config;
   absl::StatusOr<std::vector<int64_t>> candidates =
-      ParseIntList(*line, "candidates", {1, 16, 200, 512}, 1);
-  absl::StatusOr<std::vector<int64_t>> threads = ParseIntList(*line, "threads", {1, 2}, 1);
-  absl::StatusOr<std::vector<int64_t>> chunk = ParseIntList(*line, "chunk", {0}, 1);
-  absl::StatusOr<double> warmup_s = ParseSeconds(*line, "warmup-s", 0.3);
-  absl::StatusOr<double> min_s = ParseSeconds(*line, "min-s", 1);
+      ParseIntList(line, "candidates", {1, 16, 200, 512}, 1);
+  absl::StatusOr<std::vector<int64_t>> threads = ParseIntList(line, "threads", {1, 2}, 1);
+  absl::StatusOr<std::vector<int64_t>> chunk = ParseIntList(line, "chunk", {0}, 1);
+  absl::StatusOr<double> warmup_s = ParseSeconds(line, "warmup-s", 0.3);
+  absl::StatusOr<double> min_s = ParseSeconds(line, "min-s", 1);
   for (const absl::Status& s :
        {candidates.status(), threads.status(), chunk.status(), warmup_s.status(), min_s.status()}) {
     if (!s.ok()) {
@@ -607,17 +508,17 @@ int RunBench(const std::vector<std::string>& args) {
   config.chunk = chunk->back();
   config.warmup_s = *warmup_s;
   config.min_s = *min_s;
-  absl::StatusOr<OptimizeFlags> optimize = ReadOptimizeFlags(*line, "0");
+  absl::StatusOr<OptimizeFlags> optimize = ReadOptimizeFlags(line, "0");
   if (!optimize.ok()) {
     ReportError("bench", optimize.status());
     return kExitUsage;
   }
-  const std::string& model_path = line->positional()[0];
-  const bool json = line->Has("json");
+  const std::string& model_path = line.positional()[0];
+  const bool json = line.Has("json");
   absl::StatusOr<ModelSource> source = LoadModelSource(model_path);
   if (!source.ok()) return ReportError("bench", source.status());
   if (absl::Status s = CheckNoFlagsForPackage(
-          *source, *line, {"opt-level", "int8", "config", "request-inputs"});
+          *source, line, {"opt-level", "int8", "config", "request-inputs"});
       !s.ok()) {
     ReportError("bench", s);
     return kExitUsage;
@@ -666,47 +567,50 @@ int RunBench(const std::vector<std::string>& args) {
       p->set_nodes_after(pass.nodes_after);
     }
   }
-  PlanOptions plan_options;
-  plan_options.outputs = source->outputs;
-  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
-      ExecutionPlan::Create(*graph, plan_options);
-  if (!plan.ok()) {
-    return ReportError("bench",
-                       absl::Status(plan.status().code(),
-                                    absl::StrCat(model_path, ": ", plan.status().message())));
-  }
+  // Every scorer below is the one Model::Score builds for this model (at each thread count).
+  ScorerOptions base;
+  base.outputs = source->outputs;
+  base.chunk_rows = config.chunk;
+  base.request_level_inputs = config.request_level_inputs;
+  base.request_inputs = optimize->request_inputs;
   RequestSource requests;
   std::optional<RequestTemplate>& request_template = requests.tiled;
-  if (line->Has("requests")) {
-    absl::StatusOr<RequestTemplate> t = LoadTemplate(line->Get("requests"), **plan);
-    if (!t.ok()) return ReportError("bench", t.status());
-    request_template = std::move(*t);
-    report.set_inputs(absl::StrCat(line->Get("requests"), " (first request's ",
-                                   request_template->rows, " rows tiled)"));
-  } else if (source->feature_config.has_value() || line->Has("config")) {
+  // The feature config requests are synthesized from (a package's, or --config).
+  std::optional<FeatureConfig> feature_config;
+  if (!line.Has("requests") &&
+      (source->feature_config.has_value() || line.Has("config"))) {
     // One user per request, as -O 2's request-level inputs require.
     if (!source->feature_config.has_value()) {
-      absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(line->Get("config"));
+      absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(line.Get("config"));
       if (!config.ok()) return ReportError("bench", config.status());
       source->feature_config = *std::move(config);
     }
-    absl::StatusOr<FeatureTransformer> transformer =
-        FeatureTransformer::Create(*source->feature_config);
-    if (!transformer.ok()) {
-      return ReportError("bench", absl::Status(transformer.status().code(),
-                                               absl::StrCat(model_path, ": ",
-                                                            transformer.status().message())));
-    }
-    requests.config = ConfigRequests{*std::move(transformer),
-                                     TableRowsOf(*source->feature_config, *graph)};
+    feature_config = source->feature_config;
+    requests.table_rows = TableRowsOf(*source->feature_config, *graph);
+  }
+  absl::StatusOr<std::unique_ptr<Scorer>> scorer =
+      MakeScorer(*graph, feature_config, base, config.threads.front(), /*profile=*/false);
+  if (!scorer.ok()) {
+    return ReportError("bench",
+                       absl::Status(scorer.status().code(),
+                                    absl::StrCat(model_path, ": ", scorer.status().message())));
+  }
+  if (line.Has("requests")) {
+    absl::StatusOr<RequestTemplate> t = LoadTemplate(line.Get("requests"), (*scorer)->plan());
+    if (!t.ok()) return ReportError("bench", t.status());
+    request_template = std::move(*t);
+    report.set_inputs(absl::StrCat(line.Get("requests"), " (first request's ",
+                                   request_template->rows, " rows tiled)"));
+  } else if (feature_config.has_value()) {
     report.set_inputs(absl::StrCat(
-        "synthesized from ", package ? "the package's feature config" : line->Get("config"),
+        "synthesized from ", package ? "the package's feature config" : line.Get("config"),
         " (one user; valid values per feature kind)"));
   } else {
     report.set_inputs("synthesized (ids 1..9, floats 0.5)");
   }
   std::string int8_text;
   if (optimize->int8 != TableQuantizationMode::kOff) {
+    scorer->reset();  // its plan views the tables about to be replaced
     TableQuantizationOptions quantization;
     quantization.mode = optimize->int8;
     std::vector<NamedTensorView> sample;
@@ -714,7 +618,7 @@ int RunBench(const std::vector<std::string>& args) {
     if (optimize->int8 == TableQuantizationMode::kAuto && request_template.has_value()) {
       sample = FeedsOf(request_template->tensors);
       quantization.samples = {sample};
-      sample_text = absl::StrCat(line->Get("requests"), " (first request, ",
+      sample_text = absl::StrCat(line.Get("requests"), " (first request, ",
                                  request_template->rows, " rows)");
     }
     absl::StatusOr<GraphQuantizationReport> tables =
@@ -728,37 +632,38 @@ int RunBench(const std::vector<std::string>& args) {
     }
     SetInt8Report(*tables, sample_text, report.mutable_int8());
     int8_text = FormatGraphQuantizationReport(*tables);
-    plan = ExecutionPlan::Create(*graph, plan_options);
-    if (!plan.ok()) {
+    scorer = MakeScorer(*graph, feature_config, base, config.threads.front(), /*profile=*/false);
+    if (!scorer.ok()) {
       return ReportError("bench",
-                         absl::Status(plan.status().code(),
-                                      absl::StrCat(model_path, ": ", plan.status().message())));
+                         absl::Status(scorer.status().code(),
+                                      absl::StrCat(model_path, ": ", scorer.status().message())));
     }
   }
 
   SeparabilityState separability = SeparabilityState::kUnknown;
   for (int64_t n : config.candidates) {
-    absl::StatusOr<std::vector<NamedTensor>> request = RequestFor(requests, **plan, n);
+    absl::StatusOr<std::vector<NamedTensor>> request = RequestFor(requests, **scorer, n);
     if (!request.ok()) return ReportError("bench", request.status());
     const std::vector<NamedTensorView> feeds = FeedsOf(*request);
     for (int64_t t : config.threads) {
-      absl::StatusOr<std::unique_ptr<ChunkedRunner>> runner =
-          ChunkedRunner::Create(plan->get(), RunnerOptions(config, t));
-      if (!runner.ok()) return ReportError("bench", runner.status());
-      absl::StatusOr<Timing> timing = TimeRequests(**runner, feeds, config.warmup_s, config.min_s);
+      absl::StatusOr<std::unique_ptr<Scorer>> cell_scorer =
+          MakeScorer(*graph, feature_config, base, t, /*profile=*/false);
+      if (!cell_scorer.ok()) return ReportError("bench", cell_scorer.status());
+      absl::StatusOr<Timing> timing =
+          TimeRequests(**cell_scorer, feeds, config.warmup_s, config.min_s);
       if (!timing.ok()) {
         return ReportError("bench",
                            absl::Status(timing.status().code(),
                                         absl::StrCat(model_path, " at ", n, " candidates, ", t,
                                                      " threads: ", timing.status().message())));
       }
-      const SeparabilityState s = (*runner)->separability();
+      const SeparabilityState s = (*cell_scorer)->runner().separability();
       if (s != SeparabilityState::kUnknown) separability = s;
       tools::BenchCell* cell = report.add_cells();
       cell->set_candidates(n);
       cell->set_threads(static_cast<int32_t>(t));
       cell->set_chunk_rows(
-          s == SeparabilityState::kSeparable ? std::min(n, (*runner)->ChunkRowsFor(n)) : n);
+          s == SeparabilityState::kSeparable ? std::min(n, (*cell_scorer)->runner().ChunkRowsFor(n)) : n);
       cell->set_runs(static_cast<int64_t>(timing->us.size()));
       const double p50 = Percentile(timing->us, 0.5);
       cell->set_p50_us(p50);
@@ -775,13 +680,13 @@ int RunBench(const std::vector<std::string>& args) {
   report.set_separability(SeparabilityText(separability));
   std::string cache_text;
   for (const std::string kind : {"user", "item"}) {
-    if (!line->Has(absl::StrCat(kind, "-cache-mb"))) continue;
-    absl::StatusOr<std::string> text = BenchCache(*line, kind, model_path, *source, config);
+    if (!line.Has(absl::StrCat(kind, "-cache-mb"))) continue;
+    absl::StatusOr<std::string> text = BenchCache(line, kind, model_path, *source, config);
     if (!text.ok()) return ReportError("bench", text.status());
     absl::StrAppend(&cache_text, *text);
   }
-  if (!line->Has("no-profile")) {
-    if (absl::Status s = Profile(*graph, plan_options, requests, config, &report);
+  if (!line.Has("no-profile")) {
+    if (absl::Status s = Profile(*graph, feature_config, base, requests, config, &report);
         !s.ok()) {
       return ReportError("bench", s);
     }

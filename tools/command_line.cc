@@ -111,8 +111,12 @@ std::string FormatFlagHelp(const std::vector<FlagSpec>& specs) {
 
 namespace {
 
+// `flags` with --help/-h last, unless a command lists it itself (where its help shows it).
 std::vector<FlagSpec> WithHelpFlag(const std::vector<FlagSpec>& flags) {
   std::vector<FlagSpec> all = flags;
+  for (const FlagSpec& f : flags) {
+    if (f.name == "help") return all;
+  }
   all.push_back({"help", "h", false, "", "show this help"});
   return all;
 }

@@ -47,7 +47,8 @@ struct CommandSpec {
   std::string name;         // "prune"
   std::string usage;        // "rankopt prune MODEL --outputs NAMES [--inputs NAMES] -o OUT"
   std::string description;  // what --help prints between the usage line and the flags
-  std::vector<FlagSpec> flags;  // without --help/-h, which every command gets
+  // Every command gets --help/-h: last, unless listed here (to keep its place in the help).
+  std::vector<FlagSpec> flags;
 };
 
 // The full --help text: "usage: ...", the description, the flags (with --help).

@@ -55,4 +55,23 @@ absl::StatusOr<OptimizeFlags> ReadOptimizeFlags(const CommandLine& line,
   return flags;
 }
 
+absl::Status CheckNoFlagsForPackage(const ModelSource& source, const CommandLine& line,
+                                    const std::vector<std::string>& flags) {
+  if (!source.package.has_value()) return absl::OkStatus();
+  for (const std::string& flag : flags) {
+    if (!line.Has(flag)) continue;
+    const std::string shown = flag == "opt-level" ? "-O" : absl::StrCat("--", flag);
+    return absl::InvalidArgumentError(absl::StrCat(
+        shown, " does not apply to ", source.Describe(),
+        ": its passes, int8 tables, request-level inputs and feature config were fixed by "
+        "`rankopt optimize`; drop ",
+        shown,
+        ", or run `rankopt optimize` again (or pass the "
+        "source model",
+        source.package->source_path.empty() ? "" : absl::StrCat(" ", source.package->source_path),
+        ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace rankopt

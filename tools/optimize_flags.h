@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "graph/passes/pass_pipeline.h"
+#include "serving/model_source.h"
 #include "serving/table_quantization.h"
 #include "tools/command_line.h"
 
@@ -29,6 +30,12 @@ struct OptimizeFlags {
 // bad --int8 mode.
 absl::StatusOr<OptimizeFlags> ReadOptimizeFlags(const CommandLine& line,
                                                 absl::string_view default_level);
+
+// Errors (InvalidArgument) when `source` is a package and `line` has any of `flags` (names
+// without dashes): the package has already fixed what they choose. The message says what the
+// package holds and how to change it (`rankopt optimize` again, or the source model).
+absl::Status CheckNoFlagsForPackage(const ModelSource& source, const CommandLine& line,
+                                    const std::vector<std::string>& flags);
 
 }  // namespace rankopt
 

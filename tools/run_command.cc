@@ -14,26 +14,46 @@
 #include "core/file_io.h"
 #include "core/status_macros.h"
 #include "features/config/feature_config.h"
-#include "features/pipeline/feature_transformer.h"
 #include "features/request/request_json.h"
 #include "google/protobuf/util/json_util.h"
-#include "graph/exec/execution_plan.h"
-#include "graph/exec/tensor_json.h"
-#include "graph/io/model_io.h"
-#include "serving/feature_feeds.h"
+#include "serving/graph_inputs.h"
+#include "serving/model_source.h"
+#include "serving/scorer.h"
 #include "serving/table_quantization.h"
 #include "tools/command_line.h"
 #include "tools/commands.h"
-#include "tools/model_source.h"
 #include "tools/optimize_flags.h"
 #include "tools/run_report.pb.h"
 
 namespace rankopt {
 namespace {
 
-const std::vector<FlagSpec>& RunFlags() {
-  static const std::vector<FlagSpec> flags = [] {
-    std::vector<FlagSpec> specs = {
+const CommandSpec& Spec() {
+  static const CommandSpec spec = [] {
+    CommandSpec spec;
+    spec.name = "run";
+    spec.usage =
+        "rankopt run MODEL (--inputs INPUTS | --requests REQUESTS.jsonl --config CONFIG) "
+        "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--int8 off|auto|force] [--json]\n"
+        "       rankopt run PACKAGE (--inputs INPUTS | --requests REQUESTS.jsonl) [--outputs NAMES] "
+        "[--json]";
+    spec.description =
+        "Runs the model (as is, or after the passes of -O) on each request's graph\n"
+        "inputs and prints every output's dims and values, so rankopt can be checked against\n"
+        "another engine. A request that also has \"reference_outputs\" (the peer files in\n"
+        "tests/data/peers) gets the max relative error of each output against them.\n"
+        "A bad request is reported with its line and the others still run; the exit code\n"
+        "is then 1. With --requests and --config, raw feature requests go through the\n"
+        "feature pipeline first (what `rankopt features` shows) and request-level columns\n"
+        "are repeated into every candidate row, as the exported graph expects.\n"
+        "--int8 stores embedding tables int8 after the passes (auto: the tables whose\n"
+        "predictions on these requests stay within the accuracy gate); the per-table\n"
+        "report goes to stderr.\n"
+        "PACKAGE: a model package from `rankopt optimize` (.rkp, recognised by its first\n"
+        "bytes) runs as packaged: its graph (passes and int8 tables already applied), its\n"
+        "output heads and its feature config, so --requests needs no --config; -O, --int8,\n"
+        "--config and --request-inputs do not apply.";
+    spec.flags = {
       {"inputs", "", true, "INPUTS",
        "JSON {\"inputs\": {NAME: {\"dtype\", \"dims\", \"data\"}}}, or JSON lines of such "
        "objects (one request per line)"},
@@ -49,38 +69,11 @@ const std::vector<FlagSpec>& RunFlags() {
       {"help", "h", false, "", "show this help"},
     };
     for (FlagSpec& f : OptimizeFlagSpecs("0", /*with_config=*/false)) {
-      specs.push_back(std::move(f));
+      spec.flags.push_back(std::move(f));
     }
-    return specs;
+    return spec;
   }();
-  return flags;
-}
-
-constexpr char kUsage[] =
-    "usage: rankopt run MODEL (--inputs INPUTS | --requests REQUESTS.jsonl --config CONFIG) "
-    "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--int8 off|auto|force] [--json]\n"
-    "       rankopt run PACKAGE (--inputs INPUTS | --requests REQUESTS.jsonl) [--outputs NAMES] "
-    "[--json]";
-
-void PrintHelp() {
-  std::cout << kUsage
-            << "\n\nRuns the model (as is, or after the passes of -O) on each request's graph\n"
-               "inputs and prints every output's dims and values, so rankopt can be checked against\n"
-               "another engine. A request that also has \"reference_outputs\" (the peer files in\n"
-               "tests/data/peers) gets the max relative error of each output against them.\n"
-               "A bad request is reported with its line and the others still run; the exit code\n"
-               "is then 1. With --requests and --config, raw feature requests go through the\n"
-               "feature pipeline first (what `rankopt features` shows) and request-level columns\n"
-               "are repeated into every candidate row, as the exported graph expects.\n"
-               "--int8 stores embedding tables int8 after the passes (auto: the tables whose\n"
-               "predictions on these requests stay within the accuracy gate); the per-table\n"
-               "report goes to stderr.\n"
-               "PACKAGE: a model package from `rankopt optimize` (.rkp, recognised by its first\n"
-               "bytes) runs as packaged: its graph (passes and int8 tables already applied), its\n"
-               "output heads and its feature config, so --requests needs no --config; -O, --int8,\n"
-               "--config and --request-inputs do not apply.\n\n"
-               "flags:\n"
-            << FormatFlagHelp(RunFlags());
+  return spec;
 }
 
 std::string FloatText(double v, bool single) {
@@ -154,14 +147,14 @@ const NamedTensor* FindReference(const TensorJsonDocument& doc, const std::strin
   return nullptr;
 }
 
-tools::RunReport ToReport(int line, const ExecutionPlan& plan, const TensorJsonDocument& doc,
+tools::RunReport ToReport(int line, const Scorer& scorer, const TensorJsonDocument& doc,
                           const std::vector<Tensor>& outputs) {
   tools::RunReport report;
   report.set_line(line);
   for (size_t k = 0; k < outputs.size(); ++k) {
     const Tensor& t = outputs[k];
     tools::RunOutputReport* o = report.add_outputs();
-    o->set_name(plan.outputs()[k]);
+    o->set_name(scorer.outputs()[k]);
     o->set_dtype(std::string(DTypeName(t.dtype())));
     for (int64_t d : t.dims()) o->add_dims(d);
     for (int64_t i = 0; i < t.num_elements(); ++i) {
@@ -215,24 +208,19 @@ bool PrintJson(const tools::RunReport& report) {
   return true;
 }
 
-// --requests: each raw request through the feature pipeline of `config`, then the plan.
-int RunFeatureRequests(const ExecutionPlan& plan, const std::string& requests_path,
-                       const FeatureConfig& config, bool json) {
-  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(config);
-  if (!transformer.ok()) return ReportError("run", transformer.status());
+// --requests: each raw request through the scorer's feature pipeline, then its plan.
+int RunFeatureRequests(const Scorer& scorer, const std::string& requests_path, bool json) {
   absl::StatusOr<std::vector<RequestLine>> lines = ReadRequestJsonLines(requests_path);
   if (!lines.ok()) return ReportError("run", lines.status());
 
   int exit_code = kExitOk;
-  TransformedRequest transformed;
-  GraphFeeds feeds;
+  ScorerContext context;
   std::vector<Tensor> outputs;
   const TensorJsonDocument no_reference;
   for (const RequestLine& request : *lines) {
     const std::string where = absl::StrCat(requests_path, ":", request.line);
-    absl::Status status = transformer->Transform(request.request, &transformed);
-    if (status.ok()) status = FeedsFromTransformedRequest(transformed, plan.inputs(), &feeds);
-    if (status.ok()) status = plan.Run(feeds.views, &outputs);
+    absl::Status status = scorer.Feed(request.request, &context);
+    if (status.ok()) status = scorer.Run(context.feeds.views, &outputs);
     if (!status.ok()) {
       exit_code = kExitError;
       const absl::Status located(status.code(), absl::StrCat(where, ": ", status.message()));
@@ -245,7 +233,7 @@ int RunFeatureRequests(const ExecutionPlan& plan, const std::string& requests_pa
       ReportError("run", located);
       continue;
     }
-    tools::RunReport report = ToReport(request.line, plan, no_reference, outputs);
+    tools::RunReport report = ToReport(request.line, scorer, no_reference, outputs);
     if (!json) {
       PrintText(where, report, outputs, no_reference);
     } else if (!PrintJson(report)) {
@@ -259,26 +247,20 @@ int RunFeatureRequests(const ExecutionPlan& plan, const std::string& requests_pa
 // that does not parse or transform is left out here; the run reports it).
 struct RunSample {
   std::vector<TensorJsonDocument> docs;
-  std::vector<GraphFeeds> feeds;
+  std::vector<ScorerContext> feeds;
   std::vector<GateSample> samples;
 };
 
 absl::Status ReadRunSample(const std::string& inputs_path, const std::string& requests_path,
-                           const FeatureConfig* config, const ExecutionPlan& plan,
-                           RunSample* sample) {
+                           const Scorer& scorer, RunSample* sample) {
   if (!requests_path.empty()) {
-    RANKOPT_ASSIGN_OR_RETURN(FeatureTransformer transformer, FeatureTransformer::Create(*config));
     RANKOPT_ASSIGN_OR_RETURN(std::vector<RequestLine> lines, ReadRequestJsonLines(requests_path));
-    TransformedRequest transformed;
     for (const RequestLine& request : lines) {
-      GraphFeeds feeds;
-      if (!transformer.Transform(request.request, &transformed).ok() ||
-          !FeedsFromTransformedRequest(transformed, plan.inputs(), &feeds).ok()) {
-        continue;
-      }
-      sample->feeds.push_back(std::move(feeds));
+      ScorerContext context;
+      if (!scorer.Feed(request.request, &context).ok()) continue;
+      sample->feeds.push_back(std::move(context));
     }
-    for (const GraphFeeds& feeds : sample->feeds) sample->samples.push_back(feeds.views);
+    for (const ScorerContext& c : sample->feeds) sample->samples.push_back(c.feeds.views);
     return absl::OkStatus();
   }
   RANKOPT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(inputs_path));
@@ -290,34 +272,44 @@ absl::Status ReadRunSample(const std::string& inputs_path, const std::string& re
   return absl::OkStatus();
 }
 
+// The scorer `rankopt run` runs: the plan as is, whole, on this thread (no chunks), with the
+// feature config when raw requests are to be transformed.
+absl::StatusOr<std::unique_ptr<Scorer>> MakeScorer(const Graph& graph,
+                                                   const std::optional<FeatureConfig>& config,
+                                                   const std::vector<std::string>& outputs,
+                                                   const std::string& model_path) {
+  ScorerOptions options;
+  options.outputs = outputs;
+  options.separability = Separability::kNever;
+  absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(&graph, config, options);
+  if (!scorer.ok()) {
+    return absl::Status(scorer.status().code(),
+                        absl::StrCat(model_path, ": ", scorer.status().message()));
+  }
+  return scorer;
+}
+
 }  // namespace
 
 int RunRun(const std::vector<std::string>& args) {
-  absl::StatusOr<CommandLine> line = CommandLine::Parse(args, RunFlags());
-  if (!line.ok()) {
-    ReportError("run", line.status());
-    return kExitUsage;
-  }
-  if (line->Has("help")) {
-    PrintHelp();
-    return kExitOk;
-  }
-  const std::string inputs_path = line->Get("inputs");
-  const std::string requests_path = line->Get("requests");
-  const std::string config_path = line->Get("config");
+  CommandLine line;
+  int exit_code;
+  if (!OpenCommand(Spec(), args, &line, &exit_code)) return exit_code;
+  const std::string inputs_path = line.Get("inputs");
+  const std::string requests_path = line.Get("requests");
+  const std::string config_path = line.Get("config");
   const bool is_package =
-      line->positional().size() == 1 && IsModelPackageFile(line->positional()[0]);
-  if (line->positional().size() != 1 || inputs_path.empty() == requests_path.empty() ||
+      line.positional().size() == 1 && IsModelPackageFile(line.positional()[0]);
+  if (line.positional().size() != 1 || inputs_path.empty() == requests_path.empty() ||
       (!requests_path.empty() && config_path.empty() && !is_package)) {
-    std::cerr << kUsage
-              << "  (MODEL and either --inputs, or --requests with --config, are required; a "
-                 "PACKAGE needs no --config)\n";
-    return kExitUsage;
+    return UsageError(Spec(),
+                      "MODEL and either --inputs, or --requests with --config, are required; a "
+                      "PACKAGE needs no --config");
   }
-  const std::string& model_path = line->positional()[0];
-  const bool json = line->Has("json");
+  const std::string& model_path = line.positional()[0];
+  const bool json = line.Has("json");
 
-  absl::StatusOr<OptimizeFlags> optimize = ReadOptimizeFlags(*line, "0");
+  absl::StatusOr<OptimizeFlags> optimize = ReadOptimizeFlags(line, "0");
   if (!optimize.ok()) {
     ReportError("run", optimize.status());
     return kExitUsage;
@@ -325,7 +317,7 @@ int RunRun(const std::vector<std::string>& args) {
   absl::StatusOr<ModelSource> source = LoadModelSource(model_path);
   if (!source.ok()) return ReportError("run", source.status());
   if (absl::Status s = CheckNoFlagsForPackage(
-          *source, *line, {"opt-level", "int8", "config", "request-inputs"});
+          *source, line, {"opt-level", "int8", "config", "request-inputs"});
       !s.ok()) {
     ReportError("run", s);
     return kExitUsage;
@@ -345,7 +337,7 @@ int RunRun(const std::vector<std::string>& args) {
   Graph* const graph = &source->graph;
   if (optimize->level != OptLevel::kO0) {
     OptimizeOptions options;
-    options.outputs = line->GetList("outputs");
+    options.outputs = line.GetList("outputs");
     options.request_inputs = optimize->request_inputs;
     absl::StatusOr<std::vector<PassReport>> passes =
         OptimizeGraph(*graph, optimize->level, options, &*graph);
@@ -355,27 +347,25 @@ int RunRun(const std::vector<std::string>& args) {
                                       absl::StrCat(model_path, ": ", passes.status().message())));
     }
   }
-  PlanOptions options;
-  options.outputs = line->Has("outputs") ? line->GetList("outputs") : source->outputs;
-  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
-      ExecutionPlan::Create(*graph, options);
-  if (!plan.ok()) {
-    return ReportError("run",
-                       absl::Status(plan.status().code(),
-                                    absl::StrCat(model_path, ": ", plan.status().message())));
-  }
+  const std::vector<std::string> output_names =
+      line.Has("outputs") ? line.GetList("outputs") : source->outputs;
+  // The feature config goes to the scorer only for --requests (--inputs are graph inputs).
+  const std::optional<FeatureConfig> scorer_config =
+      requests_path.empty() ? std::nullopt : feature_config;
+  absl::StatusOr<std::unique_ptr<Scorer>> scorer =
+      MakeScorer(*graph, scorer_config, output_names, model_path);
+  if (!scorer.ok()) return ReportError("run", scorer.status());
   if (optimize->int8 != TableQuantizationMode::kOff) {
     TableQuantizationOptions quantization;
     quantization.mode = optimize->int8;
-    quantization.outputs = options.outputs;
+    quantization.outputs = output_names;
     RunSample sample;
     if (optimize->int8 == TableQuantizationMode::kAuto) {
-      absl::Status read =
-          ReadRunSample(inputs_path, requests_path, feature_config ? &*feature_config : nullptr,
-                        **plan, &sample);
+      absl::Status read = ReadRunSample(inputs_path, requests_path, **scorer, &sample);
       if (!read.ok()) return ReportError("run", read);
       quantization.samples = sample.samples;
     }
+    scorer->reset();  // its plan views the tables about to be replaced
     absl::StatusOr<GraphQuantizationReport> tables =
         QuantizeGraphTables(*graph, quantization, &*graph);
     if (!tables.ok()) {
@@ -386,25 +376,19 @@ int RunRun(const std::vector<std::string>& args) {
                                                    tables.status().message())));
     }
     std::cerr << FormatGraphQuantizationReport(*tables);
-    plan = ExecutionPlan::Create(*graph, options);
-    if (!plan.ok()) {
-      return ReportError("run",
-                         absl::Status(plan.status().code(),
-                                      absl::StrCat(model_path, ": ", plan.status().message())));
-    }
+    scorer = MakeScorer(*graph, scorer_config, output_names, model_path);
+    if (!scorer.ok()) return ReportError("run", scorer.status());
   }
-  if (!requests_path.empty()) {
-    return RunFeatureRequests(**plan, requests_path, *feature_config, json);
-  }
+  if (!requests_path.empty()) return RunFeatureRequests(**scorer, requests_path, json);
   absl::StatusOr<std::string> text = ReadFileToString(inputs_path);
   if (!text.ok()) return ReportError("run", text.status());
 
-  int exit_code = kExitOk;
+  exit_code = kExitOk;
   std::vector<Tensor> outputs;
   for (const TensorJsonRequest& request : SplitTensorJsonRequests(inputs_path, *text)) {
     absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(request.text, request.where);
     absl::Status status = doc.status();
-    if (status.ok()) status = (*plan)->Run(FeedsOf(doc->inputs), &outputs);
+    if (status.ok()) status = (*scorer)->Run(FeedsOf(doc->inputs), &outputs);
     if (!status.ok()) {
       exit_code = kExitError;
       const absl::Status located =
@@ -420,7 +404,7 @@ int RunRun(const std::vector<std::string>& args) {
       ReportError("run", located);
       continue;
     }
-    tools::RunReport report = ToReport(request.line, **plan, *doc, outputs);
+    tools::RunReport report = ToReport(request.line, **scorer, *doc, outputs);
     if (!json) {
       PrintText(request.where, report, outputs, *doc);
     } else if (!PrintJson(report)) {

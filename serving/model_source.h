@@ -1,4 +1,4 @@
-// What `rankopt run` and `rankopt bench` accept as MODEL: a model file or SavedModel directory
+// A model to run or benchmark (what `rankopt run` and `rankopt bench` accept as MODEL): a model file or SavedModel directory
 // (graph/io/model_io.h), or a model package (.rkp, recognised by its magic, not its name) that
 // `rankopt optimize` wrote. A package's graph is used as is (its passes already ran, its tables
 // are already quantized), with its output heads, request-level inputs and feature config.
@@ -6,8 +6,8 @@
 // Example:
 //   RANKOPT_ASSIGN_OR_RETURN(ModelSource model, LoadModelSource("din.rkp"));
 //   if (model.package) { ... model.outputs, model.feature_config ... }
-#ifndef RANKOPT_TOOLS_MODEL_SOURCE_H_
-#define RANKOPT_TOOLS_MODEL_SOURCE_H_
+#ifndef RANKOPT_SERVING_MODEL_SOURCE_H_
+#define RANKOPT_SERVING_MODEL_SOURCE_H_
 
 #include <optional>
 #include <string>
@@ -18,7 +18,6 @@
 #include "absl/strings/string_view.h"
 #include "features/config/feature_config.h"
 #include "graph/ir/graph.h"
-#include "tools/command_line.h"
 
 namespace rankopt {
 
@@ -56,12 +55,6 @@ struct ModelSource {
 // Errors name the path and what is wrong with it.
 absl::StatusOr<ModelSource> LoadModelSource(const std::string& path);
 
-// Errors (InvalidArgument) when `source` is a package and `line` has any of `flags` (names
-// without dashes): the package has already fixed what they choose. The message says what the
-// package holds and how to change it (`rankopt optimize` again, or the source model).
-absl::Status CheckNoFlagsForPackage(const ModelSource& source, const CommandLine& line,
-                                    const std::vector<std::string>& flags);
-
 }  // namespace rankopt
 
-#endif  // RANKOPT_TOOLS_MODEL_SOURCE_H_
+#endif  // RANKOPT_SERVING_MODEL_SOURCE_H_

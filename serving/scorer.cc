@@ -1,0 +1,113 @@
+#include "serving/scorer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "core/status_macros.h"
+#include "graph/passes/pass_util.h"
+#include "graph/passes/request_level.h"
+#include "serving/request_level_inputs.h"
+
+namespace rankopt {
+
+std::vector<std::string> OneRowInputs(const Graph& graph,
+                                      const std::vector<RequestLevelInput>& request_inputs) {
+  absl::flat_hash_set<std::string> whole;
+  for (const RequestLevelInput& in : request_inputs) {
+    if (in.columns.empty()) whole.insert(in.name);
+  }
+  std::vector<std::string> out;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != kPlaceholderOp) continue;
+    const std::string feed = pass_util::FeedName(graph, node);
+    if (!whole.contains(feed)) continue;
+    bool read = false, only_rows = true;
+    for (const Node& reader : graph.nodes()) {
+      for (const TensorRef& ref : reader.inputs) {
+        if (ref.node != node.name) continue;
+        read = true;
+        only_rows &= reader.op == kRequestRowOp && reader.attrs.Find("columns") == nullptr;
+      }
+    }
+    for (const GraphOutput& o : graph.outputs()) only_rows &= o.ref.node != node.name;
+    if (read && only_rows) out.push_back(feed);
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const Graph* graph,
+                                                       std::optional<FeatureConfig> config,
+                                                       ScorerOptions options) {
+  std::unique_ptr<Scorer> scorer(new Scorer());
+  scorer->request_inputs_ =
+      config.has_value() ? RequestLevelInputsOf(*config) : options.request_inputs;
+  if (config.has_value()) {
+    RANKOPT_ASSIGN_OR_RETURN(FeatureTransformer transformer,
+                             FeatureTransformer::Create(*std::move(config)));
+    scorer->transformer_.emplace(std::move(transformer));
+  }
+  PlanOptions plan_options;
+  plan_options.outputs = options.outputs;
+  plan_options.memory_cap_bytes = options.memory_cap_bytes;
+  if (options.profile) {
+    RANKOPT_ASSIGN_OR_RETURN(scorer->profiler_, OpProfiler::Create());
+    plan_options.registry = &scorer->profiler_->registry();
+  }
+  RANKOPT_ASSIGN_OR_RETURN(scorer->plan_, ExecutionPlan::Create(*graph, plan_options));
+  scorer->feed_options_.one_row_inputs = OneRowInputs(*graph, scorer->request_inputs_);
+  ChunkedRunnerOptions runner_options;
+  runner_options.threads = options.threads;
+  runner_options.chunk_rows = options.chunk_rows;
+  runner_options.separability = options.separability;
+  runner_options.request_level_inputs = options.request_level_inputs;
+  for (const std::string& name : scorer->feed_options_.one_row_inputs) {
+    if (std::find(runner_options.request_level_inputs.begin(),
+                  runner_options.request_level_inputs.end(),
+                  name) == runner_options.request_level_inputs.end()) {
+      runner_options.request_level_inputs.push_back(name);
+    }
+  }
+  RANKOPT_ASSIGN_OR_RETURN(scorer->runner_,
+                           ChunkedRunner::Create(scorer->plan_.get(), runner_options));
+  scorer->options_ = std::move(options);
+  return scorer;
+}
+
+Scorer::~Scorer() = default;
+
+absl::Status Scorer::Feed(const Request& request, ScorerContext* context) const {
+  if (!transformer_.has_value()) {
+    return absl::FailedPreconditionError(
+        "the scorer has no feature config, so it cannot transform a feature request; feed "
+        "graph inputs (Scorer::Run) or create it with a config");
+  }
+  RANKOPT_RETURN_IF_ERROR(transformer_->Transform(request, &context->transformed));
+  return FeedsFromTransformedRequest(context->transformed, plan_->inputs(), &context->feeds,
+                                     feed_options_);
+}
+
+absl::Status Scorer::Run(absl::Span<const NamedTensorView> feeds, ChunkedOutputs* outputs) const {
+  return runner_->RunInto(feeds, outputs);
+}
+
+absl::Status Scorer::Run(absl::Span<const NamedTensorView> feeds,
+                         std::vector<Tensor>* outputs) const {
+  if (options_.separability == Separability::kNever) return plan_->Run(feeds, outputs);
+  return runner_->Run(feeds, outputs);
+}
+
+absl::Status Scorer::Score(const Request& request, ScorerContext* context) const {
+  RANKOPT_RETURN_IF_ERROR(Feed(request, context));
+  return Run(context->feeds.views, &context->outputs);
+}
+
+std::vector<OpTypeProfile> Scorer::ProfileByOpType() const {
+  return profiler_ != nullptr ? profiler_->ByOpType() : std::vector<OpTypeProfile>();
+}
+
+void Scorer::ResetProfile() const {
+  if (profiler_ != nullptr) profiler_->Reset();
+}
+
+}  // namespace rankopt
