@@ -36,6 +36,7 @@
 #include "serving/optimize_report_text.h"
 #include "serving/package/model_package.h"
 #include "serving/request_level_inputs.h"
+#include "serving/scorer.h"
 #include "serving/synthetic_requests.h"
 
 #ifndef RANKOPT_BUILD_TYPE
@@ -103,34 +104,6 @@ int64_t ConstantBytes(const Graph& graph) {
     }
   }
   return bytes;
-}
-
-// The whole request-level inputs (no column entries) that `graph` reads only through
-// _RankoptRequestRow, i.e. after the request_level pass marked them: those the runner passes
-// whole to every chunk. Before the marking (O0, O1) none: their rows must be split with the
-// candidates'.
-std::vector<std::string> MarkedRequestInputs(const Graph& graph,
-                                             const std::vector<RequestLevelInput>& inputs) {
-  absl::flat_hash_set<std::string> whole;
-  for (const RequestLevelInput& in : inputs) {
-    if (in.columns.empty()) whole.insert(in.name);
-  }
-  std::vector<std::string> marked;
-  for (const Node& node : graph.nodes()) {
-    if (node.op != kPlaceholderOp) continue;
-    const std::string feed = pass_util::FeedName(graph, node);
-    if (!whole.contains(feed)) continue;
-    bool read = false, only_request_row = true;
-    for (const Node& reader : graph.nodes()) {
-      for (const TensorRef& ref : reader.inputs) {
-        if (ref.node != node.name) continue;
-        read = true;
-        only_request_row &= reader.op == kRequestRowOp;
-      }
-    }
-    if (read && only_request_row) marked.push_back(feed);
-  }
-  return marked;
 }
 
 std::string RequestInputsText(const std::vector<RequestLevelInput>& inputs) {
@@ -262,7 +235,7 @@ class TimedGraph {
         FeedsFromTransformedRequest(*setup.request, t->plan_->inputs(), &t->feeds_));
     ChunkedRunnerOptions options;
     options.threads = setup.threads;
-    options.request_level_inputs = MarkedRequestInputs(t->graph_, setup.request_inputs);
+    options.request_level_inputs = OneRowInputs(t->graph_, setup.request_inputs);
     RANKOPT_ASSIGN_OR_RETURN(t->runner_, ChunkedRunner::Create(t->plan_.get(), options));
     RANKOPT_RETURN_IF_ERROR(t->Run());
     return t;
@@ -673,7 +646,7 @@ absl::Status WritePackage(const OptimizeModelOptions& o, const Loaded& loaded, G
   package.created_by = absl::StrCat("rankopt ", RANKOPT_VERSION);
   package.feature_config_yaml = FeatureConfigToYaml(loaded.config);
   package.outputs = (*final_plan)->outputs();
-  package.request_level_inputs = MarkedRequestInputs(final_graph, loaded.request_inputs);
+  package.request_level_inputs = OneRowInputs(final_graph, loaded.request_inputs);
   package.opt_level = std::string(OptLevelName(o.level));
   package.int8_mode = std::string(TableQuantizationModeName(o.int8));
   for (size_t i = 0; i < sample.requests.size() && i < kMaxWarmupRequests; ++i) {

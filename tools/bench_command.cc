@@ -20,6 +20,7 @@
 #include "graph/analysis/graph_summary.h"
 #include "graph/passes/pass_pipeline.h"
 #include "serving/graph_inputs.h"
+#include "serving/int8_report.h"
 #include "serving/model.h"
 #include "serving/model_source.h"
 #include "serving/scorer.h"
@@ -350,37 +351,6 @@ absl::Status Profile(const Graph& graph, const std::optional<FeatureConfig>& fea
 }
 
 // report.int8 from QuantizeGraphTables' report.
-void SetInt8Report(const GraphQuantizationReport& q, const std::string& sample,
-                   tools::BenchInt8* out) {
-  out->set_mode(std::string(TableQuantizationModeName(q.mode)));
-  out->set_sample(sample);
-  out->set_kept(q.kept);
-  out->set_bytes_fp32(static_cast<int64_t>(q.bytes_fp32));
-  out->set_bytes_stored(static_cast<int64_t>(q.bytes_stored));
-  if (q.combined.has_value()) {
-    out->set_gate_max_abs_diff(q.combined->max_abs_diff);
-    out->set_gate_mean_abs_diff(q.combined->mean_abs_diff);
-  }
-  for (const GraphTableQuantization& t : q.tables) {
-    tools::BenchTable* table = out->add_tables();
-    table->set_table(t.table);
-    table->set_rows(t.rows);
-    table->set_dim(t.dim);
-    table->set_stored(std::string(TableDTypeName(t.stored)));
-    table->set_bytes_fp32(static_cast<int64_t>(t.bytes_fp32));
-    table->set_bytes_stored(static_cast<int64_t>(t.bytes_stored));
-    if (t.figures.has_value()) {
-      table->set_nmse(t.figures->nmse);
-      table->set_max_abs_error(t.figures->max_abs_error);
-    }
-    if (t.gate.has_value()) {
-      table->set_gate_max_abs_diff(t.gate->max_abs_diff);
-      table->set_gate_passed(t.gate->passed);
-    }
-    table->set_reason(t.reason);
-  }
-}
-
 // `int8_text`: FormatGraphQuantizationReport's table, empty with --int8 off.
 void PrintText(const tools::BenchReport& report, const std::string& int8_text) {
   std::cout << "model: " << report.model() << "  -O " << report.opt_level()
@@ -630,7 +600,8 @@ int RunBench(const std::vector<std::string>& args) {
                                                    TableQuantizationModeName(optimize->int8), ": ",
                                                    tables.status().message())));
     }
-    SetInt8Report(*tables, sample_text, report.mutable_int8());
+    FillInt8Report(*tables, report.mutable_int8());
+    report.mutable_int8()->set_sample(sample_text);
     int8_text = FormatGraphQuantizationReport(*tables);
     scorer = MakeScorer(*graph, feature_config, base, config.threads.front(), /*profile=*/false);
     if (!scorer.ok()) {
