@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/shape.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 

@@ -12,8 +12,8 @@
 
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
-#include "features/request/request_json.h"
 #include "graph/exec/execution_plan.h"
+#include "rankopt/request_json.h"
 #include "serving/feature_feeds.h"
 #include "serving/package/model_package.h"
 #include "xxhash.h"

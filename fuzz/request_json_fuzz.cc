@@ -12,9 +12,9 @@
 #include "absl/strings/string_view.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
-#include "features/request/request_json.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/io/model_io.h"
+#include "rankopt/request_json.h"
 #include "serving/feature_feeds.h"
 
 namespace {

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <memory>
 
-#include "features/request/request_json.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
+#include "rankopt/request_json.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "serving/model.h"
+#include "rankopt/model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cache/cache_key.h"
-#include "core/status_macros.h"
 #include "features/config/feature_config.h"
-#include "features/request/request_json.h"
+#include "rankopt/request_json.h"
+#include "rankopt/status_macros.h"
 #include "serving/package/mapping_guard.h"
 #include "serving/package/model_package.h"
 #include "serving/scorer.h"

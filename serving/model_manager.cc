@@ -1,4 +1,4 @@
-#include "serving/model_manager.h"
+#include "rankopt/model_manager.h"
 
 #include <sys/stat.h>
 
@@ -17,8 +17,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
-#include "serving/model_stats.h"
+#include "rankopt/model_stats.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -5,8 +5,8 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/io/model_io.h"
+#include "rankopt/status_macros.h"
 #include "serving/package/model_package.h"
 
 namespace rankopt {

@@ -1,4 +1,4 @@
-#include "serving/model_stats.h"
+#include "rankopt/model_stats.h"
 
 #include <cmath>
 #include <string>

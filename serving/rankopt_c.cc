@@ -1,4 +1,4 @@
-#include "serving/rankopt_c.h"
+#include "rankopt/c.h"
 
 #include <cstring>
 #include <memory>
@@ -6,9 +6,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "features/request/request_json.h"
-#include "serving/model.h"
-#include "serving/model_manager.h"
+#include "rankopt/model.h"
+#include "rankopt/model_manager.h"
+#include "rankopt/request_json.h"
 
 struct rankopt_model {
   std::shared_ptr<const rankopt::Model> model;

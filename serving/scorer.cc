@@ -4,9 +4,9 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "core/status_macros.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/request_level.h"
+#include "rankopt/status_macros.h"
 #include "serving/request_level_inputs.h"
 
 namespace rankopt {

@@ -25,12 +25,12 @@
 #include "core/tensor.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
-#include "features/request/request.h"
 #include "graph/exec/chunked_runner.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/exec/profiler.h"
 #include "graph/ir/graph.h"
 #include "graph/passes/pass_options.h"
+#include "rankopt/request.h"
 #include "serving/feature_feeds.h"
 
 namespace rankopt {

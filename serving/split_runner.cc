@@ -6,11 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "cache/sharded_cache.h"
-#include "core/status_macros.h"
-#include "features/request/request_json.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/split/split_item_graph.h"
 #include "graph/split/split_request_graph.h"
+#include "rankopt/request_json.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 

@@ -18,7 +18,7 @@
 #include "cache/cache_key.h"
 #include "cache/cache_value.h"
 #include "graph/ir/graph.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
 #include "serving/scorer.h"
 
 namespace rankopt {

@@ -13,10 +13,10 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "features/config/feature_config.h"
-#include "features/request/request.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/exec/tensor_json.h"
 #include "graph/ir/graph.h"
+#include "rankopt/request.h"
 #include "serving/scorer.h"
 
 namespace rankopt {

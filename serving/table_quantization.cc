@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "core/status_macros.h"
 #include "embedding/kernels/lookup.h"
 #include "graph/kernels/embedding/embedding_kernels.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -18,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "rankopt/model.h"
 #include "serving/http/http_server.h"
-#include "serving/model.h"
 #include "tools/command_line.h"
 #include "tools/commands.h"
 

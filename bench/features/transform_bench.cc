@@ -17,7 +17,7 @@
 
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
-#include "features/request/request_json.h"
+#include "rankopt/request_json.h"
 
 namespace rankopt {
 namespace {

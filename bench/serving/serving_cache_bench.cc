@@ -39,7 +39,7 @@
 #include "cache/cache_key.h"
 #include "cache/sharded_cache.h"
 #include "features/config/feature_config.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
 #include "serving/package/model_package.h"
 #include "tests/serving/population.h"
 

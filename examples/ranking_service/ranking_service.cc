@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "features/request/request_json.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
+#include "rankopt/request_json.h"
 
 namespace {
 

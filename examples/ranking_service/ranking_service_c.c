@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serving/rankopt_c.h"
+#include "rankopt/c.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

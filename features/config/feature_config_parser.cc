@@ -26,10 +26,10 @@
 #include "absl/strings/strip.h"
 #include "absl/types/span.h"
 #include "core/edit_distance.h"
-#include "core/status_macros.h"
 #include "features/config/feature_config.h"
 #include "features/config/feature_config_checks.h"
 #include "features/config/yaml_reader.h"
+#include "rankopt/status_macros.h"
 #include "yaml-cpp/yaml.h"
 
 namespace rankopt {

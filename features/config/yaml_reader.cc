@@ -20,7 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "core/edit_distance.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt::config_internal {
 namespace {

@@ -11,11 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
-#include "core/status_macros.h"
 #include "features/pipeline/feature_values.h"
 #include "features/transforms/bucketize.h"
 #include "features/transforms/hashing.h"
 #include "features/transforms/numeric.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

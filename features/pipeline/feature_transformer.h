@@ -51,7 +51,7 @@
 #include "absl/strings/string_view.h"
 #include "core/dtype.h"
 #include "features/config/feature_config.h"
-#include "features/request/request.h"
+#include "rankopt/request.h"
 
 namespace rankopt {
 

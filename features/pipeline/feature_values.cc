@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "features/transforms/bucketize.h"
 #include "features/transforms/hashing.h"
 #include "features/transforms/numeric.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt::transformer_internal {
 namespace {

@@ -14,8 +14,8 @@
 #include "absl/types/span.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
-#include "features/request/request.h"
 #include "features/transforms/hashing.h"
+#include "rankopt/request.h"
 
 namespace rankopt::transformer_internal {
 

@@ -1,4 +1,4 @@
-#include "features/request/request.h"
+#include "rankopt/request.h"
 
 namespace rankopt {
 

@@ -1,4 +1,4 @@
-#include "features/request/request_json.h"
+#include "rankopt/request_json.h"
 
 #include <simdjson.h>
 
@@ -11,7 +11,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -12,11 +12,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "core/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "graph/analysis/flops.h"
 #include "graph/analysis/op_support.h"
 #include "graph/analysis/shape_inference.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 

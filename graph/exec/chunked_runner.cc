@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 #include "tbb/blocked_range.h"
 #include "tbb/info.h"
 #include "tbb/parallel_for.h"

@@ -12,10 +12,10 @@
 #include "absl/strings/str_join.h"
 #include "core/edit_distance.h"
 #include "core/shape.h"
-#include "core/status_macros.h"
 #include "graph/exec/arena.h"
 #include "graph/exec/default_kernels.h"
 #include "graph/exec/executor_stats.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

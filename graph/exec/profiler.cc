@@ -4,7 +4,7 @@
 #include <chrono>
 #include <utility>
 
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/shape.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

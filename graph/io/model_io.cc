@@ -6,10 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/onnx/onnx_io.h"
 #include "graph/tf/graphdef_io.h"
 #include "graph/tf/saved_model_io.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

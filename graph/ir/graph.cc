@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/edit_distance.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

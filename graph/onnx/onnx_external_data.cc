@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/dtype.h"
 #include "core/shape.h"
-#include "core/status_macros.h"
 #include "graph/onnx/onnx_convert.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -13,10 +13,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
-#include "core/status_macros.h"
 #include "graph/onnx/onnx_convert.h"
 #include "graph/onnx/onnx_external_data.h"
 #include "graph/onnx/onnx_io.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -13,11 +13,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/status_macros.h"
 #include "graph/analysis/shape_inference.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/passes/pass_util.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -9,10 +9,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/analysis/shape_inference.h"
 #include "graph/kernels/embedding/embedding_kernels.h"
 #include "graph/passes/pass_util.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

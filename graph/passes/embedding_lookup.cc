@@ -1,8 +1,8 @@
 #include "graph/passes/embedding_lookup.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/kernels/embedding/embedding_kernels.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

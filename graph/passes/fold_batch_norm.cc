@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/analysis/shape_inference.h"
 #include "graph/passes/pass_util.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

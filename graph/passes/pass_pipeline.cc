@@ -8,7 +8,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/status_macros.h"
 #include "graph/passes/constant_folding.h"
 #include "graph/passes/embedding_bag.h"
 #include "graph/passes/embedding_lookup.h"
@@ -18,6 +17,7 @@
 #include "graph/passes/prune.h"
 #include "graph/passes/request_level.h"
 #include "graph/passes/split_first_dense.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -11,8 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/status_macros.h"
 #include "graph/analysis/shape_inference.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -13,8 +13,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "core/status_macros.h"
 #include "graph/passes/pass_util.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/passes/pass_util.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace graph_split {

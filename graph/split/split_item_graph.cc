@@ -8,11 +8,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/analysis/shape_inference.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/request_level.h"
 #include "graph/split/boundary.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -11,13 +11,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/status_macros.h"
 #include "graph/tf/crc32c.h"
 #include "graph/tf/tf_convert.h"
 #include "leveldb/env.h"
 #include "leveldb/iterator.h"
 #include "leveldb/options.h"
 #include "leveldb/table.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

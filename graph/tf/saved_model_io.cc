@@ -13,12 +13,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/file_io.h"
-#include "core/status_macros.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "graph/tf/checkpoint_reader.h"
 #include "graph/tf/tf_convert.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -29,11 +29,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "features/request/request.h"
-#include "features/request/request_json.h"
-#include "serving/model.h"
-#include "serving/model_manager.h"
-#include "serving/model_stats.h"
+#include "rankopt/model.h"
+#include "rankopt/model_manager.h"
+#include "rankopt/model_stats.h"
+#include "rankopt/request.h"
+#include "rankopt/request_json.h"
 
 namespace rankopt {
 namespace {

@@ -1,4 +1,4 @@
-// The HTTP front end over the serving API (serving/model_manager.h) that `rankopt serve` runs, for
+// The HTTP front end over the serving API (rankopt/model_manager.h) that `rankopt serve` runs, for
 // services that run rankopt as a sidecar instead of linking it: POST /v1/models/NAME:predict,
 // GET /v1/models/NAME, GET /metrics, GET /healthz, errors as JSON with their HTTP status.
 #ifndef RANKOPT_SERVING_HTTP_HTTP_SERVER_H_
@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
 
 namespace rankopt {
 

@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "core/shape.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 #include "serving/package/model_package.h"
 
 namespace rankopt {

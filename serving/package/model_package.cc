@@ -20,9 +20,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/shape.h"
-#include "core/status_macros.h"
 #include "embedding/storage/table_memory.h"
 #include "features/config/feature_config.h"
+#include "rankopt/status_macros.h"
 #include "serving/package/graph_codec.h"
 #include "serving/package/mapping_guard.h"
 #include "serving/package/package_manifest.pb.h"

@@ -56,7 +56,7 @@ struct ModelPackage {
   std::string opt_level;  // "O2"
   std::string int8_mode;  // "off", "auto", "force"
   // Requests to warm a freshly loaded model with, one JSON request per entry (the format of
-  // features/request/request_json.h).
+  // rankopt/request_json.h).
   std::vector<std::string> warmup_requests;
   // ReadModelPackage: the guard of the file's mapping (mapping_guard.h), kNoGuard otherwise. While
   // the package's graph is alive, MappingDamaged(mapping_guard) says whether the file was

@@ -6,13 +6,13 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
-#include "features/request/request_json.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/io/model_io.h"
 #include "graph/passes/pass_pipeline.h"
+#include "rankopt/request_json.h"
+#include "rankopt/status_macros.h"
 #include "serving/feature_feeds.h"
 #include "serving/request_level_inputs.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "features/request/request.h"
+#include "rankopt/request.h"
 #include "serving/package/model_package.h"
 #include "serving/table_quantization.h"
 

@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "features/config/feature_config.h"
-#include "features/request/request_json.h"
 #include "graph/exec/tensor_json.h"
 #include "graph/io/model_io.h"
+#include "rankopt/request_json.h"
 
 namespace rankopt {
 namespace {

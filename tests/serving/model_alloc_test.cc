@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
 #include "tests/serving/din_package.h"
 #include "tests/util/counting_new.h"
 

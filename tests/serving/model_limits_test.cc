@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
 #include "serving/package/model_package.h"
 #include "tests/serving/din_package.h"
 

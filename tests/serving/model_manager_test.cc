@@ -2,7 +2,7 @@
 // swapped in, corrupt or half-written ones rejected while the old version keeps serving; and hot
 // reload under load: 8 threads score while versions are swapped 50 times and a corrupt version is
 // offered, with no failed request, every score from a valid version, and every old version freed.
-#include "serving/model_manager.h"
+#include "rankopt/model_manager.h"
 
 #include <atomic>
 #include <filesystem>

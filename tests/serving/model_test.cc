@@ -1,6 +1,6 @@
 // Model::Load and Score on the DIN package: scores bitwise equal to the executor's for the same
 // graph, at 1 and 2 threads and from 8 threads at once; heads, limits, bad requests and stats.
-#include "serving/model.h"
+#include "rankopt/model.h"
 
 #include <string>
 #include <thread>

@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "features/request/request_json.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
+#include "rankopt/request_json.h"
 #include "serving/optimize_report_text.h"
 #include "serving/package/model_package.h"
 #include "tests/serving/din_package.h"

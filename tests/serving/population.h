@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "features/config/feature_config.h"
-#include "features/request/request.h"
+#include "rankopt/request.h"
 
 namespace rankopt {
 

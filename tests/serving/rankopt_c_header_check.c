@@ -1,5 +1,5 @@
-/* Compiled as C: rankopt_c.h is a C header (no C++ in it), and its functions link from C. */
-#include "serving/rankopt_c.h"
+/* Compiled as C: rankopt/c.h is a C header (no C++ in it), and its functions link from C. */
+#include "rankopt/c.h"
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
-// The C ABI (serving/rankopt_c.h): load, score JSON, heads, errors with codes and messages,
+// The C ABI (rankopt/c.h): load, score JSON, heads, errors with codes and messages,
 // the manager and its metrics; and the header compiles and links as C.
-#include "serving/rankopt_c.h"
+#include "rankopt/c.h"
 
 #include <cstring>
 #include <filesystem>
@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "features/request/request_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rankopt/request_json.h"
 #include "tests/serving/din_package.h"
 
 extern "C" int rankopt_c_header_check(const char* path, float* scores, size_t capacity,

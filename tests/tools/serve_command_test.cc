@@ -32,9 +32,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "features/request/request_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rankopt/request_json.h"
 #include "tests/serving/din_package.h"
 
 extern char** environ;

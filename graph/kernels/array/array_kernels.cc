@@ -1,6 +1,6 @@
-#include "core/status_macros.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/kernels/array/array_util.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 

@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_join.h"
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace array_internal {

@@ -6,9 +6,9 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/kernels/array/array_util.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace array_internal {

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/kernels/array/array_util.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace array_internal {

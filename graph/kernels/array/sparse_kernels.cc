@@ -9,8 +9,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/kernels/array/array_util.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace array_internal {

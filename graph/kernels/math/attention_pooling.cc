@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "graph/kernels/math/vector_math.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -5,11 +5,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/attention_pooling.h"
 #include "graph/kernels/math/fused_kernels.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

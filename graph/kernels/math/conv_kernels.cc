@@ -13,10 +13,10 @@
 #include <optional>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/nn_kernels.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace nn_internal {

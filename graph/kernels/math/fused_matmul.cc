@@ -4,12 +4,12 @@
 #include <string>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/fused_kernels.h"
 #include "graph/kernels/math/gemm.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/vector_math.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -1,8 +1,8 @@
 // RegisterMathKernels: elementwise, activations, MatMul/Gemm/BatchMatMul, reductions, softmax
 // and normalization kernels, for both op sets.
-#include "core/status_macros.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/kernels/math/math_internal.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 

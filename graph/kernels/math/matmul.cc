@@ -5,11 +5,11 @@
 #include <memory>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/gemm.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace math_internal {

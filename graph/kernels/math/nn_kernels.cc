@@ -1,7 +1,7 @@
 // RegisterNnKernels: convolution, pooling, top-k and gradient-reduction kernels.
 #include "graph/kernels/math/nn_kernels.h"
 
-#include "core/status_macros.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 

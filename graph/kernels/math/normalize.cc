@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace math_internal {

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/nn_kernels.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace nn_internal {

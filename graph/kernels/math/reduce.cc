@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
-#include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace math_internal {

@@ -10,9 +10,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/nn_kernels.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace nn_internal {

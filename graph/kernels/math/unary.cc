@@ -8,11 +8,11 @@
 #include <memory>
 #include <type_traits>
 
-#include "core/status_macros.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
 #include "graph/kernels/math/vector_math.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace math_internal {

@@ -12,8 +12,8 @@
 #include <sstream>
 #include <thread>
 
-#include "features/request/request_json.h"
 #include "features/transforms/hashing.h"
+#include "rankopt/request_json.h"
 
 namespace rankopt {
 namespace {

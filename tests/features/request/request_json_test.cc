@@ -1,4 +1,4 @@
-#include "features/request/request_json.h"
+#include "rankopt/request_json.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -7,7 +7,7 @@
 #include <limits>
 #include <string>
 
-#include "features/request/request_json.h"
+#include "rankopt/request_json.h"
 
 namespace rankopt {
 namespace {

@@ -9,12 +9,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
-#include "core/status_macros.h"
 #include "gmock/gmock.h"
 #include "graph/exec/profiler.h"
 #include "graph/exec/tensor_json.h"
 #include "graph/io/model_io.h"
 #include "gtest/gtest.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

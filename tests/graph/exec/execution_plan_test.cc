@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
 #include "gmock/gmock.h"
 #include "graph/exec/executor_stats.h"
 #include "gtest/gtest.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace {

@@ -16,9 +16,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/shape.h"
-#include "core/status_macros.h"
 #include "core/tensor.h"
 #include "graph/exec/op_kernel.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace testing_internal {

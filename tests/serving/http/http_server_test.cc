@@ -13,9 +13,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "features/request/request_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rankopt/request_json.h"
 #include "tests/serving/din_package.h"
 
 namespace rankopt {

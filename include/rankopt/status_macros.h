@@ -1,7 +1,7 @@
 // RANKOPT_RETURN_IF_ERROR / RANKOPT_ASSIGN_OR_RETURN: Debian's Abseil (20220623) predates its own
 // status macros, so we carry the two we need.
-#ifndef RANKOPT_CORE_STATUS_MACROS_H_
-#define RANKOPT_CORE_STATUS_MACROS_H_
+#ifndef RANKOPT_INCLUDE_RANKOPT_STATUS_MACROS_H_
+#define RANKOPT_INCLUDE_RANKOPT_STATUS_MACROS_H_
 
 #include <utility>
 
@@ -28,4 +28,4 @@
   if (!statusor.ok()) return std::move(statusor).status();  \
   lhs = std::move(statusor).value()
 
-#endif  // RANKOPT_CORE_STATUS_MACROS_H_
+#endif  // RANKOPT_INCLUDE_RANKOPT_STATUS_MACROS_H_

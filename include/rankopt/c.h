@@ -14,8 +14,8 @@
  *   rankopt_model_score_json(model, json, strlen(json), NULL, scores, 200, &count);
  *   rankopt_model_destroy(model);
  */
-#ifndef RANKOPT_SERVING_RANKOPT_C_H_
-#define RANKOPT_SERVING_RANKOPT_C_H_
+#ifndef RANKOPT_INCLUDE_RANKOPT_C_H_
+#define RANKOPT_INCLUDE_RANKOPT_C_H_
 
 #include <stddef.h>
 
@@ -80,4 +80,4 @@ int rankopt_manager_metrics(const rankopt_manager* manager, char* buf, size_t bu
 }
 #endif
 
-#endif /* RANKOPT_SERVING_RANKOPT_C_H_ */
+#endif /* RANKOPT_INCLUDE_RANKOPT_C_H_ */

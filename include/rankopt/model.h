@@ -9,8 +9,8 @@
 // A Model is immutable and safe for concurrent use. Each call borrows a scoring context (the
 // transformed request, the graph feeds and the output buffers) from the model's pool and returns
 // it, so after a few calls per thread ScoreInto asks the heap for nothing.
-#ifndef RANKOPT_SERVING_MODEL_H_
-#define RANKOPT_SERVING_MODEL_H_
+#ifndef RANKOPT_INCLUDE_RANKOPT_MODEL_H_
+#define RANKOPT_INCLUDE_RANKOPT_MODEL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "features/request/request.h"
-#include "serving/model_stats.h"
+#include "rankopt/model_stats.h"
+#include "rankopt/request.h"
 
 namespace rankopt {
 
@@ -140,4 +140,4 @@ class Model {
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_SERVING_MODEL_H_
+#endif  // RANKOPT_INCLUDE_RANKOPT_MODEL_H_

@@ -5,8 +5,8 @@
 // turns a Request into the id and dense columns a model consumes.
 //
 // Thread-safety: plain values; concurrent const access is safe, mutation needs external locking.
-#ifndef RANKOPT_FEATURES_REQUEST_REQUEST_H_
-#define RANKOPT_FEATURES_REQUEST_REQUEST_H_
+#ifndef RANKOPT_INCLUDE_RANKOPT_REQUEST_H_
+#define RANKOPT_INCLUDE_RANKOPT_REQUEST_H_
 
 #include <cstdint>
 #include <string>
@@ -70,4 +70,4 @@ struct Request {
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_FEATURES_REQUEST_REQUEST_H_
+#endif  // RANKOPT_INCLUDE_RANKOPT_REQUEST_H_

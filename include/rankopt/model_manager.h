@@ -11,8 +11,8 @@
 //                            ModelManager::Create("/models/din", {.poll_interval_s = 10}));
 //   std::shared_ptr<const Model> model = manager->Current();  // hold it for one request
 //   RANKOPT_ASSIGN_OR_RETURN(Scores scores, model->Score(request));
-#ifndef RANKOPT_SERVING_MODEL_MANAGER_H_
-#define RANKOPT_SERVING_MODEL_MANAGER_H_
+#ifndef RANKOPT_INCLUDE_RANKOPT_MODEL_MANAGER_H_
+#define RANKOPT_INCLUDE_RANKOPT_MODEL_MANAGER_H_
 
 #include <cstdint>
 #include <functional>
@@ -22,8 +22,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "features/request/request.h"
-#include "serving/model.h"
+#include "rankopt/model.h"
+#include "rankopt/request.h"
 
 namespace rankopt {
 
@@ -74,4 +74,4 @@ class ModelManager {
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_SERVING_MODEL_MANAGER_H_
+#endif  // RANKOPT_INCLUDE_RANKOPT_MODEL_MANAGER_H_

@@ -20,8 +20,8 @@
 //
 // Thread-safety: RequestJsonParser is not thread-safe (it reuses its buffers); use one per
 // thread. The free functions are thread-safe.
-#ifndef RANKOPT_FEATURES_REQUEST_REQUEST_JSON_H_
-#define RANKOPT_FEATURES_REQUEST_REQUEST_JSON_H_
+#ifndef RANKOPT_INCLUDE_RANKOPT_REQUEST_JSON_H_
+#define RANKOPT_INCLUDE_RANKOPT_REQUEST_JSON_H_
 
 #include <memory>
 #include <string>
@@ -30,7 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "features/request/request.h"
+#include "rankopt/request.h"
 
 namespace rankopt {
 
@@ -88,4 +88,4 @@ int64_t FindInvalidUtf8(absl::string_view bytes);
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_FEATURES_REQUEST_REQUEST_JSON_H_
+#endif  // RANKOPT_INCLUDE_RANKOPT_REQUEST_JSON_H_

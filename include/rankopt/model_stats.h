@@ -1,8 +1,8 @@
 // Serving counters: requests, candidates, errors by kind, a latency histogram, feature defaults
 // and out-of-range ids, reload outcomes. Lock-free to update (relaxed atomics); a snapshot is
 // approximate under concurrent updates, as monitoring counters are.
-#ifndef RANKOPT_SERVING_MODEL_STATS_H_
-#define RANKOPT_SERVING_MODEL_STATS_H_
+#ifndef RANKOPT_INCLUDE_RANKOPT_MODEL_STATS_H_
+#define RANKOPT_INCLUDE_RANKOPT_MODEL_STATS_H_
 
 #include <array>
 #include <atomic>
@@ -90,4 +90,4 @@ std::string PrometheusLabelValue(std::string_view value);
 
 }  // namespace rankopt
 
-#endif  // RANKOPT_SERVING_MODEL_STATS_H_
+#endif  // RANKOPT_INCLUDE_RANKOPT_MODEL_STATS_H_
