@@ -1,6 +1,7 @@
 // Per-ISA entry points behind lookup.h. Callers (lookup.cc) have already checked the view, the
-// lengths and `out`; these kernels still check every id. Raw pointers only: the ISA files are
-// compiled with -mavx2 / -mavx512* and must not instantiate inline code shared with other files.
+// lengths and `out`; these kernels still check every id. The AVX2 and AVX-512 kernels live in
+// target-attributed functions (no per-file -m flags) built on the shared driver in
+// lookup_driver.h, so inline code shared between files is always compiled for baseline x86-64.
 #ifndef RANKOPT_EMBEDDING_KERNELS_LOOKUP_INTERNAL_H_
 #define RANKOPT_EMBEDDING_KERNELS_LOOKUP_INTERNAL_H_
 
