@@ -1,6 +1,6 @@
-// AVX2 (+ FMA + F16C) lookup kernels: the row-block policy for lookup_driver.h. Functions carry
-// __attribute__((target("avx2,fma,f16c"))) and are only reached through the dispatcher after
-// CpuSupports(Isa::kAvx2).
+// AVX2 (+ FMA + F16C) lookup kernels: the row-block policy for lookup_driver.h, its functions
+// marked __attribute__((target("avx2,fma,f16c"))); kAvx2Kernels is only called by the dispatcher
+// after CpuSupports(Isa::kAvx2).
 //
 // One ymm register holds 8 columns. A bag is pooled in column blocks of up to kMaxVecs registers
 // kept live across the bag's ids; the last dim % 8 columns go through a scalar tail with the same
@@ -20,6 +20,12 @@ namespace {
 
 struct Avx2Rows {
   static constexpr int64_t kLanes = 8;
+
+  // f() compiled for AVX2: flatten inlines the driver, and these blocks, into here.
+  template <class F>
+  __attribute__((target("avx2,fma,f16c"), flatten)) static bool Run(const F& f) {
+    return f();
+  }
 
   // Columns [c, c + 8) of a row as fp32.
   template <TableDType kDType>
@@ -52,9 +58,8 @@ struct Avx2Rows {
 
   // kVecs registers from c0, then (kPartial) `tail` < 8 columns one at a time.
   template <TableDType kDType, int kVecs, bool kWeighted, bool kPartial>
-  __attribute__((target("avx2,fma,f16c"))) static void BagBlock(const BagBlockArgs& a,
-                                                                  int64_t c0, int tail,
-                                                                  float* out) {
+  __attribute__((target("avx2,fma,f16c"))) static void BagBlock(const BagBlockArgs& a, int64_t c0,
+                                                                int tail, float* out) {
     __m256 acc[kVecs > 0 ? kVecs : 1];
     float tail_acc[kLanes] = {};
     for (int v = 0; v < kVecs; ++v) acc[v] = _mm256_setzero_ps();
@@ -88,8 +93,7 @@ struct Avx2Rows {
     }
     const __m256 rs = _mm256_set1_ps(a.result_scale);
     for (int v = 0; v < kVecs; ++v) {
-      _mm256_storeu_ps(out + c0 + kLanes * v,
-                       a.scale_result ? _mm256_mul_ps(acc[v], rs) : acc[v]);
+      _mm256_storeu_ps(out + c0 + kLanes * v, a.scale_result ? _mm256_mul_ps(acc[v], rs) : acc[v]);
     }
     if constexpr (kPartial) {
       for (int j = 0; j < tail; ++j) {
@@ -99,8 +103,8 @@ struct Avx2Rows {
   }
 
   template <TableDType kDType>
-  __attribute__((target("avx2,fma,f16c"))) static void GatherRow(const uint8_t* row,
-                                                                   int64_t dim, float* out) {
+  __attribute__((target("avx2,fma,f16c"))) static void GatherRow(const uint8_t* row, int64_t dim,
+                                                                 float* out) {
     [[maybe_unused]] Int8RowTail rt{};
     [[maybe_unused]] __m256 vs, vb;
     if constexpr (kDType == TableDType::kInt8RowWise) {
@@ -124,16 +128,6 @@ struct Avx2Rows {
 
 }  // namespace
 
-__attribute__((target("avx2,fma,f16c"), flatten)) bool GatherAvx2(const TableView& t,
-                                                                   const int64_t* ids, int64_t n,
-                                                                   float* out) {
-  return GatherWith<Avx2Rows>(t, ids, n, out);
-}
-
-__attribute__((target("avx2,fma,f16c"), flatten)) bool BagAvx2(
-    const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths, int64_t num_bags,
-    const float* weights, Pooling pooling, float* out) {
-  return BagWith<Avx2Rows>(t, ids, n, lengths, num_bags, weights, pooling, out);
-}
+constinit const IsaKernels kAvx2Kernels{GatherWith<Avx2Rows>, BagWith<Avx2Rows>};
 
 }  // namespace rankopt::lookup_internal

@@ -1,6 +1,6 @@
-// AVX-512 (F + BW + VL) lookup kernels: the row-block policy for lookup_driver.h. Functions carry
-// __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) and are only reached through
-// the dispatcher after CpuSupports(Isa::kAvx512).
+// AVX-512 (F + BW + VL) lookup kernels: the row-block policy for lookup_driver.h, its functions
+// marked __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))); kAvx512Kernels is
+// only called by the dispatcher after CpuSupports(Isa::kAvx512).
 //
 // One zmm register holds 16 columns. A bag is pooled in column blocks of up to kMaxVecs
 // registers kept live across the bag's ids; the last dim % 16 columns go through one masked load
@@ -19,6 +19,13 @@ namespace {
 
 struct Avx512Rows {
   static constexpr int64_t kLanes = 16;
+
+  // f() compiled for AVX-512: flatten inlines the driver, and these blocks, into here.
+  template <class F>
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), flatten)) static bool Run(
+      const F& f) {
+    return f();
+  }
 
   // Lanes [0, tail) of a register.
   __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))) static __mmask16 TailMask(
@@ -40,8 +47,8 @@ struct Avx512Rows {
       return _mm512_cvtph_ps(h);
     } else {
       const void* p = row + c;
-      const __m128i q = kMasked ? _mm_maskz_loadu_epi8(mask, p)
-                                : _mm_loadu_si128(static_cast<const __m128i*>(p));
+      const __m128i q =
+          kMasked ? _mm_maskz_loadu_epi8(mask, p) : _mm_loadu_si128(static_cast<const __m128i*>(p));
       return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q));
     }
   }
@@ -112,15 +119,6 @@ struct Avx512Rows {
 
 }  // namespace
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), flatten)) bool GatherAvx512(
-    const TableView& t, const int64_t* ids, int64_t n, float* out) {
-  return GatherWith<Avx512Rows>(t, ids, n, out);
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), flatten)) bool BagAvx512(
-    const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths, int64_t num_bags,
-    const float* weights, Pooling pooling, float* out) {
-  return BagWith<Avx512Rows>(t, ids, n, lengths, num_bags, weights, pooling, out);
-}
+constinit const IsaKernels kAvx512Kernels{GatherWith<Avx512Rows>, BagWith<Avx512Rows>};
 
 }  // namespace rankopt::lookup_internal

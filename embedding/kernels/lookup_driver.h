@@ -4,6 +4,9 @@
 //
 //   struct Policy {
 //     static constexpr int64_t kLanes;  // fp32 columns per register.
+//     // Returns f(), with f and all it calls inlined into code for this ISA: the one function
+//     // marked __attribute__((target(ISA), flatten)).
+//     template <class F> static bool Run(const F& f);
 //     // Pools columns [c0, c0 + kLanes * kVecs + (kPartial ? tail : 0)) of one bag into out,
 //     // reading nothing past those columns of a row; tail is in [1, kLanes) when kPartial.
 //     template <TableDType kDType, int kVecs, bool kWeighted, bool kPartial>
@@ -14,11 +17,11 @@
 //   };
 //
 // Nothing here has a target attribute or needs more than baseline x86-64. An ISA file marks its
-// policy and its entry points with __attribute__((target(...))) and the entry points also with
-// `flatten`, which inlines the driver and, through it, the policy's blocks into code compiled for
-// that ISA. (GCC will not inline intrinsics into a function without the target, and a target on
-// these templates would tie them to one ISA.) Any out-of-line copy of this code is baseline, so
-// the ISA files may share it.
+// policy's functions with __attribute__((target(...))), and Run also with `flatten`, which
+// inlines the driver's loops and, through them, the policy's blocks into code compiled for that
+// ISA. (GCC will not inline intrinsics into a function without the target, and a target on these
+// templates would tie them to one ISA.) Any out-of-line copy of this code is baseline, so the ISA
+// files may share it; the ISA file's kernel table is {GatherWith<P>, BagWith<P>}.
 #ifndef RANKOPT_EMBEDDING_KERNELS_LOOKUP_DRIVER_H_
 #define RANKOPT_EMBEDDING_KERNELS_LOOKUP_DRIVER_H_
 
@@ -27,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "embedding/kernels/lookup.h"
 #include "embedding/kernels/lookup_internal.h"
@@ -37,6 +41,7 @@ namespace rankopt::lookup_internal {
 // Registers a bag keeps live across its ids: a row is pooled in blocks of kMaxVecs * kLanes
 // columns.
 inline constexpr int kMaxVecs = 8;
+inline constexpr auto kRegisterCounts = std::make_integer_sequence<int, kMaxVecs + 1>{};
 
 // Prefetches row `id` (every line it spans) into L2; see kPrefetchDistance.
 inline void PrefetchRow(const uint8_t* data, size_t row_bytes, int64_t rows, int64_t id) {
@@ -81,30 +86,14 @@ struct BagBlockArgs {
   }
 };
 
-// The last columns of a bag: `vecs` full registers, then `tail` columns when kPartial.
-template <class P, TableDType kDType, bool kWeighted, bool kPartial>
-void BagRest(const BagBlockArgs& a, int64_t c0, int vecs, int tail, float* out) {
-  static_assert(kMaxVecs == 8, "one case per register count");
-  switch (vecs) {
-    case 0:
-      return P::template BagBlock<kDType, 0, kWeighted, kPartial>(a, c0, tail, out);
-    case 1:
-      return P::template BagBlock<kDType, 1, kWeighted, kPartial>(a, c0, tail, out);
-    case 2:
-      return P::template BagBlock<kDType, 2, kWeighted, kPartial>(a, c0, tail, out);
-    case 3:
-      return P::template BagBlock<kDType, 3, kWeighted, kPartial>(a, c0, tail, out);
-    case 4:
-      return P::template BagBlock<kDType, 4, kWeighted, kPartial>(a, c0, tail, out);
-    case 5:
-      return P::template BagBlock<kDType, 5, kWeighted, kPartial>(a, c0, tail, out);
-    case 6:
-      return P::template BagBlock<kDType, 6, kWeighted, kPartial>(a, c0, tail, out);
-    case 7:
-      return P::template BagBlock<kDType, 7, kWeighted, kPartial>(a, c0, tail, out);
-    default:
-      return P::template BagBlock<kDType, 8, kWeighted, kPartial>(a, c0, tail, out);
-  }
+// The last columns of a bag: `vecs` (0..kMaxVecs) full registers, then `tail` columns when
+// kPartial. One BagBlock instance per register count, picked by a fold over kVecs.
+template <class P, TableDType kDType, bool kWeighted, bool kPartial, int... kVecs>
+void BagRest(std::integer_sequence<int, kVecs...>, const BagBlockArgs& a, int64_t c0, int vecs,
+             int tail, float* out) {
+  (void)((vecs == kVecs &&
+          (P::template BagBlock<kDType, kVecs, kWeighted, kPartial>(a, c0, tail, out), true)) ||
+         ...);
 }
 
 template <class P, TableDType kDType, bool kWeighted>
@@ -141,9 +130,9 @@ bool BagTyped(const TableView& t, const int64_t* ids, int64_t n, const int32_t* 
     const int vecs = static_cast<int>(rest / kLanes);
     const int tail = static_cast<int>(rest % kLanes);
     if (tail > 0) {
-      BagRest<P, kDType, kWeighted, true>(a, c, vecs, tail, o);
+      BagRest<P, kDType, kWeighted, true>(kRegisterCounts, a, c, vecs, tail, o);
     } else if (vecs > 0) {
-      BagRest<P, kDType, kWeighted, false>(a, c, vecs, 0, o);
+      BagRest<P, kDType, kWeighted, false>(kRegisterCounts, a, c, vecs, 0, o);
     }
     pos += len;
   }
@@ -160,22 +149,24 @@ bool BagPooled(const TableView& t, const int64_t* ids, int64_t n, const int32_t*
                                     pooling == Pooling::kMean, out);
 }
 
-// A BagFn for policy P.
+// A BagFn for policy P: the whole kernel runs inside P::Run, compiled for P's ISA.
 template <class P>
 bool BagWith(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
              int64_t num_bags, const float* weights, Pooling pooling, float* out) {
-  switch (t.dtype) {
-    case TableDType::kFloat32:
-      return BagPooled<P, TableDType::kFloat32>(t, ids, n, lengths, num_bags, weights, pooling,
-                                                out);
-    case TableDType::kFloat16:
-      return BagPooled<P, TableDType::kFloat16>(t, ids, n, lengths, num_bags, weights, pooling,
-                                                out);
-    case TableDType::kInt8RowWise:
-      return BagPooled<P, TableDType::kInt8RowWise>(t, ids, n, lengths, num_bags, weights,
-                                                    pooling, out);
-  }
-  return false;
+  return P::Run([&] {
+    switch (t.dtype) {
+      case TableDType::kFloat32:
+        return BagPooled<P, TableDType::kFloat32>(t, ids, n, lengths, num_bags, weights, pooling,
+                                                  out);
+      case TableDType::kFloat16:
+        return BagPooled<P, TableDType::kFloat16>(t, ids, n, lengths, num_bags, weights, pooling,
+                                                  out);
+      case TableDType::kInt8RowWise:
+        return BagPooled<P, TableDType::kInt8RowWise>(t, ids, n, lengths, num_bags, weights,
+                                                      pooling, out);
+    }
+    return false;
+  });
 }
 
 template <class P, TableDType kDType>
@@ -194,18 +185,20 @@ bool GatherTyped(const TableView& t, const int64_t* ids, int64_t n, float* out) 
   return true;
 }
 
-// A GatherFn for policy P.
+// A GatherFn for policy P: the whole kernel runs inside P::Run, compiled for P's ISA.
 template <class P>
 bool GatherWith(const TableView& t, const int64_t* ids, int64_t n, float* out) {
-  switch (t.dtype) {
-    case TableDType::kFloat32:
-      return GatherTyped<P, TableDType::kFloat32>(t, ids, n, out);
-    case TableDType::kFloat16:
-      return GatherTyped<P, TableDType::kFloat16>(t, ids, n, out);
-    case TableDType::kInt8RowWise:
-      return GatherTyped<P, TableDType::kInt8RowWise>(t, ids, n, out);
-  }
-  return false;
+  return P::Run([&] {
+    switch (t.dtype) {
+      case TableDType::kFloat32:
+        return GatherTyped<P, TableDType::kFloat32>(t, ids, n, out);
+      case TableDType::kFloat16:
+        return GatherTyped<P, TableDType::kFloat16>(t, ids, n, out);
+      case TableDType::kInt8RowWise:
+        return GatherTyped<P, TableDType::kInt8RowWise>(t, ids, n, out);
+    }
+    return false;
+  });
 }
 
 }  // namespace rankopt::lookup_internal

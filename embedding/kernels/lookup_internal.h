@@ -31,12 +31,14 @@ using BagFn = bool (*)(const TableView& t, const int64_t* ids, int64_t n, const 
 bool GatherScalar(const TableView& t, const int64_t* ids, int64_t n, float* out);
 bool BagScalar(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
                int64_t num_bags, const float* weights, Pooling pooling, float* out);
-bool GatherAvx2(const TableView& t, const int64_t* ids, int64_t n, float* out);
-bool BagAvx2(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
-             int64_t num_bags, const float* weights, Pooling pooling, float* out);
-bool GatherAvx512(const TableView& t, const int64_t* ids, int64_t n, float* out);
-bool BagAvx512(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
-               int64_t num_bags, const float* weights, Pooling pooling, float* out);
+
+// The kernels of one SIMD ISA. Call only after CpuSupports(that ISA).
+struct IsaKernels {
+  GatherFn gather;
+  BagFn bag;
+};
+extern const IsaKernels kAvx2Kernels;    // lookup_avx2.cc
+extern const IsaKernels kAvx512Kernels;  // lookup_avx512.cc
 
 }  // namespace rankopt::lookup_internal
 
