@@ -21,10 +21,10 @@ namespace {
 struct Avx2Rows {
   static constexpr int64_t kLanes = 8;
 
-  // f() compiled for AVX2: flatten inlines the driver, and these blocks, into here.
-  template <class F>
-  __attribute__((target("avx2,fma,f16c"), flatten)) static bool Run(const F& f) {
-    return f();
+  // kKernel(args...) compiled for AVX2: flatten inlines the driver, and these blocks, into here.
+  template <auto kKernel, class... Args>
+  __attribute__((target("avx2,fma,f16c"), flatten)) static bool Run(Args... args) {
+    return kKernel(args...);
   }
 
   // Columns [c, c + 8) of a row as fp32.

@@ -20,11 +20,11 @@ namespace {
 struct Avx512Rows {
   static constexpr int64_t kLanes = 16;
 
-  // f() compiled for AVX-512: flatten inlines the driver, and these blocks, into here.
-  template <class F>
+  // kKernel(args...) compiled for AVX-512: flatten inlines the driver, and these blocks, into here.
+  template <auto kKernel, class... Args>
   __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), flatten)) static bool Run(
-      const F& f) {
-    return f();
+      Args... args) {
+    return kKernel(args...);
   }
 
   // Lanes [0, tail) of a register.

@@ -4,9 +4,10 @@
 //
 //   struct Policy {
 //     static constexpr int64_t kLanes;  // fp32 columns per register.
-//     // Returns f(), with f and all it calls inlined into code for this ISA: the one function
-//     // marked __attribute__((target(ISA), flatten)).
-//     template <class F> static bool Run(const F& f);
+//     // Returns kKernel(args...), with kKernel and all it calls inlined into code for this ISA:
+//     // the one function marked __attribute__((target(ISA), flatten)). Arguments by value, as
+//     // kernel parameters (a lambda's captures would be reloaded after every vector store).
+//     template <auto kKernel, class... Args> static bool Run(Args... args);
 //     // Pools columns [c0, c0 + kLanes * kVecs + (kPartial ? tail : 0)) of one bag into out,
 //     // reading nothing past those columns of a row; tail is in [1, kLanes) when kPartial.
 //     template <TableDType kDType, int kVecs, bool kWeighted, bool kPartial>
@@ -139,34 +140,34 @@ bool BagTyped(const TableView& t, const int64_t* ids, int64_t n, const int32_t* 
   return true;
 }
 
+// Each (dtype, pooling) kernel is a function of its own, compiled for P's ISA by P::Run.
 template <class P, TableDType kDType>
 bool BagPooled(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
                int64_t num_bags, const float* weights, Pooling pooling, float* out) {
   if (pooling == Pooling::kWeightedSum) {
-    return BagTyped<P, kDType, true>(t, ids, n, lengths, num_bags, weights, false, out);
+    return P::template Run<BagTyped<P, kDType, true>>(t, ids, n, lengths, num_bags, weights, false,
+                                                      out);
   }
-  return BagTyped<P, kDType, false>(t, ids, n, lengths, num_bags, weights,
-                                    pooling == Pooling::kMean, out);
+  return P::template Run<BagTyped<P, kDType, false>>(t, ids, n, lengths, num_bags, weights,
+                                                     pooling == Pooling::kMean, out);
 }
 
-// A BagFn for policy P: the whole kernel runs inside P::Run, compiled for P's ISA.
+// A BagFn for policy P.
 template <class P>
 bool BagWith(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
              int64_t num_bags, const float* weights, Pooling pooling, float* out) {
-  return P::Run([&] {
-    switch (t.dtype) {
-      case TableDType::kFloat32:
-        return BagPooled<P, TableDType::kFloat32>(t, ids, n, lengths, num_bags, weights, pooling,
-                                                  out);
-      case TableDType::kFloat16:
-        return BagPooled<P, TableDType::kFloat16>(t, ids, n, lengths, num_bags, weights, pooling,
-                                                  out);
-      case TableDType::kInt8RowWise:
-        return BagPooled<P, TableDType::kInt8RowWise>(t, ids, n, lengths, num_bags, weights,
-                                                      pooling, out);
-    }
-    return false;
-  });
+  switch (t.dtype) {
+    case TableDType::kFloat32:
+      return BagPooled<P, TableDType::kFloat32>(t, ids, n, lengths, num_bags, weights, pooling,
+                                                out);
+    case TableDType::kFloat16:
+      return BagPooled<P, TableDType::kFloat16>(t, ids, n, lengths, num_bags, weights, pooling,
+                                                out);
+    case TableDType::kInt8RowWise:
+      return BagPooled<P, TableDType::kInt8RowWise>(t, ids, n, lengths, num_bags, weights, pooling,
+                                                    out);
+  }
+  return false;
 }
 
 template <class P, TableDType kDType>
@@ -185,20 +186,18 @@ bool GatherTyped(const TableView& t, const int64_t* ids, int64_t n, float* out) 
   return true;
 }
 
-// A GatherFn for policy P: the whole kernel runs inside P::Run, compiled for P's ISA.
+// A GatherFn for policy P.
 template <class P>
 bool GatherWith(const TableView& t, const int64_t* ids, int64_t n, float* out) {
-  return P::Run([&] {
-    switch (t.dtype) {
-      case TableDType::kFloat32:
-        return GatherTyped<P, TableDType::kFloat32>(t, ids, n, out);
-      case TableDType::kFloat16:
-        return GatherTyped<P, TableDType::kFloat16>(t, ids, n, out);
-      case TableDType::kInt8RowWise:
-        return GatherTyped<P, TableDType::kInt8RowWise>(t, ids, n, out);
-    }
-    return false;
-  });
+  switch (t.dtype) {
+    case TableDType::kFloat32:
+      return P::template Run<GatherTyped<P, TableDType::kFloat32>>(t, ids, n, out);
+    case TableDType::kFloat16:
+      return P::template Run<GatherTyped<P, TableDType::kFloat16>>(t, ids, n, out);
+    case TableDType::kInt8RowWise:
+      return P::template Run<GatherTyped<P, TableDType::kInt8RowWise>>(t, ids, n, out);
+  }
+  return false;
 }
 
 }  // namespace rankopt::lookup_internal
