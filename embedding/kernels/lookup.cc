@@ -20,9 +20,9 @@ struct Kernels {
 Kernels KernelsFor(Isa isa) {
   switch (isa) {
     case Isa::kAvx512:
-      return {isa, lookup_internal::GatherAvx512, lookup_internal::BagAvx512};
+      return {isa, lookup_internal::kAvx512Kernels.gather, lookup_internal::kAvx512Kernels.bag};
     case Isa::kAvx2:
-      return {isa, lookup_internal::GatherAvx2, lookup_internal::BagAvx2};
+      return {isa, lookup_internal::kAvx2Kernels.gather, lookup_internal::kAvx2Kernels.bag};
     case Isa::kScalar:
       break;
   }

@@ -1,6 +1,7 @@
 // Per-ISA entry points behind lookup.h. Callers (lookup.cc) have already checked the view, the
-// lengths and `out`; these kernels still check every id. Raw pointers only: the ISA files are
-// compiled with -mavx2 / -mavx512* and must not instantiate inline code shared with other files.
+// lengths and `out`; these kernels still check every id. The AVX2 and AVX-512 kernels live in
+// target-attributed functions (no per-file -m flags) built on the shared driver in
+// lookup_driver.h, so inline code shared between files is always compiled for baseline x86-64.
 #ifndef RANKOPT_EMBEDDING_KERNELS_LOOKUP_INTERNAL_H_
 #define RANKOPT_EMBEDDING_KERNELS_LOOKUP_INTERNAL_H_
 
@@ -30,12 +31,14 @@ using BagFn = bool (*)(const TableView& t, const int64_t* ids, int64_t n, const 
 bool GatherScalar(const TableView& t, const int64_t* ids, int64_t n, float* out);
 bool BagScalar(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
                int64_t num_bags, const float* weights, Pooling pooling, float* out);
-bool GatherAvx2(const TableView& t, const int64_t* ids, int64_t n, float* out);
-bool BagAvx2(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
-             int64_t num_bags, const float* weights, Pooling pooling, float* out);
-bool GatherAvx512(const TableView& t, const int64_t* ids, int64_t n, float* out);
-bool BagAvx512(const TableView& t, const int64_t* ids, int64_t n, const int32_t* lengths,
-               int64_t num_bags, const float* weights, Pooling pooling, float* out);
+
+// The kernels of one SIMD ISA. Call only after CpuSupports(that ISA).
+struct IsaKernels {
+  GatherFn gather;
+  BagFn bag;
+};
+extern const IsaKernels kAvx2Kernels;    // lookup_avx2.cc
+extern const IsaKernels kAvx512Kernels;  // lookup_avx512.cc
 
 }  // namespace rankopt::lookup_internal
 
