@@ -17,6 +17,7 @@ Usage: /usr/bin/python3 bench/zoo/make_zoo.py [--scale mini|full] [--out DIR] [-
 """
 import argparse
 import collections
+import inspect
 import json
 import os
 import sys
@@ -50,9 +51,13 @@ def export(name, scale, out_dir, opsets, candidates):
         path = os.path.join(out_dir, f"{name}_op{opset}.onnx")
         # Not under no_grad: with gradients on, nn.TransformerEncoderLayer takes its math path
         # (its inference fast path, aten::_transformer_encoder_layer_fwd, has no ONNX export).
+        # torch >= 2.9 exports with dynamo by default; these fixtures are the TorchScript
+        # exporter's (make_dynamo_exports.py covers dynamo).
+        legacy = ({"dynamo": False}
+                  if "dynamo" in inspect.signature(torch.onnx.export).parameters else {})
         torch.onnx.export(model, example, path, input_names=names, output_names=onames,
                           dynamic_axes={n: {0: "batch"} for n in names + onames},
-                          opset_version=opset, do_constant_folding=True)
+                          opset_version=opset, do_constant_folding=True, **legacy)
         proto = onnx.load(path)
         onnx.checker.check_model(proto)
         ops[f"op{opset}"] = dict(sorted(collections.Counter(
