@@ -4,6 +4,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "graph/io/model_io.h"
 #include "rankopt/status_macros.h"
@@ -30,7 +31,16 @@ absl::StatusOr<ModelSource> LoadModelSource(const std::string& path) {
   ModelSource source;
   source.path = path;
   if (!IsModelPackageFile(path)) {
-    RANKOPT_ASSIGN_OR_RETURN(source.graph, LoadModel(path));
+    absl::StatusOr<Graph> graph = LoadModel(path);
+    if (!graph.ok() && absl::EndsWith(path, ".rkp")) {
+      // A package whose first bytes were damaged would otherwise be reported as a bad GraphDef.
+      return absl::DataLossError(absl::StrCat(
+          path, ": a .rkp file without the model package header (its first 8 bytes are not the "
+                "package magic): the package is damaged, or not one; write it again with "
+                "`rankopt optimize`"));
+    }
+    if (!graph.ok()) return graph.status();
+    source.graph = *std::move(graph);
     return source;
   }
   RANKOPT_ASSIGN_OR_RETURN(ModelPackage package, ReadModelPackage(path));

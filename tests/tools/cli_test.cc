@@ -313,6 +313,14 @@ TEST_F(CliTest, TorchDynamoExportsRunAtEveryLevel) {
   ASSERT_EQ(packaged.exit_code, 0) << packaged.err;
   // int8 tables (the gate's budget, 1e-2 absolute) may move the scores a little.
   for (double e : RelativeErrors(packaged.out)) EXPECT_LT(e, 2e-2);
+
+  // A package whose magic is damaged is reported as a damaged package, not as a bad GraphDef.
+  std::string bytes = ReadFile(package);
+  bytes[1] ^= 0x20;
+  const fs::path damaged = Temp("damaged.rkp");
+  WriteFile(damaged, bytes);
+  ExpectOneLineError(Run("run " + damaged.string() + " --inputs " + dir + "din_dynamo_ref.json"),
+                     1, {"damaged.rkp", "without the model package header", "damaged"});
 }
 
 }  // namespace
