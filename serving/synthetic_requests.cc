@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/file_io.h"
 #include "rankopt/status_macros.h"
 
 namespace rankopt {
@@ -211,6 +212,81 @@ absl::StatusOr<std::vector<NamedTensor>> SynthesizeScorerInputs(
             feed.view.dtype, std::vector<int64_t>(feed.view.dims.begin(), feed.view.dims.end()),
             absl::string_view(static_cast<const char*>(feed.view.data), feed.view.ByteSize())));
     out.push_back({feed.name, std::move(t)});
+  }
+  return out;
+}
+
+namespace {
+
+bool IsCandidateInput(const ExecutionPlan::Input& in) {
+  return !in.shape.known_rank() || (in.shape.rank() >= 1 && in.shape.dim(0) == Shape::kUnknownDim);
+}
+
+const ExecutionPlan::Input* FindInput(const ExecutionPlan& plan, const std::string& name) {
+  for (const ExecutionPlan::Input& in : plan.inputs()) {
+    if (in.name == name) return &in;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<RequestTemplate> LoadRequestTemplate(const std::string& path, const ExecutionPlan& plan) {
+  RANKOPT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  // A JSON-lines file: its first non-blank line is the first request.
+  absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(text, path);
+  if (!doc.ok()) {
+    const size_t start = text.find_first_not_of(" \t\r\n");
+    const size_t end = start == std::string::npos ? std::string::npos : text.find('\n', start);
+    if (start != std::string::npos && end != std::string::npos) {
+      absl::StatusOr<TensorJsonDocument> first =
+          ParseTensorJson(text.substr(start, end - start), absl::StrCat(path, ": first line"));
+      if (first.ok()) doc = std::move(first);
+    }
+  }
+  if (!doc.ok()) return doc.status();
+  RequestTemplate t;
+  for (NamedTensor& tensor : doc->inputs) {
+    const ExecutionPlan::Input* in = FindInput(plan, tensor.name);
+    if (in == nullptr) continue;  // e.g. an input a pruned model no longer needs
+    if (!IsFixedWidth(tensor.tensor.dtype())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": input '", tensor.name, "' is not numeric"));
+    }
+    if (IsCandidateInput(*in) && !tensor.tensor.dims().empty()) {
+      t.rows = std::max(t.rows, tensor.tensor.dims()[0]);
+    }
+    t.tensors.push_back(std::move(tensor));
+  }
+  if (t.rows < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": no input with candidate rows (a dynamic leading dim of at least 1 row)"));
+  }
+  return t;
+}
+
+absl::StatusOr<std::vector<NamedTensor>> TileRequest(const RequestTemplate& t,
+                                                     const ExecutionPlan& plan, int64_t n) {
+  std::vector<NamedTensor> out;
+  for (const NamedTensor& tensor : t.tensors) {
+    const ExecutionPlan::Input* in = FindInput(plan, tensor.name);
+    const std::vector<int64_t>& dims = tensor.tensor.dims();
+    if (!IsCandidateInput(*in) || dims.empty() || dims[0] != t.rows) {
+      out.push_back(tensor);
+      continue;
+    }
+    const absl::string_view bytes = tensor.tensor.bytes();
+    const size_t row_bytes = bytes.size() / static_cast<size_t>(t.rows);
+    std::string tiled;
+    tiled.reserve(row_bytes * n);
+    for (int64_t r = 0; r < n; ++r) {
+      tiled.append(bytes.data() + row_bytes * static_cast<size_t>(r % t.rows), row_bytes);
+    }
+    std::vector<int64_t> new_dims = dims;
+    new_dims[0] = n;
+    RANKOPT_ASSIGN_OR_RETURN(Tensor tiled_tensor,
+                             Tensor::FromBytes(tensor.tensor.dtype(), new_dims, tiled));
+    out.push_back({tensor.name, std::move(tiled_tensor)});
   }
   return out;
 }

@@ -54,6 +54,23 @@ absl::StatusOr<std::vector<NamedTensor>> SynthesizeScorerInputs(
 absl::StatusOr<std::vector<NamedTensor>> SynthesizeGraphInputs(
     absl::Span<const ExecutionPlan::Input> inputs, int64_t candidates);
 
+// Rows to tile into requests of any size: `rankopt bench --requests`.
+struct RequestTemplate {
+  std::vector<NamedTensor> tensors;  // the inputs `plan` reads, as in the file
+  int64_t rows = 0;                  // candidate rows of the template
+};
+
+// The first request of `path` (a `rankopt run --inputs` JSON file, or JSON lines: its first
+// line), keeping the inputs `plan` reads. Errors: unreadable, not tensor JSON, a non-numeric input,
+// no input with candidate rows.
+absl::StatusOr<RequestTemplate> LoadRequestTemplate(const std::string& path,
+                                                    const ExecutionPlan& plan);
+
+// Rows 0..n-1 of the template, row r taken from template row r % rows (inputs without candidate
+// rows as they are). REQUIRES: `t` came from LoadRequestTemplate with the same plan.
+absl::StatusOr<std::vector<NamedTensor>> TileRequest(const RequestTemplate& t,
+                                                     const ExecutionPlan& plan, int64_t n);
+
 }  // namespace rankopt
 
 #endif  // RANKOPT_SERVING_SYNTHETIC_REQUESTS_H_
