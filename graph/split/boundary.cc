@@ -48,6 +48,23 @@ bool InPart(const Node& node, const absl::flat_hash_set<TensorRef>& part) {
   return node.op != kConstOp && node.op != kPlaceholderOp && part.contains(TensorRef{node.name, 0});
 }
 
+const TensorRef* FirstOutputIn(const std::vector<TensorRef>& output_refs,
+                               const absl::flat_hash_set<TensorRef>& part) {
+  for (const TensorRef& ref : output_refs) {
+    if (part.contains(ref)) return &ref;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> BoundaryNodes(const std::vector<TensorRef>& boundary) {
+  std::vector<std::string> nodes;
+  absl::flat_hash_set<std::string> seen;
+  for (const TensorRef& ref : boundary) {
+    if (seen.insert(ref.node).second) nodes.push_back(ref.node);
+  }
+  return nodes;
+}
+
 std::vector<TensorRef> FindBoundary(const Graph& graph, const absl::flat_hash_set<TensorRef>& part,
                                     bool graph_inputs) {
   std::vector<TensorRef> boundary;

@@ -39,6 +39,15 @@ absl::Status CheckRequestInputs(const Graph& graph,
 absl::StatusOr<std::vector<TensorRef>> ResolveOutputs(const Graph& graph,
                                                       const std::vector<std::string>& outputs);
 
+// The first tensor of `output_refs` that lies in `part` (a part computed once cannot produce an
+// output that has one row per candidate), or nullptr.
+const TensorRef* FirstOutputIn(const std::vector<TensorRef>& output_refs,
+                               const absl::flat_hash_set<TensorRef>& part);
+
+// The nodes that make the `boundary` tensors, each once, in order: where a walk back through the
+// first part starts.
+std::vector<std::string> BoundaryNodes(const std::vector<TensorRef>& boundary);
+
 // True for a node the first part computes: its output 0 is in `part` and it is no Const or
 // Placeholder (those stay in both parts).
 bool InPart(const Node& node, const absl::flat_hash_set<TensorRef>& part);

@@ -171,10 +171,8 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
 
   RANKOPT_ASSIGN_OR_RETURN(const std::vector<TensorRef> output_refs,
                            graph_split::ResolveOutputs(graph, outputs));
-  for (const TensorRef& ref : output_refs) {
-    if (item.contains(ref)) {
-      return NotApplicable(absl::StrCat("output '", ref.ToString(), "' is item-level"));
-    }
+  if (const TensorRef* ref = graph_split::FirstOutputIn(output_refs, item)) {
+    return NotApplicable(absl::StrCat("output '", ref->ToString(), "' is item-level"));
   }
 
   // The boundary: item-level tensors made by a node (graph inputs stay inputs of the cross
@@ -188,11 +186,8 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
   absl::flat_hash_set<std::string> whole;                             // feeds read whole
   bool work = false;
   {
-    std::vector<std::string> stack;
-    absl::flat_hash_set<std::string> seen;
-    for (const TensorRef& ref : boundary) {
-      if (seen.insert(ref.node).second) stack.push_back(ref.node);
-    }
+    std::vector<std::string> stack = graph_split::BoundaryNodes(boundary);
+    absl::flat_hash_set<std::string> seen(stack.begin(), stack.end());
     while (!stack.empty()) {
       const Node* node = graph.FindNode(stack.back());
       stack.pop_back();

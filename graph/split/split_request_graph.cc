@@ -41,10 +41,8 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   // The outputs the candidate part must produce; none may be request-level (one row).
   RANKOPT_ASSIGN_OR_RETURN(const std::vector<TensorRef> output_refs,
                            graph_split::ResolveOutputs(graph, outputs));
-  for (const TensorRef& ref : output_refs) {
-    if (request.contains(ref)) {
-      return NotApplicable(absl::StrCat("output '", ref.ToString(), "' is request-level"));
-    }
+  if (const TensorRef* ref = graph_split::FirstOutputIn(output_refs, request)) {
+    return NotApplicable(absl::StrCat("output '", ref->ToString(), "' is request-level"));
   }
 
   // The boundary: request-level tensors read by a candidate-level node, in graph order.
@@ -57,11 +55,8 @@ absl::StatusOr<RequestGraphSplit> SplitRequestGraph(
   absl::flat_hash_map<std::string, std::vector<int64_t>> columns_of;  // feed -> columns
   absl::flat_hash_set<std::string> whole;                             // feeds read whole
   {
-    std::vector<std::string> stack;
-    absl::flat_hash_set<std::string> seen;
-    for (const TensorRef& ref : boundary) {
-      if (seen.insert(ref.node).second) stack.push_back(ref.node);
-    }
+    std::vector<std::string> stack = graph_split::BoundaryNodes(boundary);
+    absl::flat_hash_set<std::string> seen(stack.begin(), stack.end());
     while (!stack.empty()) {
       const Node* node = graph.FindNode(stack.back());
       stack.pop_back();
