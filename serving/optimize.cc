@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -221,35 +222,36 @@ struct TimingSetup {
   int threads = 1;
 };
 
-// A graph planned and bound to the timing request, run as the serving runtime runs it: chunked
-// (ChunkedRunner, the allocation-free RunInto), request-level inputs passed whole once the graph
-// is marked. Owns a copy of the graph, so it outlives the pass that produced it.
+// A graph bound to the timing request and run as Model::Score runs it: through a Scorer (chunked,
+// the allocation-free path, the one-row rule for request-level inputs once the graph is marked).
+// Owns a copy of the graph, so it outlives the pass that produced it.
 class TimedGraph {
  public:
   // Errors: the graph does not plan, the request does not feed it, or its first run fails.
   static absl::StatusOr<std::unique_ptr<TimedGraph>> Create(const Graph& graph,
                                                             const TimingSetup& setup) {
     std::unique_ptr<TimedGraph> t(new TimedGraph(graph));
-    RANKOPT_ASSIGN_OR_RETURN(t->plan_, ExecutionPlan::Create(t->graph_, setup.plan_options));
-    RANKOPT_RETURN_IF_ERROR(
-        FeedsFromTransformedRequest(*setup.request, t->plan_->inputs(), &t->feeds_));
-    ChunkedRunnerOptions options;
+    ScorerOptions options;
+    options.outputs = setup.plan_options.outputs;
+    options.memory_cap_bytes = setup.plan_options.memory_cap_bytes;
     options.threads = setup.threads;
-    options.request_level_inputs = OneRowInputs(t->graph_, setup.request_inputs);
-    RANKOPT_ASSIGN_OR_RETURN(t->runner_, ChunkedRunner::Create(t->plan_.get(), options));
+    options.request_inputs = setup.request_inputs;
+    RANKOPT_ASSIGN_OR_RETURN(t->scorer_,
+                             Scorer::Create(&t->graph_, std::nullopt, std::move(options)));
+    RANKOPT_RETURN_IF_ERROR(FeedsFromTransformedRequest(
+        *setup.request, t->scorer_->plan().inputs(), &t->feeds_, t->scorer_->feed_options()));
     RANKOPT_RETURN_IF_ERROR(t->Run());
     return t;
   }
 
-  absl::Status Run() { return runner_->RunInto(feeds_.views, &outputs_); }
+  absl::Status Run() { return scorer_->Run(feeds_.views, &outputs_); }
 
  private:
   explicit TimedGraph(const Graph& graph) : graph_(graph) {}
 
-  const Graph graph_;
-  std::unique_ptr<const ExecutionPlan> plan_;
+  const Graph graph_;                // before scorer_, which reads it until destroyed
+  std::unique_ptr<Scorer> scorer_;
   GraphFeeds feeds_;
-  std::unique_ptr<ChunkedRunner> runner_;
   ChunkedOutputs outputs_;
 };
 
