@@ -672,7 +672,29 @@ absl::Status WritePackage(const OptimizeModelOptions& o, const Loaded& loaded, G
 
 }  // namespace
 
+std::string DefaultModelName(const std::string& model_path) {
+  fs::path p = fs::path(model_path).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  std::string stem = p.stem().string();
+  return stem.empty() ? "model" : stem;
+}
+
+absl::Status CheckOptimizeOutPath(const std::string& model_path, const std::string& out_path) {
+  std::error_code error;
+  const bool same = fs::equivalent(model_path, out_path, error) ||
+                    (fs::weakly_canonical(model_path, error) == fs::weakly_canonical(out_path, error) &&
+                     !error);
+  if (!same) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(out_path, ": refusing to overwrite the input model; pick another -o"));
+}
+
 absl::StatusOr<OptimizeResult> OptimizeModel(const OptimizeModelOptions& options) {
+  RANKOPT_RETURN_IF_ERROR(CheckOptimizeOutPath(options.model_path, options.out_path));
+  if (options.name.empty() || options.version.empty()) {
+    return absl::InvalidArgumentError(
+        "the package's name and model version must not be empty (--name, --model-version)");
+  }
   OptimizeResult result;
   serving::OptimizeReport* report = &result.report;
   StartReport(options, report);

@@ -66,6 +66,14 @@ struct OptimizeResult {
 // out_paths may run concurrently, but then skew each other's latencies.
 absl::StatusOr<OptimizeResult> OptimizeModel(const OptimizeModelOptions& options);
 
+// The default package name for `model_path`: its file stem ("din" for "models/din.onnx",
+// "1593253204" for a SavedModel directory ".../1593253204/"), "model" when it has none.
+std::string DefaultModelName(const std::string& model_path);
+
+// Errors (InvalidArgument, naming out_path) when `out_path` names the model itself, which
+// OptimizeModel would overwrite. OptimizeModel checks this first; a front end may call it earlier.
+absl::Status CheckOptimizeOutPath(const std::string& model_path, const std::string& out_path);
+
 // Why this build's latencies are not representative (no optimization, assertions on); empty in
 // a release build.
 std::vector<std::string> OptimizeBuildWarnings();

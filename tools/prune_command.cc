@@ -1,10 +1,8 @@
 // rankopt prune MODEL --outputs NAMES [--inputs NAMES] -o OUT
-#include <filesystem>
 #include <iostream>
 
-#include "absl/strings/str_cat.h"
-#include "graph/io/model_io.h"
-#include "graph/passes/prune.h"
+#include "graph/passes/pass_report.h"
+#include "serving/prune_model.h"
 #include "tools/command_line.h"
 #include "tools/commands.h"
 
@@ -28,12 +26,6 @@ const CommandSpec& Spec() {
   return spec;
 }
 
-// True when `a` and `b` name the same existing file or directory.
-bool SamePath(const std::string& a, const std::string& b) {
-  std::error_code ec;
-  return std::filesystem::exists(b, ec) && std::filesystem::equivalent(a, b, ec);
-}
-
 }  // namespace
 
 int RunPrune(const std::vector<std::string>& args) {
@@ -48,26 +40,10 @@ int RunPrune(const std::vector<std::string>& args) {
     return UsageError(Spec(), "MODEL, --outputs and -o are required");
   }
   const std::string& in_path = line.positional()[0];
-  if (SamePath(in_path, out_path)) {
-    return ReportError("prune", absl::InvalidArgumentError(
-                                    absl::StrCat(out_path,
-                                                 ": refusing to overwrite the input model; pick "
-                                                 "another -o")));
-  }
-  absl::StatusOr<Graph> graph = LoadModel(in_path);
-  if (!graph.ok()) return ReportError("prune", graph.status());
-  Graph pruned(graph->format());
-  absl::StatusOr<PassReport> report = PruneGraph(*graph, options, &pruned);
-  if (!report.ok()) {
-    return ReportError("prune",
-                       absl::Status(report.status().code(),
-                                    absl::StrCat(in_path, ": ", report.status().message())));
-  }
-  if (absl::Status saved = SaveModel(pruned, out_path); !saved.ok()) {
-    return ReportError("prune", saved);
-  }
-  std::cout << FormatPassReport(*report) << "wrote " << out_path << " ("
-            << ModelFormatName(pruned.format()) << ")\n";
+  absl::StatusOr<PruneModelResult> result = PruneModelFile(in_path, options, out_path);
+  if (!result.ok()) return ReportError("prune", result.status());
+  std::cout << FormatPassReport(result->report) << "wrote " << out_path << " ("
+            << ModelFormatName(result->format) << ")\n";
   return kExitOk;
 }
 
