@@ -16,7 +16,7 @@ packages=(
   libcpp-httplib-dev                  # `rankopt serve` (HTTP front end)
   libevent-dev                        # `rankopt serve`'s event-driven HTTP server (evhttp)
   libhiredis-dev redis-server redis-tools   # remote tables in a Redis Cluster (and its tests)
-  python3-dev python3-pybind11 python3-pytest python3-setuptools python3-pip python3-wheel   # the Python package
+  python3-dev python3-pybind11 python3-pytest python3-setuptools python3-pip python3-wheel python3-venv   # the Python package
   clang-14 libclang-rt-14-dev         # sanitizer builds and libFuzzer (scripts/sanitize.sh, fuzz.sh)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy               # fixture generators and test helpers

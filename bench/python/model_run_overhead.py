@@ -6,8 +6,9 @@
 For the DIN and ESMM peer models (tests/data/peers) at 16 and 200 candidates, alternating in each
 round: the C++ Scorer::Run alone (feeds converted once, timed inside the native module with the
 GIL released: Model.time_run_native) and Model.run from Python (numpy feeds in, numpy outputs
-back). Prints the median per-call time of each, their difference (the binding's overhead: dict
-and array conversion, the GIL, wrapping the outputs) and the ratio. The 16-core Xeon comparison
+back), one call of each in turn. Prints the median per-call time of each, the median of the
+per-pair differences (the binding's overhead: dict and array conversion, the GIL, wrapping the
+outputs) and the ratio of the medians. The 16-core Xeon comparison
 with onnxruntime's Python binding is not in this script (no onnxruntime for Python here).
 """
 import argparse
@@ -50,18 +51,20 @@ def main():
         for n in (16, 200):
             feeds = tiled(base, n)
             model.run(feeds)
-            native, python = [], []
-            for _ in range(args.rounds):
-                native.append(statistics.median(model._m.time_run_native(feeds, args.calls)))
-                times = []
-                for _ in range(args.calls):
-                    start = time.perf_counter()
-                    model.run(feeds)
-                    times.append(time.perf_counter() - start)
-                python.append(statistics.median(times))
+            # Paired: each Python call right after one C++ call, so machine noise hits both.
+            native, python, overhead = [], [], []
+            for _ in range(args.rounds * args.calls):
+                cpp = model._m.time_run_native(feeds, 1)[0]
+                start = time.perf_counter()
+                model.run(feeds)
+                py = time.perf_counter() - start
+                native.append(cpp)
+                python.append(py)
+                overhead.append(py - cpp)
             cpp_us = statistics.median(native) * 1e6
             py_us = statistics.median(python) * 1e6
-            print(f"{name:<6} {n:>5} {cpp_us:>11.2f} {py_us:>13.2f} {py_us - cpp_us:>12.2f} "
+            over_us = statistics.median(overhead) * 1e6
+            print(f"{name:<6} {n:>5} {cpp_us:>11.2f} {py_us:>13.2f} {over_us:>12.2f} "
                   f"{py_us / cpp_us:>6.3f}")
 
 

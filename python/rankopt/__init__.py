@@ -285,6 +285,10 @@ class Model:
         Returns:
             dict: output name -> numpy array owning the library's result buffer.
 
+        The graph runs whole on the calling thread, as the command runs it, so the outputs are
+        bitwise those of ``rankopt run``. For a package, the first call to :meth:`run`,
+        :attr:`inputs` or :attr:`outputs` loads the package's graph once more for this.
+
         Raises:
             Error: a missing or unknown feed, a wrong dtype or shape, a kernel error.
         """

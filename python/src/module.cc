@@ -337,13 +337,14 @@ std::vector<Request> ToRequests(py::handle v) {
 // ---- tensors ----
 
 DType DTypeOfArray(const py::array& a, const std::string& name) {
-  const py::dtype dt = a.dtype();
-  const char order = dt.attr("byteorder").cast<std::string>()[0];
-  const size_t size = static_cast<size_t>(dt.itemsize());
-  const char kind = dt.kind();
+  // The descriptor's fields read directly: no Python attribute lookups per feed.
+  const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(a.ptr())->descr);
+  const char order = descr->byteorder;
+  const size_t size = static_cast<size_t>(descr->elsize);
+  const char kind = descr->kind;
   auto fail = [&]() -> DType {
     throw StatusError(absl::StrCat("feed '", name, "': numpy dtype ",
-                                   std::string(py::str(py::handle(dt))),
+                                   std::string(py::str(py::handle(a.dtype()))),
                                    " has no rankopt dtype (float32/64, float16, int8..64, "
                                    "uint8..64, bool in native byte order)"));
   };

@@ -51,6 +51,7 @@ def test_optimize_report_matches_cli_json(tmp_path):
     args = dict(features=DIN_CONFIG, sample=DIN_REQUESTS, time_s=0)
     result = rankopt.optimize(DIN_ONNX, out=str(tmp_path / "py.rkp"), **args)
     assert os.path.getsize(result.package) > 0 and result.package == str(tmp_path / "py.rkp")
+    assert rankopt.Model(result.package).name == "din"  # the model's file stem, as the command
     cli_out = str(tmp_path / "cli.rkp")
     cli = json.loads(run_cli("optimize", DIN_ONNX, "--features", DIN_CONFIG, "--sample",
                              DIN_REQUESTS, "--time-s", "0", "-o", cli_out, "--json").stdout)
