@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,6 +54,18 @@ Clock::duration Seconds(double s) {
 }
 
 void ReleaseMemory() { malloc_trim(0); }
+
+// Runs a route's handler; an exception (std::bad_alloc from a request too large for this machine)
+// becomes a 500 instead of ending the process.
+void RunHandler(const HttpHandler& handler, const HttpRequest& request,
+                const HttpRouteParams& params, const HttpEventServerHooks& hooks,
+                HttpResponse* response) {
+  try {
+    handler(request, params, response);
+  } catch (const std::exception& e) {
+    *response = hooks.error(500, "exception", absl::StrCat("the request failed: ", e.what()));
+  }
+}
 
 class Loop;
 class Connection;
@@ -337,7 +350,8 @@ class Connection {
     const HttpRoute* route = server_->router_->Match(request.method, request.path, &params);
     if (route == nullptr || route->run_inline) {
       HttpResponse response;
-      (route == nullptr ? server_->hooks_.not_found : route->handler)(request, params, &response);
+      RunHandler(route == nullptr ? server_->hooks_.not_found : route->handler, request, params,
+                 server_->hooks_, &response);
       ResetRequest();
       Respond(std::move(response));
       return;
@@ -359,6 +373,7 @@ class Connection {
   }
 
   void Respond(HttpResponse response) {
+    answered_ = true;
     if (server_->hooks_.observe) server_->hooks_.observe(path_, response);
     if (response.close || !keep_alive_ || loop_->stopping()) closing_ = true;
     absl::StrAppend(&out_, "HTTP/1.1 ", response.status, " ", HttpStatusText(response.status),
@@ -456,7 +471,7 @@ class Connection {
                       absl::StrCat("the request line and headers did not arrive within ",
                                    options().header_timeout_s, " s (--header-timeout-s)"));
       }
-    } else if (now >= idle_since_ + Seconds(options().idle_timeout_s)) {
+    } else if (now >= idle_since_ + IdleTimeout()) {
       return TimedOut();
     }
     Update();
@@ -473,6 +488,12 @@ class Connection {
     HttpResponse response = server_->hooks_.error(status, reason, message);
     response.close = true;
     Respond(std::move(response));
+  }
+
+  // Before its first request a connection gets the header time, not the (longer) idle time.
+  Clock::duration IdleTimeout() const {
+    return Seconds(answered_ ? options().idle_timeout_s
+                             : std::min(options().idle_timeout_s, options().header_timeout_s));
   }
 
   // Sets the read and write interest and the timer from the state.
@@ -502,7 +523,7 @@ class Connection {
     } else if (head_started_) {
       deadline = head_deadline_;
     } else {
-      deadline = idle_since_ + Seconds(options().idle_timeout_s);
+      deadline = idle_since_ + IdleTimeout();
     }
     const timeval tv = ToTimeval(deadline - Clock::now());
     event_add(timer_ev_, &tv);
@@ -533,6 +554,7 @@ class Connection {
   bool body_started_ = false;
   bool sent_continue_ = false;
   bool processing_ = false;
+  bool answered_ = false;
   bool http10_ = false;
   Clock::time_point idle_since_;
   Clock::time_point last_write_;
@@ -730,7 +752,7 @@ void HttpEventServer::Impl::WorkerMain() {
     }
     Completion done;
     done.connection = job->connection;
-    job->route->handler(job->request, job->params, &done.response);
+    RunHandler(job->route->handler, job->request, job->params, hooks_, &done.response);
     const bool big = job->request.body.capacity() >= options_.trim_bytes;
     Loop* loop = job->loop;
     job.reset();

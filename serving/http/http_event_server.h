@@ -9,8 +9,9 @@
 // Limits: connections (over the limit: 503 and close), header lines and bytes (431, refused as
 // soon as crossed), header time from a request's first byte (slowloris: 408), body bytes (413,
 // before reading it when the length is declared), body time from the end of the head (408),
-// idle time between requests (quiet close), a stalled write (close). After a request or answer
-// over `trim_bytes` the buffers are released and malloc_trim returns the memory to the system.
+// idle time between requests (quiet close; the header time before the first), a stalled write
+// (close). After a request or answer over `trim_bytes` the buffers are released and
+// malloc_trim returns the memory to the system.
 //
 // Thread-safety: Create/Start/Stop from one thread; the hooks run on I/O and worker threads at
 // once and must be thread-safe.
