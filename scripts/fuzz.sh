@@ -16,7 +16,7 @@ root=$(pwd)
 seconds=${1:-60}
 shift || true
 all_targets=(tf_graphdef_fuzz savedmodel_fuzz onnx_fuzz feature_config_fuzz request_json_fuzz
-             package_fuzz score_fuzz)
+             package_fuzz score_fuzz http_request_fuzz)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 build_dir=${BUILD_DIR:-build-fuzz}
@@ -92,6 +92,12 @@ make_corpus() {  # target -> prints the corpus dir and max_len
     package_fuzz)
       cap=1048576
       add_seeds "$dir" $cap "$package" ;;
+    http_request_fuzz)
+      # The first byte picks the size of the pieces the parser is fed.
+      cap=8192
+      printf '\x07GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >"$dir/seed-get"
+      printf '\x03POST /v1/models/din:predict?heads=a HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET /v1/models/din HTTP/1.0\r\n\r\n' >"$dir/seed-pipelined"
+      printf '\x05POST /v1/models/din:predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n{}\r\n0\r\nT: 1\r\n\r\n' >"$dir/seed-chunked" ;;
     request_json_fuzz|score_fuzz)
       cap=65536
       local tmp line n=0

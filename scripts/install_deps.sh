@@ -13,8 +13,9 @@ packages=(
                                       # leveldb CMake package links snappy but does not depend on it
   libyaml-cpp-dev libxxhash-dev libfarmhash-dev libsimdjson-dev   # feature configs and pipeline
   libtbb-dev libeigen3-dev
-  libcpp-httplib-dev                  # `rankopt serve` (HTTP front end)
+  libcpp-httplib-dev                  # the HTTP client of `rankopt serve`'s tests
   libevent-dev                        # `rankopt serve`'s event-driven HTTP server (evhttp)
+  zlib1g-dev                          # `rankopt serve`: gzip/deflate request bodies
   libhiredis-dev redis-server redis-tools   # remote tables in a Redis Cluster (and its tests)
   python3-dev python3-pybind11 python3-pytest python3-setuptools python3-pip python3-wheel python3-venv   # the Python package
   clang-14 libclang-rt-14-dev         # sanitizer builds and libFuzzer (scripts/sanitize.sh, fuzz.sh)

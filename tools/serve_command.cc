@@ -1,6 +1,8 @@
 // rankopt serve MODEL_DIR|PACKAGE [--port 8500] [--host 127.0.0.1] [--threads N]
 //               [--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB]
-//               [--item-cache-mb MB]
+//               [--item-cache-mb MB] [--io-threads N] [--max-connections N]
+//               [--max-header-count N] [--max-header-bytes BYTES] [--header-timeout-s S]
+//               [--body-timeout-s S] [--idle-timeout-s S]
 //
 // Flags to ServeOptions, then the HTTP server of serving/http/http_server.h until SIGINT or
 // SIGTERM.
@@ -12,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -31,7 +34,9 @@ const CommandSpec& Spec() {
       "serve",
       "rankopt serve MODEL_DIR|PACKAGE [--port 8500] [--host 127.0.0.1] [--threads N] "
       "[--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB] "
-      "[--item-cache-mb MB]",
+      "[--item-cache-mb MB] [--io-threads N] [--max-connections N] [--max-header-count N] "
+      "[--max-header-bytes BYTES] [--header-timeout-s S] [--body-timeout-s S] "
+      "[--idle-timeout-s S]",
       "Serves a model over HTTP, as a sidecar next to a ranking service:\n"
       "  POST /v1/models/NAME:predict  one JSON request {\"user\", \"context\",\n"
       "                                \"candidates\"} (the format `rankopt features` reads);\n"
@@ -49,12 +54,18 @@ const CommandSpec& Spec() {
       "keeps serving. PACKAGE, a single .rkp file, is served as it is, without reload\n"
       "(--poll-s does not apply).\n"
       "Errors come back as {\"error\": MESSAGE, \"code\": \"INVALID_ARGUMENT\"} with\n"
-      "HTTP 400 (a bad request), 404 (another model's name, an unknown path), 413 (a body\n"
-      "over --max-body-bytes), 429 (a request over the model's memory cap) or 500.\n"
+      "HTTP 400 (a bad request), 404 (another model's name, an unknown path), 408 (headers\n"
+      "or body slower than --header-timeout-s / --body-timeout-s), 413 (a body over\n"
+      "--max-body-bytes), 429 (a request over the model's memory cap), 431 (headers over\n"
+      "--max-header-count or --max-header-bytes), 503 (over --max-connections) or 500;\n"
+      "/metrics counts each by reason (rankopt_http_errors_total).\n"
+      "Connections are served by --io-threads event loops and never hold a scoring thread:\n"
+      "--http-threads workers parse and score whole requests, keep-alive connections are\n"
+      "served in arrival order and pipelined requests answered in order.\n"
       "The server has no authentication and no TLS: it listens on 127.0.0.1 unless --host\n"
       "names another address. On start it prints one line with its address (the port that\n"
-      "--port 0 picked). SIGINT or SIGTERM stops it: requests in flight finish (an idle\n"
-      "keep-alive connection closes within 5 s), then it exits 0.",
+      "--port 0 picked). SIGINT or SIGTERM stops it: idle connections close, requests in\n"
+      "flight are answered (at most 10 s), then it exits 0.",
       {
           {"port", "", true, "PORT",
            "TCP port (default 8500; 0 picks a free one, printed on the start line)"},
@@ -63,7 +74,8 @@ const CommandSpec& Spec() {
           {"threads", "", true, "N",
            "threads that score the candidate chunks of one request (default 1)"},
           {"http-threads", "", true, "N",
-           "connections served at once (default: the number of hardware threads)"},
+           "requests parsed and scored at once; connections hold none (default: the number "
+           "of hardware threads)"},
           {"poll-s", "", true, "SECONDS",
            "how often MODEL_DIR is scanned for a newer version (default 10; 0 = never)"},
           {"max-body-bytes", "", true, "BYTES",
@@ -73,6 +85,22 @@ const CommandSpec& Spec() {
            "unchanged)"},
           {"item-cache-mb", "", true, "MB",
            "item cache per model version, in MiB (default 0 = off; scores unchanged)"},
+          {"io-threads", "", true, "N",
+           "event loops that read and write the connections (default 1)"},
+          {"max-connections", "", true, "N",
+           "connections open at once; more are answered 503 and closed (default 1024)"},
+          {"max-header-count", "", true, "N",
+           "header lines of one request; more are refused with 431 (default 100)"},
+          {"max-header-bytes", "", true, "BYTES",
+           "request line and headers of one request; more are refused with 431 as soon as "
+           "they arrive (default 65536)"},
+          {"header-timeout-s", "", true, "SECONDS",
+           "from a request's first byte to the end of its headers, else 408 (default 10)"},
+          {"body-timeout-s", "", true, "SECONDS",
+           "from the end of a request's headers to the end of its body, else 408 (default 30)"},
+          {"idle-timeout-s", "", true, "SECONDS",
+           "a keep-alive connection without a request, or a client not reading its answer, "
+           "is closed after this (default 60)"},
       }};
   return spec;
 }
@@ -103,10 +131,31 @@ absl::StatusOr<ServeOptions> ReadServeFlags(const CommandLine& line) {
       IntFlag(line, "max-body-bytes", static_cast<int64_t>(v.max_body_bytes), 1, int64_t{1} << 40);
   absl::StatusOr<int64_t> user_cache_mb = IntFlag(line, "user-cache-mb", 0, 0, int64_t{1} << 20);
   absl::StatusOr<int64_t> item_cache_mb = IntFlag(line, "item-cache-mb", 0, 0, int64_t{1} << 20);
+  absl::StatusOr<int64_t> io_threads = IntFlag(line, "io-threads", v.io_threads, 1, 64);
+  absl::StatusOr<int64_t> max_connections =
+      IntFlag(line, "max-connections", static_cast<int64_t>(v.max_connections), 1, 1 << 20);
+  absl::StatusOr<int64_t> max_header_count =
+      IntFlag(line, "max-header-count", static_cast<int64_t>(v.max_header_count), 1, 1 << 16);
+  absl::StatusOr<int64_t> max_header_bytes =
+      IntFlag(line, "max-header-bytes", static_cast<int64_t>(v.max_header_bytes), 256, 1 << 24);
   for (const absl::Status& s :
        {port.status(), threads.status(), http_threads.status(), max_body.status(),
-        user_cache_mb.status(), item_cache_mb.status()}) {
+        user_cache_mb.status(), item_cache_mb.status(), io_threads.status(),
+        max_connections.status(), max_header_count.status(), max_header_bytes.status()}) {
     if (!s.ok()) return s;
+  }
+  v.io_threads = static_cast<int>(*io_threads);
+  v.max_connections = static_cast<size_t>(*max_connections);
+  v.max_header_count = static_cast<size_t>(*max_header_count);
+  v.max_header_bytes = static_cast<size_t>(*max_header_bytes);
+  for (auto [flag, value] : {std::pair{"header-timeout-s", &v.header_timeout_s},
+                             std::pair{"body-timeout-s", &v.body_timeout_s},
+                             std::pair{"idle-timeout-s", &v.idle_timeout_s}}) {
+    if (!line.Has(flag)) continue;
+    if (!absl::SimpleAtod(line.Get(flag), value) || !(*value > 0) || *value > 86400) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", line.Get(flag),
+                                                     "' is not a number of seconds in (0, 86400]"));
+    }
   }
   v.user_cache_bytes = static_cast<size_t>(*user_cache_mb) << 20;
   v.item_cache_bytes = static_cast<size_t>(*item_cache_mb) << 20;

@@ -1,10 +1,9 @@
 // HttpServer (serving/http/http_server.h): the routes, the error bodies and HTTP statuses, the
-// response counters and the stop-signal wait of `rankopt serve`. cpp-httplib (Debian's
-// libcpp-httplib-dev) is included here and nowhere else in the libraries.
+// response counters and the stop-signal wait of `rankopt serve`, on HttpEventServer.
 #include "serving/http/http_server.h"
 
 #include <arpa/inet.h>
-#include <httplib.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,18 +12,20 @@
 #include <array>
 #include <atomic>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
-#include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -34,6 +35,10 @@
 #include "rankopt/model_stats.h"
 #include "rankopt/request.h"
 #include "rankopt/request_json.h"
+#include "serving/http/content_encoding.h"
+#include "serving/http/http_event_server.h"
+#include "serving/http/http_message.h"
+#include "serving/http/http_router.h"
 
 namespace rankopt {
 namespace {
@@ -87,9 +92,30 @@ class ServedModel {
 // that does not parse, names another model or is too large never reaches them.
 class HttpCounters {
  public:
-  void Record(const std::string& path, int status) {
+  void Record(absl::string_view path, const HttpResponse& response) {
+    const int status = response.status;
     if (status < kMinStatus || status >= kMinStatus + kStatuses) return;
-    counts_[RouteOf(path)][status - kMinStatus].fetch_add(1, std::memory_order_relaxed);
+    const int route = RouteOf(path);
+    counts_[route][status - kMinStatus].fetch_add(1, std::memory_order_relaxed);
+    if (status < 400) return;
+    std::lock_guard<std::mutex> lock(errors_mu_);
+    ++errors_[std::make_tuple(route, status, response.reason.empty() ? "other" : response.reason)];
+  }
+
+  // Every error answer (4xx and 5xx) by route, code and reason, those refused before a body
+  // was parsed included.
+  std::string ErrorsText() const {
+    std::string out =
+        "# HELP rankopt_http_errors_total HTTP error responses of rankopt serve by route, status "
+        "code and reason (limits, framing, JSON, scoring).\n"
+        "# TYPE rankopt_http_errors_total counter\n";
+    std::lock_guard<std::mutex> lock(errors_mu_);
+    for (const auto& [key, n] : errors_) {
+      absl::StrAppend(&out, "rankopt_http_errors_total{route=\"", kRouteNames[std::get<0>(key)],
+                      "\",code=\"", std::get<1>(key), "\",reason=\"",
+                      PrometheusLabelValue(std::get<2>(key)), "\"} ", n, "\n");
+    }
+    return out;
   }
 
   std::string PrometheusText() const {
@@ -123,7 +149,31 @@ class HttpCounters {
   }
 
   std::array<std::array<std::atomic<int64_t>, kStatuses>, kRoutes> counts_{};
+  mutable std::mutex errors_mu_;
+  std::map<std::tuple<int, int, std::string>, int64_t> errors_;
 };
+
+std::string ConnectionsText(const HttpConnectionStats& s) {
+  return absl::StrCat(
+      "# HELP rankopt_http_connections_total TCP connections accepted by rankopt serve.\n"
+      "# TYPE rankopt_http_connections_total counter\n"
+      "rankopt_http_connections_total ",
+      s.accepted, "\n",
+      "# HELP rankopt_http_connections_refused_total Connections answered 503 and closed: over "
+      "--max-connections.\n"
+      "# TYPE rankopt_http_connections_refused_total counter\n"
+      "rankopt_http_connections_refused_total ",
+      s.refused, "\n",
+      "# HELP rankopt_http_connections_timed_out_total Connections closed by the idle, header, "
+      "body or write timeouts.\n"
+      "# TYPE rankopt_http_connections_timed_out_total counter\n"
+      "rankopt_http_connections_timed_out_total ",
+      s.timed_out, "\n",
+      "# HELP rankopt_http_open_connections Connections open now.\n"
+      "# TYPE rankopt_http_open_connections gauge\n"
+      "rankopt_http_open_connections ",
+      s.open, "\n");
+}
 
 // The shortest text that reads back as the same float (so clients see the exact scores);
 // null for NaN and infinities, which JSON lacks.
@@ -159,6 +209,11 @@ absl::StatusCode StatusCodeOfHttp(int status) {
   switch (status) {
     case 404:
       return absl::StatusCode::kNotFound;
+    case 408:
+      return absl::StatusCode::kDeadlineExceeded;
+    case 501:
+    case 505:
+      return absl::StatusCode::kUnimplemented;
     case 413:
     case 429:
       return absl::StatusCode::kResourceExhausted;
@@ -169,12 +224,19 @@ absl::StatusCode StatusCodeOfHttp(int status) {
   }
 }
 
-void SetError(int http_status, const absl::Status& status, httplib::Response& res) {
+void SetError(int http_status, const absl::Status& status, std::string reason, HttpResponse* res) {
   std::string body = "{\"error\": ";
   AppendJsonString(status.message(), &body);
   absl::StrAppend(&body, ", \"code\": \"", absl::StatusCodeToString(status.code()), "\"}\n");
-  res.status = http_status;
-  res.set_content(body, "application/json");
+  res->status = http_status;
+  res->content_type = "application/json";
+  res->body = std::move(body);
+  res->reason = std::move(reason);
+}
+
+// The metric reason of a scoring error: "score_invalid_argument", ...
+std::string ScoreReason(absl::StatusCode code) {
+  return absl::StrCat("score_", absl::AsciiStrToLower(absl::StatusCodeToString(code)));
 }
 
 // Per-thread buffers of the predict path: after a few requests it reuses their capacity.
@@ -187,10 +249,19 @@ struct PredictScratch {
   std::string out;
 };
 
-PredictScratch& Scratch() {
-  thread_local PredictScratch scratch;
-  return scratch;
+// This worker's scratch; `fresh` drops the old one first (after a large request, so its
+// capacity goes back to the system instead of staying with the thread).
+PredictScratch& Scratch(bool fresh) {
+  thread_local std::unique_ptr<PredictScratch> scratch;
+  if (fresh || scratch == nullptr) {
+    scratch.reset();
+    scratch = std::make_unique<PredictScratch>();
+  }
+  return *scratch;
 }
+
+// Sizes at or above which a request's buffers are released after it.
+constexpr size_t kTrimBytes = size_t{1} << 20;
 
 }  // namespace
 
@@ -198,112 +269,127 @@ class HttpServer::Impl {
  public:
   Impl(const ServeOptions& options, ServedModel served)
       : options_(options), served_(std::move(served)) {
-    const size_t threads = static_cast<size_t>(options.http_threads);
-    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http_.set_payload_max_length(options.max_body_bytes);
-    http_.set_tcp_nodelay(true);
-    // httplib's default adds SO_REUSEPORT, which lets a second server share the port and take
-    // half its connections; a port in use must be an error instead.
-    http_.set_socket_options([](socket_t sock) {
-      const int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    });
-    http_.set_keep_alive_max_count(1000);
-    http_.Post(R"(/v1/models/([^/:]+):predict)",
-               [this](const httplib::Request& req, httplib::Response& res,
-                      const httplib::ContentReader& reader) { Predict(req, res, reader); });
-    http_.Get(R"(/v1/models/([^/:]+))", [this](const httplib::Request& req,
-                                               httplib::Response& res) { ModelStatus(req, res); });
-    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(served_.PrometheusText() + counters_.PrometheusText(),
-                      "text/plain; version=0.0.4");
-    });
-    http_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok\n", "text/plain");
-    });
-    http_.set_error_handler(httplib::Server::HandlerWithResponse(
-        [this](const httplib::Request& req, httplib::Response& res) {
-          return ErrorBody(req, res);
-        }));
-    // Runs for every response just before it is written (a logger would run after, so a client
-    // could read /metrics before its own last response was counted).
-    http_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      counters_.Record(req.path, res.status);
-    });
+    router_.Add("POST", "/v1/models/{model}:predict",
+                [this](const HttpRequest& req, const HttpRouteParams& params, HttpResponse* res) {
+                  Predict(req, params, res);
+                });
+    router_.Add("GET", "/v1/models/{model}",
+                [this](const HttpRequest&, const HttpRouteParams& params, HttpResponse* res) {
+                  ModelStatus(params, res);
+                });
+    router_.Add("GET", "/metrics",
+                [this](const HttpRequest&, const HttpRouteParams&, HttpResponse* res) {
+                  res->content_type = "text/plain; version=0.0.4";
+                  res->body = served_.PrometheusText() + counters_.PrometheusText();
+                  absl::StrAppend(&res->body, counters_.ErrorsText());
+                  if (events_ != nullptr) {
+                    absl::StrAppend(&res->body, ConnectionsText(events_->connection_stats()));
+                  }
+                });
+    router_.Add(
+        "GET", "/healthz",
+        [](const HttpRequest&, const HttpRouteParams&, HttpResponse* res) { res->body = "ok\n"; },
+        /*run_inline=*/true);
   }
 
   // Binds the listening socket; returns the port.
   absl::StatusOr<int> Bind() {
-    const int port = options_.port == 0
-                         ? http_.bind_to_any_port(options_.host)
-                         : (http_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
-    if (port < 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot listen on ", options_.host, " port ", options_.port,
-          ": the port is in use, or the address is not one of this machine's (try --port 0 "
-          "for a free port)"));
-    }
-    return port;
+    HttpEventServerOptions o;
+    o.host = options_.host;
+    o.port = options_.port;
+    o.io_threads = options_.io_threads;
+    o.workers = options_.http_threads;
+    o.max_connections = options_.max_connections;
+    o.limits.max_header_count = options_.max_header_count;
+    o.limits.max_header_bytes = options_.max_header_bytes;
+    o.limits.max_body_bytes = options_.max_body_bytes;
+    o.header_timeout_s = options_.header_timeout_s;
+    o.body_timeout_s = options_.body_timeout_s;
+    o.idle_timeout_s = options_.idle_timeout_s;
+    o.trim_bytes = kTrimBytes;
+    HttpEventServerHooks hooks;
+    hooks.not_found = [](const HttpRequest& req, const HttpRouteParams&, HttpResponse* res) {
+      SetError(404,
+               absl::NotFoundError(absl::StrCat(
+                   "no route for ", req.method, " ", req.path,
+                   "; the routes are POST /v1/models/NAME:predict, GET /v1/models/NAME, GET "
+                   "/metrics and GET /healthz")),
+               "no_route", res);
+    };
+    hooks.error = [](int status, const std::string& reason, const std::string& message) {
+      HttpResponse res;
+      SetError(status, absl::Status(StatusCodeOfHttp(status), message), reason, &res);
+      return res;
+    };
+    hooks.observe = [this](absl::string_view path, const HttpResponse& res) {
+      counters_.Record(path, res);
+    };
+    hooks.log = options_.log;
+    absl::StatusOr<std::unique_ptr<HttpEventServer>> events =
+        HttpEventServer::Create(o, &router_, std::move(hooks));
+    if (!events.ok()) return events.status();
+    events_ = *std::move(events);
+    return events_->port();
   }
 
-  // Serves until Stop() or until the listening socket fails.
-  void Listen() { http_.listen_after_bind(); }
-  bool running() const { return http_.is_running(); }
-  // Stops accepting; Listen() returns once the requests in flight have finished. Call once,
-  // while running().
-  void Stop() { http_.stop(); }
+  void Start() { events_->Start(); }
+  void Stop() { events_->Stop(); }
+  bool done() const { return events_->done(); }
 
   const ServedModel& served() const { return served_; }
   const std::string& host() const { return options_.host; }
 
  private:
-  void Predict(const httplib::Request& req, httplib::Response& res,
-               const httplib::ContentReader& reader) {
-    PredictScratch& s = Scratch();
-    s.body.clear();
-    bool too_big = false;
-    const bool read = reader([&](const char* data, size_t size) {
-      if (size > options_.max_body_bytes - s.body.size()) {
-        too_big = true;
-        return false;
-      }
-      s.body.append(data, size);
-      return true;
-    });
-    if (too_big || res.status == 413) {
-      // The rest of the body is unread: this connection cannot carry another request.
-      res.set_header("Connection", "close");
-      SetError(413, BodyTooLarge(), res);
-      return;
-    }
-    if (!read) {
-      res.set_header("Connection", "close");
-      SetError(400, absl::InvalidArgumentError("the request body could not be read"), res);
+  void Predict(const HttpRequest& req, const HttpRouteParams& params, HttpResponse* res) {
+    const bool large = req.body.size() >= kTrimBytes;
+    PredictScratch& s = Scratch(false);
+    absl::string_view body = req.body;
+    const absl::Status decoded = DecodeContentEncoding(req.Header("Content-Encoding"),
+                                                       options_.max_body_bytes, &body, &s.body);
+    if (!decoded.ok()) {
+      const bool too_big = decoded.code() == absl::StatusCode::kResourceExhausted;
+      SetError(too_big                                              ? 413
+               : decoded.code() == absl::StatusCode::kUnimplemented ? 415
+                                                                    : 400,
+               too_big ? BodyTooLarge() : decoded,
+               too_big ? "body_too_large" : "bad_content_encoding", res);
+      if (large || s.body.capacity() >= kTrimBytes) Scratch(true);
       return;
     }
     const std::shared_ptr<const Model> model = served_.Current();
-    if (req.matches[1].str() != model->name()) {
-      SetError(404, UnknownModel(req.matches[1].str(), *model), res);
+    const std::string name(params.Get("model"));
+    if (name != model->name()) {
+      SetError(404, UnknownModel(name, *model), "unknown_model", res);
+    } else {
+      PredictInto(req, body, *model, s, res);
+    }
+    // After a large body, its parse (the Request's candidates) goes back to the system too.
+    if (large || body.size() >= kTrimBytes) Scratch(true);
+  }
+
+  void PredictInto(const HttpRequest& req, absl::string_view body, const Model& model,
+                   PredictScratch& s, HttpResponse* res) {
+    absl::Status status = s.parser.Parse(body, &s.request);
+    if (!status.ok()) {
+      SetError(HttpStatusOf(status.code()), status, "bad_json", res);
       return;
     }
-    absl::Status status = s.parser.Parse(s.body, &s.request);
     s.options.heads.clear();
-    if (status.ok() && req.has_param("heads")) {
-      for (absl::string_view head :
-           absl::StrSplit(req.get_param_value("heads"), ',', absl::SkipEmpty())) {
+    if (const std::string* heads = req.Param("heads")) {
+      for (absl::string_view head : absl::StrSplit(*heads, ',', absl::SkipEmpty())) {
         s.options.heads.emplace_back(head);
       }
     }
-    if (status.ok()) status = model->ScoreInto(s.request, s.options, &s.scores);
+    status = model.ScoreInto(s.request, s.options, &s.scores);
     if (!status.ok()) {
-      SetError(HttpStatusOf(status.code()), status, res);
+      SetError(HttpStatusOf(status.code()), status, ScoreReason(status.code()), res);
       return;
     }
-    std::string& out = s.out;
+    std::string& out = res->body;
     out.assign("{\"model\": ");
-    AppendJsonString(model->name(), &out);
+    AppendJsonString(model.name(), &out);
     out.append(", \"version\": ");
-    AppendJsonString(model->version(), &out);
+    AppendJsonString(model.version(), &out);
     out.append(", \"heads\": {");
     for (size_t h = 0; h < s.scores.heads.size(); ++h) {
       if (h > 0) out.append(", ");
@@ -317,13 +403,14 @@ class HttpServer::Impl {
       out.push_back(']');
     }
     out.append("}}\n");
-    res.set_content(out, "application/json");
+    res->content_type = "application/json";
   }
 
-  void ModelStatus(const httplib::Request& req, httplib::Response& res) {
+  void ModelStatus(const HttpRouteParams& params, HttpResponse* res) {
     const std::shared_ptr<const Model> model = served_.Current();
-    if (req.matches[1].str() != model->name()) {
-      SetError(404, UnknownModel(req.matches[1].str(), *model), res);
+    const std::string name(params.Get("model"));
+    if (name != model->name()) {
+      SetError(404, UnknownModel(name, *model), "unknown_model", res);
       return;
     }
     std::string out = "{\"name\": ";
@@ -336,27 +423,8 @@ class HttpServer::Impl {
       AppendJsonString(model->heads()[h], &out);
     }
     out.append("]}\n");
-    res.set_content(out, "application/json");
-  }
-
-  // Gives httplib's own errors (no route, a body over the limit, a malformed request) the JSON
-  // error body; a handler's error already has one.
-  httplib::Server::HandlerResponse ErrorBody(const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    if (res.status == 413) {
-      SetError(413, BodyTooLarge(), res);
-    } else if (res.status == 404) {
-      SetError(404,
-               absl::NotFoundError(absl::StrCat(
-                   "no route for ", req.method, " ", req.path,
-                   "; the routes are POST /v1/models/NAME:predict, GET /v1/models/NAME, GET "
-                   "/metrics and GET /healthz")),
-               res);
-    } else {
-      SetError(res.status,
-               absl::Status(StatusCodeOfHttp(res.status), absl::StrCat("HTTP ", res.status)), res);
-    }
-    return httplib::Server::HandlerResponse::Handled;
+    res->content_type = "application/json";
+    res->body = std::move(out);
   }
 
   absl::Status BodyTooLarge() const {
@@ -375,12 +443,19 @@ class HttpServer::Impl {
   const ServeOptions options_;
   const ServedModel served_;
   HttpCounters counters_;
-  httplib::Server http_;
+  HttpRouter router_;
+  std::unique_ptr<HttpEventServer> events_;
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const ServeOptions& options) {
   // A client that hangs up mid-response must not kill the server.
   signal(SIGPIPE, SIG_IGN);
+  // Memory a large request took goes back to the system when it is freed: buffers of 1 MiB and
+  // more are mapped on their own, and a free heap top over 8 MiB is trimmed. (glibc's defaults
+  // raise both thresholds after the first large free, and malloc_trim does not shrink a worker
+  // thread's heap top, so one 10^5-candidate request would stay resident.)
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
   absl::StatusOr<ServedModel> served = ServedModel::Open(options);
   if (!served.ok()) return served.status();
   auto impl = std::make_unique<Impl>(options, *std::move(served));
@@ -396,27 +471,14 @@ HttpServer::~HttpServer() { Stop(); }
 
 std::shared_ptr<const Model> HttpServer::CurrentModel() const { return impl_->served().Current(); }
 
-void HttpServer::Start() {
-  listener_ = std::thread([this] {
-    impl_->Listen();
-    listen_done_.store(true);
-  });
-}
+void HttpServer::Start() { impl_->Start(); }
 
-void HttpServer::Stop() {
-  if (!listener_.joinable()) return;
-  // Impl::Stop() only acts on a running server: wait out a stop that came before Listen() began.
-  while (!impl_->running() && !listen_done_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!listen_done_.load()) impl_->Stop();
-  listener_.join();
-}
+void HttpServer::Stop() { impl_->Stop(); }
 
 absl::StatusOr<int> HttpServer::WaitForStopSignal(const sigset_t& signals) {
   int signal_number = 0;
   const timespec tick = {0, 100 * 1000 * 1000};
-  while (!listen_done_.load()) {
+  while (!impl_->done()) {
     const int s = sigtimedwait(&signals, nullptr, &tick);
     if (s > 0) {
       signal_number = s;

@@ -1,18 +1,18 @@
 // The HTTP front end over the serving API (rankopt/model_manager.h) that `rankopt serve` runs, for
 // services that run rankopt as a sidecar instead of linking it: POST /v1/models/NAME:predict,
 // GET /v1/models/NAME, GET /metrics, GET /healthz, errors as JSON with their HTTP status.
+// Event-driven (http_event_server.h): I/O threads own the connections, `http_threads` workers
+// parse and score, so idle, slow or pipelining clients never hold a scoring thread.
 #ifndef RANKOPT_SERVING_HTTP_HTTP_SERVER_H_
 #define RANKOPT_SERVING_HTTP_HTTP_SERVER_H_
 
 #include <signal.h>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,8 +28,15 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8500;       // 0 picks a free one (HttpServer::port() says which)
   int threads = 1;       // threads that score the candidate chunks of one request
-  int http_threads = 1;  // connections served at once
-  double poll_s = 10;    // seconds between scans of a directory for a newer version; 0 = never
+  int http_threads = 1;  // requests parsed and scored at once (workers; connections hold none)
+  int io_threads = 1;    // event loops that read and write the connections
+  size_t max_connections = 1024;               // more are answered 503 and closed
+  size_t max_header_count = 100;               // header lines of one request (431 over it)
+  size_t max_header_bytes = size_t{64} << 10;  // request line + headers (431 over it)
+  double header_timeout_s = 10;  // first byte of a request to the end of its headers (408)
+  double body_timeout_s = 30;    // end of the headers to the end of the body (408)
+  double idle_timeout_s = 60;    // a keep-alive connection with no request is closed
+  double poll_s = 10;  // seconds between scans of a directory for a newer version; 0 = never
   size_t max_body_bytes = size_t{8} << 20;  // counted after decompression
   size_t user_cache_bytes = 0;              // ModelOptions::user_cache capacity; 0 = off
   size_t item_cache_bytes = 0;              // ModelOptions::item_cache capacity; 0 = off
@@ -64,8 +71,8 @@ class HttpServer {
 
   // Starts serving on a thread of its own. Call once.
   void Start();
-  // Stops accepting and returns once the requests in flight have finished (an idle keep-alive
-  // connection closes within 5 s). Safe to call more than once, and before Start().
+  // Stops accepting, closes idle connections and returns once the requests in flight have been
+  // answered (at most 10 s). Safe to call more than once, and before Start().
   void Stop();
 
   // Blocks until one of `signals` arrives, then stops the server and returns the signal number;
@@ -79,8 +86,6 @@ class HttpServer {
 
   std::unique_ptr<Impl> impl_;
   const int port_;
-  std::thread listener_;
-  std::atomic<bool> listen_done_{false};
 };
 
 // Blocks SIGINT and SIGTERM in this thread and in the threads it starts while in scope, so that

@@ -36,6 +36,7 @@
 #include "gtest/gtest.h"
 #include "rankopt/request_json.h"
 #include "tests/serving/din_package.h"
+#include "tests/serving/http/raw_http_client.h"
 
 extern char** environ;
 
@@ -475,6 +476,29 @@ TEST_F(ServeCommandTest, ConcurrentClientsGetTheReferenceScores) {
   EXPECT_EQ(server.Stop(), 0);
 }
 
+TEST_F(ServeCommandTest, LimitFlagsApply) {
+  ServeProcess server;
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer(&server, Root().string(), {"--max-header-count", "2", "--io-threads", "2"}));
+  httplib::Client client("127.0.0.1", server.port());
+  httplib::Result r = client.Get("/healthz", {{"A", "1"}, {"B", "2"}, {"C", "3"}});
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 431);
+  EXPECT_EQ(ErrorCode(r->body), "INVALID_ARGUMENT") << r->body;
+  EXPECT_THAT(r->body, HasSubstr("--max-header-count"));
+  // A request with no header at all passes.
+  RawConnection raw(server.port());
+  RawResponse metrics;
+  ASSERT_TRUE(raw.Send("GET /metrics HTTP/1.1\r\n\r\n") && raw.Read(&metrics));
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(Sample(metrics.body, R"(rankopt_http_errors_total{route="other",code="431",)"
+                                 R"(reason="too_many_headers"})"),
+            1)
+      << metrics.body;
+  raw.Close();
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 TEST_F(ServeCommandTest, ServesOnePackageFile) {
   ServeProcess server;
   ASSERT_NO_FATAL_FAILURE(StartServer(&server, (Root() / "1" / "model.rkp").string()));
@@ -531,6 +555,12 @@ TEST_F(ServeCommandTest, CommandLineErrors) {
   EXPECT_THAT(ReadFile(err), HasSubstr("--threads"));
   EXPECT_EQ(RunToEnd(absl::StrCat(Root().string(), " --poll-s -1"), err), 2);
   EXPECT_THAT(ReadFile(err), HasSubstr("--poll-s"));
+  EXPECT_EQ(RunToEnd(absl::StrCat(Root().string(), " --max-header-bytes 10"), err), 2);
+  EXPECT_THAT(ReadFile(err), HasSubstr("--max-header-bytes"));
+  EXPECT_EQ(RunToEnd(absl::StrCat(Root().string(), " --idle-timeout-s 0"), err), 2);
+  EXPECT_THAT(ReadFile(err), HasSubstr("--idle-timeout-s"));
+  EXPECT_EQ(RunToEnd(absl::StrCat(Root().string(), " --max-connections 0"), err), 2);
+  EXPECT_THAT(ReadFile(err), HasSubstr("--max-connections"));
 
   EXPECT_EQ(RunToEnd(absl::StrCat(*dir_, "/no_such_dir"), err), 1);
   const std::string text = ReadFile(err);
@@ -550,7 +580,10 @@ TEST_F(ServeCommandTest, CommandLineErrors) {
   EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
   EXPECT_THAT(ReadFile(out),
               AllOf(StartsWith("usage: rankopt serve"), HasSubstr("POST /v1/models/NAME:predict"),
-                    HasSubstr("--max-body-bytes")));
+                    HasSubstr("--max-body-bytes"), HasSubstr("--max-connections"),
+                    HasSubstr("--max-header-count"), HasSubstr("--max-header-bytes"),
+                    HasSubstr("--header-timeout-s"), HasSubstr("--body-timeout-s"),
+                    HasSubstr("--idle-timeout-s"), HasSubstr("--io-threads")));
 }
 
 }  // namespace

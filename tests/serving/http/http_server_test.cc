@@ -1,22 +1,32 @@
 // HttpServer in process: the DIN package fixture served on a free port of 127.0.0.1, driven with
 // httplib's client (every call bounded by a 30 s timeout): /healthz, one predict with the
 // reference scores, a wrong model name as a JSON 404, and a port already in use as Unavailable.
+// Then with raw sockets (tests/serving/http/raw_http_client.h): pipelined requests answered in
+// order, chunked, gzip and 100-continue bodies, each limit (header lines, header and body time,
+// idle time, connections) at its boundary, every refusal counted by reason in /metrics.
 #include "serving/http/http_server.h"
 
 #include <httplib.h>
+#include <zlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rankopt/request_json.h"
 #include "tests/serving/din_package.h"
+#include "tests/serving/http/raw_http_client.h"
 
 namespace rankopt {
 namespace {
@@ -116,6 +126,274 @@ TEST_F(HttpServerTest, StopBeforeStartIsANoOp) {
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(Options());
   ASSERT_TRUE(server.ok()) << server.status();
   (*server)->Stop();
+}
+
+std::string PostPredict(const std::string& model, const std::string& body,
+                        const std::string& extra_headers = "") {
+  return absl::StrCat("POST /v1/models/", model, ":predict HTTP/1.1\r\nHost: t\r\n", extra_headers,
+                      "Content-Length: ", body.size(), "\r\n\r\n", body);
+}
+
+std::string Get(const std::string& path) {
+  return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: t\r\n\r\n");
+}
+
+// The value of the sample line that starts with `prefix` in Prometheus text; -1 when absent.
+int64_t Sample(const std::string& metrics, const std::string& prefix) {
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix) || !absl::ConsumePrefix(&line, " ")) continue;
+    int64_t v = 0;
+    return absl::SimpleAtoi(line, &v) ? v : -1;
+  }
+  return -1;
+}
+
+std::string Metrics(int port) {
+  RawConnection c(port);
+  RawResponse r;
+  if (!c.Send(Get("/metrics")) || !c.Read(&r)) return "";
+  return r.body;
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(Options());
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const int port = (*server)->port();
+  RawConnection one(port);
+  RawResponse want;
+  ASSERT_TRUE(one.Send(PostPredict("din", request_json_)) && one.Read(&want));
+  ASSERT_EQ(want.status, 200) << want.body;
+
+  // 4 requests of mixed routes in one write, then 16 predicts in one write.
+  RawConnection c(port);
+  ASSERT_TRUE(c.Send(absl::StrCat(PostPredict("din", request_json_), Get("/v1/models/din"),
+                                  PostPredict("esmm", request_json_), Get("/healthz"))));
+  RawResponse r;
+  ASSERT_TRUE(c.Read(&r));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, want.body);
+  ASSERT_TRUE(c.Read(&r));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, StartsWith(R"({"name": "din")"));
+  ASSERT_TRUE(c.Read(&r));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("esmm"));
+  ASSERT_TRUE(c.Read(&r));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+  std::string sixteen;
+  for (int i = 0; i < 16; ++i) {
+    absl::StrAppend(&sixteen, i % 4 == 3 ? Get("/healthz") : PostPredict("din", request_json_));
+  }
+  ASSERT_TRUE(c.Send(sixteen));
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(c.Read(&r)) << i;
+    EXPECT_EQ(r.body, i % 4 == 3 ? "ok\n" : want.body) << i;
+  }
+  (*server)->Stop();
+}
+
+// `text` gzip-compressed.
+std::string Gzip(const std::string& text) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, text.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+TEST_F(HttpServerTest, ChunkedGzipAndContinueBodiesScoreAlike) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(Options());
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  RawConnection c((*server)->port());
+  RawResponse want, r;
+  ASSERT_TRUE(c.Send(PostPredict("din", request_json_)) && c.Read(&want));
+  ASSERT_EQ(want.status, 200);
+
+  std::string chunked =
+      "POST /v1/models/din:predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t at = 0; at < request_json_.size(); at += 100) {
+    const std::string piece = request_json_.substr(at, 100);
+    absl::StrAppend(&chunked, absl::Hex(piece.size()), "\r\n", piece, "\r\n");
+  }
+  absl::StrAppend(&chunked, "0\r\n\r\n");
+  ASSERT_TRUE(c.Send(chunked) && c.Read(&r));
+  EXPECT_EQ(r.body, want.body);
+
+  ASSERT_TRUE(c.Send(PostPredict("din", Gzip(request_json_), "Content-Encoding: gzip\r\n")) &&
+              c.Read(&r));
+  EXPECT_EQ(r.body, want.body);
+  ASSERT_TRUE(c.Send(PostPredict("din", "not gzip", "Content-Encoding: gzip\r\n")) && c.Read(&r));
+  EXPECT_EQ(r.status, 400);
+  ASSERT_TRUE(c.Send(PostPredict("din", request_json_, "Content-Encoding: br\r\n")) && c.Read(&r));
+  EXPECT_EQ(r.status, 415);
+
+  // Expect: 100-continue: the interim answer comes before the body is sent.
+  ASSERT_TRUE(c.Send(absl::StrCat(
+      "POST /v1/models/din:predict HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: ",
+      request_json_.size(), "\r\n\r\n")));
+  char interim[25] = {};
+  ASSERT_EQ(::recv(c.fd(), interim, sizeof(interim), MSG_WAITALL), 25);
+  EXPECT_EQ(std::string(interim, 25), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(c.Send(request_json_) && c.Read(&r));
+  EXPECT_EQ(r.body, want.body);
+
+  // HTTP/1.0 closes unless asked to keep alive.
+  RawConnection old((*server)->port());
+  ASSERT_TRUE(old.Send("GET /healthz HTTP/1.0\r\n\r\n") && old.Read(&r));
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_TRUE(r.closes());
+  EXPECT_TRUE(old.ClosedByServer());
+  (*server)->Stop();
+}
+
+TEST_F(HttpServerTest, LimitsAreRefusedAtTheirBoundaryAndCountedByReason) {
+  ServeOptions options = Options();
+  options.max_header_count = 5;
+  options.max_body_bytes = request_json_.size();
+  options.header_timeout_s = 0.3;
+  options.body_timeout_s = 0.3;
+  options.idle_timeout_s = 0.5;
+  options.max_connections = 4;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const int port = (*server)->port();
+  RawResponse r;
+
+  {  // 5 header lines pass, 6 are refused (and the connection closed).
+    RawConnection c(port);
+    ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"));
+    ASSERT_TRUE(c.Read(&r));
+    EXPECT_EQ(r.status, 200);
+    ASSERT_TRUE(
+        c.Send("GET /healthz HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\n"));
+    ASSERT_TRUE(c.Read(&r));
+    EXPECT_EQ(r.status, 431);
+    EXPECT_THAT(r.body, HasSubstr("--max-header-count"));
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(c.ClosedByServer());
+  }
+  {  // A body of exactly --max-body-bytes scores; one byte more is 413 before it is sent.
+    RawConnection c(port);
+    ASSERT_TRUE(c.Send(PostPredict("din", request_json_)) && c.Read(&r));
+    EXPECT_EQ(r.status, 200);
+    ASSERT_TRUE(c.Send(absl::StrCat("POST /v1/models/din:predict HTTP/1.1\r\nContent-Length: ",
+                                    request_json_.size() + 1, "\r\n\r\n")));
+    ASSERT_TRUE(c.Read(&r));
+    EXPECT_EQ(r.status, 413);
+    EXPECT_THAT(r.body, HasSubstr(R"("code": "RESOURCE_EXHAUSTED")"));
+  }
+  const auto elapsed = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  {  // Headers trickled past --header-timeout-s: 408, though bytes keep coming.
+    RawConnection c(port);
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nX-Slow: "));
+    for (int i = 0; i < 4; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      c.Send("a");
+    }
+    ASSERT_TRUE(c.Read(&r));
+    EXPECT_EQ(r.status, 408);
+    EXPECT_THAT(r.body, HasSubstr("--header-timeout-s"));
+    EXPECT_GE(elapsed(start), 0.29);
+    EXPECT_LT(elapsed(start), 5);
+  }
+  {  // A body slower than --body-timeout-s: 408.
+    RawConnection c(port);
+    ASSERT_TRUE(c.Send("POST /v1/models/din:predict HTTP/1.1\r\nContent-Length: 10\r\n\r\n{"));
+    ASSERT_TRUE(c.Read(&r));
+    EXPECT_EQ(r.status, 408);
+    EXPECT_THAT(r.body, HasSubstr("--body-timeout-s"));
+  }
+  {  // An idle keep-alive connection is closed after --idle-timeout-s, quietly.
+    RawConnection c(port);
+    ASSERT_TRUE(c.Send(Get("/healthz")) && c.Read(&r));
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.ClosedByServer());
+    EXPECT_GE(elapsed(start), 0.45);
+    EXPECT_LT(elapsed(start), 5);
+  }
+  {  // --max-connections open: the next is answered 503 and closed; then one closes, and the
+     // next is served again.
+    // The closes of the connections above reach the server asynchronously.
+    for (int i = 0; i < 200 && Sample(Metrics(port), "rankopt_http_open_connections") != 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::vector<std::unique_ptr<RawConnection>> open;
+    for (int i = 0; i < 4; ++i) {
+      open.push_back(std::make_unique<RawConnection>(port));
+      ASSERT_TRUE(open.back()->Send(Get("/healthz")) && open.back()->Read(&r));
+    }
+    RawConnection over(port);
+    ASSERT_TRUE(over.Read(&r));
+    EXPECT_EQ(r.status, 503);
+    EXPECT_THAT(r.body, HasSubstr("--max-connections"));
+    open.pop_back();
+    bool served = false;
+    for (int i = 0; i < 100 && !served; ++i) {  // the close reaches the server asynchronously
+      RawConnection again(port);
+      served = again.Send(Get("/healthz")) && again.Read(&r) && r.status == 200;
+      if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(served);
+  }
+  {  // Errors before and after the JSON parses.
+    RawConnection c(port);
+    ASSERT_TRUE(c.Send(PostPredict("din", "{\"user\": {")) && c.Read(&r));
+    EXPECT_EQ(r.status, 400);
+    ASSERT_TRUE(c.Send(Get("/no/such/path")) && c.Read(&r));
+    EXPECT_EQ(r.status, 404);
+    ASSERT_TRUE(c.Send("BAD REQUEST\r\n\r\n") && c.Read(&r));
+    EXPECT_EQ(r.status, 400);
+  }
+  const std::string metrics = Metrics(port);
+  for (auto [sample, want] : std::vector<std::pair<std::string, int64_t>>{
+           {R"(rankopt_http_errors_total{route="other",code="431",reason="too_many_headers"})", 1},
+           {R"(rankopt_http_errors_total{route="predict",code="413",reason="body_too_large"})", 1},
+           {R"(rankopt_http_errors_total{route="other",code="408",reason="header_timeout"})", 1},
+           {R"(rankopt_http_errors_total{route="predict",code="408",reason="body_timeout"})", 1},
+           {R"(rankopt_http_errors_total{route="predict",code="400",reason="bad_json"})", 1},
+           {R"(rankopt_http_errors_total{route="other",code="404",reason="no_route"})", 1},
+           {R"(rankopt_http_errors_total{route="other",code="400",reason="bad_request_line"})", 1},
+           {R"(rankopt_http_responses_total{route="predict",code="400"})", 1},
+       }) {
+    EXPECT_EQ(Sample(metrics, sample), want) << sample << "\n" << metrics;
+  }
+  // At least one (a retry above may have raced the server's close of the popped connection).
+  EXPECT_GE(Sample(metrics, R"(rankopt_http_errors_total{route="other",code="503",)"
+                            R"(reason="too_many_connections"})"),
+            1)
+      << metrics;
+  EXPECT_GE(Sample(metrics, "rankopt_http_connections_refused_total"), 1) << metrics;
+  EXPECT_GE(Sample(metrics, "rankopt_http_connections_timed_out_total"), 3) << metrics;
+  (*server)->Stop();
+}
+
+TEST_F(HttpServerTest, StopClosesIdleConnectionsAtOnce) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(Options());
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  RawConnection idle((*server)->port());
+  RawResponse r;
+  ASSERT_TRUE(idle.Send(Get("/healthz")) && idle.Read(&r));
+  RawConnection partial((*server)->port());
+  ASSERT_TRUE(partial.Send("GET /heal"));
+  const auto start = std::chrono::steady_clock::now();
+  (*server)->Stop();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 2);
+  EXPECT_TRUE(idle.ClosedByServer());
+  EXPECT_TRUE(partial.ClosedByServer());
 }
 
 }  // namespace
