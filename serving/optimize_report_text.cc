@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -43,6 +44,9 @@ void PrintStep(const serving::OptimizeStep& s, std::ostream& out) {
       s.latency_note().empty() ? absl::StrFormat("%.2fx", s.speedup()) : "-");
   if (s.status() != "effective") {
     out << "    " << s.status() << ": " << s.reason() << "\n";
+    for (const std::string& note : s.notes()) {
+      if (absl::StartsWith(note, "near miss")) out << "    " << note << "\n";
+    }
   } else if (s.name() != "int8") {
     for (const std::string& note : s.notes()) out << "    " << note << "\n";
   }

@@ -354,6 +354,10 @@ std::string FormatSummaryText(const GraphSummaryProto& s) {
     parts.push_back(absl::StrCat(OpLabel(c), " x", c.count()));
   }
   if (!parts.empty()) absl::StrAppend(&out, "  ", absl::StrJoin(parts, ", "), "\n");
+  if (!s.fusion_notes().empty()) {
+    absl::StrAppend(&out, "\nO2 fusion patterns (fused blocks and near misses)\n");
+    for (const std::string& note : s.fusion_notes()) absl::StrAppend(&out, "  ", note, "\n");
+  }
   return out;
 }
 

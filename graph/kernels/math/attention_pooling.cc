@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -36,6 +37,12 @@ const char* ActName(AttentionActivation act) {
       return "kRelu";
     case AttentionActivation::kSigmoid:
       return "kSigmoid";
+    case AttentionActivation::kPRelu:
+      return "kPRelu";
+    case AttentionActivation::kDice:
+      return "kDice";
+    case AttentionActivation::kSwish:
+      return "kSwish";
   }
   return "?";
 }
@@ -232,7 +239,53 @@ ElementOps OpsFor(Isa isa) {
   return {MulScalar, Add2Scalar, ReluScalar, AxpyScalar, Dot16Scalar};
 }
 
-void Activate(AttentionActivation act, const ElementOps& ops, float* x, int64_t n, Isa isa) {
+// ---- The generalized activations -----------------------------------------------------------
+// Plain loops in functions compiled for the base ISA (no FMA to contract into): the same IEEE
+// operations on every level; the sigmoids are SigmoidF32 (bitwise ISA-independent).
+
+// x = x < 0 ? slope[c] * x : x over rows of `width` channels.
+void PReluRows(float* x, int64_t rows, int64_t width, const float* slope) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * width;
+    for (int64_t c = 0; c < width; ++c) row[c] = row[c] < 0.0f ? slope[c] * row[c] : row[c];
+  }
+}
+
+// p = sigmoid(x * scale[c] + shift[c]); x = (alpha[c] * (1 - p)) * x + p * x. `tmp`: rows *
+// width floats.
+void DiceRows(float* x, int64_t rows, int64_t width, const float* scale, const float* shift,
+              const float* alpha, float* tmp, Isa isa) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * width;
+    float* t = tmp + r * width;
+    for (int64_t c = 0; c < width; ++c) {
+      const float scaled = row[c] * scale[c];
+      t[c] = scaled + shift[c];
+    }
+  }
+  SigmoidF32(tmp, tmp, rows * width, isa);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * width;
+    const float* p = tmp + r * width;
+    for (int64_t c = 0; c < width; ++c) {
+      const float negative = alpha[c] * (1.0f - p[c]) * row[c];
+      const float positive = p[c] * row[c];
+      row[c] = negative + positive;
+    }
+  }
+}
+
+// x = x * sigmoid(x). `tmp`: n floats.
+void SwishRows(float* x, int64_t n, float* tmp, Isa isa) {
+  SigmoidF32(x, tmp, n, isa);
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] * tmp[i];
+}
+
+// The activation of a layer over `rows` rows of `width`; `tmp` (rows * width floats) is free
+// scratch.
+void Activate(AttentionActivation act, const AttentionPooling::ActParams& params,
+              const ElementOps& ops, float* x, int64_t rows, int64_t width, float* tmp, Isa isa) {
+  const int64_t n = rows * width;
   switch (act) {
     case AttentionActivation::kNone:
       return;
@@ -240,7 +293,43 @@ void Activate(AttentionActivation act, const ElementOps& ops, float* x, int64_t 
       return ops.relu(x, n);
     case AttentionActivation::kSigmoid:
       return SigmoidF32(x, x, n, isa);
+    case AttentionActivation::kPRelu:
+      return PReluRows(x, rows, width, params.slope.data());
+    case AttentionActivation::kDice:
+      return DiceRows(x, rows, width, params.scale.data(), params.shift.data(),
+                      params.alpha.data(), tmp, isa);
+    case AttentionActivation::kSwish:
+      return SwishRows(x, n, tmp, isa);
   }
+}
+
+// The masked score of an active position (score a, mask value m; no mask: a).
+inline float Combine(AttentionMask mode, float a, const float* m, int64_t t) {
+  if (m == nullptr) return a;
+  switch (mode) {
+    case AttentionMask::kMultiply:
+      return a * m[t];
+    case AttentionMask::kAdd:
+      return a + m[t];
+    case AttentionMask::kSelect:
+    case AttentionMask::kSelectNot:
+      return a;
+  }
+  return a;
+}
+
+// Softmax of s[0..n) in place (header: flushes e^x to 0 below x = -87); `e`: n floats.
+void SoftmaxRow(float* s, int64_t n, float* e, Isa isa) {
+  float max = s[0];
+  for (int64_t t = 1; t < n; ++t) max = s[t] > max ? s[t] : max;
+  for (int64_t t = 0; t < n; ++t) s[t] = s[t] - max;
+  ExpF32(s, e, n, isa);
+  float sum = 0.0f;
+  for (int64_t t = 0; t < n; ++t) {
+    if (s[t] < -87.0f) e[t] = 0.0f;
+    sum += e[t];
+  }
+  for (int64_t t = 0; t < n; ++t) s[t] = e[t] / sum;
 }
 
 // The inputs of one Run, resolved once.
@@ -251,37 +340,77 @@ struct Request {
   bool shared_keys;
   const float* mask;
   bool shared_mask;
+  AttentionMask mode;
 
   const float* Keys(int64_t b) const { return keys + (shared_keys ? 0 : b * seq_len * dim); }
   const float* Mask(int64_t b) const {
     return mask == nullptr ? nullptr : mask + (shared_mask ? 0 : b * seq_len);
   }
+  // Whether the score at t depends on the MLP (header: "active").
+  bool Active(const float* m, int64_t t) const {
+    if (m == nullptr) return true;
+    switch (mode) {
+      case AttentionMask::kMultiply:
+      case AttentionMask::kSelect:
+        return m[t] != 0.0f;
+      case AttentionMask::kAdd:
+        return m[t] != -std::numeric_limits<float>::infinity();
+      case AttentionMask::kSelectNot:
+        return m[t] == 0.0f;
+    }
+    return true;
+  }
+  int64_t CountActive(const float* m) const {
+    if (m == nullptr) return seq_len;
+    int64_t n = 0;
+    for (int64_t t = 0; t < seq_len; ++t) n += Active(m, t);
+    return n;
+  }
+  // Calls fn(t) for every active position of mask row m, ascending.
+  template <typename Fn>
+  void ForEachActive(const float* m, Fn fn) const {
+    for (int64_t t = 0; t < seq_len; ++t) {
+      if (Active(m, t)) fn(t);
+    }
+  }
 };
 
-int64_t CountActive(const float* m, int64_t seq_len) {
-  if (m == nullptr) return seq_len;
-  int64_t n = 0;
-  for (int64_t t = 0; t < seq_len; ++t) n += m[t] != 0.0f;
-  return n;
+std::string TermList(const std::vector<AttentionTerm>& terms) {
+  std::string text = "[";
+  for (size_t i = 0; i < terms.size(); ++i) {
+    absl::StrAppend(&text, i == 0 ? "" : ", ", AttentionTermName(terms[i]));
+  }
+  return text + "]";
 }
 
-// Calls fn(t) for every active position of mask row m, ascending.
-template <typename Fn>
-void ForEachActive(const float* m, int64_t seq_len, Fn fn) {
-  for (int64_t t = 0; t < seq_len; ++t) {
-    if (m == nullptr || m[t] != 0.0f) fn(t);
+absl::Status CheckActParams(const std::string& name, const AttentionLayer& layer) {
+  auto check = [&](const std::vector<float>& v, const char* what, bool scalar_ok) {
+    const int64_t n = static_cast<int64_t>(v.size());
+    if (n == layer.out || (scalar_ok && n == 1)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ", what, " has ", n,
+                                                   " floats, expected [out] = [", layer.out, "]",
+                                                   scalar_ok ? " or one for every channel" : ""));
+  };
+  if (layer.act == AttentionActivation::kPRelu) return check(layer.slope, "PReLU slope", true);
+  if (layer.act == AttentionActivation::kDice) {
+    RANKOPT_RETURN_IF_ERROR(check(layer.dice_scale, "Dice scale", false));
+    RANKOPT_RETURN_IF_ERROR(check(layer.dice_shift, "Dice shift", false));
+    return check(layer.dice_alpha, "Dice alpha", false);
   }
+  return absl::OkStatus();
 }
 
 absl::Status CheckLayer(int64_t index, int64_t count, const AttentionLayer& layer,
-                        int64_t expected_in) {
-  const std::string name = absl::StrCat("attention layer ", index, " of ", count,
-                                        index == 0 ? " (the [q, k, q-k, q*k] layer)" : "",
-                                        index == count - 1 ? " (the score layer)" : "");
+                        int64_t expected_in, const std::vector<AttentionTerm>& terms) {
+  const std::string name =
+      absl::StrCat("attention layer ", index, " of ", count,
+                   index == 0 ? absl::StrCat(" (the ", TermList(terms), " layer)") : "",
+                   index == count - 1 ? " (the score layer)" : "");
   if (layer.in != expected_in) {
     return absl::InvalidArgumentError(absl::StrCat(
         name, ": in is ", layer.in, ", expected ", expected_in,
-        index == 0 ? " (4 * dim)" : absl::StrCat(" (the out of layer ", index - 1, ")")));
+        index == 0 ? absl::StrCat(" (", terms.size(), " * dim)")
+                   : absl::StrCat(" (the out of layer ", index - 1, ")")));
   }
   if (layer.out <= 0) {
     return absl::InvalidArgumentError(
@@ -296,6 +425,7 @@ absl::Status CheckLayer(int64_t index, int64_t count, const AttentionLayer& laye
     return absl::InvalidArgumentError(absl::StrCat(name, ": bias has ", layer.bias.size(),
                                                    " floats, expected [out] = [", layer.out, "]"));
   }
+  RANKOPT_RETURN_IF_ERROR(CheckActParams(name, layer));
   if (index == count - 1) {
     if (layer.out != 1) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -311,20 +441,58 @@ absl::Status CheckLayer(int64_t index, int64_t count, const AttentionLayer& laye
 
 }  // namespace
 
+const char* AttentionTermName(AttentionTerm term) {
+  switch (term) {
+    case AttentionTerm::kQuery:
+      return "q";
+    case AttentionTerm::kKey:
+      return "k";
+    case AttentionTerm::kQueryMinusKey:
+      return "q-k";
+    case AttentionTerm::kKeyMinusQuery:
+      return "k-q";
+    case AttentionTerm::kQueryTimesKey:
+      return "q*k";
+  }
+  return "?";
+}
+
+bool ParseAttentionTerm(const std::string& text, AttentionTerm* term) {
+  for (AttentionTerm t : {AttentionTerm::kQuery, AttentionTerm::kKey, AttentionTerm::kQueryMinusKey,
+                          AttentionTerm::kKeyMinusQuery, AttentionTerm::kQueryTimesKey}) {
+    if (text == AttentionTermName(t)) {
+      *term = t;
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
                                                           std::vector<AttentionLayer> layers) {
+  return Create(dim, std::move(layers), AttentionOptions());
+}
+
+absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
+                                                          std::vector<AttentionLayer> layers,
+                                                          AttentionOptions options) {
   if (dim <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("attention pooling: dim is ", dim, ", expected the embedding width (> 0)"));
   }
   if (layers.empty()) {
     return absl::InvalidArgumentError(
-        "attention pooling: no layers; expected [4*dim -> h1, hidden..., h_last -> 1]");
+        "attention pooling: no layers; expected [terms*dim -> h1, hidden..., h_last -> 1]");
+  }
+  if (options.terms.empty()) {
+    return absl::InvalidArgumentError(
+        "attention pooling: no first-layer terms; expected some of q, k, q-k, k-q, q*k");
   }
   const int64_t count = static_cast<int64_t>(layers.size());
-  int64_t in = 4 * dim;
+  const int64_t num_terms = static_cast<int64_t>(options.terms.size());
+  int64_t in = num_terms * dim;
   for (int64_t i = 0; i < count; ++i) {
-    RANKOPT_RETURN_IF_ERROR(CheckLayer(i, count, layers[i], in));
+    RANKOPT_RETURN_IF_ERROR(CheckLayer(i, count, layers[i], in, options.terms));
     in = layers[i].out;
   }
 
@@ -332,23 +500,54 @@ absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
   p.dim_ = dim;
   const int64_t h1 = layers[0].out;
   const std::vector<float>& w0 = layers[0].weight;
-  std::vector<float> wq(dim * h1), wk(dim * h1);
-  for (int64_t i = 0; i < dim; ++i) {
-    for (int64_t j = 0; j < h1; ++j) {
-      const float q = w0[i * h1 + j];
-      const float k = w0[(dim + i) * h1 + j];
-      const float d = w0[(2 * dim + i) * h1 + j];
-      wq[i * h1 + j] = q + d;
-      wk[i * h1 + j] = k - d;
+  // Fold W_0's row blocks (header): sums in term order, starting from 0.
+  std::vector<float> wq(dim * h1, 0.0f), wk(dim * h1, 0.0f), wp(dim * h1, 0.0f);
+  p.has_product_ = false;
+  for (int64_t term = 0; term < num_terms; ++term) {
+    const float* block = w0.data() + term * dim * h1;
+    const AttentionTerm kind = options.terms[term];
+    p.has_product_ |= kind == AttentionTerm::kQueryTimesKey;
+    for (int64_t e = 0; e < dim * h1; ++e) {
+      switch (kind) {
+        case AttentionTerm::kQuery:
+          wq[e] = wq[e] + block[e];
+          break;
+        case AttentionTerm::kKey:
+          wk[e] = wk[e] + block[e];
+          break;
+        case AttentionTerm::kQueryMinusKey:
+          wq[e] = wq[e] + block[e];
+          wk[e] = wk[e] - block[e];
+          break;
+        case AttentionTerm::kKeyMinusQuery:
+          wq[e] = wq[e] - block[e];
+          wk[e] = wk[e] + block[e];
+          break;
+        case AttentionTerm::kQueryTimesKey:
+          wp[e] = wp[e] + block[e];
+          break;
+      }
     }
   }
   p.wq_ = PackGemmB(wq.data(), dim, h1, h1, 1);
   p.wk_ = PackGemmB(wk.data(), dim, h1, h1, 1);
-  p.wp_ = PackGemmB(w0.data() + 3 * dim * h1, dim, h1, h1, 1);
+  p.wp_ = PackGemmB(wp.data(), dim, h1, h1, 1);
   p.bias0_ = layers[0].bias;
+  p.options_ = std::move(options);
   for (int64_t i = 0; i < count; ++i) {
     p.widths_.push_back(layers[i].out);
     p.acts_.push_back(layers[i].act);
+    ActParams params;
+    const int64_t w = layers[i].out;
+    if (layers[i].act == AttentionActivation::kPRelu) {
+      params.slope = layers[i].slope.size() == 1 ? std::vector<float>(w, layers[i].slope[0])
+                                                 : layers[i].slope;
+    } else if (layers[i].act == AttentionActivation::kDice) {
+      params.scale = layers[i].dice_scale;
+      params.shift = layers[i].dice_shift;
+      params.alpha = layers[i].dice_alpha;
+    }
+    p.act_params_.push_back(std::move(params));
     p.max_width_ = std::max(p.max_width_, layers[i].out);
     if (i == 0) continue;
     if (i == count - 1) {  // the score layer: a per-row dot product
@@ -369,7 +568,7 @@ namespace {
 struct Plan {
   int64_t row_cap;                            // rows per block
   int64_t cand_cap;                           // candidates per block
-  int64_t kw, ka, qk, qw, buf0, buf1, total;  // offsets in floats
+  int64_t kw, ka, qk, qw, buf0, buf1, srow, erow, total;  // offsets in floats
 };
 
 Plan MakePlan(int64_t batch, int64_t seq_len, int64_t dim, int64_t h1, int64_t max_width) {
@@ -388,6 +587,8 @@ Plan MakePlan(int64_t batch, int64_t seq_len, int64_t dim, int64_t h1, int64_t m
   p.qw = take(p.cand_cap * h1);
   p.buf0 = take(p.row_cap * max_width);
   p.buf1 = take(p.row_cap * max_width);
+  p.srow = take(seq_len);
+  p.erow = take(seq_len);
   p.total = at;
   return p;
 }
@@ -424,7 +625,14 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
 
   const int64_t d = dim_;
   const int64_t h1 = widths_[0];
-  const Request req{d, seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1};
+  const Request req{d,    seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1,
+                    options_.mask};
+  // The original DIN form: masked positions weigh 0 and the weight is a_t * m_t.
+  const bool plain = options_.mask == AttentionMask::kMultiply && !options_.softmax;
+  // Whether a candidate without active positions pools to 0.
+  const bool inactive_pools_zero =
+      !options_.softmax && (options_.mask == AttentionMask::kMultiply ||
+                            (options_.mask != AttentionMask::kAdd && options_.fill == 0.0f));
   const ElementOps ops = OpsFor(isa);
   const Plan plan = MakePlan(batch, seq_len, d, h1, max_width_);
   float* const kw = scratch + plan.kw;
@@ -432,9 +640,11 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
   float* const qk = scratch + plan.qk;
   float* const qw = scratch + plan.qw;
   float* const buf[2] = {scratch + plan.buf0, scratch + plan.buf1};
+  float* const srow = scratch + plan.srow;
+  float* const erow = scratch + plan.erow;
 
-  const int64_t shared_count = req.shared_mask ? CountActive(req.Mask(0), seq_len) : -1;
-  if (seq_len == 0 || shared_count == 0) {
+  const int64_t shared_count = req.shared_mask ? req.CountActive(req.Mask(0)) : -1;
+  if (seq_len == 0 || (shared_count == 0 && inactive_pools_zero)) {
     std::fill(out, out + batch * d, 0.0f);
     return absl::OkStatus();
   }
@@ -446,7 +656,7 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
     t_lo = seq_len;
     const int64_t mask_rows = req.shared_mask ? 1 : batch;
     for (int64_t b = 0; b < mask_rows; ++b) {
-      ForEachActive(req.Mask(b), seq_len, [&](int64_t t) {
+      req.ForEachActive(req.Mask(b), [&](int64_t t) {
         t_lo = std::min(t_lo, t);
         t_hi = std::max(t_hi, t + 1);
       });
@@ -462,81 +672,103 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
     // A block: consecutive candidates whose active rows fit in row_cap (at least one).
     int64_t nb = 0, rows = 0;
     while (begin + nb < batch && nb < plan.cand_cap) {
-      const int64_t c = req.shared_mask ? shared_count : CountActive(req.Mask(begin + nb), seq_len);
+      const int64_t c = req.shared_mask ? shared_count : req.CountActive(req.Mask(begin + nb));
       if (nb > 0 && rows + c > plan.row_cap) break;
       rows += c;
       ++nb;
     }
-    if (rows == 0) {
+    if (rows == 0 && inactive_pools_zero) {
       std::fill(out + begin * d, out + (begin + nb) * d, 0.0f);
       begin += nb;
       continue;
     }
 
-    // qW_b = q_b @ (Wq + Wd); rows q_b * k_t (and k_t itself when keys are per candidate).
-    GemmF32(nb, h1, d, q + begin * d, d, 1, GemmBFromPacked(wq_), nullptr, qw, h1, isa);
-    int64_t r = 0;
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* qb = q + (begin + i) * d;
-      const float* kb = req.Keys(begin + i);
-      ForEachActive(req.Mask(begin + i), seq_len, [&](int64_t t) {
-        const float* k = kb + t * d;
-        float* dst = qk + r * d;
-        ops.mul(qb, k, dst, d);
-        if (!req.shared_keys) std::memcpy(ka + r * d, k, d * sizeof(float));
-        ++r;
-      });
-    }
-    if (!req.shared_keys) {
-      GemmF32(rows, h1, d, ka, d, 1, GemmBFromPacked(wk_), bias0_.data(), kw, h1, isa);
-    }
-
-    // Layer 0: z = ((q*k) @ Wp + qW_b) + KW_t, then act.
     float* cur = buf[0];
-    GemmF32(rows, h1, d, qk, d, 1, GemmBFromPacked(wp_), nullptr, cur, h1, isa);
-    r = 0;
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* qwb = qw + i * h1;
-      ForEachActive(req.Mask(begin + i), seq_len, [&](int64_t t) {
-        const float* kwt = req.shared_keys ? kw + (t - t_lo) * h1 : kw + r * h1;
-        float* z = cur + r * h1;
-        ops.add2(z, qwb, kwt, h1);
-        ++r;
-      });
-    }
-    Activate(acts_[0], ops, cur, rows * h1, isa);
-
-    // Hidden layers, then the score a_r = Dot16(h_r, w) + b into the other buffer.
-    int64_t width = h1;
-    for (int64_t l = 1; l + 1 < layers; ++l) {
-      float* next = buf[l % 2];
-      const int64_t w = widths_[l];
-      GemmF32(rows, w, width, cur, width, 1, GemmBFromPacked(weights_[l - 1]),
-              biases_[l - 1].data(), next, w, isa);
-      Activate(acts_[l], ops, next, rows * w, isa);
-      cur = next;
-      width = w;
-    }
-    if (layers > 1) {
-      float* score = buf[(layers - 1) % 2];
-      for (int64_t i = 0; i < rows; ++i) {
-        score[i] = ops.dot16(cur + i * width, score_weight_.data(), width) + score_bias_;
+    if (rows > 0) {
+      // qW_b = q_b @ Wq; rows q_b * k_t (and k_t itself when keys are per candidate).
+      GemmF32(nb, h1, d, q + begin * d, d, 1, GemmBFromPacked(wq_), nullptr, qw, h1, isa);
+      int64_t r = 0;
+      for (int64_t i = 0; i < nb; ++i) {
+        const float* qb = q + (begin + i) * d;
+        const float* kb = req.Keys(begin + i);
+        req.ForEachActive(req.Mask(begin + i), [&](int64_t t) {
+          const float* k = kb + t * d;
+          if (has_product_) ops.mul(qb, k, qk + r * d, d);
+          if (!req.shared_keys) std::memcpy(ka + r * d, k, d * sizeof(float));
+          ++r;
+        });
       }
-      cur = score;
+      if (!req.shared_keys) {
+        GemmF32(rows, h1, d, ka, d, 1, GemmBFromPacked(wk_), bias0_.data(), kw, h1, isa);
+      }
+
+      // Layer 0: z = ((q*k) @ Wp + qW_b) + KW_t (no q*k term: (0 + qW_b) + KW_t), then act.
+      if (has_product_) {
+        GemmF32(rows, h1, d, qk, d, 1, GemmBFromPacked(wp_), nullptr, cur, h1, isa);
+      } else {
+        std::fill(cur, cur + rows * h1, 0.0f);
+      }
+      r = 0;
+      for (int64_t i = 0; i < nb; ++i) {
+        const float* qwb = qw + i * h1;
+        req.ForEachActive(req.Mask(begin + i), [&](int64_t t) {
+          const float* kwt = req.shared_keys ? kw + (t - t_lo) * h1 : kw + r * h1;
+          float* z = cur + r * h1;
+          ops.add2(z, qwb, kwt, h1);
+          ++r;
+        });
+      }
+      Activate(acts_[0], act_params_[0], ops, cur, rows, h1, buf[1], isa);
+
+      // Hidden layers, then the score a_r = Dot16(h_r, w) + b into the other buffer.
+      int64_t width = h1;
+      for (int64_t l = 1; l + 1 < layers; ++l) {
+        float* next = buf[l % 2];
+        const int64_t w = widths_[l];
+        GemmF32(rows, w, width, cur, width, 1, GemmBFromPacked(weights_[l - 1]),
+                biases_[l - 1].data(), next, w, isa);
+        Activate(acts_[l], act_params_[l], ops, next, rows, w, cur, isa);
+        cur = next;
+        width = w;
+      }
+      if (layers > 1) {
+        float* score = buf[(layers - 1) % 2];
+        for (int64_t i = 0; i < rows; ++i) {
+          score[i] = ops.dot16(cur + i * width, score_weight_.data(), width) + score_bias_;
+        }
+        cur = score;
+      }
     }
 
-    // pooled_b = sum_t (a_t * m_t) * k_t over active t, ascending.
-    r = 0;
+    int64_t r = 0;
     for (int64_t i = 0; i < nb; ++i) {
       float* o = out + (begin + i) * d;
       std::fill(o, o + d, 0.0f);
       const float* kb = req.Keys(begin + i);
       const float* m = req.Mask(begin + i);
-      ForEachActive(m, seq_len, [&](int64_t t) {
-        const float a = m == nullptr ? cur[r] : cur[r] * m[t];
-        ops.axpy(a, kb + t * d, o, d);
-        ++r;
-      });
+      if (plain) {
+        // pooled_b = sum_t (a_t * m_t) * k_t over active t, ascending.
+        req.ForEachActive(m, [&](int64_t t) {
+          const float a = m == nullptr ? cur[r] : cur[r] * m[t];
+          ops.axpy(a, kb + t * d, o, d);
+          ++r;
+        });
+        continue;
+      }
+      // The masked scores of every position, the softmax, then the weighted sum.
+      for (int64_t t = 0; t < seq_len; ++t) {
+        if (req.Active(m, t)) {
+          srow[t] = Combine(options_.mask, cur[r++], m, t);
+        } else {
+          srow[t] = options_.mask == AttentionMask::kMultiply ? 0.0f
+                    : options_.mask == AttentionMask::kAdd   ? m[t]
+                                                             : options_.fill;
+        }
+      }
+      if (options_.softmax) SoftmaxRow(srow, seq_len, erow, isa);
+      for (int64_t t = 0; t < seq_len; ++t) {
+        if (srow[t] != 0.0f) ops.axpy(srow[t], kb + t * d, o, d);
+      }
     }
     begin += nb;
   }
@@ -546,9 +778,18 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
 void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& layers,
                                int64_t batch, const float* q, const float* keys, int64_t keys_batch,
                                int64_t seq_len, const float* mask, int64_t mask_batch, float* out) {
-  int64_t max_width = 4 * dim;
+  AttentionPoolingReference(dim, layers, AttentionOptions(), batch, q, keys, keys_batch, seq_len,
+                            mask, mask_batch, out);
+}
+
+void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& layers,
+                               const AttentionOptions& options, int64_t batch, const float* q,
+                               const float* keys, int64_t keys_batch, int64_t seq_len,
+                               const float* mask, int64_t mask_batch, float* out) {
+  const int64_t num_terms = static_cast<int64_t>(options.terms.size());
+  int64_t max_width = num_terms * dim;
   for (const AttentionLayer& layer : layers) max_width = std::max(max_width, layer.out);
-  std::vector<float> x(max_width), y(max_width);
+  std::vector<float> x(max_width), y(max_width), s(seq_len);
   for (int64_t b = 0; b < batch; ++b) {
     const float* qb = q + b * dim;
     const float* kb = keys + (keys_batch == 1 ? 0 : b) * seq_len * dim;
@@ -557,11 +798,27 @@ void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& l
     for (int64_t j = 0; j < dim; ++j) o[j] = 0.0f;
     for (int64_t t = 0; t < seq_len; ++t) {
       const float* k = kb + t * dim;
-      for (int64_t j = 0; j < dim; ++j) {
-        x[j] = qb[j];
-        x[dim + j] = k[j];
-        x[2 * dim + j] = qb[j] - k[j];
-        x[3 * dim + j] = qb[j] * k[j];
+      for (int64_t term = 0; term < num_terms; ++term) {
+        float* xt = x.data() + term * dim;
+        for (int64_t j = 0; j < dim; ++j) {
+          switch (options.terms[term]) {
+            case AttentionTerm::kQuery:
+              xt[j] = qb[j];
+              break;
+            case AttentionTerm::kKey:
+              xt[j] = k[j];
+              break;
+            case AttentionTerm::kQueryMinusKey:
+              xt[j] = qb[j] - k[j];
+              break;
+            case AttentionTerm::kKeyMinusQuery:
+              xt[j] = k[j] - qb[j];
+              break;
+            case AttentionTerm::kQueryTimesKey:
+              xt[j] = qb[j] * k[j];
+              break;
+          }
+        }
       }
       for (const AttentionLayer& layer : layers) {
         for (int64_t j = 0; j < layer.out; ++j) {
@@ -577,14 +834,57 @@ void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& l
             case AttentionActivation::kSigmoid:
               acc = 1.0f / (1.0f + std::exp(-acc));
               break;
+            case AttentionActivation::kPRelu: {
+              const float slope = layer.slope.size() == 1 ? layer.slope[0] : layer.slope[j];
+              acc = acc < 0.0f ? slope * acc : acc;
+              break;
+            }
+            case AttentionActivation::kDice: {
+              const float p =
+                  1.0f / (1.0f + std::exp(-(acc * layer.dice_scale[j] + layer.dice_shift[j])));
+              acc = layer.dice_alpha[j] * (1.0f - p) * acc + p * acc;
+              break;
+            }
+            case AttentionActivation::kSwish:
+              acc = acc / (1.0f + std::exp(-acc));
+              break;
           }
           y[j] = acc;
         }
         std::swap(x, y);
       }
       const float a = x[0];
-      const float m = mb == nullptr ? 1.0f : mb[t];
-      for (int64_t j = 0; j < dim; ++j) o[j] += a * m * k[j];
+      if (mb == nullptr) {
+        s[t] = a;
+        continue;
+      }
+      switch (options.mask) {
+        case AttentionMask::kMultiply:
+          s[t] = a * mb[t];
+          break;
+        case AttentionMask::kAdd:
+          s[t] = a + mb[t];
+          break;
+        case AttentionMask::kSelect:
+          s[t] = mb[t] != 0.0f ? a : options.fill;
+          break;
+        case AttentionMask::kSelectNot:
+          s[t] = mb[t] != 0.0f ? options.fill : a;
+          break;
+      }
+    }
+    if (options.softmax && seq_len > 0) {
+      float max = s[0];
+      for (int64_t t = 1; t < seq_len; ++t) max = std::max(max, s[t]);
+      float sum = 0.0f;
+      for (int64_t t = 0; t < seq_len; ++t) {
+        s[t] = std::exp(s[t] - max);
+        sum += s[t];
+      }
+      for (int64_t t = 0; t < seq_len; ++t) s[t] /= sum;
+    }
+    for (int64_t t = 0; t < seq_len; ++t) {
+      for (int64_t j = 0; j < dim; ++j) o[j] += s[t] * kb[t * dim + j];
     }
   }
 }

@@ -28,10 +28,33 @@
 //         (a_t * m_t is a_t when there is no mask).
 // The split and the score's lane sums round differently from the unsplit formula: agreement
 // with AttentionPoolingReference is about 1e-6 relative to the row's largest element.
+//
+// Generalized (AttentionOptions; the defaults are the form above):
+//   x_t   = Concat(term(q_b, k_t) for term in options.terms), each term one of q, k, q-k, k-q,
+//           q*k (any subset, order, repetition; d each). Folding: Wq = sum of the q blocks + the
+//           q-k blocks - the k-q blocks, Wk = sum of the k blocks - q-k + k-q, Wp = sum of the
+//           q*k blocks (block sums in term order, starting from 0); no q*k term: z = (0 + qW_b)
+//           + KW_t without the (q*k) GEMM.
+//   act   kPRelu:  h < 0 ? slope[c] * h : h             (slope per channel c, scalar broadcast)
+//         kDice:   p = SigmoidF32(h * scale[c] + shift[c]) (BatchNorm in eval mode, folded);
+//                  h = (alpha[c] * (1 - p)) * h + p * h
+//         kSwish:  h * SigmoidF32(h)
+//         (plain per-element float operations, in this order, on every ISA).
+//   s_t   = the masked score (options.mask):
+//         kMultiply: a_t * m_t;  kAdd: a_t + m_t;  kSelect: m_t != 0 ? a_t : fill;
+//         kSelectNot: m_t != 0 ? fill : a_t;  no mask: a_t.
+//         A position is active (its MLP runs) unless its score does not depend on a_t:
+//         m_t == 0 for kMultiply (s_t = 0, assuming a finite a_t), m_t == -inf for kAdd
+//         (s_t = -inf), the fill side of kSelect/kSelectNot.
+//   w_t   = s_t, or with options.softmax: e_t = x_t < -87 ? 0 : ExpF32(x_t) for x_t = s_t -
+//           max_t s_t; w_t = e_t / sum_t e_t (sum ascending).
+//   pooled_b = sum over t with w_t != 0, ascending, of fma(w_t, k_t[j], pooled[j]).
+// The default form's w_t = a_t * m_t, as before.
 #ifndef RANKOPT_GRAPH_KERNELS_MATH_ATTENTION_POOLING_H_
 #define RANKOPT_GRAPH_KERNELS_MATH_ATTENTION_POOLING_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,7 +64,7 @@
 
 namespace rankopt {
 
-enum class AttentionActivation { kNone, kRelu, kSigmoid };
+enum class AttentionActivation { kNone, kRelu, kSigmoid, kPRelu, kDice, kSwish };
 
 // One dense layer y = act(x @ weight + bias).
 struct AttentionLayer {
@@ -50,7 +73,34 @@ struct AttentionLayer {
   int64_t in = 0;
   int64_t out = 0;
   AttentionActivation act = AttentionActivation::kNone;
+  // kPRelu: the negative slope, [out] or [1] (one for every channel).
+  std::vector<float> slope;
+  // kDice: p = sigmoid(h * dice_scale + dice_shift), h = alpha * (1 - p) * h + p * h; [out] each.
+  std::vector<float> dice_scale;
+  std::vector<float> dice_shift;
+  std::vector<float> dice_alpha;
 };
+
+// One width-d term of the first layer's input.
+enum class AttentionTerm { kQuery, kKey, kQueryMinusKey, kKeyMinusQuery, kQueryTimesKey };
+
+// How the mask combines with the score a_t (see the header comment).
+enum class AttentionMask { kMultiply, kAdd, kSelect, kSelectNot };
+
+// The form of the unit around the MLP; the defaults are DIN's [q, k, q-k, q*k], score * mask,
+// no softmax.
+struct AttentionOptions {
+  std::vector<AttentionTerm> terms = {AttentionTerm::kQuery, AttentionTerm::kKey,
+                                      AttentionTerm::kQueryMinusKey,
+                                      AttentionTerm::kQueryTimesKey};
+  AttentionMask mask = AttentionMask::kMultiply;
+  float fill = 0.0f;     // kSelect / kSelectNot: the score of a masked position
+  bool softmax = false;  // softmax over the sequence of the masked scores
+};
+
+// "q", "k", "q-k", "k-q", "q*k" and back (Parse: false for any other text).
+const char* AttentionTermName(AttentionTerm term);
+bool ParseAttentionTerm(const std::string& text, AttentionTerm* term);
 
 // The planned attention unit: weights folded and packed once. Immutable after Create; Run is
 // safe for concurrent use (all per-call state lives in the caller's scratch).
@@ -66,6 +116,10 @@ class AttentionPooling {
   // has out 1 and act kNone (it may be layers[0] itself). Every weight and bias size is checked;
   // errors are InvalidArgument and name the layer, what was found and what was expected.
   static absl::StatusOr<AttentionPooling> Create(int64_t dim, std::vector<AttentionLayer> layers);
+  // The generalized unit: `layers[0]` maps terms.size() * dim -> h1; activation parameters
+  // (slope, dice_*) are checked too.
+  static absl::StatusOr<AttentionPooling> Create(int64_t dim, std::vector<AttentionLayer> layers,
+                                                 AttentionOptions options);
 
   int64_t dim() const { return dim_; }
   int64_t num_layers() const { return static_cast<int64_t>(widths_.size()); }
@@ -86,8 +140,15 @@ class AttentionPooling {
                    int64_t seq_len, const float* mask, int64_t mask_batch, float* out,
                    float* scratch, Isa isa = BestIsa()) const;
 
+  // Per-activation parameters of one layer, expanded to its width (kPRelu: slope; kDice: scale,
+  // shift, alpha).
+  struct ActParams {
+    std::vector<float> slope, scale, shift, alpha;
+  };
+
  private:
   AttentionPooling() = default;
+
 
   int64_t dim_ = 0;
   std::vector<int64_t> widths_;             // out of each layer; widths_.back() == 1.
@@ -101,6 +162,9 @@ class AttentionPooling {
   std::vector<float> score_weight_;         // layer n-1 (n > 1): [h_last]
   float score_bias_ = 0.0f;
   int64_t max_width_ = 0;  // max over widths_
+  AttentionOptions options_;
+  bool has_product_ = true;          // some term is q*k
+  std::vector<ActParams> act_params_;  // per layer
 };
 
 // The same math written the obvious way, for tests and benchmarks: x_t materialized, plain
@@ -109,6 +173,12 @@ class AttentionPooling {
 void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& layers,
                                int64_t batch, const float* q, const float* keys, int64_t keys_batch,
                                int64_t seq_len, const float* mask, int64_t mask_batch, float* out);
+// The generalized form (x_t built from options.terms; masks, softmax as the header says, with
+// std::exp and no flushing). REQUIRES: shapes consistent.
+void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& layers,
+                               const AttentionOptions& options, int64_t batch, const float* q,
+                               const float* keys, int64_t keys_batch, int64_t seq_len,
+                               const float* mask, int64_t mask_batch, float* out);
 
 }  // namespace rankopt
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -419,6 +420,16 @@ std::string CreateError(int64_t dim, std::vector<AttentionLayer> layers) {
   return std::string(attn.status().message());
 }
 
+std::string CreateError(int64_t dim, std::vector<AttentionLayer> layers,
+                        const AttentionOptions& options) {
+  absl::StatusOr<AttentionPooling> attn =
+      AttentionPooling::Create(dim, std::move(layers), options);
+  EXPECT_FALSE(attn.ok());
+  if (attn.ok()) return "";
+  EXPECT_EQ(attn.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(attn.status().message());
+}
+
 TEST(AttentionPoolingTest, CreateRejectsBadShapes) {
   const std::vector<AttentionLayer> good = MakeLayers(32, kDin, 27);
   ASSERT_TRUE(AttentionPooling::Create(32, good).ok());
@@ -472,6 +483,252 @@ TEST(AttentionPoolingTest, RunRejectsInconsistentBatches) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   s = attn->Run(-1, in.q.data(), in.keys.data(), 1, 50, nullptr, 1, out.data(), scratch.data());
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- The generalized forms (terms, activations, masks, softmax) ------------------------------
+
+using Term = AttentionTerm;
+
+// An MLP over `terms` with one activation per hidden layer; activation parameters drawn like a
+// trained model's (PReLU slopes 0..0.5, BatchNorm-folded Dice scale/shift, alpha -0.5..0.5).
+std::vector<AttentionLayer> MakeGeneralLayers(int64_t dim, size_t num_terms,
+                                              const std::vector<int64_t>& hidden,
+                                              const std::vector<Act>& acts, bool scalar_slope,
+                                              uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::vector<AttentionLayer> layers;
+  int64_t in = static_cast<int64_t>(num_terms) * dim;
+  for (size_t i = 0; i <= hidden.size(); ++i) {
+    AttentionLayer layer;
+    layer.in = in;
+    layer.out = i < hidden.size() ? hidden[i] : 1;
+    layer.act = i < hidden.size() ? acts[i] : Act::kNone;
+    layer.weight = Uniform(layer.in * layer.out, 0.3f, &gen);
+    layer.bias = Uniform(layer.out, 0.1f, &gen);
+    if (layer.act == Act::kPRelu) {
+      layer.slope = Uniform(scalar_slope ? 1 : layer.out, 0.25f, &gen);
+      for (float& v : layer.slope) v += 0.25f;
+    }
+    if (layer.act == Act::kDice) {
+      layer.dice_scale = Uniform(layer.out, 0.5f, &gen);
+      for (float& v : layer.dice_scale) v += 1.0f;
+      layer.dice_shift = Uniform(layer.out, 0.2f, &gen);
+      layer.dice_alpha = Uniform(layer.out, 0.5f, &gen);
+    }
+    layers.push_back(layer);
+    in = layer.out;
+  }
+  return layers;
+}
+
+struct Form {
+  std::string name;
+  std::vector<Term> terms;
+  std::vector<int64_t> hidden;
+  std::vector<Act> acts;
+  bool scalar_slope = false;
+};
+
+const std::vector<Form>& Forms() {
+  static const std::vector<Form> forms = {
+      {"prelu3_qk_qmk_qtk", {Term::kQuery, Term::kKey, Term::kQueryMinusKey, Term::kQueryTimesKey},
+       {64, 32, 16}, {Act::kPRelu, Act::kPRelu, Act::kPRelu}, true},
+      {"dice2_q_k_qtk", {Term::kQuery, Term::kKey, Term::kQueryTimesKey}, {32, 16},
+       {Act::kDice, Act::kDice}},
+      {"sigmoid1_q_k", {Term::kQuery, Term::kKey}, {36}, {Act::kSigmoid}},
+      {"prelu_channel2_q_k_qtk", {Term::kQuery, Term::kKey, Term::kQueryTimesKey}, {80, 40},
+       {Act::kPRelu, Act::kPRelu}},
+      {"swish_relu_permuted", {Term::kQueryTimesKey, Term::kKeyMinusQuery, Term::kKey, Term::kQuery},
+       {24, 12}, {Act::kSwish, Act::kRelu}},
+      {"repeated_terms", {Term::kQuery, Term::kQuery, Term::kKey, Term::kQueryMinusKey},
+       {20}, {Act::kDice}},
+      {"keys_only_product", {Term::kQueryTimesKey}, {16}, {Act::kNone}},
+  };
+  return forms;
+}
+
+struct MaskCase {
+  std::string name;
+  AttentionMask mode;
+  float fill;
+  bool softmax;
+};
+
+const std::vector<MaskCase>& MaskCases() {
+  static const std::vector<MaskCase> cases = {
+      {"mul", AttentionMask::kMultiply, 0.0f, false},
+      {"mul_softmax", AttentionMask::kMultiply, 0.0f, true},
+      {"add_inf_softmax", AttentionMask::kAdd, 0.0f, true},
+      {"add_1e9_softmax", AttentionMask::kAdd, 0.0f, true},
+      {"where0", AttentionMask::kSelect, 0.0f, false},
+      {"where_big_negative_softmax", AttentionMask::kSelect, -4294967295.0f, true},
+      {"where_not_inf_softmax", AttentionMask::kSelectNot,
+       -std::numeric_limits<float>::infinity(), true},
+      {"where_fill_half", AttentionMask::kSelect, 0.5f, false},
+  };
+  return cases;
+}
+
+// The mask rows of `lengths` in the encoding `mc` expects (valid positions t < length).
+std::vector<float> EncodeMask(const MaskCase& mc, const std::vector<int64_t>& lengths,
+                              int64_t seq_len) {
+  std::vector<float> m = LengthMask(lengths, seq_len);
+  for (float& v : m) {
+    const bool valid = v != 0.0f;
+    if (mc.mode == AttentionMask::kAdd) {
+      v = valid ? 0.0f
+                : (mc.name == "add_1e9_softmax" ? -1e9f : -std::numeric_limits<float>::infinity());
+    } else if (mc.mode == AttentionMask::kSelectNot) {
+      v = valid ? 0.0f : 1.0f;
+    }
+  }
+  return m;
+}
+
+void ExpectGeneralMatchesReference(const Form& form, const MaskCase& mc, const Inputs& in,
+                                   const std::string& what) {
+  const int64_t dim = in.dim;
+  std::vector<AttentionLayer> layers =
+      MakeGeneralLayers(dim, form.terms.size(), form.hidden, form.acts, form.scalar_slope, 31);
+  AttentionOptions options;
+  options.terms = form.terms;
+  options.mask = mc.mode;
+  options.fill = mc.fill;
+  options.softmax = mc.softmax;
+  absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(dim, layers, options);
+  ASSERT_TRUE(attn.ok()) << attn.status();
+  std::vector<float> want(in.batch * dim, kSentinel);
+  AttentionPoolingReference(dim, layers, options, in.batch, in.q.data(), in.keys.data(),
+                            in.keys_batch, in.seq_len, in.mask_ptr(), in.mask_batch, want.data());
+  const std::vector<float> got = RunFused(*attn, in, 0, in.batch);
+  const double err = MaxRelativeError(got, want, dim);
+  EXPECT_LE(err, kTolerance) << what;
+}
+
+// Every form x mask encoding x softmax x key sharing, against the reference; lengths include
+// 0 (every position masked) and the full sequence.
+TEST(AttentionPoolingGeneralTest, EveryFormAndMaskMatchesReference) {
+  const int64_t batch = 37, dim = 16, seq_len = 20;
+  for (const Form& form : Forms()) {
+    for (const MaskCase& mc : MaskCases()) {
+      for (bool shared : {true, false}) {
+        Inputs in = MakeInputs(batch, dim, seq_len, shared, {}, 40);
+        const std::vector<int64_t> lengths =
+            shared ? std::vector<int64_t>{13} : VariousLengths(batch, seq_len, 41);
+        const bool inf_fill = mc.name == "add_inf_softmax" || mc.name == "where_not_inf_softmax";
+        if (inf_fill && !shared) {
+          // softmax over only -inf is NaN (as in PyTorch): keep a valid position per row.
+          std::vector<int64_t> nonzero = lengths;
+          for (int64_t& l : nonzero) l = std::max<int64_t>(l, 1);
+          in.mask = EncodeMask(mc, nonzero, seq_len);
+        } else {
+          in.mask = EncodeMask(mc, lengths, seq_len);
+        }
+        in.mask_batch = static_cast<int64_t>(lengths.size());
+        ExpectGeneralMatchesReference(form, mc, in,
+                                      absl::StrCat(form.name, "_", mc.name, "_shared", shared));
+      }
+    }
+    Inputs unmasked = MakeInputs(batch, dim, seq_len, false, {}, 42);
+    ExpectGeneralMatchesReference(form, {"none_softmax", AttentionMask::kMultiply, 0.0f, true},
+                                  unmasked, form.name + "_no_mask_softmax");
+    ExpectGeneralMatchesReference(form, {"none", AttentionMask::kAdd, 0.0f, false}, unmasked,
+                                  form.name + "_no_mask");
+  }
+}
+
+// Where with a big negative fill and softmax over an all-masked row: every position weighs
+// 1 / T, keys included (what the graph computes), not a zero row.
+TEST(AttentionPoolingGeneralTest, AllMaskedSoftmaxRowIsTheMeanOfTheKeys) {
+  const Form& form = Forms()[1];
+  const MaskCase mc = MaskCases()[5];  // where_big_negative_softmax
+  std::vector<AttentionLayer> layers =
+      MakeGeneralLayers(8, form.terms.size(), form.hidden, form.acts, false, 5);
+  AttentionOptions options;
+  options.terms = form.terms;
+  options.mask = mc.mode;
+  options.fill = mc.fill;
+  options.softmax = true;
+  absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(8, layers, options);
+  ASSERT_TRUE(attn.ok()) << attn.status();
+  Inputs in = MakeInputs(3, 8, 4, /*shared_keys=*/true, {0}, 6);
+  const std::vector<float> got = RunFused(*attn, in, 0, 3);
+  for (int64_t b = 0; b < 3; ++b) {
+    for (int64_t j = 0; j < 8; ++j) {
+      float mean = 0.0f;
+      for (int64_t t = 0; t < 4; ++t) mean += in.keys[t * 8 + j];
+      EXPECT_NEAR(got[b * 8 + j], mean / 4, 1e-6) << b << " " << j;
+    }
+  }
+}
+
+// Chunking, ISA and key/mask sharing leave the generalized forms bitwise unchanged too.
+TEST(AttentionPoolingGeneralTest, ChunksIsasAndSharingAreBitwiseEqual) {
+  const int64_t batch = 90, dim = 12, seq_len = 30;
+  for (const Form& form : {Forms()[0], Forms()[1], Forms()[4]}) {
+    for (const MaskCase& mc : {MaskCases()[3], MaskCases()[5], MaskCases()[6]}) {
+      std::vector<AttentionLayer> layers =
+          MakeGeneralLayers(dim, form.terms.size(), form.hidden, form.acts, false, 50);
+      AttentionOptions options;
+      options.terms = form.terms;
+      options.mask = mc.mode;
+      options.fill = mc.fill;
+      options.softmax = mc.softmax;
+      absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(dim, layers, options);
+      ASSERT_TRUE(attn.ok()) << attn.status();
+      Inputs in = MakeInputs(batch, dim, seq_len, /*shared_keys=*/true, {}, 51);
+      in.mask = EncodeMask(mc, {17}, seq_len);
+      in.mask_batch = 1;
+      const std::string what = form.name + "_" + mc.name;
+      const std::vector<float> full = RunFused(*attn, in, 0, batch, Isa::kScalar);
+      for (int64_t chunk : {1, 7, 64}) {
+        std::vector<float> pieces;
+        for (int64_t b = 0; b < batch; b += chunk) {
+          std::vector<float> part = RunFused(*attn, in, b, std::min(chunk, batch - b));
+          pieces.insert(pieces.end(), part.begin(), part.end());
+        }
+        EXPECT_TRUE(RowsEqual(full, pieces)) << what << " chunk " << chunk;
+      }
+      for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+        if (static_cast<int>(isa) > static_cast<int>(BestIsa())) continue;
+        EXPECT_TRUE(RowsEqual(RunFused(*attn, in, 0, batch, isa), full)) << what << IsaName(isa);
+      }
+      Inputs broadcast = in;
+      broadcast.keys_batch = batch;
+      broadcast.mask_batch = batch;
+      broadcast.keys.clear();
+      broadcast.mask.clear();
+      for (int64_t b = 0; b < batch; ++b) {
+        broadcast.keys.insert(broadcast.keys.end(), in.keys.begin(), in.keys.end());
+        broadcast.mask.insert(broadcast.mask.end(), in.mask.begin(), in.mask.end());
+      }
+      EXPECT_TRUE(RowsEqual(RunFused(*attn, broadcast, 0, batch), full)) << what;
+    }
+  }
+}
+
+TEST(AttentionPoolingGeneralTest, CreateRejectsBadParameters) {
+  const Form& form = Forms()[3];
+  std::vector<AttentionLayer> good =
+      MakeGeneralLayers(8, form.terms.size(), form.hidden, form.acts, false, 60);
+  AttentionOptions options;
+  options.terms = form.terms;
+  ASSERT_TRUE(AttentionPooling::Create(8, good, options).ok());
+  std::vector<AttentionLayer> layers = good;
+  layers[1].slope.resize(3);
+  EXPECT_THAT(CreateError(8, layers, options),
+              HasSubstr("layer 1 of 3: PReLU slope has 3 floats, expected [out] = [40] or one "
+                        "for every channel"));
+  EXPECT_THAT(CreateError(16, good, options),
+              HasSubstr("layer 0 of 3 (the [q, k, q*k] layer): in is 24, expected 48 (3 * dim)"));
+  options.terms.clear();
+  EXPECT_THAT(CreateError(8, good, options), HasSubstr("no first-layer terms"));
+  const Form& dice = Forms()[1];
+  layers = MakeGeneralLayers(8, dice.terms.size(), dice.hidden, dice.acts, false, 61);
+  layers[0].dice_alpha.pop_back();
+  options.terms = dice.terms;
+  EXPECT_THAT(CreateError(8, layers, options),
+              HasSubstr("Dice alpha has 31 floats, expected [out] = [32]"));
 }
 
 }  // namespace
