@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -640,6 +641,14 @@ HttpEventServer::Impl::~Impl() {
 absl::Status HttpEventServer::Impl::Listen() {
   static std::once_flag threads_once;
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
+  // Room for max_connections descriptors (and some for the rest of the process), as far as the
+  // hard limit allows; past it accept() fails with EMFILE and accepting pauses briefly.
+  rlimit files{};
+  const rlim_t want = static_cast<rlim_t>(options_.max_connections) + 256;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < want) {
+    files.rlim_cur = std::min(want, files.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   const std::string where = absl::StrCat(options_.host, " port ", options_.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

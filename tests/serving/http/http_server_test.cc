@@ -380,6 +380,37 @@ TEST_F(HttpServerTest, LimitsAreRefusedAtTheirBoundaryAndCountedByReason) {
   (*server)->Stop();
 }
 
+// The starvation of issue 20: with one worker, idle keep-alive connections made the next client
+// wait for their keep-alive timeout (5 s). Now they hold nothing.
+TEST_F(HttpServerTest, IdleKeepAliveConnectionsDoNotHoldTheWorker) {
+  ServeOptions options = Options();
+  options.http_threads = 1;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const int port = (*server)->port();
+  RawResponse r;
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(idle.back()->Send(PostPredict("din", request_json_)) && idle.back()->Read(&r));
+    ASSERT_EQ(r.status, 200);
+  }
+  for (int i = 0; i < 4; ++i) {
+    RawConnection next(port);
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(next.Send(PostPredict("din", request_json_)) && next.Read(&r));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1);
+  }
+  // And the idle ones are still served afterwards.
+  for (auto& c : idle) {
+    ASSERT_TRUE(c->Send(Get("/v1/models/din")) && c->Read(&r));
+    EXPECT_EQ(r.status, 200);
+  }
+  (*server)->Stop();
+}
+
 TEST_F(HttpServerTest, StopClosesIdleConnectionsAtOnce) {
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(Options());
   ASSERT_TRUE(server.ok()) << server.status();
