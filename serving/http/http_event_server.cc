@@ -346,6 +346,9 @@ class Connection {
     path_ = request.path;
     keep_alive_ = request.keep_alive;
     http10_ = request.minor_version == 0;
+    // HEAD is GET without the body (RFC 9110 9.3.2): routed as GET, answered with headers only.
+    head_only_ = request.method == "HEAD";
+    if (head_only_) request.method = "GET";
     big_ = request.body.size() >= options().trim_bytes;
     HttpRouteParams params;
     const HttpRoute* route = server_->router_->Match(request.method, request.path, &params);
@@ -383,7 +386,8 @@ class Connection {
                     closing_  ? "\r\nConnection: close\r\n\r\n"
                     : http10_ ? "\r\nConnection: keep-alive\r\n\r\n"
                               : "\r\n\r\n");
-    out_.append(response.body);
+    if (!head_only_) out_.append(response.body);
+    head_only_ = false;
     big_ = big_ || response.body.size() >= options().trim_bytes ||
            parser_.request().body.capacity() >= options().trim_bytes ||
            in_.capacity() >= options().trim_bytes;
@@ -557,6 +561,7 @@ class Connection {
   bool processing_ = false;
   bool answered_ = false;
   bool http10_ = false;
+  bool head_only_ = false;  // the request being answered is a HEAD
   Clock::time_point idle_since_;
   Clock::time_point last_write_;
   Clock::time_point head_deadline_;

@@ -246,6 +246,19 @@ TEST_F(HttpServerTest, ChunkedGzipAndContinueBodiesScoreAlike) {
   ASSERT_TRUE(c.Send(request_json_) && c.Read(&r));
   EXPECT_EQ(r.body, want.body);
 
+  // HEAD: GET's headers (Content-Length included), no body; the next answer follows at once.
+  ASSERT_TRUE(c.Send("HEAD /healthz HTTP/1.1\r\n\r\n"));
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    char ch;
+    ASSERT_EQ(::recv(c.fd(), &ch, 1, 0), 1);
+    head.push_back(ch);
+  }
+  EXPECT_THAT(head, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(head, HasSubstr("Content-Length: 3\r\n"));
+  ASSERT_TRUE(c.Send(Get("/healthz")) && c.Read(&r));
+  EXPECT_EQ(r.body, "ok\n");
+
   // HTTP/1.0 closes unless asked to keep alive.
   RawConnection old((*server)->port());
   ASSERT_TRUE(old.Send("GET /healthz HTTP/1.0\r\n\r\n") && old.Read(&r));
