@@ -424,6 +424,38 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionsDoNotHoldTheWorker) {
   (*server)->Stop();
 }
 
+// A client that pipelines requests but never reads the answers: the server stops reading once
+// its unsent answers pass its backlog, and closes the connection when writing makes no progress
+// for --idle-timeout-s.
+TEST_F(HttpServerTest, ClientThatStopsReadingIsClosed) {
+  ServeOptions options = Options();
+  options.idle_timeout_s = 0.5;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const int port = (*server)->port();
+  std::string batch;
+  for (int i = 0; i < 10000; ++i) batch += Get("/healthz");
+  RawConnection c(port, 2);
+  const auto start = std::chrono::steady_clock::now();
+  int batches = 0;
+  while (batches < 1000 && c.Send(batch)) ++batches;  // until the server stops taking them
+  EXPECT_LT(batches, 1000);
+  const int64_t resident = ResidentBytes();
+  int64_t timed_out = 0;
+  std::string metrics;
+  for (int i = 0; i < 200 && timed_out < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    metrics = Metrics(port);
+    timed_out = Sample(metrics, "rankopt_http_connections_timed_out_total");
+  }
+  EXPECT_EQ(timed_out, 1) << metrics;
+  EXPECT_EQ(Sample(metrics, "rankopt_http_open_connections"), 1) << metrics;  // the /metrics one
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 15);
+  EXPECT_LT(resident, int64_t{200} << 20);
+  (*server)->Stop();
+}
+
 TEST_F(HttpServerTest, StopClosesIdleConnectionsAtOnce) {
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(Options());
   ASSERT_TRUE(server.ok()) << server.status();
