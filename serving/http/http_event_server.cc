@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -345,6 +346,9 @@ class Connection {
     path_ = request.path;
     keep_alive_ = request.keep_alive;
     http10_ = request.minor_version == 0;
+    // HEAD is GET without the body (RFC 9110 9.3.2): routed as GET, answered with headers only.
+    head_only_ = request.method == "HEAD";
+    if (head_only_) request.method = "GET";
     big_ = request.body.size() >= options().trim_bytes;
     HttpRouteParams params;
     const HttpRoute* route = server_->router_->Match(request.method, request.path, &params);
@@ -382,7 +386,8 @@ class Connection {
                     closing_  ? "\r\nConnection: close\r\n\r\n"
                     : http10_ ? "\r\nConnection: keep-alive\r\n\r\n"
                               : "\r\n\r\n");
-    out_.append(response.body);
+    if (!head_only_) out_.append(response.body);
+    head_only_ = false;
     big_ = big_ || response.body.size() >= options().trim_bytes ||
            parser_.request().body.capacity() >= options().trim_bytes ||
            in_.capacity() >= options().trim_bytes;
@@ -556,6 +561,7 @@ class Connection {
   bool processing_ = false;
   bool answered_ = false;
   bool http10_ = false;
+  bool head_only_ = false;  // the request being answered is a HEAD
   Clock::time_point idle_since_;
   Clock::time_point last_write_;
   Clock::time_point head_deadline_;
@@ -640,6 +646,14 @@ HttpEventServer::Impl::~Impl() {
 absl::Status HttpEventServer::Impl::Listen() {
   static std::once_flag threads_once;
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
+  // Room for max_connections descriptors (and some for the rest of the process), as far as the
+  // hard limit allows; past it accept() fails with EMFILE and accepting pauses briefly.
+  rlimit files{};
+  const rlim_t want = static_cast<rlim_t>(options_.max_connections) + 256;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < want) {
+    files.rlim_cur = std::min(want, files.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   const std::string where = absl::StrCat(options_.host, " port ", options_.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

@@ -56,7 +56,9 @@ class HttpServer {
  public:
   // Loads the model (or opens the version directory) and binds the listening socket; errors name
   // the path or the address. Also ignores SIGPIPE process-wide: a client that hangs up
-  // mid-response must not kill the server.
+  // mid-response must not kill the server. And sets glibc's M_MMAP_THRESHOLD (1 MiB) and
+  // M_TRIM_THRESHOLD (8 MiB) process-wide, so that a large request's memory goes back to the
+  // system once it is answered.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Create(const ServeOptions& options);
 
   HttpServer(const HttpServer&) = delete;
@@ -69,7 +71,7 @@ class HttpServer {
   // The version being served now; never null.
   std::shared_ptr<const Model> CurrentModel() const;
 
-  // Starts serving on a thread of its own. Call once.
+  // Starts serving on its I/O threads and workers. Call once.
   void Start();
   // Stops accepting, closes idle connections and returns once the requests in flight have been
   // answered (at most 10 s). Safe to call more than once, and before Start().

@@ -246,6 +246,19 @@ TEST_F(HttpServerTest, ChunkedGzipAndContinueBodiesScoreAlike) {
   ASSERT_TRUE(c.Send(request_json_) && c.Read(&r));
   EXPECT_EQ(r.body, want.body);
 
+  // HEAD: GET's headers (Content-Length included), no body; the next answer follows at once.
+  ASSERT_TRUE(c.Send("HEAD /healthz HTTP/1.1\r\n\r\n"));
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    char ch;
+    ASSERT_EQ(::recv(c.fd(), &ch, 1, 0), 1);
+    head.push_back(ch);
+  }
+  EXPECT_THAT(head, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(head, HasSubstr("Content-Length: 3\r\n"));
+  ASSERT_TRUE(c.Send(Get("/healthz")) && c.Read(&r));
+  EXPECT_EQ(r.body, "ok\n");
+
   // HTTP/1.0 closes unless asked to keep alive.
   RawConnection old((*server)->port());
   ASSERT_TRUE(old.Send("GET /healthz HTTP/1.0\r\n\r\n") && old.Read(&r));
@@ -377,6 +390,69 @@ TEST_F(HttpServerTest, LimitsAreRefusedAtTheirBoundaryAndCountedByReason) {
       << metrics;
   EXPECT_GE(Sample(metrics, "rankopt_http_connections_refused_total"), 1) << metrics;
   EXPECT_GE(Sample(metrics, "rankopt_http_connections_timed_out_total"), 3) << metrics;
+  (*server)->Stop();
+}
+
+// The starvation of issue 20: with one worker, idle keep-alive connections made the next client
+// wait for their keep-alive timeout (5 s). Now they hold nothing.
+TEST_F(HttpServerTest, IdleKeepAliveConnectionsDoNotHoldTheWorker) {
+  ServeOptions options = Options();
+  options.http_threads = 1;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const int port = (*server)->port();
+  RawResponse r;
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(idle.back()->Send(PostPredict("din", request_json_)) && idle.back()->Read(&r));
+    ASSERT_EQ(r.status, 200);
+  }
+  for (int i = 0; i < 4; ++i) {
+    RawConnection next(port);
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(next.Send(PostPredict("din", request_json_)) && next.Read(&r));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1);
+  }
+  // And the idle ones are still served afterwards.
+  for (auto& c : idle) {
+    ASSERT_TRUE(c->Send(Get("/v1/models/din")) && c->Read(&r));
+    EXPECT_EQ(r.status, 200);
+  }
+  (*server)->Stop();
+}
+
+// A client that pipelines requests but never reads the answers: the server stops reading once
+// its unsent answers pass its backlog, and closes the connection when writing makes no progress
+// for --idle-timeout-s.
+TEST_F(HttpServerTest, ClientThatStopsReadingIsClosed) {
+  ServeOptions options = Options();
+  options.idle_timeout_s = 0.5;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  const int port = (*server)->port();
+  std::string batch;
+  for (int i = 0; i < 10000; ++i) batch += Get("/healthz");
+  RawConnection c(port, 2);
+  const auto start = std::chrono::steady_clock::now();
+  int batches = 0;
+  while (batches < 1000 && c.Send(batch)) ++batches;  // until the server stops taking them
+  EXPECT_LT(batches, 1000);
+  const int64_t resident = ResidentBytes();
+  int64_t timed_out = 0;
+  std::string metrics;
+  for (int i = 0; i < 200 && timed_out < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    metrics = Metrics(port);
+    timed_out = Sample(metrics, "rankopt_http_connections_timed_out_total");
+  }
+  EXPECT_EQ(timed_out, 1) << metrics;
+  EXPECT_EQ(Sample(metrics, "rankopt_http_open_connections"), 1) << metrics;  // the /metrics one
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 15);
+  EXPECT_LT(resident, int64_t{200} << 20);
   (*server)->Stop();
 }
 
