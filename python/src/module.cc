@@ -431,8 +431,8 @@ py::array VectorToNumpy(std::vector<float> values) {
                             owned->data(), owner);
 }
 
-// Feeds of a {name: array-like} dict: views of C-contiguous arrays (converted only when not
-// already C-contiguous); `keep` holds the arrays while the views are used.
+// Feeds of a {name: array-like} dict: views of the arrays (converted only when not C-contiguous
+// and aligned, or not arrays); `keep` holds the arrays while the views are used.
 std::vector<NamedTensorView> ToFeeds(const py::dict& feeds, std::vector<py::array>* keep) {
   std::vector<NamedTensorView> views;
   views.reserve(feeds.size());
@@ -442,7 +442,9 @@ std::vector<NamedTensorView> ToFeeds(const py::dict& feeds, std::vector<py::arra
       throw StatusError(absl::StrCat("feed names must be str, got ", TypeName(item.first)));
     }
     std::string name = py::cast<std::string>(item.first);
-    py::array a = py::array::ensure(item.second, py::array::c_style);
+    // C-contiguous and aligned, as the kernels read them; any other array is copied once.
+    py::array a = py::array::ensure(
+        item.second, py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_);
     if (!a) {
       PyErr_Clear();
       throw StatusError(
