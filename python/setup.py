@@ -2,7 +2,8 @@
 
 Used by `pip install --no-build-isolation ./python` (pyproject.toml). The source tree is this
 folder's parent; CMake builds only the module target (Release, no tests or benchmarks) in
-build/python-pip under the source tree, so repeated installs reuse it. Environment:
+build-pip/ under the source tree (one level down, like build/, so ccache shares its objects), so
+repeated installs reuse it. Environment:
 RANKOPT_CMAKE_ARGS adds CMake arguments, RANKOPT_BUILD_JOBS sets the parallelism (default 2).
 """
 import os
@@ -29,7 +30,7 @@ def project_version():
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
-        build_dir = os.path.join(SOURCE, "build", "python-pip")
+        build_dir = os.path.join(SOURCE, "build-pip")
         configure = ["cmake", "-S", SOURCE, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
                      "-DRANKOPT_BUILD_TESTS=OFF", "-DRANKOPT_BUILD_BENCH=OFF",
                      "-DRANKOPT_BUILD_PYTHON=ON", f"-DPython3_EXECUTABLE={sys.executable}"]

@@ -681,9 +681,9 @@ std::string DefaultModelName(const std::string& model_path) {
 
 absl::Status CheckOptimizeOutPath(const std::string& model_path, const std::string& out_path) {
   std::error_code error;
-  const bool same = fs::equivalent(model_path, out_path, error) ||
-                    (fs::weakly_canonical(model_path, error) == fs::weakly_canonical(out_path, error) &&
-                     !error);
+  const bool same =
+      fs::equivalent(model_path, out_path, error) ||
+      (fs::weakly_canonical(model_path, error) == fs::weakly_canonical(out_path, error) && !error);
   if (!same) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(out_path, ": refusing to overwrite the input model; pick another -o"));

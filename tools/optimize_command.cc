@@ -41,7 +41,8 @@ int RunOptimize(const std::vector<std::string>& args) {
   o.config_path = line.Get("features");
   o.out_path = line.Get("output");
   if (line.positional().size() != 1 || o.config_path.empty() || o.out_path.empty()) {
-    return UsageError(OptimizeCommandSpec(), "MODEL, --features CONFIG and -o OUT.rkp are required");
+    return UsageError(OptimizeCommandSpec(),
+                      "MODEL, --features CONFIG and -o OUT.rkp are required");
   }
   o.model_path = line.positional()[0];
   o.outputs = line.GetList("outputs");

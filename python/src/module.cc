@@ -51,7 +51,8 @@ namespace {
 // Raised as rankopt.Error; what() is the library's message.
 class StatusError : public std::runtime_error {
  public:
-  explicit StatusError(const absl::Status& status) : std::runtime_error(std::string(status.message())) {}
+  explicit StatusError(const absl::Status& status)
+      : std::runtime_error(std::string(status.message())) {}
   explicit StatusError(const std::string& message) : std::runtime_error(message) {}
 };
 
@@ -67,8 +68,8 @@ T ValueOrThrow(absl::StatusOr<T> value) {
 
 // ---- protobuf messages as dicts (the same fields as the commands' --json, int64 as int) ----
 
-py::object FieldValue(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f,
-                      int index);
+py::object FieldValue(const google::protobuf::Message& m,
+                      const google::protobuf::FieldDescriptor* f, int index);
 
 py::dict MessageToDict(const google::protobuf::Message& m) {
   using google::protobuf::FieldDescriptor;
@@ -91,8 +92,8 @@ py::dict MessageToDict(const google::protobuf::Message& m) {
   return out;
 }
 
-py::object FieldValue(const google::protobuf::Message& m, const google::protobuf::FieldDescriptor* f,
-                      int index) {
+py::object FieldValue(const google::protobuf::Message& m,
+                      const google::protobuf::FieldDescriptor* f, int index) {
   using google::protobuf::FieldDescriptor;
   const google::protobuf::Reflection* r = m.GetReflection();
   const bool rep = index >= 0;
@@ -159,8 +160,8 @@ absl::Status ToInt(py::handle v, const std::string& where, int64_t* out) {
   Py_DECREF(index);
   if (overflow != 0 || (value == -1 && PyErr_Occurred())) {
     PyErr_Clear();
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": integer outside the int64 range (send ids that large as strings)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": integer outside the int64 range (send ids that large as strings)"));
   }
   *out = value;
   return absl::OkStatus();
@@ -212,13 +213,18 @@ absl::Status ToFeatureValue(py::handle v, const std::string& where, FeatureValue
   bool any_float = false, any_int = false, any_string = false;
   for (size_t k = 0; k < items.size(); ++k) {
     switch (ScalarKind(items[k])) {
-      case Kind::kInt: any_int = true; break;
-      case Kind::kFloat: any_float = true; break;
-      case Kind::kString: any_string = true; break;
+      case Kind::kInt:
+        any_int = true;
+        break;
+      case Kind::kFloat:
+        any_float = true;
+        break;
+      case Kind::kString:
+        any_string = true;
+        break;
       case Kind::kOther:
-        return absl::InvalidArgumentError(absl::StrCat(where, "[", k,
-                                                       "]: expected an int, float or str, got ",
-                                                       TypeName(items[k])));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, "[", k, "]: expected an int, float or str, got ", TypeName(items[k])));
     }
   }
   if (any_string && (any_int || any_float)) {
@@ -297,8 +303,8 @@ absl::Status ToRequest(py::handle v, Request* out) {
     } else if (key == "candidates") {
       if (item.second.is_none()) continue;
       if (!py::isinstance<py::list>(item.second) && !py::isinstance<py::tuple>(item.second)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "candidates: expected a list of dicts, got ", TypeName(item.second)));
+        return absl::InvalidArgumentError(
+            absl::StrCat("candidates: expected a list of dicts, got ", TypeName(item.second)));
       }
       int64_t k = 0;
       for (py::handle row : item.second) {
@@ -371,21 +377,33 @@ DType DTypeOfArray(const py::array& a, const std::string& name) {
 
 py::dtype NumpyDType(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return py::dtype::of<float>();
-    case DType::kFloat64: return py::dtype::of<double>();
-    case DType::kFloat16: return py::dtype("float16");
-    case DType::kInt8: return py::dtype::of<int8_t>();
-    case DType::kUInt8: return py::dtype::of<uint8_t>();
-    case DType::kInt16: return py::dtype::of<int16_t>();
-    case DType::kUInt16: return py::dtype::of<uint16_t>();
-    case DType::kInt32: return py::dtype::of<int32_t>();
-    case DType::kUInt32: return py::dtype::of<uint32_t>();
-    case DType::kInt64: return py::dtype::of<int64_t>();
-    case DType::kUInt64: return py::dtype::of<uint64_t>();
-    case DType::kBool: return py::dtype::of<bool>();
+    case DType::kFloat32:
+      return py::dtype::of<float>();
+    case DType::kFloat64:
+      return py::dtype::of<double>();
+    case DType::kFloat16:
+      return py::dtype("float16");
+    case DType::kInt8:
+      return py::dtype::of<int8_t>();
+    case DType::kUInt8:
+      return py::dtype::of<uint8_t>();
+    case DType::kInt16:
+      return py::dtype::of<int16_t>();
+    case DType::kUInt16:
+      return py::dtype::of<uint16_t>();
+    case DType::kInt32:
+      return py::dtype::of<int32_t>();
+    case DType::kUInt32:
+      return py::dtype::of<uint32_t>();
+    case DType::kInt64:
+      return py::dtype::of<int64_t>();
+    case DType::kUInt64:
+      return py::dtype::of<uint64_t>();
+    case DType::kBool:
+      return py::dtype::of<bool>();
     default:
-      throw StatusError(absl::StrCat("an output of dtype ", DTypeName(dtype),
-                                     " has no numpy dtype"));
+      throw StatusError(
+          absl::StrCat("an output of dtype ", DTypeName(dtype), " has no numpy dtype"));
   }
 }
 
@@ -413,8 +431,8 @@ py::array VectorToNumpy(std::vector<float> values) {
                             owned->data(), owner);
 }
 
-// Feeds of a {name: array-like} dict: views of C-contiguous arrays (converted only when not
-// already C-contiguous); `keep` holds the arrays while the views are used.
+// Feeds of a {name: array-like} dict: views of the arrays (converted only when not C-contiguous
+// and aligned, or not arrays); `keep` holds the arrays while the views are used.
 std::vector<NamedTensorView> ToFeeds(const py::dict& feeds, std::vector<py::array>* keep) {
   std::vector<NamedTensorView> views;
   views.reserve(feeds.size());
@@ -424,11 +442,13 @@ std::vector<NamedTensorView> ToFeeds(const py::dict& feeds, std::vector<py::arra
       throw StatusError(absl::StrCat("feed names must be str, got ", TypeName(item.first)));
     }
     std::string name = py::cast<std::string>(item.first);
-    py::array a = py::array::ensure(item.second, py::array::c_style);
+    // C-contiguous and aligned, as the kernels read them; any other array is copied once.
+    py::array a = py::array::ensure(
+        item.second, py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_);
     if (!a) {
       PyErr_Clear();
-      throw StatusError(absl::StrCat("feed '", name, "': expected a numpy array, got ",
-                                     TypeName(item.second)));
+      throw StatusError(
+          absl::StrCat("feed '", name, "': expected a numpy array, got ", TypeName(item.second)));
     }
     NamedTensorView view;
     view.view.dtype = DTypeOfArray(a, name);
@@ -517,8 +537,9 @@ class PyModel {
     }
     ThrowIfError(status);
     if (model_ != nullptr && !outputs_.empty()) {
-      throw StatusError(absl::StrCat(path, ": outputs= does not apply to a package (its heads "
-                                           "are fixed by rankopt.optimize)"));
+      throw StatusError(absl::StrCat(path,
+                                     ": outputs= does not apply to a package (its heads "
+                                     "are fixed by rankopt.optimize)"));
     }
   }
   explicit PyModel(std::shared_ptr<const Model> model)
@@ -535,9 +556,10 @@ class PyModel {
   py::dict Score(py::handle request, std::vector<std::string> heads) {
     if (model_ == nullptr) {
       throw StatusError(absl::StrCat(
-          path_, " is a model file, not a package: score() transforms raw features with the "
-                 "package's feature config; rankopt.optimize(...) it first (run() takes graph "
-                 "inputs on both)"));
+          path_,
+          " is a model file, not a package: score() transforms raw features with the "
+          "package's feature config; rankopt.optimize(...) it first (run() takes graph "
+          "inputs on both)"));
     }
     const std::vector<Request> requests = ToRequests(request);
     ScoreOptions options;
@@ -549,7 +571,8 @@ class PyModel {
       for (size_t k = 0; k < requests.size() && status.ok(); ++k) {
         status = model_->ScoreInto(requests[k], options, &scores[k]);
         if (!status.ok() && requests.size() > 1) {
-          status = absl::Status(status.code(), absl::StrCat("requests[", k, "]: ", status.message()));
+          status =
+              absl::Status(status.code(), absl::StrCat("requests[", k, "]: ", status.message()));
         }
       }
     }
@@ -651,7 +674,7 @@ class PyModel {
     const std::vector<int64_t> cumulative = s.LatencyCumulative();
     for (size_t k = 0; k < cumulative.size(); ++k) {
       const double le = k < kLatencyBucketsSeconds.size() ? kLatencyBucketsSeconds[k]
-                                                           : std::numeric_limits<double>::infinity();
+                                                          : std::numeric_limits<double>::infinity();
       buckets.append(py::make_tuple(le, cumulative[k]));
     }
     out["latency_buckets"] = buckets;
@@ -679,9 +702,9 @@ class PyModel {
       caches[py::str(name)] = d;
     }
     out["caches"] = caches;
-    out["prometheus"] = s.PrometheusText(absl::StrCat(
-        "model=\"", PrometheusLabelValue(model_->name()), "\",version=\"",
-        PrometheusLabelValue(model_->version()), "\""));
+    out["prometheus"] = s.PrometheusText(
+        absl::StrCat("model=\"", PrometheusLabelValue(model_->name()), "\",version=\"",
+                     PrometheusLabelValue(model_->version()), "\""));
     return out;
   }
 
@@ -733,7 +756,9 @@ class PyModelManager {
     manager_.reset();
   }
 
-  std::unique_ptr<PyModel> Current() const { return std::make_unique<PyModel>(manager_->Current()); }
+  std::unique_ptr<PyModel> Current() const {
+    return std::make_unique<PyModel>(manager_->Current());
+  }
   void Reload() {
     absl::Status status;
     {
@@ -763,7 +788,8 @@ py::dict Summarize(const std::string& path) {
   {
     py::gil_scoped_release release;
     absl::StatusOr<Graph> graph = LoadModel(path);
-    summary = graph.ok() ? SummarizeGraph(*graph) : absl::StatusOr<GraphSummaryProto>(graph.status());
+    summary =
+        graph.ok() ? SummarizeGraph(*graph) : absl::StatusOr<GraphSummaryProto>(graph.status());
   }
   return MessageToDict(ValueOrThrow(std::move(summary)));
 }
@@ -787,10 +813,10 @@ py::dict Prune(const std::string& path, std::vector<std::string> outputs,
   d["nodes_after"] = r.report.nodes_after;
   d["params_before"] = r.report.params_before;
   d["params_after"] = r.report.params_after;
-  d["ops_before"] = py::cast(std::map<std::string, int64_t>(r.report.ops_before.begin(),
-                                                            r.report.ops_before.end()));
-  d["ops_after"] = py::cast(std::map<std::string, int64_t>(r.report.ops_after.begin(),
-                                                           r.report.ops_after.end()));
+  d["ops_before"] = py::cast(
+      std::map<std::string, int64_t>(r.report.ops_before.begin(), r.report.ops_before.end()));
+  d["ops_after"] = py::cast(
+      std::map<std::string, int64_t>(r.report.ops_after.begin(), r.report.ops_after.end()));
   d["notes"] = r.report.notes;
   d["out"] = out;
   d["format"] = std::string(ModelFormatName(r.format));
@@ -857,9 +883,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("summarize", &Summarize, py::arg("path"));
   m.def("prune", &Prune, py::arg("path"), py::arg("outputs"), py::arg("inputs"), py::arg("out"));
   m.def("optimize", &Optimize, py::arg("model"), py::arg("features"), py::arg("out"),
-        py::arg("sample"), py::arg("outputs"), py::arg("level"), py::arg("int8"),
-        py::arg("name"), py::arg("version"), py::arg("candidates"), py::arg("threads"),
-        py::arg("time_s"));
+        py::arg("sample"), py::arg("outputs"), py::arg("level"), py::arg("int8"), py::arg("name"),
+        py::arg("version"), py::arg("candidates"), py::arg("threads"), py::arg("time_s"));
   m.def("optimize_help", [] { return FormatCommandHelp(OptimizeCommandSpec()); });
   m.def("optimize_build_warnings", &OptimizeBuildWarnings);
   m.def("default_model_name", &DefaultModelName);

@@ -3,8 +3,6 @@ import json
 import os
 import re
 
-import pytest
-
 import rankopt
 from conftest import DIN_CONFIG, DIN_ONNX, DIN_REQUESTS, SOURCE_DIR, run_cli
 

@@ -60,6 +60,11 @@ def test_run_reads_non_contiguous_and_list_feeds():
     feeds, expected = reference("din")
     feeds["hist_item_ids"] = np.asfortranarray(feeds["hist_item_ids"])
     feeds["user_id"] = feeds["user_id"].tolist()  # a list of Python ints becomes int64
+    raw = np.zeros(feeds["dense"].nbytes + 1, np.uint8)
+    misaligned = raw[1:].view(np.float32).reshape(feeds["dense"].shape)
+    misaligned[...] = feeds["dense"]
+    assert not misaligned.flags["ALIGNED"]
+    feeds["dense"] = misaligned
     got = rankopt.Model(os.path.join(PEERS, "din.onnx")).run(feeds)
     np.testing.assert_allclose(got["prob"], expected["prob"], rtol=1e-5, atol=1e-5)
 

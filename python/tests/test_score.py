@@ -1,4 +1,5 @@
 """Model.score on an optimized package: PyTorch's scores, threads, lists, stats, ModelManager."""
+import gc
 import os
 import shutil
 import threading
@@ -22,6 +23,13 @@ def test_score_matches_pytorch(din_package):
     assert scores["prob"].dtype == np.float32 and scores["prob"].shape == (16,)
     # requests_din.jsonl's request is the raw form of din_ref.npz's inputs.
     np.testing.assert_allclose(scores["prob"], torch_prob(), rtol=1e-5, atol=1e-6)
+    # The array views the library's score vector and keeps it alive past the model.
+    prob = scores["prob"]
+    assert not prob.flags["OWNDATA"] and prob.base is not None
+    copy = prob.copy()
+    del model, scores
+    gc.collect()
+    assert prob.tobytes() == copy.tobytes()
 
 
 def test_score_forms(din_package):

@@ -4,6 +4,7 @@
 #include "serving/optimize.h"
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,6 +117,29 @@ TEST(OptimizeModelTest, UnknownOutputNamesTheModel) {
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()),
               HasSubstr(absl::StrCat(kDin, ": --outputs 'no_such_tensor'")));
+}
+
+TEST(OptimizeModelTest, RefusesToOverwriteTheModelAndEmptyNames) {
+  absl::StatusOr<OptimizeResult> result = OptimizeModel(DinOptions(kDin));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr(absl::StrCat(kDin, ": refusing to overwrite the input model")));
+
+  const std::string dir = FreshTempDir("optimize_test_names");
+  OptimizeModelOptions options = DinOptions(dir + "/din.rkp");
+  options.name = "";
+  result = OptimizeModel(options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("name"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/din.rkp"));
+}
+
+TEST(OptimizeModelTest, DefaultModelNameIsTheFileStem) {
+  EXPECT_EQ(DefaultModelName("models/din.onnx"), "din");
+  EXPECT_EQ(DefaultModelName("/models/1593253204/"), "1593253204");
+  EXPECT_EQ(DefaultModelName("esmm"), "esmm");
+  EXPECT_EQ(DefaultModelName(""), "model");
 }
 
 }  // namespace
