@@ -243,12 +243,42 @@ ElementOps OpsFor(Isa isa) {
 // Plain loops in functions compiled for the base ISA (no FMA to contract into): the same IEEE
 // operations on every level; the sigmoids are SigmoidF32 (bitwise ISA-independent).
 
-// x = x < 0 ? slope[c] * x : x over rows of `width` channels.
-void PReluRows(float* x, int64_t rows, int64_t width, const float* slope) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * width;
-    for (int64_t c = 0; c < width; ++c) row[c] = row[c] < 0.0f ? slope[c] * row[c] : row[c];
+// PReLU: x = x < 0 ? slope[c] * x : x for one row of n channels; one implementation per ISA
+// level, each a multiply and a select per element (the compiler does not vectorize the scalar
+// select: an ordered compare may trap).
+void PReluRowScalar(float* x, const float* slope, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) x[c] = x[c] < 0.0f ? slope[c] * x[c] : x[c];
+}
+__attribute__((target("avx2,fma"))) void PReluRowAvx2(float* x, const float* slope, int64_t n) {
+  const __m256 zero = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 v = _mm256_loadu_ps(x + c);
+    const __m256 negative = _mm256_mul_ps(_mm256_loadu_ps(slope + c), v);
+    _mm256_storeu_ps(x + c, _mm256_blendv_ps(v, negative, _mm256_cmp_ps(v, zero, _CMP_LT_OQ)));
   }
+  PReluRowScalar(x + c, slope + c, n - c);
+}
+__attribute__((target("avx512f"))) void PReluRowAvx512(float* x, const float* slope, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c < n; c += 16) {
+    const __mmask16 m = n - c >= 16 ? static_cast<__mmask16>(0xffff) : TailMask16(n - c);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + c);
+    const __mmask16 negative = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    _mm512_mask_storeu_ps(x + c, m,
+                          _mm512_mask_mul_ps(v, negative, _mm512_maskz_loadu_ps(m, slope + c), v));
+  }
+}
+
+void PReluRows(float* x, int64_t rows, int64_t width, const float* slope, Isa isa) {
+  void (*row_fn)(float*, const float*, int64_t) = PReluRowScalar;
+  if (isa == Isa::kAvx512 && CpuSupports(Isa::kAvx512)) {
+    row_fn = PReluRowAvx512;
+  } else if (isa != Isa::kScalar && CpuSupports(Isa::kAvx2)) {
+    row_fn = PReluRowAvx2;
+  }
+  for (int64_t r = 0; r < rows; ++r) row_fn(x + r * width, slope, width);
 }
 
 // p = sigmoid(x * scale[c] + shift[c]); x = (alpha[c] * (1 - p)) * x + p * x. `tmp`: rows *
@@ -294,7 +324,7 @@ void Activate(AttentionActivation act, const AttentionPooling::ActParams& params
     case AttentionActivation::kSigmoid:
       return SigmoidF32(x, x, n, isa);
     case AttentionActivation::kPRelu:
-      return PReluRows(x, rows, width, params.slope.data());
+      return PReluRows(x, rows, width, params.slope.data(), isa);
     case AttentionActivation::kDice:
       return DiceRows(x, rows, width, params.scale.data(), params.shift.data(),
                       params.alpha.data(), tmp, isa);
