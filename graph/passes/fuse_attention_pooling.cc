@@ -408,7 +408,12 @@ bool Matcher::Independent(const TensorRef& ref,
 bool Matcher::Mask(const Node& at, const TensorRef& masked, Match* match, TensorRef* score) {
   *score = masked;
   if (Producer(masked, "Squeeze") != nullptr) return true;  // no mask
-  auto is_score = [&](const TensorRef& r) { return Producer(r, "Squeeze") != nullptr; };
+  // Squeeze of a dense layer's output (a mask may be a Squeeze too).
+  auto is_score = [&](const TensorRef& r) {
+    const Node* squeeze = Producer(r, "Squeeze");
+    return squeeze != nullptr && (Producer(squeeze->inputs[0], "Add") != nullptr ||
+                                  Producer(squeeze->inputs[0], "MatMul") != nullptr);
+  };
   if (const Node* mul = Producer(masked, "Mul")) {
     for (int side = 0; side < 2 && mul->inputs.size() == 2; ++side) {
       if (!is_score(mul->inputs[side])) continue;
@@ -498,14 +503,32 @@ bool Matcher::Weights(const Node& anchor, const TensorRef& weights, Match* match
 
 std::optional<Result> Matcher::MatchAt(const Node& anchor) {
   miss_.reset();
-  // pooled = Squeeze(MatMul(Unsqueeze(weights, 1), keys), 1)
-  if (anchor.op != "Squeeze" || !anchor.domain.empty() || !AxesAre(anchor, {1})) {
+  if (!anchor.domain.empty() || anchor.inputs.empty()) return std::nullopt;
+  // pooled = Squeeze(MatMul(Unsqueeze(weights, 1), keys), 1), or
+  // pooled = ReduceSum(Unsqueeze(weights, -1) * keys, axes [1], keepdims 0)
+  const Node* unsqueeze = nullptr;
+  TensorRef keys;
+  if (anchor.op == "Squeeze" && AxesAre(anchor, {1})) {
+    const Node* pool = Producer(anchor.inputs[0], "MatMul");
+    if (pool == nullptr || pool->inputs.size() != 2) return std::nullopt;
+    unsqueeze = Producer(pool->inputs[0], "Unsqueeze");
+    if (unsqueeze == nullptr || !AxesAre(*unsqueeze, {1})) return std::nullopt;
+    keys = pool->inputs[1];
+  } else if (anchor.op == "ReduceSum" && AxesAre(anchor, {1}) &&
+             pass_util::BoolAttr(anchor, "keepdims", true) == false) {
+    const Node* mul = Producer(anchor.inputs[0], "Mul");
+    for (int side = 0; side < 2 && mul != nullptr && mul->inputs.size() == 2; ++side) {
+      const Node* u = Producer(mul->inputs[side], "Unsqueeze");
+      if (u != nullptr && AxesAre(*u, {2, -1})) {
+        unsqueeze = u;
+        keys = mul->inputs[1 - side];
+        break;
+      }
+    }
+    if (unsqueeze == nullptr) return std::nullopt;
+  } else {
     return std::nullopt;
   }
-  const Node* pool = Producer(anchor.inputs[0], "MatMul");
-  if (pool == nullptr || pool->inputs.size() != 2) return std::nullopt;
-  const Node* unsqueeze = Producer(pool->inputs[0], "Unsqueeze");
-  if (unsqueeze == nullptr || !AxesAre(*unsqueeze, {1})) return std::nullopt;
 
   // From here on the block is a candidate: a failure is a near miss.
   auto miss = [&]() -> std::optional<Result> {
@@ -513,7 +536,7 @@ std::optional<Result> Matcher::MatchAt(const Node& anchor) {
     return Result(*miss_);
   };
   Match match;
-  match.keys = pool->inputs[1];
+  match.keys = keys;
   TensorRef score;
   if (!Weights(anchor, unsqueeze->inputs[0], &match, &score)) return miss();
   const Node* score_squeeze = Producer(score, "Squeeze");

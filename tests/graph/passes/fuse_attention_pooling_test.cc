@@ -176,11 +176,13 @@ struct Spec {
   std::string mask;  // none, mul, where, where_not, add_where_inf, add_where_big, add_tensor
   bool softmax = false;
   int hidden = 2;
+  bool tile_and_reduce_sum = false;  // q broadcast by Tile, pooling by ReduceSum(w * k)
 };
 
 std::string SpecName(const Spec& s) {
   return absl::StrCat(absl::StrJoin(s.terms, ","), " ", s.act, " ", s.mask,
-                      s.softmax ? " softmax" : "", " hidden ", s.hidden);
+                      s.softmax ? " softmax" : "", " hidden ", s.hidden,
+                      s.tile_and_reduce_sum ? " tile reduce_sum" : "");
 }
 
 Node Attr(Node node, std::string name, AttrValue value) {
@@ -203,7 +205,10 @@ Graph GeneralBlock(const Spec& spec) {
       ConstNode("one_f", Scalar(1.0f), true),
       OnnxOp("q1", "Unsqueeze", {{"q", 0}, {"one", 0}}),
       OnnxOp("kshape", "Shape", {{"k", 0}}),
-      OnnxOp("e", "Expand", {{"q1", 0}, {"kshape", 0}}),
+      ConstNode("repeats", *Tensor::FromValues<int64_t>({3}, std::vector<int64_t>{1, kLen, 1}),
+                true),
+      spec.tile_and_reduce_sum ? OnnxOp("e", "Tile", {{"q1", 0}, {"repeats", 0}})
+                               : OnnxOp("e", "Expand", {{"q1", 0}, {"kshape", 0}}),
   };
   std::vector<TensorRef> cat_inputs;
   for (int64_t i = 0; i < terms; ++i) {
@@ -308,9 +313,16 @@ Graph GeneralBlock(const Spec& spec) {
     nodes.push_back(Attr(OnnxOp("soft", "Softmax", {{w, 0}}), "axis", int64_t{-1}));
     w = "soft";
   }
-  nodes.push_back(OnnxOp("w3", "Unsqueeze", {{w, 0}, {"one", 0}}));
-  nodes.push_back(OnnxOp("pool", "MatMul", {{"w3", 0}, {"k", 0}}));
-  nodes.push_back(OnnxOp("pooled", "Squeeze", {{"pool", 0}, {"one", 0}}));
+  if (spec.tile_and_reduce_sum) {
+    nodes.push_back(OnnxOp("w3", "Unsqueeze", {{w, 0}, {"minus_one", 0}}));
+    nodes.push_back(OnnxOp("pool", "Mul", {{"k", 0}, {"w3", 0}}));
+    nodes.push_back(Attr(OnnxOp("pooled", "ReduceSum", {{"pool", 0}, {"one", 0}}), "keepdims",
+                         int64_t{0}));
+  } else {
+    nodes.push_back(OnnxOp("w3", "Unsqueeze", {{w, 0}, {"one", 0}}));
+    nodes.push_back(OnnxOp("pool", "MatMul", {{"w3", 0}, {"k", 0}}));
+    nodes.push_back(OnnxOp("pooled", "Squeeze", {{"pool", 0}, {"one", 0}}));
+  }
   Graph graph = MakeGraph(ModelFormat::kOnnx, nodes, {"pooled"});
   graph.set_onnx_opset(17);
   return graph;
@@ -357,14 +369,15 @@ TEST(FuseAttentionPoolingGeneralTest, EveryFormFusesAndMatchesTheGraph) {
       for (const auto& [mask, softmax] : masks) {
         // Every activation with every term set, every mask with a rotating subset.
         if ((cases++ % 3) != 0 && mask != "where") continue;
-        const Spec spec{terms, act, mask, softmax, act == "relu" ? 1 : 2};
+        const Spec spec{terms, act, mask, softmax, act == "relu" ? 1 : 2, cases % 2 == 0};
         SCOPED_TRACE(SpecName(spec));
         const Graph graph = GeneralBlock(spec);
         PassReport report;
         const Graph fused = FuseAndPrune(graph, &report);
         ASSERT_TRUE(report.changed) << absl::StrJoin(report.notes, "\n");
         EXPECT_EQ(CountOp(fused, std::string(kAttentionPoolingOp)), 1);
-        for (const std::string op : {"MatMul", "Concat", "Softmax", "PRelu", "Transpose"}) {
+        for (const std::string op :
+             {"MatMul", "Concat", "Softmax", "PRelu", "Transpose", "ReduceSum", "Tile"}) {
           EXPECT_EQ(CountOp(fused, op), 0) << op;
         }
         const std::vector<Tensor> want = RunGraph(graph, GeneralFeeds(spec, graph));
