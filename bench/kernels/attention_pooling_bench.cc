@@ -6,8 +6,8 @@
 //   ... --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //
 // Names: Attention/<fused|unfused_gemm|reference>/b<candidates>; AttentionForm/<activation>_<mul|
-// where_softmax>/b200 (the fused kernel with another hidden activation / mask form); DIN sizes: dim 32, L 50,
-// MLP 128 -> 80 sigmoid -> 40 sigmoid -> 1, keys shared by the request, mask length 37.
+// where_softmax>/b200 (the fused kernel with another hidden activation / mask form); DIN sizes: dim
+// 32, L 50, MLP 128 -> 80 sigmoid -> 40 sigmoid -> 1, keys shared by the request, mask length 37.
 //   fused        = AttentionPooling::Run (split first layer, masked positions skipped);
 //   unfused_gemm = what an engine without the split does: materialize x = [q, k, q-k, q*k] for
 //                  all B x L positions, GemmF32 (packed weights) + bias + SigmoidF32 per layer,

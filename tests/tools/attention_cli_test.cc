@@ -73,7 +73,8 @@ TEST_F(AttentionCliTest, SummarizeSaysHowEachZooDinAttentionFuses) {
        "([q, k, q*k], d = 16, 2 hidden layers dice/dice, mask where fill -4.29497e+09, softmax)"},
       {"din_sigmoid1_softmax",
        "([q, k], d = 16, 1 hidden layers sigmoid, mask where_not fill -inf, softmax)"},
-      {"din_prelu2_qkprod", "([q, k, q*k], d = 16, 2 hidden layers prelu/prelu, mask where fill 0)"},
+      {"din_prelu2_qkprod",
+       "([q, k, q*k], d = 16, 2 hidden layers prelu/prelu, mask where fill 0)"},
   };
   for (const auto& c : cases) {
     const RunResult r = Run(absl::StrCat("summarize ", kData, "/zoo/", c.model, "_op13.onnx"));

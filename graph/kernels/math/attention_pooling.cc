@@ -326,8 +326,8 @@ void Activate(AttentionActivation act, const AttentionPooling::ActParams& params
     case AttentionActivation::kPRelu:
       return PReluRows(x, rows, width, params.slope.data(), isa);
     case AttentionActivation::kDice:
-      return DiceRows(x, rows, width, params.scale.data(), params.shift.data(),
-                      params.alpha.data(), tmp, isa);
+      return DiceRows(x, rows, width, params.scale.data(), params.shift.data(), params.alpha.data(),
+                      tmp, isa);
     case AttentionActivation::kSwish:
       return SwishRows(x, n, tmp, isa);
   }
@@ -437,10 +437,10 @@ absl::Status CheckLayer(int64_t index, int64_t count, const AttentionLayer& laye
                    index == 0 ? absl::StrCat(" (the ", TermList(terms), " layer)") : "",
                    index == count - 1 ? " (the score layer)" : "");
   if (layer.in != expected_in) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": in is ", layer.in, ", expected ", expected_in,
-        index == 0 ? absl::StrCat(" (", terms.size(), " * dim)")
-                   : absl::StrCat(" (the out of layer ", index - 1, ")")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": in is ", layer.in, ", expected ", expected_in,
+                     index == 0 ? absl::StrCat(" (", terms.size(), " * dim)")
+                                : absl::StrCat(" (the out of layer ", index - 1, ")")));
   }
   if (layer.out <= 0) {
     return absl::InvalidArgumentError(
@@ -570,8 +570,8 @@ absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
     ActParams params;
     const int64_t w = layers[i].out;
     if (layers[i].act == AttentionActivation::kPRelu) {
-      params.slope = layers[i].slope.size() == 1 ? std::vector<float>(w, layers[i].slope[0])
-                                                 : layers[i].slope;
+      params.slope =
+          layers[i].slope.size() == 1 ? std::vector<float>(w, layers[i].slope[0]) : layers[i].slope;
     } else if (layers[i].act == AttentionActivation::kDice) {
       params.scale = layers[i].dice_scale;
       params.shift = layers[i].dice_shift;
@@ -596,8 +596,8 @@ namespace {
 
 // Scratch carving, shared by ScratchFloats and Run.
 struct Plan {
-  int64_t row_cap;                            // rows per block
-  int64_t cand_cap;                           // candidates per block
+  int64_t row_cap;                                        // rows per block
+  int64_t cand_cap;                                       // candidates per block
   int64_t kw, ka, qk, qw, buf0, buf1, srow, erow, total;  // offsets in floats
 };
 
@@ -655,8 +655,8 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
 
   const int64_t d = dim_;
   const int64_t h1 = widths_[0];
-  const Request req{d,    seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1,
-                    options_.mask};
+  const Request req{
+      d, seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1, options_.mask};
   // The original DIN form: masked positions weigh 0 and the weight is a_t * m_t.
   const bool plain = options_.mask == AttentionMask::kMultiply && !options_.softmax;
   // Whether a candidate without active positions pools to 0.
@@ -791,8 +791,8 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
           srow[t] = Combine(options_.mask, cur[r++], m, t);
         } else {
           srow[t] = options_.mask == AttentionMask::kMultiply ? 0.0f
-                    : options_.mask == AttentionMask::kAdd   ? m[t]
-                                                             : options_.fill;
+                    : options_.mask == AttentionMask::kAdd    ? m[t]
+                                                              : options_.fill;
         }
       }
       if (options_.softmax) SoftmaxRow(srow, seq_len, erow, isa);
