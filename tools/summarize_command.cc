@@ -29,8 +29,8 @@ const CommandSpec& Spec() {
 // and near misses. A graph O1 cannot process gets one line saying so.
 void AddFusionNotes(const Graph& graph, GraphSummaryProto* summary) {
   OptimizeOptions options;
-  options.disabled_passes = {"split_first_dense", "request_level", "fuse_matmul_bias_activation",
-                             "embedding_bag", "embedding_lookup", "final_prune"};
+  options.disabled_passes = {"split_first_dense", "request_level",    "fuse_matmul_bias_activation",
+                             "embedding_bag",     "embedding_lookup", "final_prune"};
   options.after_pass = [summary](const PassReport& report, const Graph&) {
     if (report.pass != "fuse_attention_pooling") return absl::OkStatus();
     for (const std::string& note : report.notes) {

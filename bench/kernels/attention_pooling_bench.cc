@@ -5,8 +5,9 @@
 //   ninja -C build attention_pooling_bench && build/bench/kernels/attention_pooling_bench
 //   ... --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //
-// Names: Attention/<fused|unfused_gemm|reference>/b<candidates>; DIN sizes: dim 32, L 50,
-// MLP 128 -> 80 sigmoid -> 40 sigmoid -> 1, keys shared by the request, mask length 37.
+// Names: Attention/<fused|unfused_gemm|reference>/b<candidates>; AttentionForm/<activation>_<mul|
+// where_softmax>/b200 (the fused kernel with another hidden activation / mask form); DIN sizes: dim
+// 32, L 50, MLP 128 -> 80 sigmoid -> 40 sigmoid -> 1, keys shared by the request, mask length 37.
 //   fused        = AttentionPooling::Run (split first layer, masked positions skipped);
 //   unfused_gemm = what an engine without the split does: materialize x = [q, k, q-k, q*k] for
 //                  all B x L positions, GemmF32 (packed weights) + bias + SigmoidF32 per layer,
@@ -122,6 +123,44 @@ void BM_Fused(benchmark::State& state) {
   SetCounters(state, batch, exec);
 }
 
+// The fused kernel at DIN's sizes with every hidden activation of `kActs[range(1)]` and the
+// form of `range(2)`: 0 = DIN's (score * mask), 1 = Where mask with fill -2^32 + 1 and softmax
+// (DeepCTR's form): the cost of the generalized activations and of the softmax tail.
+const AttentionActivation kActs[] = {AttentionActivation::kSigmoid, AttentionActivation::kRelu,
+                                     AttentionActivation::kPRelu, AttentionActivation::kDice,
+                                     AttentionActivation::kSwish};
+void BM_FusedForm(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  std::vector<AttentionLayer> layers = DinLayers();
+  std::mt19937 gen(3);
+  for (int i = 0; i < 2; ++i) {
+    AttentionLayer& l = layers[i];
+    l.act = kActs[state.range(1)];
+    l.slope = Random(l.out, 0.25f, &gen, false);
+    l.dice_scale = Random(l.out, 1.0f, &gen, false);
+    l.dice_shift = Random(l.out, 0.2f, &gen, false);
+    l.dice_alpha = Random(l.out, 0.5f, &gen, false);
+  }
+  AttentionOptions options;
+  if (state.range(2) == 1) {
+    options.mask = AttentionMask::kSelect;
+    options.fill = -4294967295.0f;
+    options.softmax = true;
+  }
+  absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(kDim, layers, options);
+  if (!attn.ok()) return state.SkipWithError(std::string(attn.status().message()).c_str());
+  Request req(batch);
+  Scratch scratch(attn->ScratchFloats(batch, kSeqLen));
+  for (auto _ : state) {
+    absl::Status s = attn->Run(batch, req.q.data(), req.keys.data(), 1, kSeqLen, req.mask.data(), 1,
+                               req.out.data(), scratch.data);
+    if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
+    benchmark::DoNotOptimize(req.out.data());
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, batch, 0);
+}
+
 void BM_Reference(benchmark::State& state) {
   const int64_t batch = state.range(0);
   const std::vector<AttentionLayer> layers = DinLayers();
@@ -207,6 +246,14 @@ void RegisterAll() {
     benchmark::RegisterBenchmark(("Attention/unfused_gemm" + suffix).c_str(), BM_UnfusedGemm)
         ->Arg(b);
     benchmark::RegisterBenchmark(("Attention/reference" + suffix).c_str(), BM_Reference)->Arg(b);
+  }
+  const char* act_names[] = {"sigmoid", "relu", "prelu", "dice", "swish"};
+  for (int form = 0; form < 2; ++form) {
+    for (int act = 0; act < 5; ++act) {
+      const std::string name = std::string("AttentionForm/") + act_names[act] +
+                               (form == 1 ? "_where_softmax" : "_mul") + "/b200";
+      benchmark::RegisterBenchmark(name.c_str(), BM_FusedForm)->Args({200, act, form});
+    }
   }
   benchmark::RegisterBenchmark("Gemm/m256/k32/n80", BM_Gemm)->Args({kDim, kH1});
   benchmark::RegisterBenchmark("Gemm/m256/k80/n40", BM_Gemm)->Args({kH1, kH2});

@@ -28,7 +28,7 @@ struct NewConst {
 // One dense layer of the attention MLP: x @ w + b, then an activation.
 struct Layer {
   TensorRef weight;
-  TensorRef bias;        // empty: `zero_bias` names the constant to create
+  TensorRef bias;                   // empty: `zero_bias` names the constant to create
   std::string activation = "none";  // the kernel's names: none, relu, sigmoid, prelu, dice, swish
   std::vector<TensorRef> params;    // prelu: slope; dice: scale, shift, alpha
   int64_t out = 0;
@@ -175,8 +175,8 @@ bool Matcher::Dense(const TensorRef& ref, Match* match, TensorRef* x) {
   } else {
     const Tensor* b = FloatConst(layer.bias);
     if (b->num_elements() != layer.out) {
-      return Fail(*mm, absl::StrCat("the bias has ", b->num_elements(), " elements, expected ",
-                                    layer.out));
+      return Fail(
+          *mm, absl::StrCat("the bias has ", b->num_elements(), " elements, expected ", layer.out));
     }
   }
   *x = mm->inputs[0];
@@ -279,9 +279,9 @@ bool Matcher::Activation(const TensorRef& ref, int64_t width, Layer* layer, Matc
     bool last_axis_only = true;  // [h], [1, h], [1, 1, h] broadcast along the channels
     for (size_t i = 0; i + 1 < slope->dims().size(); ++i) last_axis_only &= slope->dims()[i] == 1;
     if (!(n == 1 || (n == width && last_axis_only))) {
-      return Fail(*prelu, absl::StrCat("the PRelu slope has shape [",
-                                       absl::StrJoin(slope->dims(), ","),
-                                       "], expected one value or one per channel (", width, ")"));
+      return Fail(*prelu,
+                  absl::StrCat("the PRelu slope has shape [", absl::StrJoin(slope->dims(), ","),
+                               "], expected one value or one per channel (", width, ")"));
     }
     layer->activation = "prelu";
     layer->params = {prelu->inputs[1]};
@@ -332,8 +332,9 @@ bool Matcher::Query(const TensorRef& ref, bool allow_bare_unsqueeze, TensorRef* 
 bool Matcher::Terms(const TensorRef& ref, Match* match) {
   const Node* concat = Producer(ref, "Concat");
   if (concat == nullptr) {
-    return Fail(*AnyProducer(ref), absl::StrCat("the first dense layer reads ", OpOf(ref),
-                                                ", expected a Concat of q, k, q-k, k-q, q*k terms"));
+    return Fail(*AnyProducer(ref),
+                absl::StrCat("the first dense layer reads ", OpOf(ref),
+                             ", expected a Concat of q, k, q-k, k-q, q*k terms"));
   }
   const int64_t* axis = concat->attrs.Get<int64_t>("axis");
   if (axis == nullptr || (*axis != -1 && *axis != 2)) {
@@ -350,10 +351,12 @@ bool Matcher::Terms(const TensorRef& ref, Match* match) {
     if (in == match->keys) {
       term = "k";
     } else if (Query(in, false, &q)) {
-      if (!same_query(q)) return Fail(*concat, absl::StrCat("term ", i, " broadcasts another query"));
+      if (!same_query(q))
+        return Fail(*concat, absl::StrCat("term ", i, " broadcasts another query"));
       term = "q";
     } else if (const Node* sub = Producer(in, "Sub")) {
-      if (sub->inputs.size() == 2 && sub->inputs[1] == match->keys && Query(sub->inputs[0], true, &q)) {
+      if (sub->inputs.size() == 2 && sub->inputs[1] == match->keys &&
+          Query(sub->inputs[0], true, &q)) {
         term = "q-k";
       } else if (sub->inputs.size() == 2 && sub->inputs[0] == match->keys &&
                  Query(sub->inputs[1], true, &q)) {
@@ -408,7 +411,12 @@ bool Matcher::Independent(const TensorRef& ref,
 bool Matcher::Mask(const Node& at, const TensorRef& masked, Match* match, TensorRef* score) {
   *score = masked;
   if (Producer(masked, "Squeeze") != nullptr) return true;  // no mask
-  auto is_score = [&](const TensorRef& r) { return Producer(r, "Squeeze") != nullptr; };
+  // Squeeze of a dense layer's output (a mask may be a Squeeze too).
+  auto is_score = [&](const TensorRef& r) {
+    const Node* squeeze = Producer(r, "Squeeze");
+    return squeeze != nullptr && (Producer(squeeze->inputs[0], "Add") != nullptr ||
+                                  Producer(squeeze->inputs[0], "MatMul") != nullptr);
+  };
   if (const Node* mul = Producer(masked, "Mul")) {
     for (int side = 0; side < 2 && mul->inputs.size() == 2; ++side) {
       if (!is_score(mul->inputs[side])) continue;
@@ -425,8 +433,9 @@ bool Matcher::Mask(const Node& at, const TensorRef& masked, Match* match, Tensor
       if (!is_score(where->inputs[side])) continue;
       std::optional<float> fill = ScalarFill(where->inputs[3 - side], &where->inputs[side]);
       if (!fill.has_value()) {
-        return Fail(*where, absl::StrCat("the Where's other branch (", OpOf(where->inputs[3 - side]),
-                                         ") is not a scalar constant or ConstantOfShape"));
+        return Fail(*where,
+                    absl::StrCat("the Where's other branch (", OpOf(where->inputs[3 - side]),
+                                 ") is not a scalar constant or ConstantOfShape"));
       }
       *score = where->inputs[side];
       match->mask = where->inputs[0];
@@ -498,14 +507,32 @@ bool Matcher::Weights(const Node& anchor, const TensorRef& weights, Match* match
 
 std::optional<Result> Matcher::MatchAt(const Node& anchor) {
   miss_.reset();
-  // pooled = Squeeze(MatMul(Unsqueeze(weights, 1), keys), 1)
-  if (anchor.op != "Squeeze" || !anchor.domain.empty() || !AxesAre(anchor, {1})) {
+  if (!anchor.domain.empty() || anchor.inputs.empty()) return std::nullopt;
+  // pooled = Squeeze(MatMul(Unsqueeze(weights, 1), keys), 1), or
+  // pooled = ReduceSum(Unsqueeze(weights, -1) * keys, axes [1], keepdims 0)
+  const Node* unsqueeze = nullptr;
+  TensorRef keys;
+  if (anchor.op == "Squeeze" && AxesAre(anchor, {1})) {
+    const Node* pool = Producer(anchor.inputs[0], "MatMul");
+    if (pool == nullptr || pool->inputs.size() != 2) return std::nullopt;
+    unsqueeze = Producer(pool->inputs[0], "Unsqueeze");
+    if (unsqueeze == nullptr || !AxesAre(*unsqueeze, {1})) return std::nullopt;
+    keys = pool->inputs[1];
+  } else if (anchor.op == "ReduceSum" && AxesAre(anchor, {1}) &&
+             pass_util::BoolAttr(anchor, "keepdims", true) == false) {
+    const Node* mul = Producer(anchor.inputs[0], "Mul");
+    for (int side = 0; side < 2 && mul != nullptr && mul->inputs.size() == 2; ++side) {
+      const Node* u = Producer(mul->inputs[side], "Unsqueeze");
+      if (u != nullptr && AxesAre(*u, {2, -1})) {
+        unsqueeze = u;
+        keys = mul->inputs[1 - side];
+        break;
+      }
+    }
+    if (unsqueeze == nullptr) return std::nullopt;
+  } else {
     return std::nullopt;
   }
-  const Node* pool = Producer(anchor.inputs[0], "MatMul");
-  if (pool == nullptr || pool->inputs.size() != 2) return std::nullopt;
-  const Node* unsqueeze = Producer(pool->inputs[0], "Unsqueeze");
-  if (unsqueeze == nullptr || !AxesAre(*unsqueeze, {1})) return std::nullopt;
 
   // From here on the block is a candidate: a failure is a near miss.
   auto miss = [&]() -> std::optional<Result> {
@@ -513,7 +540,7 @@ std::optional<Result> Matcher::MatchAt(const Node& anchor) {
     return Result(*miss_);
   };
   Match match;
-  match.keys = pool->inputs[1];
+  match.keys = keys;
   TensorRef score;
   if (!Weights(anchor, unsqueeze->inputs[0], &match, &score)) return miss();
   const Node* score_squeeze = Producer(score, "Squeeze");
@@ -567,8 +594,8 @@ std::optional<Result> Matcher::MatchAt(const Node& anchor) {
     }
   }
   if (match.layers.back().out != 1) {
-    Fail(*score_squeeze, absl::StrCat("the score layer has ", match.layers.back().out,
-                                      " outputs, expected 1"));
+    Fail(*score_squeeze,
+         absl::StrCat("the score layer has ", match.layers.back().out, " outputs, expected 1"));
     return miss();
   }
   // The mask must not be computed from the MLP (its nodes go away).
@@ -662,11 +689,11 @@ absl::StatusOr<PassReport> FuseAttentionPooling(const Graph& in, const PassOptio
                                      ? absl::StrCat(" fill ", match.fill)
                                      : "");
       }
-      report.notes.push_back(absl::StrCat(
-          node.name, ": attention over ", match.keys.ToString(), " fused ([",
-          absl::StrJoin(match.terms, ", "), "], d = ", d, ", ", match.layers.size() - 1,
-          " hidden layers ", absl::StrJoin(activations, "/"), ", ", mask_text,
-          match.softmax ? ", softmax" : "", ")"));
+      report.notes.push_back(absl::StrCat(node.name, ": attention over ", match.keys.ToString(),
+                                          " fused ([", absl::StrJoin(match.terms, ", "),
+                                          "], d = ", d, ", ", match.layers.size() - 1,
+                                          " hidden layers ", absl::StrJoin(activations, "/"), ", ",
+                                          mask_text, match.softmax ? ", softmax" : "", ")"));
       node = std::move(fused);
       ++fused_count;
     }

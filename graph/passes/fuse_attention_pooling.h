@@ -12,6 +12,7 @@
 //            score + additive (Where(c, -inf, 0) becomes a where_not with fill -inf), then
 //            optionally Softmax over L
 //   pooled = Squeeze(MatMul(Unsqueeze(w, 1), k), 1)                   [B,d]
+//            or ReduceSum(Unsqueeze(w, -1) * k, axes [1], keepdims 0)
 //
 // (as PyTorch exports DIN-style target attention to ONNX) becomes one
 // _RankoptAttentionPooling(q, k, mask, W1, b1, ..., Wn, bn, activation parameters...) node

@@ -182,7 +182,7 @@ async function main() {
     for (const n of args.candidates) {
       const us = await timeRequests(ort, session, tile(template, n), args.warmupS, args.minS);
       const p50 = percentile(us, 0.5);
-      cells.push({candidates: n, threads, runs: us.length, p50_us: p50,
+      cells.push({candidates: n, threads, runs: us.length, p50_us: p50, min_us: percentile(us, 0),
                   p99_us: percentile(us, 0.99), candidates_per_s: n / (p50 * 1e-6)});
     }
     await session.release();

@@ -243,12 +243,42 @@ ElementOps OpsFor(Isa isa) {
 // Plain loops in functions compiled for the base ISA (no FMA to contract into): the same IEEE
 // operations on every level; the sigmoids are SigmoidF32 (bitwise ISA-independent).
 
-// x = x < 0 ? slope[c] * x : x over rows of `width` channels.
-void PReluRows(float* x, int64_t rows, int64_t width, const float* slope) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * width;
-    for (int64_t c = 0; c < width; ++c) row[c] = row[c] < 0.0f ? slope[c] * row[c] : row[c];
+// PReLU: x = x < 0 ? slope[c] * x : x for one row of n channels; one implementation per ISA
+// level, each a multiply and a select per element (the compiler does not vectorize the scalar
+// select: an ordered compare may trap).
+void PReluRowScalar(float* x, const float* slope, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) x[c] = x[c] < 0.0f ? slope[c] * x[c] : x[c];
+}
+__attribute__((target("avx2,fma"))) void PReluRowAvx2(float* x, const float* slope, int64_t n) {
+  const __m256 zero = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 v = _mm256_loadu_ps(x + c);
+    const __m256 negative = _mm256_mul_ps(_mm256_loadu_ps(slope + c), v);
+    _mm256_storeu_ps(x + c, _mm256_blendv_ps(v, negative, _mm256_cmp_ps(v, zero, _CMP_LT_OQ)));
   }
+  PReluRowScalar(x + c, slope + c, n - c);
+}
+__attribute__((target("avx512f"))) void PReluRowAvx512(float* x, const float* slope, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c < n; c += 16) {
+    const __mmask16 m = n - c >= 16 ? static_cast<__mmask16>(0xffff) : TailMask16(n - c);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + c);
+    const __mmask16 negative = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    _mm512_mask_storeu_ps(x + c, m,
+                          _mm512_mask_mul_ps(v, negative, _mm512_maskz_loadu_ps(m, slope + c), v));
+  }
+}
+
+void PReluRows(float* x, int64_t rows, int64_t width, const float* slope, Isa isa) {
+  void (*row_fn)(float*, const float*, int64_t) = PReluRowScalar;
+  if (isa == Isa::kAvx512 && CpuSupports(Isa::kAvx512)) {
+    row_fn = PReluRowAvx512;
+  } else if (isa != Isa::kScalar && CpuSupports(Isa::kAvx2)) {
+    row_fn = PReluRowAvx2;
+  }
+  for (int64_t r = 0; r < rows; ++r) row_fn(x + r * width, slope, width);
 }
 
 // p = sigmoid(x * scale[c] + shift[c]); x = (alpha[c] * (1 - p)) * x + p * x. `tmp`: rows *
@@ -294,10 +324,10 @@ void Activate(AttentionActivation act, const AttentionPooling::ActParams& params
     case AttentionActivation::kSigmoid:
       return SigmoidF32(x, x, n, isa);
     case AttentionActivation::kPRelu:
-      return PReluRows(x, rows, width, params.slope.data());
+      return PReluRows(x, rows, width, params.slope.data(), isa);
     case AttentionActivation::kDice:
-      return DiceRows(x, rows, width, params.scale.data(), params.shift.data(),
-                      params.alpha.data(), tmp, isa);
+      return DiceRows(x, rows, width, params.scale.data(), params.shift.data(), params.alpha.data(),
+                      tmp, isa);
     case AttentionActivation::kSwish:
       return SwishRows(x, n, tmp, isa);
   }
@@ -407,10 +437,10 @@ absl::Status CheckLayer(int64_t index, int64_t count, const AttentionLayer& laye
                    index == 0 ? absl::StrCat(" (the ", TermList(terms), " layer)") : "",
                    index == count - 1 ? " (the score layer)" : "");
   if (layer.in != expected_in) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        name, ": in is ", layer.in, ", expected ", expected_in,
-        index == 0 ? absl::StrCat(" (", terms.size(), " * dim)")
-                   : absl::StrCat(" (the out of layer ", index - 1, ")")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": in is ", layer.in, ", expected ", expected_in,
+                     index == 0 ? absl::StrCat(" (", terms.size(), " * dim)")
+                                : absl::StrCat(" (the out of layer ", index - 1, ")")));
   }
   if (layer.out <= 0) {
     return absl::InvalidArgumentError(
@@ -540,8 +570,8 @@ absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
     ActParams params;
     const int64_t w = layers[i].out;
     if (layers[i].act == AttentionActivation::kPRelu) {
-      params.slope = layers[i].slope.size() == 1 ? std::vector<float>(w, layers[i].slope[0])
-                                                 : layers[i].slope;
+      params.slope =
+          layers[i].slope.size() == 1 ? std::vector<float>(w, layers[i].slope[0]) : layers[i].slope;
     } else if (layers[i].act == AttentionActivation::kDice) {
       params.scale = layers[i].dice_scale;
       params.shift = layers[i].dice_shift;
@@ -566,8 +596,8 @@ namespace {
 
 // Scratch carving, shared by ScratchFloats and Run.
 struct Plan {
-  int64_t row_cap;                            // rows per block
-  int64_t cand_cap;                           // candidates per block
+  int64_t row_cap;                                        // rows per block
+  int64_t cand_cap;                                       // candidates per block
   int64_t kw, ka, qk, qw, buf0, buf1, srow, erow, total;  // offsets in floats
 };
 
@@ -625,8 +655,8 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
 
   const int64_t d = dim_;
   const int64_t h1 = widths_[0];
-  const Request req{d,    seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1,
-                    options_.mask};
+  const Request req{
+      d, seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1, options_.mask};
   // The original DIN form: masked positions weigh 0 and the weight is a_t * m_t.
   const bool plain = options_.mask == AttentionMask::kMultiply && !options_.softmax;
   // Whether a candidate without active positions pools to 0.
@@ -761,8 +791,8 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
           srow[t] = Combine(options_.mask, cur[r++], m, t);
         } else {
           srow[t] = options_.mask == AttentionMask::kMultiply ? 0.0f
-                    : options_.mask == AttentionMask::kAdd   ? m[t]
-                                                             : options_.fill;
+                    : options_.mask == AttentionMask::kAdd    ? m[t]
+                                                              : options_.fill;
         }
       }
       if (options_.softmax) SoftmaxRow(srow, seq_len, erow, isa);

@@ -91,8 +91,7 @@ enum class AttentionMask { kMultiply, kAdd, kSelect, kSelectNot };
 // no softmax.
 struct AttentionOptions {
   std::vector<AttentionTerm> terms = {AttentionTerm::kQuery, AttentionTerm::kKey,
-                                      AttentionTerm::kQueryMinusKey,
-                                      AttentionTerm::kQueryTimesKey};
+                                      AttentionTerm::kQueryMinusKey, AttentionTerm::kQueryTimesKey};
   AttentionMask mask = AttentionMask::kMultiply;
   float fill = 0.0f;     // kSelect / kSelectNot: the score of a masked position
   bool softmax = false;  // softmax over the sequence of the masked scores
@@ -149,7 +148,6 @@ class AttentionPooling {
  private:
   AttentionPooling() = default;
 
-
   int64_t dim_ = 0;
   std::vector<int64_t> widths_;             // out of each layer; widths_.back() == 1.
   std::vector<AttentionActivation> acts_;   // act of each layer.
@@ -163,7 +161,7 @@ class AttentionPooling {
   float score_bias_ = 0.0f;
   int64_t max_width_ = 0;  // max over widths_
   AttentionOptions options_;
-  bool has_product_ = true;          // some term is q*k
+  bool has_product_ = true;            // some term is q*k
   std::vector<ActParams> act_params_;  // per layer
 };
 

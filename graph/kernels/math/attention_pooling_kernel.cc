@@ -98,10 +98,10 @@ bool ParseActivation(const std::string& text, AttentionActivation* act, int* par
     const char* name;
     AttentionActivation act;
     int params;
-  } kActs[] = {{"none", AttentionActivation::kNone, 0},   {"relu", AttentionActivation::kRelu, 0},
-               {"sigmoid", AttentionActivation::kSigmoid, 0},
-               {"prelu", AttentionActivation::kPRelu, 1}, {"dice", AttentionActivation::kDice, 3},
-               {"swish", AttentionActivation::kSwish, 0}};
+  } kActs[] = {
+      {"none", AttentionActivation::kNone, 0},       {"relu", AttentionActivation::kRelu, 0},
+      {"sigmoid", AttentionActivation::kSigmoid, 0}, {"prelu", AttentionActivation::kPRelu, 1},
+      {"dice", AttentionActivation::kDice, 3},       {"swish", AttentionActivation::kSwish, 0}};
   for (const auto& a : kActs) {
     if (text == a.name) {
       *act = a.act;
@@ -120,7 +120,8 @@ absl::StatusOr<AttentionOptions> ParseOptions(const Node& node) {
     for (const std::string& text : *terms) {
       AttentionTerm term;
       if (!ParseAttentionTerm(text, &term)) {
-        return NodeError(node, "term '", text, "' of attribute `terms` is not one of q, k, q-k, "
+        return NodeError(node, "term '", text,
+                         "' of attribute `terms` is not one of q, k, q-k, "
                          "k-q, q*k");
       }
       options.terms.push_back(term);
@@ -170,9 +171,11 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeAttentionPooling(const KernelBuild
   }
   acts.push_back(AttentionActivation::kNone);
   if (num_layers < 2 || inputs != kFirstWeight + 2 * num_layers + param_inputs) {
-    return NodeError(node, "has ", inputs, " inputs, expected query, keys, mask, then (weight, "
-                     "bias) per layer (", num_layers, " layers from `activations`), then ",
-                     param_inputs, " activation parameters");
+    return NodeError(node, "has ", inputs,
+                     " inputs, expected query, keys, mask, then (weight, "
+                     "bias) per layer (",
+                     num_layers, " layers from `activations`), then ", param_inputs,
+                     " activation parameters");
   }
   RANKOPT_ASSIGN_OR_RETURN(AttentionOptions options, ParseOptions(node));
   std::vector<AttentionLayer> layers;

@@ -422,8 +422,7 @@ std::string CreateError(int64_t dim, std::vector<AttentionLayer> layers) {
 
 std::string CreateError(int64_t dim, std::vector<AttentionLayer> layers,
                         const AttentionOptions& options) {
-  absl::StatusOr<AttentionPooling> attn =
-      AttentionPooling::Create(dim, std::move(layers), options);
+  absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(dim, std::move(layers), options);
   EXPECT_FALSE(attn.ok());
   if (attn.ok()) return "";
   EXPECT_EQ(attn.status().code(), absl::StatusCode::kInvalidArgument);
@@ -531,17 +530,28 @@ struct Form {
 
 const std::vector<Form>& Forms() {
   static const std::vector<Form> forms = {
-      {"prelu3_qk_qmk_qtk", {Term::kQuery, Term::kKey, Term::kQueryMinusKey, Term::kQueryTimesKey},
-       {64, 32, 16}, {Act::kPRelu, Act::kPRelu, Act::kPRelu}, true},
-      {"dice2_q_k_qtk", {Term::kQuery, Term::kKey, Term::kQueryTimesKey}, {32, 16},
+      {"prelu3_qk_qmk_qtk",
+       {Term::kQuery, Term::kKey, Term::kQueryMinusKey, Term::kQueryTimesKey},
+       {64, 32, 16},
+       {Act::kPRelu, Act::kPRelu, Act::kPRelu},
+       true},
+      {"dice2_q_k_qtk",
+       {Term::kQuery, Term::kKey, Term::kQueryTimesKey},
+       {32, 16},
        {Act::kDice, Act::kDice}},
       {"sigmoid1_q_k", {Term::kQuery, Term::kKey}, {36}, {Act::kSigmoid}},
-      {"prelu_channel2_q_k_qtk", {Term::kQuery, Term::kKey, Term::kQueryTimesKey}, {80, 40},
+      {"prelu_channel2_q_k_qtk",
+       {Term::kQuery, Term::kKey, Term::kQueryTimesKey},
+       {80, 40},
        {Act::kPRelu, Act::kPRelu}},
-      {"swish_relu_permuted", {Term::kQueryTimesKey, Term::kKeyMinusQuery, Term::kKey, Term::kQuery},
-       {24, 12}, {Act::kSwish, Act::kRelu}},
-      {"repeated_terms", {Term::kQuery, Term::kQuery, Term::kKey, Term::kQueryMinusKey},
-       {20}, {Act::kDice}},
+      {"swish_relu_permuted",
+       {Term::kQueryTimesKey, Term::kKeyMinusQuery, Term::kKey, Term::kQuery},
+       {24, 12},
+       {Act::kSwish, Act::kRelu}},
+      {"repeated_terms",
+       {Term::kQuery, Term::kQuery, Term::kKey, Term::kQueryMinusKey},
+       {20},
+       {Act::kDice}},
       {"keys_only_product", {Term::kQueryTimesKey}, {16}, {Act::kNone}},
   };
   return forms;
@@ -562,8 +572,8 @@ const std::vector<MaskCase>& MaskCases() {
       {"add_1e9_softmax", AttentionMask::kAdd, 0.0f, true},
       {"where0", AttentionMask::kSelect, 0.0f, false},
       {"where_big_negative_softmax", AttentionMask::kSelect, -4294967295.0f, true},
-      {"where_not_inf_softmax", AttentionMask::kSelectNot,
-       -std::numeric_limits<float>::infinity(), true},
+      {"where_not_inf_softmax", AttentionMask::kSelectNot, -std::numeric_limits<float>::infinity(),
+       true},
       {"where_fill_half", AttentionMask::kSelect, 0.5f, false},
   };
   return cases;
