@@ -14,6 +14,7 @@
 #include "features/config/feature_config.h"
 #include "rankopt/request_json.h"
 #include "rankopt/status_macros.h"
+#include "serving/limits.h"
 #include "serving/package/mapping_guard.h"
 #include "serving/package/model_package.h"
 #include "serving/scorer.h"
@@ -24,6 +25,7 @@ namespace rankopt {
 struct Model::State {
   ModelPackage package;  // owns the graph whose constants view the mapped file
   std::string path;
+  std::string version;  // options.version_label or the package's
   ModelOptions options;
   // The transformer, plan and runner of the whole graph.
   std::unique_ptr<const Scorer> scorer;
@@ -59,7 +61,25 @@ struct Model::State {
                         "\n", path);
   }
   std::string Where() const {
-    return absl::StrCat("model '", package.model_name, "' version ", package.model_version);
+    return absl::StrCat("model '", package.model_name, "' version ", version);
+  }
+  // DataLoss when the package's bytes may no longer be the verified ones.
+  absl::Status CheckBytes() const {
+    if (package.mapped_file != nullptr) {
+      if (!package.mapped_file->Changed()) return absl::OkStatus();
+      return absl::DataLossError(absl::StrCat(
+          "the package file ", path, " was truncated or overwritten in place while being served (",
+          package.mapped_file->reason(),
+          "); scores computed from it cannot be trusted. Publish new versions by rename (a new "
+          "version folder, or `mv` over the file) and reload"));
+    }
+    if (MappingDamaged(package.mapping_guard)) {
+      return absl::DataLossError(absl::StrCat(
+          "the package file ", path,
+          " was truncated or overwritten in place while being served; its scores cannot be "
+          "trusted. Publish new versions by rename (a new version folder) and reload"));
+    }
+    return absl::OkStatus();
   }
   absl::Status Run(const Request& request, const ScoreOptions& options, ScoreContext* context,
                    Scores* scores) const;
@@ -113,11 +133,6 @@ absl::Status CopyHead(const TensorView& view, int64_t candidates, const std::str
 absl::Status Model::State::Run(const Request& request, const ScoreOptions& options,
                                ScoreContext* context, Scores* scores) const {
   const int64_t candidates = static_cast<int64_t>(request.candidates.size());
-  if (candidates > this->options.max_candidates) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the request has ", candidates, " candidates; at most ",
-                     this->options.max_candidates, " are allowed (ModelOptions::max_candidates)"));
-  }
   RANKOPT_RETURN_IF_ERROR(Feed(request, context));
   for (size_t f = 0; f < context->transformed.stats.size(); ++f) {
     const FeatureStats& s = context->transformed.stats[f];
@@ -163,57 +178,8 @@ absl::Status Model::State::Run(const Request& request, const ScoreOptions& optio
   return absl::OkStatus();
 }
 
-namespace {
-
-// The longest list value of `row`.
-int64_t LongestList(const FeatureRow& row) {
-  int64_t longest = 0;
-  for (const FeatureRow::Entry& entry : row.entries()) {
-    const int64_t n = std::visit(
-        [](const auto& v) -> int64_t {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::vector<int64_t>> ||
-                        std::is_same_v<T, std::vector<double>> ||
-                        std::is_same_v<T, std::vector<std::string>>) {
-            return static_cast<int64_t>(v.size());
-          } else {
-            return 0;
-          }
-        },
-        entry.second);
-    longest = std::max(longest, n);
-  }
-  return longest;
-}
-
-absl::Status CheckSequenceLengths(const Request& request, int64_t limit) {
-  auto check = [limit](const FeatureRow& row, absl::string_view where) -> absl::Status {
-    if (LongestList(row) <= limit) return absl::OkStatus();
-    for (const FeatureRow::Entry& entry : row.entries()) {
-      const auto* ids = std::get_if<std::vector<int64_t>>(&entry.second);
-      const auto* floats = std::get_if<std::vector<double>>(&entry.second);
-      const auto* strings = std::get_if<std::vector<std::string>>(&entry.second);
-      const size_t n = ids ? ids->size() : floats ? floats->size() : strings ? strings->size() : 0;
-      if (static_cast<int64_t>(n) > limit) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ".", entry.first, " has ", n, " elements; at most ", limit,
-                         " are allowed (ModelOptions::max_sequence_length)"));
-      }
-    }
-    return absl::OkStatus();
-  };
-  RANKOPT_RETURN_IF_ERROR(check(request.user, "user"));
-  RANKOPT_RETURN_IF_ERROR(check(request.context, "context"));
-  for (size_t i = 0; i < request.candidates.size(); ++i) {
-    RANKOPT_RETURN_IF_ERROR(check(request.candidates[i], absl::StrCat("candidates[", i, "]")));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status Model::State::Feed(const Request& request, ScoreContext* context) const {
-  RANKOPT_RETURN_IF_ERROR(CheckSequenceLengths(request, options.max_sequence_length));
+  RANKOPT_RETURN_IF_ERROR(CheckRequestLimits(request, options));
   return scorer->Feed(request, context);
 }
 
@@ -231,8 +197,10 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
   read.max_file_bytes = options.max_package_bytes;
   read.max_graph_nodes = options.max_graph_nodes;
   read.max_tensor_bytes = options.max_tensor_bytes;
+  read.copy_below_bytes = options.copy_package_below_bytes;
   RANKOPT_ASSIGN_OR_RETURN(state->package, ReadModelPackage(path, read));
   const ModelPackage& package = state->package;
+  state->version = options.version_label.empty() ? package.model_version : options.version_label;
 
   absl::StatusOr<FeatureConfig> config =
       ParseFeatureConfig(package.feature_config_yaml, absl::StrCat(path, ": feature config"));
@@ -299,13 +267,9 @@ absl::Status Model::ScoreInto(const Request& request, const ScoreOptions& option
   std::unique_ptr<ScoreContext> context = state_->Acquire();
   absl::Status status = state_->Run(request, options, context.get(), scores);
   state_->Release(std::move(context));
-  if (status.ok() && MappingDamaged(state_->package.mapping_guard)) {
-    // Computed (partly) from zero pages: the file was truncated under the running model.
-    status = absl::DataLossError(absl::StrCat(
-        "the package file ", state_->path,
-        " was truncated or overwritten in place while being served; its scores cannot be "
-        "trusted. Deploy new versions by rename (a new version folder) and reload"));
-  }
+  // After the reads: a file changed in place moves its size/mtime/ctime before its bytes, so
+  // scores read from changed bytes are caught here (mapped packages only; a copy cannot change).
+  if (status.ok()) status = state_->CheckBytes();
   if (!status.ok()) {
     state_->stats->RecordError(status.code());
     return absl::Status(status.code(), absl::StrCat(state_->Where(), ": ", status.message()));
@@ -325,7 +289,17 @@ absl::Status Model::WarmUp(const Request& request) const {
 }
 
 const std::string& Model::name() const { return state_->package.model_name; }
-const std::string& Model::version() const { return state_->package.model_version; }
+const std::string& Model::version() const { return state_->version; }
+const std::string& Model::package_version() const { return state_->package.model_version; }
+bool Model::package_mapped() const { return state_->package.mapped_file != nullptr; }
+
+absl::Status Model::CheckPackage(uint64_t scrub_bytes) const {
+  if (state_->package.mapped_file != nullptr && scrub_bytes > 0) {
+    absl::Status scrub = state_->package.mapped_file->Scrub(scrub_bytes);
+    if (!scrub.ok()) return scrub;
+  }
+  return state_->CheckBytes();
+}
 const std::string& Model::path() const { return state_->path; }
 const std::vector<std::string>& Model::heads() const { return state_->heads; }
 const std::vector<std::string>& Model::warmup_requests() const {

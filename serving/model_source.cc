@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "graph/io/model_io.h"
 #include "rankopt/status_macros.h"
+#include "serving/limits.h"
 #include "serving/package/model_package.h"
 
 namespace rankopt {
@@ -27,7 +28,8 @@ std::string ModelSource::Describe() const {
                       package->opt_level, ", int8 ", package->int8_mode, ")");
 }
 
-absl::StatusOr<ModelSource> LoadModelSource(const std::string& path) {
+absl::StatusOr<ModelSource> LoadModelSource(const std::string& path, const ModelOptions& limits) {
+  RANKOPT_RETURN_IF_ERROR(CheckModelPath(path, limits));
   ModelSource source;
   source.path = path;
   if (!IsModelPackageFile(path)) {
@@ -43,7 +45,13 @@ absl::StatusOr<ModelSource> LoadModelSource(const std::string& path) {
     source.graph = *std::move(graph);
     return source;
   }
-  RANKOPT_ASSIGN_OR_RETURN(ModelPackage package, ReadModelPackage(path));
+  ReadPackageOptions read;
+  read.max_file_bytes = limits.max_package_bytes;
+  read.max_graph_nodes = limits.max_graph_nodes;
+  read.max_tensor_bytes = limits.max_tensor_bytes;
+  read.verify_checksums = limits.verify_checksums;
+  read.copy_below_bytes = limits.copy_package_below_bytes;
+  RANKOPT_ASSIGN_OR_RETURN(ModelPackage package, ReadModelPackage(path, read));
   PackageInfo info;
   info.name = package.model_name;
   info.version = package.model_version;

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "features/config/feature_config.h"
 #include "graph/ir/graph.h"
+#include "rankopt/model.h"
 
 namespace rankopt {
 
@@ -51,9 +52,11 @@ struct ModelSource {
   std::string Describe() const;
 };
 
-// Loads a package (IsModelPackageFile) with ReadModelPackage, or any other model with LoadModel.
-// Errors name the path and what is wrong with it.
-absl::StatusOr<ModelSource> LoadModelSource(const std::string& path);
+// Loads a package (IsModelPackageFile) with ReadModelPackage, or any other model with LoadModel,
+// under `limits` (ModelOptions: the file checked before any read by CheckModelPath, serving/
+// limits.h; a package's graph nodes and tensor bytes). Errors name the path and what is wrong.
+absl::StatusOr<ModelSource> LoadModelSource(const std::string& path,
+                                            const ModelOptions& limits = {});
 
 }  // namespace rankopt
 

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/request_level.h"
 #include "rankopt/status_macros.h"
 #include "serving/request_level_inputs.h"
+#include "serving/synthetic_requests.h"
 
 namespace rankopt {
 
@@ -36,6 +38,21 @@ std::vector<std::string> OneRowInputs(const Graph& graph,
   return out;
 }
 
+void BoundIdentityIdsByTableRows(const Graph& graph, FeatureConfig* config) {
+  const absl::flat_hash_map<std::string, int64_t> rows = TableRowsOf(*config, graph);
+  for (FeatureSpec& feature : config->features) {
+    if ((feature.kind != FeatureKind::kCategorical && feature.kind != FeatureKind::kSequence) ||
+        feature.categorical.source != CategoricalSpec::Source::kIdentity ||
+        !feature.embedding.has_value()) {
+      continue;
+    }
+    auto it = rows.find(feature.embedding->table);
+    if (it != rows.end() && it->second > 0 && it->second < feature.categorical.num_buckets) {
+      feature.categorical.num_buckets = it->second;
+    }
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const Graph* graph,
                                                        std::optional<FeatureConfig> config,
                                                        ScorerOptions options) {
@@ -43,6 +60,7 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const Graph* graph,
   scorer->request_inputs_ =
       config.has_value() ? RequestLevelInputsOf(*config) : options.request_inputs;
   if (config.has_value()) {
+    BoundIdentityIdsByTableRows(*graph, &*config);
     RANKOPT_ASSIGN_OR_RETURN(FeatureTransformer transformer,
                              FeatureTransformer::Create(*std::move(config)));
     scorer->transformer_.emplace(std::move(transformer));

@@ -43,6 +43,13 @@ namespace rankopt {
 std::vector<std::string> OneRowInputs(const Graph& graph,
                                       const std::vector<RequestLevelInput>& request_inputs);
 
+// One policy for out-of-range ids, wherever they come from: an identity id its embedding table
+// has no row for is replaced by the feature's default and counted (FeatureStats::out_of_range),
+// whether it lies past num_buckets or only past the table's rows (a config that serves a full
+// and a mini model: num_buckets of the full one). Lowers each identity feature's num_buckets to
+// its table's rows (TableRowsOf) where those are fewer. Scorer::Create applies it.
+void BoundIdentityIdsByTableRows(const Graph& graph, FeatureConfig* config);
+
 struct ScorerOptions {
   // Tensors to compute (PlanOptions::outputs); empty: the graph's outputs.
   std::vector<std::string> outputs;

@@ -21,6 +21,7 @@
 #include "rankopt/status_macros.h"
 #include "serving/graph_inputs.h"
 #include "serving/int8_report.h"
+#include "serving/limits.h"
 #include "serving/model_source.h"
 #include "serving/scorer.h"
 #include "serving/synthetic_requests.h"
@@ -394,6 +395,14 @@ int RunBench(const std::vector<std::string>& args) {
       return kExitUsage;
     }
   }
+  // The serving library's limits (rankopt/model.h), as Model::Score applies them.
+  const ModelOptions limits;
+  for (int64_t n : *candidates) {
+    if (absl::Status s = CheckCandidateCount(n, limits, "--candidates"); !s.ok()) {
+      ReportError("bench", s);
+      return kExitUsage;
+    }
+  }
   config.candidates = *candidates;
   config.threads = *threads;
   config.chunk = chunk->back();
@@ -406,7 +415,7 @@ int RunBench(const std::vector<std::string>& args) {
   }
   const std::string& model_path = line.positional()[0];
   const bool json = line.Has("json");
-  absl::StatusOr<ModelSource> source = LoadModelSource(model_path);
+  absl::StatusOr<ModelSource> source = LoadModelSource(model_path, limits);
   if (!source.ok()) return ReportError("bench", source.status());
   if (absl::Status s = CheckNoFlagsForPackage(
           *source, line, {"opt-level", "int8", "config", "request-inputs"});
@@ -464,6 +473,7 @@ int RunBench(const std::vector<std::string>& args) {
   base.chunk_rows = config.chunk;
   base.request_level_inputs = config.request_level_inputs;
   base.request_inputs = optimize->request_inputs;
+  base.memory_cap_bytes = limits.max_request_bytes;
   RequestSource requests;
   std::optional<RequestTemplate>& request_template = requests.tiled;
   // The feature config requests are synthesized from (a package's, or --config).

@@ -1,6 +1,7 @@
 // rankopt run MODEL (--inputs INPUTS.json | --requests REQUESTS.jsonl --config CONFIG)
 //             [--outputs NAMES] [-O LEVEL] [--int8 off|auto|force] [--json]
 // rankopt run PACKAGE (--inputs INPUTS.json | --requests REQUESTS.jsonl) [--outputs NAMES] [--json]
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -14,9 +15,11 @@
 #include "core/file_io.h"
 #include "features/config/feature_config.h"
 #include "google/protobuf/util/json_util.h"
+#include "rankopt/model.h"
 #include "rankopt/request_json.h"
 #include "rankopt/status_macros.h"
 #include "serving/graph_inputs.h"
+#include "serving/limits.h"
 #include "serving/model_source.h"
 #include "serving/scorer.h"
 #include "serving/table_quantization.h"
@@ -209,7 +212,8 @@ bool PrintJson(const tools::RunReport& report) {
 }
 
 // --requests: each raw request through the scorer's feature pipeline, then its plan.
-int RunFeatureRequests(const Scorer& scorer, const std::string& requests_path, bool json) {
+int RunFeatureRequests(const Scorer& scorer, const std::string& requests_path,
+                       const ModelOptions& limits, bool json) {
   absl::StatusOr<std::vector<RequestLine>> lines = ReadRequestJsonLines(requests_path);
   if (!lines.ok()) return ReportError("run", lines.status());
 
@@ -219,7 +223,8 @@ int RunFeatureRequests(const Scorer& scorer, const std::string& requests_path, b
   const TensorJsonDocument no_reference;
   for (const RequestLine& request : *lines) {
     const std::string where = absl::StrCat(requests_path, ":", request.line);
-    absl::Status status = scorer.Feed(request.request, &context);
+    absl::Status status = CheckRequestLimits(request.request, limits);
+    if (status.ok()) status = scorer.Feed(request.request, &context);
     if (status.ok()) status = scorer.Run(context.feeds.views, &outputs);
     if (!status.ok()) {
       exit_code = kExitError;
@@ -277,9 +282,11 @@ absl::Status ReadRunSample(const std::string& inputs_path, const std::string& re
 absl::StatusOr<std::unique_ptr<Scorer>> MakeScorer(const Graph& graph,
                                                    const std::optional<FeatureConfig>& config,
                                                    const std::vector<std::string>& outputs,
-                                                   const std::string& model_path) {
+                                                   const std::string& model_path,
+                                                   const ModelOptions& limits) {
   ScorerOptions options;
   options.outputs = outputs;
+  options.memory_cap_bytes = limits.max_request_bytes;  // raw models too, as Model::Score
   options.separability = Separability::kNever;
   absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(&graph, config, options);
   if (!scorer.ok()) {
@@ -314,7 +321,9 @@ int RunRun(const std::vector<std::string>& args) {
     ReportError("run", optimize.status());
     return kExitUsage;
   }
-  absl::StatusOr<ModelSource> source = LoadModelSource(model_path);
+  // The serving library's limits (rankopt/model.h), as Model::Score applies them.
+  const ModelOptions limits;
+  absl::StatusOr<ModelSource> source = LoadModelSource(model_path, limits);
   if (!source.ok()) return ReportError("run", source.status());
   if (absl::Status s = CheckNoFlagsForPackage(
           *source, line, {"opt-level", "int8", "config", "request-inputs"});
@@ -353,7 +362,7 @@ int RunRun(const std::vector<std::string>& args) {
   const std::optional<FeatureConfig> scorer_config =
       requests_path.empty() ? std::nullopt : feature_config;
   absl::StatusOr<std::unique_ptr<Scorer>> scorer =
-      MakeScorer(*graph, scorer_config, output_names, model_path);
+      MakeScorer(*graph, scorer_config, output_names, model_path, limits);
   if (!scorer.ok()) return ReportError("run", scorer.status());
   if (optimize->int8 != TableQuantizationMode::kOff) {
     TableQuantizationOptions quantization;
@@ -376,10 +385,10 @@ int RunRun(const std::vector<std::string>& args) {
                                                    tables.status().message())));
     }
     std::cerr << FormatGraphQuantizationReport(*tables);
-    scorer = MakeScorer(*graph, scorer_config, output_names, model_path);
+    scorer = MakeScorer(*graph, scorer_config, output_names, model_path, limits);
     if (!scorer.ok()) return ReportError("run", scorer.status());
   }
-  if (!requests_path.empty()) return RunFeatureRequests(**scorer, requests_path, json);
+  if (!requests_path.empty()) return RunFeatureRequests(**scorer, requests_path, limits, json);
   absl::StatusOr<std::string> text = ReadFileToString(inputs_path);
   if (!text.ok()) return ReportError("run", text.status());
 
@@ -388,6 +397,13 @@ int RunRun(const std::vector<std::string>& args) {
   for (const TensorJsonRequest& request : SplitTensorJsonRequests(inputs_path, *text)) {
     absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(request.text, request.where);
     absl::Status status = doc.status();
+    if (status.ok()) {
+      int64_t rows = 0;
+      for (const NamedTensor& input : doc->inputs) {
+        if (!input.tensor.dims().empty()) rows = std::max(rows, input.tensor.dims()[0]);
+      }
+      status = CheckCandidateCount(rows, limits, "the request");
+    }
     if (status.ok()) status = (*scorer)->Run(FeedsOf(doc->inputs), &outputs);
     if (!status.ok()) {
       exit_code = kExitError;

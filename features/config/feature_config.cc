@@ -193,6 +193,12 @@ void EmitFeature(YAML::Emitter& out, const FeatureSpec& feature) {
         out << YAML::Key << "max" << YAML::Value << DoubleText(n.max);
       }
       out << YAML::Key << "from_string" << YAML::Value << (n.from_string ? "true" : "false");
+      if (n.clamp_min.has_value()) {
+        out << YAML::Key << "clamp_min" << YAML::Value << DoubleText(*n.clamp_min);
+      }
+      if (n.clamp_max.has_value()) {
+        out << YAML::Key << "clamp_max" << YAML::Value << DoubleText(*n.clamp_max);
+      }
       break;
     }
     case FeatureKind::kSequenceLength:

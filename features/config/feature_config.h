@@ -78,6 +78,9 @@ struct NumericSpec {
   double mean = 0, stddev = 1;             //   stddev > 0
   double min = 0, max = 1;                 // kMinMax: (x - min) / (max - min); max > min
   bool from_string = false;  // the value arrives as a string ("23"), parsed as a number
+  // Optional clamps of the raw value, before normalizing or bucketizing (YAML `clamp_min`,
+  // `clamp_max`): an outlier (a price of 1e30) is held at the bound the model was trained on.
+  std::optional<double> clamp_min, clamp_max;
 };
 
 // The embedding table a feature's ids index. Several features may name the same table (shared).

@@ -59,6 +59,8 @@ constexpr absl::string_view kFeatureKeys[] = {"name",
                                               "min",
                                               "max",
                                               "from_string",
+                                              "clamp_min",
+                                              "clamp_max",
                                               "max_len",
                                               "padding_id",
                                               "truncation",
@@ -103,7 +105,8 @@ std::vector<FeatureKind> KindsForKey(absl::string_view key) {
     return {K::kCategorical, K::kSequence, K::kCross};
   }
   if (key == "boundaries" || key == "normalize" || key == "mean" || key == "stddev" ||
-      key == "min" || key == "max" || key == "from_string") {
+      key == "min" || key == "max" || key == "from_string" || key == "clamp_min" ||
+      key == "clamp_max") {
     return {K::kNumeric};
   }
   if (key == "max_len" || key == "padding_id" || key == "truncation") return {K::kSequence};
@@ -299,6 +302,19 @@ absl::Status ParseNumeric(const Context& ctx, const std::vector<Entry>& entries,
   }
   if (const Entry* e = Find(entries, "from_string")) {
     RANKOPT_ASSIGN_OR_RETURN(n.from_string, ReadBool(ctx, *e, label));
+  }
+  if (const Entry* e = Find(entries, "clamp_min")) {
+    RANKOPT_ASSIGN_OR_RETURN(double value, ReadFiniteDouble(ctx, *e, label));
+    n.clamp_min = value;
+  }
+  if (const Entry* e = Find(entries, "clamp_max")) {
+    RANKOPT_ASSIGN_OR_RETURN(double value, ReadFiniteDouble(ctx, *e, label));
+    n.clamp_max = value;
+    if (n.clamp_min.has_value() && !(*n.clamp_max >= *n.clamp_min)) {
+      return ErrorAt(ValueLocation(ctx, *e), label,
+                     absl::StrCat("clamp_max must be >= clamp_min, found clamp_min ", *n.clamp_min,
+                                  ", clamp_max ", *n.clamp_max));
+    }
   }
   return absl::OkStatus();
 }

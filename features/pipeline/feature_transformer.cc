@@ -192,6 +192,11 @@ absl::StatusOr<FeatureTransformer> FeatureTransformer::Create(FeatureConfig conf
         }
         plan.boundaries = n.boundaries;
         plan.from_string = n.from_string;
+        if (n.clamp_min.has_value()) plan.clamp_min = *n.clamp_min;
+        if (n.clamp_max.has_value()) plan.clamp_max = *n.clamp_max;
+        if (!(plan.clamp_min <= plan.clamp_max)) {
+          return PlanError(spec, "clamp_min must be <= clamp_max");
+        }
         if (n.normalize == NumericSpec::Normalize::kStandard) {
           if (!(n.stddev > 0)) return PlanError(spec, "stddev must be > 0");
           plan.normalize = true, plan.subtract = n.mean, plan.divide = n.stddev;

@@ -138,7 +138,11 @@ absl::Status NumericValue(const Plan& p, const FeatureValue* value, Where where,
     default:
       return TypeError(*p.spec, where, *value, "a number");
   }
-  if (!IsFiniteNumber(*x)) *missing = true;
+  if (!IsFiniteNumber(*x)) {
+    *missing = true;
+  } else {
+    *x = std::clamp(*x, p.clamp_min, p.clamp_max);
+  }
   return absl::OkStatus();
 }
 

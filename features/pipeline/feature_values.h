@@ -5,6 +5,7 @@
 #define RANKOPT_FEATURES_PIPELINE_FEATURE_VALUES_H_
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,8 @@ struct Plan {
   bool normalize = false;
   double subtract = 0, divide = 1;
   bool from_string = false;
+  double clamp_min = -std::numeric_limits<double>::infinity();  // the raw value's bounds
+  double clamp_max = std::numeric_limits<double>::infinity();
   float default_value = 0;  // the default, transformed (kFloat32 output)
 
   // Sequence.

@@ -57,6 +57,13 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const std::string& path) {
     return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
   }
   if (fs::is_directory(status)) return DetectDirectoryFormat(path);
+  // Before any open: opening a FIFO waits for a writer, and a device never ends.
+  if (!fs::is_regular_file(status)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        ": is not a regular file (a FIFO, socket or device); expected a model file (.pb, "
+        ".pbtxt, .onnx) or a SavedModel directory"));
+  }
   if (fs::path(path).filename() == std::string(kSavedModelFile)) {
     return ModelFormat::kTfSavedModel;
   }

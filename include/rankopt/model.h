@@ -61,6 +61,14 @@ struct ModelOptions {
   uint64_t max_tensor_bytes = uint64_t{16} << 30;
   // Verify every blob's checksum at load.
   bool verify_checksums = true;
+  // A package file smaller than this is read into private memory at load: nothing done to the
+  // file afterwards (cp over it, writes in place, truncation) reaches the loaded model. A larger
+  // one is mapped; then every Score checks (one fstat) that the file has not changed since its
+  // checksums were verified, and fails with DataLoss once it has. 0 = map every package.
+  uint64_t copy_package_below_bytes = uint64_t{1} << 30;
+  // The version this model reports (version(), answers, metrics); empty = the package's own
+  // (package_version()). ModelManager sets it to the version folder.
+  std::string version_label;
   // Run the package's warm-up requests (if any) before Load returns.
   bool warm_up = true;
   // User-side result cache: the request-level part of an O2 graph (what the user and context
@@ -117,8 +125,20 @@ class Model {
   // model takes traffic (the per-thread executor state and the context pool grow here).
   absl::Status WarmUp(const Request& request) const;
 
+  // Checks that the package's bytes are still those verified at load. For a mapped package: the
+  // file (one fstat) and up to `scrub_bytes` more of its blobs' checksums, continuing where the
+  // last call stopped (a background scrub calls this at a bounded rate). DataLoss, naming what
+  // changed, once they are not (every Score fails from then on); OK for a copied package.
+  // Thread-safe.
+  absl::Status CheckPackage(uint64_t scrub_bytes = 0) const;
+  // Whether the package is mapped from its file (ModelOptions::copy_package_below_bytes).
+  bool package_mapped() const;
+
   const std::string& name() const;
+  // ModelOptions::version_label, or the package's version when that is empty.
   const std::string& version() const;
+  // The version written into the package (`rankopt optimize --model-version`).
+  const std::string& package_version() const;
   const std::string& path() const;
   // The output heads, in package order.
   const std::vector<std::string>& heads() const;

@@ -6,6 +6,15 @@
 // checksum, bad graph, failed warm-up) is rejected: the error goes to the log and the stats, it
 // is not tried again, and the current version keeps serving.
 //
+// The serving version's file is watched too: when it is replaced or changed in place (its inode,
+// size, mtime or ctime move) or a scrub of a mapped package finds a blob whose checksum no longer
+// matches, the poll loads that version again and swaps it in if it verifies; until then a copied
+// package (the default below ModelOptions::copy_package_below_bytes) keeps serving its verified
+// copy and a mapped one answers DataLoss. A new version must be the same model (its name and
+// output heads) unless allow_model_change. `root` may also be one package file, watched the same
+// way. Publish new versions by rename: write a version folder (or a file next to the package) and
+// `mv` it into place.
+//
 // Example:
 //   RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<ModelManager> manager,
 //                            ModelManager::Create("/models/din", {.poll_interval_s = 10}));
@@ -35,12 +44,21 @@ struct ModelManagerOptions {
   std::vector<Request> warmup_requests;
   // Where load errors go besides the stats (default: stderr, one line each).
   std::function<void(const std::string&)> log;
+  // Accept a version whose model name or output heads differ from the serving version's. Off:
+  // such a version is rejected (counted in identity_rejected, logged) and the old one keeps
+  // serving, so a package dropped into the wrong directory is never served.
+  bool allow_model_change = false;
+  // Checksum scrub of a mapped package's blobs on the poll thread, in bytes per second (0 = off).
+  // A copied package needs none.
+  double scrub_bytes_per_s = 64 << 20;
 };
 
 // What the manager did, for stats and tests.
 struct ModelManagerCounters {
   int64_t loads = 0;     // versions loaded and swapped in
-  int64_t rejected = 0;  // versions that failed to load or warm up
+  int64_t rejected = 0;  // versions that failed to load or warm up (identity_rejected included)
+  int64_t identity_rejected = 0;  // versions of another model name or other output heads
+  int64_t package_changes = 0;    // times the serving version's file changed under it
   std::string current_version;
   std::string last_error;  // of the last rejected version
 };

@@ -201,10 +201,10 @@ absl::Status CheckContents(const ModelPackage& package, absl::string_view name) 
 }
 
 // Decodes a package image. `data` is 64-byte aligned; `keepalive` owns it.
-absl::StatusOr<ModelPackage> DecodePackage(const uint8_t* data, uint64_t size,
-                                           std::shared_ptr<const void> keepalive,
-                                           absl::string_view name,
-                                           const ReadPackageOptions& options) {
+absl::StatusOr<ModelPackage> DecodePackage(
+    const uint8_t* data, uint64_t size, std::shared_ptr<const void> keepalive,
+    absl::string_view name, const ReadPackageOptions& options,
+    std::vector<MappedPackageFile::Blob>* blob_list = nullptr) {
   // Header.
   if (size < kHeaderBytes) {
     return Truncated(name, absl::StrCat("the file is ", size, " bytes; a package starts with a ",
@@ -344,6 +344,9 @@ absl::StatusOr<ModelPackage> DecodePackage(const uint8_t* data, uint64_t size,
         keepalive);
     if (!t.ok()) return Prefix(t.status(), absl::StrCat(name, ": ", BlobWhere(i, blob)));
     blobs.push_back(*std::move(t));
+    if (blob_list != nullptr) {
+      blob_list->push_back({BlobWhere(i, blob), data + blob.offset(), blob.size(), blob.xxh64()});
+    }
   }
   DecodeGraphOptions decode_options;
   decode_options.max_nodes = options.max_graph_nodes;
@@ -370,6 +373,115 @@ absl::StatusOr<ModelPackage> DecodePackage(const uint8_t* data, uint64_t size,
   package.report_json = manifest.report_json();
   RANKOPT_RETURN_IF_ERROR(CheckContents(package, name));
   return package;
+}
+
+int64_t Nanos(const struct timespec& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+}  // namespace
+
+MappedPackageFile::MappedPackageFile(std::string path, int fd, int guard,
+                                     std::shared_ptr<const void> keepalive, std::vector<Blob> blobs,
+                                     const struct stat& baseline)
+    : path_(std::move(path)),
+      fd_(fd),
+      guard_(guard),
+      keepalive_(std::move(keepalive)),
+      blobs_(std::move(blobs)),
+      size_(static_cast<uint64_t>(baseline.st_size)),
+      mtime_ns_(Nanos(baseline.st_mtim)),
+      ctime_ns_(Nanos(baseline.st_ctim)),
+      scrub_state_(XXH64_createState(),
+                   [](void* s) { XXH64_freeState(static_cast<XXH64_state_t*>(s)); }) {}
+
+MappedPackageFile::~MappedPackageFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void MappedPackageFile::MarkChanged(std::string reason) const {
+  std::lock_guard<std::mutex> lock(reason_mu_);
+  if (reason_.empty()) reason_ = std::move(reason);
+  changed_.store(true, std::memory_order_release);
+}
+
+std::string MappedPackageFile::reason() const {
+  std::lock_guard<std::mutex> lock(reason_mu_);
+  return reason_;
+}
+
+bool MappedPackageFile::Changed() const {
+  if (changed_.load(std::memory_order_acquire)) return true;
+  if (MappingDamaged(guard_)) {
+    MarkChanged("the file was truncated under the mapping (its pages now read as zeros)");
+    return true;
+  }
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) {
+    MarkChanged(absl::StrCat("fstat failed: ", std::strerror(errno)));
+    return true;
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  const int64_t mtime = Nanos(st.st_mtim);
+  const int64_t ctime = Nanos(st.st_ctim);
+  if (size != size_ || mtime != mtime_ns_ || ctime != ctime_ns_) {
+    MarkChanged(absl::StrCat("the file changed in place since it was verified (size ", size_,
+                             " -> ", size, " bytes, mtime ", mtime_ns_, " -> ", mtime,
+                             " ns, ctime ", ctime_ns_, " -> ", ctime, " ns)"));
+    return true;
+  }
+  return false;
+}
+
+absl::Status MappedPackageFile::Scrub(uint64_t max_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto* state = static_cast<XXH64_state_t*>(scrub_state_.get());
+  while (max_bytes > 0 && !blobs_.empty() && state != nullptr &&
+         !changed_.load(std::memory_order_acquire)) {
+    const Blob& blob = blobs_[scrub_blob_];
+    if (scrub_offset_ == 0) XXH64_reset(state, 0);
+    const uint64_t n = std::min(max_bytes, blob.size - scrub_offset_);
+    XXH64_update(state, blob.data + scrub_offset_, n);
+    scrub_offset_ += n;
+    max_bytes -= n;
+    scrubbed_.fetch_add(n, std::memory_order_relaxed);
+    if (scrub_offset_ < blob.size) break;
+    const uint64_t computed = XXH64_digest(state);
+    scrub_offset_ = 0;
+    scrub_blob_ = (scrub_blob_ + 1) % blobs_.size();
+    if (scrub_blob_ == 0) passes_.fetch_add(1, std::memory_order_relaxed);
+    if (computed != blob.xxh64 && !MappingDamaged(guard_)) {
+      MarkChanged(absl::StrCat(blob.name, ": xxh64 mismatch on scrub (stored ", Hex(blob.xxh64),
+                               ", computed ", Hex(computed), ")"));
+    }
+  }
+  if (Changed()) {
+    return absl::DataLossError(
+        absl::StrCat(path_, ": ", reason(), "; the mapped package can no longer be trusted"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Reads [0, size) of `fd` into `out`; false when the file ends early.
+absl::Status ReadAll(int fd, uint8_t* out, uint64_t size, const std::string& path) {
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, out + done, std::min<uint64_t>(size - done, uint64_t{1} << 30),
+                              static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return absl::UnavailableError(
+          absl::StrCat(path, ": read failed at byte ", done, ": ", std::strerror(errno)));
+    }
+    if (n == 0) {
+      return Truncated(path, absl::StrCat("the file ended at byte ", done, " while ", size,
+                                          " bytes were being read (it shrank)"));
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -455,7 +567,8 @@ absl::Status WriteModelPackage(const ModelPackage& package, const std::string& p
 
 absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
                                               const ReadPackageOptions& options) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return errno == ENOENT ? absl::NotFoundError(absl::StrCat(path, ": no such file"))
                            : absl::UnavailableError(
@@ -464,7 +577,9 @@ absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Invalid(path, "not a regular file");
+    return Invalid(path,
+                   "not a regular file (a directory, FIFO, socket or device); a package is "
+                   "a file written by `rankopt optimize`");
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size > options.max_file_bytes) {
@@ -478,10 +593,24 @@ absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
     return Truncated(path, absl::StrCat("the file is ", size, " bytes; a package starts with a ",
                                         kHeaderBytes, "-byte header"));
   }
+  if (size < options.copy_below_bytes) {
+    // Private memory: the package verified here is the package served, whatever happens to the
+    // file later.
+    absl::StatusOr<std::shared_ptr<uint8_t>> buffer = AllocateTableMemory(View(path), size);
+    if (!buffer.ok()) {
+      ::close(fd);
+      return buffer.status();
+    }
+    absl::Status read = ReadAll(fd, buffer->get(), size, path);
+    ::close(fd);
+    RANKOPT_RETURN_IF_ERROR(read);
+    const uint8_t* data = buffer->get();
+    return DecodePackage(data, size, *std::move(buffer), path, options);
+  }
   void* addr = MapFileReadOnly(fd, size);
   const int map_errno = errno;
-  ::close(fd);
   if (addr == MAP_FAILED) {
+    ::close(fd);
     return absl::UnavailableError(absl::StrCat(path, ": mmap failed: ", std::strerror(map_errno)));
   }
   auto mapping = std::make_shared<const Mapping>(addr, size);
@@ -489,12 +618,20 @@ absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
   // Before the checksum pass faults the pages in, so they can come as huge pages.
   AdviseHugePages(addr, size);
   const uint8_t* data = mapping->data();
-  RANKOPT_ASSIGN_OR_RETURN(ModelPackage package,
-                           DecodePackage(data, size, std::move(mapping), path, options));
+  std::vector<MappedPackageFile::Blob> blobs;
+  absl::StatusOr<ModelPackage> package = DecodePackage(data, size, mapping, path, options, &blobs);
+  if (!package.ok()) {
+    ::close(fd);
+    return package.status();
+  }
   if (MappingDamaged(guard)) {
+    ::close(fd);
     return Truncated(path, "the file shrank while it was being read");
   }
-  package.mapping_guard = guard;
+  package->mapping_guard = guard;
+  // `st` was taken before the checksums were verified: a change since then shows in it.
+  package->mapped_file = std::make_shared<MappedPackageFile>(path, fd, guard, std::move(mapping),
+                                                             std::move(blobs), st);
   return package;
 }
 

@@ -19,8 +19,13 @@
 #ifndef RANKOPT_SERVING_PACKAGE_MODEL_PACKAGE_H_
 #define RANKOPT_SERVING_PACKAGE_MODEL_PACKAGE_H_
 
+#include <sys/stat.h>
+
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +37,64 @@
 namespace rankopt {
 
 inline constexpr uint32_t kPackageFormatVersion = 1;
+
+// The file under a mapped package, as it was when its blobs were verified: says whether the bytes
+// the mapping shows may have changed since (a `cp` over the file or a write in place changes the
+// file's size, mtime or ctime before it changes a byte; a truncation also drops the mapping's
+// pages, see mapping_guard.h), and re-verifies the blobs' checksums a slice at a time (a scrub).
+// Once changed it stays changed: nothing computed from the mapping may be served after that.
+// Thread-safety: safe for concurrent use.
+class MappedPackageFile {
+ public:
+  struct Blob {
+    std::string name;  // "blob 3 (item_emb/value)"
+    const uint8_t* data = nullptr;
+    uint64_t size = 0;
+    uint64_t xxh64 = 0;
+  };
+  // Takes `fd` (open on the mapped file; closed by the destructor); `keepalive` owns the mapping
+  // (guarded by `guard`); `baseline` is the file's fstat taken before the blobs were verified.
+  MappedPackageFile(std::string path, int fd, int guard, std::shared_ptr<const void> keepalive,
+                    std::vector<Blob> blobs, const struct stat& baseline);
+  ~MappedPackageFile();
+  MappedPackageFile(const MappedPackageFile&) = delete;
+  MappedPackageFile& operator=(const MappedPackageFile&) = delete;
+
+  // True when the mapped bytes may no longer be the verified ones: the file's size, mtime or
+  // ctime moved (one fstat), its mapping lost pages, or a scrub found a mismatch. Sticky.
+  bool Changed() const;
+  // Verifies up to `max_bytes` more of the blobs' checksums, continuing where the last call
+  // stopped and starting over after the last blob. DataLoss naming the blob when one no longer
+  // matches, or when Changed(); OK otherwise.
+  absl::Status Scrub(uint64_t max_bytes);
+  // Bytes hashed by Scrub so far; complete passes over every blob.
+  uint64_t scrubbed_bytes() const { return scrubbed_.load(std::memory_order_relaxed); }
+  uint64_t scrub_passes() const { return passes_.load(std::memory_order_relaxed); }
+  const std::string& path() const { return path_; }
+  // Why Changed() is true ("" while it is not).
+  std::string reason() const;
+
+ private:
+  void MarkChanged(std::string reason) const;
+
+  const std::string path_;
+  const int fd_;
+  const int guard_;
+  const std::shared_ptr<const void> keepalive_;
+  const std::vector<Blob> blobs_;
+  const uint64_t size_;
+  const int64_t mtime_ns_;
+  const int64_t ctime_ns_;
+  mutable std::atomic<bool> changed_{false};
+  mutable std::mutex reason_mu_;
+  mutable std::string reason_;  // guarded by reason_mu_
+  std::mutex mu_;               // guards the scrub cursor below
+  size_t scrub_blob_ = 0;
+  uint64_t scrub_offset_ = 0;
+  std::shared_ptr<void> scrub_state_;  // XXH64_state_t of the blob being scrubbed
+  std::atomic<uint64_t> scrubbed_{0};
+  std::atomic<uint64_t> passes_{0};
+};
 
 // Thread-safety: the functions are safe to call concurrently; a loaded ModelPackage is immutable
 // data, safe for concurrent reads.
@@ -63,6 +126,10 @@ struct ModelPackage {
   // truncated under the mapping (its blobs then read as zeros; nothing computed from them since
   // may be served).
   int mapping_guard = -1;
+  // ReadModelPackage of a mapped package (ReadPackageOptions::copy_below_bytes): its file, to
+  // check that the mapped bytes are still the verified ones. Null for a package copied into
+  // memory (nothing outside can change it) and for ParseModelPackage.
+  std::shared_ptr<MappedPackageFile> mapped_file;
   // The optimize report as JSON, for `rankopt summarize`-like inspection; may be empty.
   std::string report_json;
 };
@@ -88,12 +155,19 @@ struct ReadPackageOptions {
   uint64_t max_manifest_bytes = uint64_t{1} << 30;
   // Largest single tensor (a blob: an embedding table or a weight) accepted.
   uint64_t max_tensor_bytes = uint64_t{16} << 30;
+  // A file smaller than this is read into private memory (and verified there): nothing done to
+  // the file afterwards (cp over it, a write in place, a truncation) reaches the loaded package.
+  // Larger files are mapped, and their MappedPackageFile watches for such changes. 0 = map
+  // every file.
+  uint64_t copy_below_bytes = uint64_t{1} << 30;
 };
 
-// Maps `path` and decodes it. The returned graph's blob tensors point into the mapping (64-byte
-// aligned, read-only), which stays mapped while any of them is alive. A file of 2 MiB or more is
-// mapped 2 MiB aligned and advised onto transparent huge pages (embedding/storage/table_memory.h).
-// The file must not be truncated in place while mapped (writers replace it by rename).
+// Reads `path` (a regular file, its size checked before any read) into private memory when it is
+// smaller than options.copy_below_bytes, else maps it, and decodes it. The returned graph's blob
+// tensors point into that memory (64-byte aligned, read-only), which stays alive while any of
+// them is. A file of 2 MiB or more is mapped 2 MiB aligned and advised onto transparent huge pages
+// (embedding/storage/table_memory.h). Writers replace a package by rename; a mapped one changed
+// in place is caught by its mapped_file.
 // Errors name the file and the offending part ("blob 3 (item_emb.weight/value): xxh64
 // mismatch"): DataLoss for damaged bytes (truncation, checksums, non-zero padding),
 // InvalidArgument for content that is not a valid package or exceeds a limit, NotFound.

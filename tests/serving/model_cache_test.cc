@@ -282,7 +282,7 @@ void ExpectSwapsUnderLoadKeepScoresEqual(
       for (size_t i = static_cast<size_t>(t) * 11; !stop.load(); ++i) {
         const size_t r = i % fp32.requests.size();
         std::shared_ptr<const Model> model = (*manager)->Current();
-        const size_t which = first + (model->version() == "fp32" ? 0 : 1);
+        const size_t which = first + (model->package_version() == "fp32" ? 0 : 1);
         if (!model->ScoreInto(fp32.requests[r], {}, &scores).ok()) {
           failed.fetch_add(1);
         } else if (scores.values != (*want_)[which][r]) {

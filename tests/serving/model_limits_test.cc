@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "features/config/feature_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rankopt/model.h"
@@ -114,8 +115,10 @@ TEST_F(ModelLimitsTest, RequestMemoryCapIsAnErrorNotAnOom) {
   EXPECT_EQ(scores.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
-TEST_F(ModelLimitsTest, PackageTruncatedWhileServedGivesDataLoss) {
-  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(path_);
+TEST_F(ModelLimitsTest, MappedPackageTruncatedWhileServedGivesDataLoss) {
+  ModelOptions mapped;
+  mapped.copy_package_below_bytes = 0;
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(path_, mapped);
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_TRUE((*model)->Score(request_).ok());
   // A careless deploy: the file overwritten in place (truncated first).
@@ -127,6 +130,56 @@ TEST_F(ModelLimitsTest, PackageTruncatedWhileServedGivesDataLoss) {
     EXPECT_THAT(scores.status().message(), HasSubstr("truncated or overwritten in place"));
   }
   EXPECT_EQ((*model)->stats().errors(absl::StatusCode::kDataLoss), 3);
+}
+
+TEST_F(ModelLimitsTest, CopiedPackageIsUnaffectedByTruncation) {
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(path_);  // the default: a copy
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_FALSE((*model)->package_mapped());
+  absl::StatusOr<Scores> before = (*model)->Score(request_);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(::truncate(path_.c_str(), 0), 0);
+  absl::StatusOr<Scores> after = (*model)->Score(request_);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->values, before->values);
+  EXPECT_TRUE((*model)->CheckPackage(1 << 30).ok());
+}
+
+// One policy for out-of-range ids: configs/din.yaml says item_id has 500000 buckets, the mini
+// table has 1000 rows. An id past the rows (inside num_buckets) is defaulted (id 0) and counted
+// just as one past num_buckets; before, it failed the whole request.
+TEST_F(ModelLimitsTest, IdPastTheTableRowsIsDefaultedAndCounted) {
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(path_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  size_t item_feature = 0;
+  {
+    absl::StatusOr<ModelPackage> package = ReadModelPackage(path_);
+    ASSERT_TRUE(package.ok());
+    absl::StatusOr<FeatureConfig> config = ParseFeatureConfig(package->feature_config_yaml, "din");
+    ASSERT_TRUE(config.ok());
+    for (size_t f = 0; f < config->features.size(); ++f) {
+      if (config->features[f].name == "item_id") item_feature = f;
+    }
+    ASSERT_EQ(config->features[item_feature].categorical.num_buckets, 500000);
+  }
+  auto with_item = [&](int64_t id) {
+    Request r = request_;
+    r.candidates.resize(1);
+    *r.candidates[0].FindMutable("item_id") = id;
+    return r;
+  };
+  absl::StatusOr<Scores> zero = (*model)->Score(with_item(0));
+  absl::StatusOr<Scores> last_row = (*model)->Score(with_item(999));
+  ASSERT_TRUE(zero.ok() && last_row.ok()) << zero.status() << last_row.status();
+  EXPECT_EQ((*model)->stats().out_of_range(item_feature), 0);
+  for (int64_t id : {int64_t{1000}, int64_t{499999}, int64_t{500000}, int64_t{-1}}) {
+    SCOPED_TRACE(id);
+    absl::StatusOr<Scores> scores = (*model)->Score(with_item(id));
+    ASSERT_TRUE(scores.ok()) << scores.status();
+    EXPECT_EQ(scores->values, zero->values);
+  }
+  EXPECT_NE(last_row->values, zero->values);
+  EXPECT_EQ((*model)->stats().out_of_range(item_feature), 4);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ class ModelManagerTest : public ::testing::Test {
   }
 
   // Index of the package (0 fp32, 1 int8) a model's version string names.
-  static int Which(const Model& model) { return model.version() == "fp32" ? 0 : 1; }
+  static int Which(const Model& model) { return model.package_version() == "fp32" ? 0 : 1; }
 
   static std::string* fp32_bytes_;
   static std::string* int8_bytes_;
@@ -99,7 +99,7 @@ TEST_F(ModelManagerTest, ServesTheNewestVersionAndRejectsCorruptOnes) {
   options.log = [&log](const std::string& line) { log.push_back(line); };
   absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root, options);
   ASSERT_TRUE(manager.ok()) << manager.status();
-  EXPECT_EQ((*manager)->Current()->version(), "int8");
+  EXPECT_EQ((*manager)->Current()->package_version(), "int8");
   EXPECT_EQ((*manager)->counters().current_version, "2");
 
   // Nothing newer: a no-op.
@@ -111,7 +111,7 @@ TEST_F(ModelManagerTest, ServesTheNewestVersionAndRejectsCorruptOnes) {
   absl::Status status = (*manager)->Reload();
   ASSERT_FALSE(status.ok());
   EXPECT_THAT(status.message(), HasSubstr("version 3 rejected, still serving version 2"));
-  EXPECT_EQ((*manager)->Current()->version(), "int8");
+  EXPECT_EQ((*manager)->Current()->package_version(), "int8");
   EXPECT_EQ((*manager)->counters().rejected, 1);
   ASSERT_EQ(log.size(), 1u);
   EXPECT_THAT(log[0], HasSubstr("model.rkp"));
@@ -122,7 +122,7 @@ TEST_F(ModelManagerTest, ServesTheNewestVersionAndRejectsCorruptOnes) {
   // The copy completes: version 3 loads.
   Deploy(root, 3, *fp32_bytes_);
   EXPECT_TRUE((*manager)->Reload().ok());
-  EXPECT_EQ((*manager)->Current()->version(), "fp32");
+  EXPECT_EQ((*manager)->Current()->package_version(), "fp32");
   EXPECT_EQ((*manager)->counters().current_version, "3");
 
   // A flipped byte in a table: the checksum rejects it.
@@ -131,7 +131,7 @@ TEST_F(ModelManagerTest, ServesTheNewestVersionAndRejectsCorruptOnes) {
   Deploy(root, 4, corrupt);
   status = (*manager)->Reload();
   ASSERT_FALSE(status.ok());
-  EXPECT_EQ((*manager)->Current()->version(), "fp32");
+  EXPECT_EQ((*manager)->Current()->package_version(), "fp32");
 
   const std::string metrics = (*manager)->PrometheusText();
   EXPECT_THAT(metrics, HasSubstr("rankopt_model_loads_total{model=\"din\"} 2\n"));
@@ -159,10 +159,10 @@ TEST_F(ModelManagerTest, PollThreadPicksUpNewVersions) {
   absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root, options);
   ASSERT_TRUE(manager.ok()) << manager.status();
   Deploy(root, 2, *int8_bytes_);
-  for (int i = 0; i < 500 && (*manager)->Current()->version() != "int8"; ++i) {
+  for (int i = 0; i < 500 && (*manager)->Current()->package_version() != "int8"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ((*manager)->Current()->version(), "int8");
+  EXPECT_EQ((*manager)->Current()->package_version(), "int8");
 }
 
 TEST_F(ModelManagerTest, HotReloadUnderLoad) {
@@ -231,6 +231,83 @@ TEST_F(ModelManagerTest, HotReloadUnderLoad) {
   }
   EXPECT_EQ(alive, 0);
   EXPECT_GT(seen.size(), 1u);
+}
+
+// Answers and metadata name the version folder, not the --model-version written in the package.
+TEST_F(ModelManagerTest, VersionIsTheFolder) {
+  const std::string root = FreshTempDir("model_manager_label");
+  Deploy(root, 22, *fp32_bytes_);
+  absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root);
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  EXPECT_EQ((*manager)->Current()->version(), "22");
+  EXPECT_EQ((*manager)->Current()->package_version(), "fp32");
+  absl::StatusOr<Scores> scores = (*manager)->Current()->Score((*requests_)[0]);
+  ASSERT_TRUE(scores.ok());
+  EXPECT_THAT((*manager)->PrometheusText(),
+              HasSubstr("rankopt_requests_total{model=\"din\",version=\"22\"} 1"));
+  // A Model loaded on its own reports the package's version.
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Load(absl::StrCat(root, "/22/model.rkp"));
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ((*model)->version(), "fp32");
+}
+
+// An ESMM package dropped into the DIN directory, or a DIN with other heads: rejected, counted and
+// logged, DIN keeps serving; allowed on purpose with allow_model_change.
+TEST_F(ModelManagerTest, AnotherModelOrOtherHeadsAreRejected) {
+  absl::StatusOr<ModelPackage> esmm = BuildEsmmPackage(TableQuantizationMode::kOff, "1");
+  ASSERT_TRUE(esmm.ok()) << esmm.status();
+  const std::string dir = FreshTempDir("model_manager_identity_packages");
+  ASSERT_TRUE(WriteModelPackage(*esmm, dir + "/esmm.rkp").ok());
+  esmm->model_name = "din";  // the right name, but ESMM's heads
+  ASSERT_TRUE(WriteModelPackage(*esmm, dir + "/esmm_as_din.rkp").ok());
+  absl::StatusOr<std::string> esmm_bytes = ReadFileToString(dir + "/esmm.rkp");
+  absl::StatusOr<std::string> esmm_as_din = ReadFileToString(dir + "/esmm_as_din.rkp");
+  ASSERT_TRUE(esmm_bytes.ok() && esmm_as_din.ok());
+
+  for (bool allow : {false, true}) {
+    SCOPED_TRACE(allow ? "allowed" : "default");
+    const std::string root = FreshTempDir(absl::StrCat("model_manager_identity_", allow));
+    Deploy(root, 21, *fp32_bytes_);
+    std::vector<std::string> log;
+    ModelManagerOptions options;
+    options.allow_model_change = allow;
+    options.log = [&log](const std::string& line) { log.push_back(line); };
+    absl::StatusOr<std::unique_ptr<ModelManager>> manager = ModelManager::Create(root, options);
+    ASSERT_TRUE(manager.ok()) << manager.status();
+
+    Deploy(root, 22, *esmm_bytes);
+    absl::Status status = (*manager)->Reload();
+    if (allow) {
+      ASSERT_TRUE(status.ok()) << status;
+      EXPECT_EQ((*manager)->Current()->name(), "esmm");
+      EXPECT_EQ((*manager)->counters().identity_rejected, 0);
+      continue;
+    }
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(status.message(), HasSubstr("version 22 rejected, still serving version 21"));
+    EXPECT_THAT(status.message(), HasSubstr("the package is model 'esmm' but 'din' is served"));
+    EXPECT_EQ((*manager)->Current()->name(), "din");
+    EXPECT_EQ((*manager)->Current()->version(), "21");
+
+    Deploy(root, 23, *esmm_as_din);
+    status = (*manager)->Reload();
+    ASSERT_FALSE(status.ok());
+    EXPECT_THAT(status.message(), HasSubstr("output heads are ["));
+    EXPECT_EQ((*manager)->Current()->version(), "21");
+    const ModelManagerCounters counters = (*manager)->counters();
+    EXPECT_EQ(counters.identity_rejected, 2);
+    EXPECT_EQ(counters.rejected, 2);
+    ASSERT_EQ(log.size(), 2u);
+    EXPECT_THAT(log[0], HasSubstr("model 'esmm'"));
+    EXPECT_THAT((*manager)->PrometheusText(),
+                HasSubstr("rankopt_model_identity_rejected_total{model=\"din\"} 2\n"));
+    // Scores still come from DIN.
+    absl::StatusOr<Scores> scores = (*manager)->Current()->Score((*requests_)[0]);
+    ASSERT_TRUE(scores.ok());
+    EXPECT_EQ(scores->values, want_[0][0]);
+  }
 }
 
 }  // namespace

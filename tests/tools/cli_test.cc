@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -49,9 +50,9 @@ class CliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `rankopt <args>` (args are shell words the test controls), capturing both streams.
-  RunResult Run(const std::string& args) {
+  RunResult Run(const std::string& args, const std::string& prefix = "") {
     const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::string command = absl::StrCat(RANKOPT_BINARY_DIR, "/tools/rankopt ", args, " >",
+    std::string command = absl::StrCat(prefix, RANKOPT_BINARY_DIR, "/tools/rankopt ", args, " >",
                                        out.string(), " 2>", err.string());
     int status = std::system(command.c_str());
     RunResult result;
@@ -115,6 +116,56 @@ TEST_F(CliTest, MissingEmptyGarbageAndTruncatedFiles) {
                          Temp("out.onnx").string()),
                      1, {Temp("truncated.onnx").string()});
   EXPECT_FALSE(fs::exists(Temp("out.onnx")));
+}
+
+// FIFOs and devices are refused before anything opens them (a FIFO would block the open, a
+// device never ends), by every command that reads a model.
+TEST_F(CliTest, FifoAndDevicesAreRefusedAtOnce) {
+  const std::string fifo = Temp("model.pb").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string fifo_rkp = Temp("model.rkp").string();
+  ASSERT_EQ(::mkfifo(fifo_rkp.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, fifo_rkp, std::string("/dev/zero")}) {
+    for (const std::string& command :
+         {"summarize " + path, "bench " + path + " --candidates 1 --min-s 0.01",
+          "run " + path + " --inputs " + kData + "/peers/din_ref.json"}) {
+      SCOPED_TRACE(command);
+      // `timeout` turns a hang into exit 124 instead of a stuck test.
+      const RunResult r = Run(command, "timeout 20 ");
+      ExpectOneLineError(r, 1, {path, "not a regular file"});
+    }
+  }
+}
+
+// `rankopt run` and `bench` apply the serving library's limits (ModelOptions): at most 100000
+// candidates per request (100001 is refused before any work), and the 1 GiB per-request memory
+// cap on a raw model too: DIN at -O 0 with 100000 candidates needs more and is refused, not run.
+TEST_F(CliTest, RunAndBenchApplyTheServingLimits) {
+  const std::string line = ReadFile(kData + "/features/requests_din.jsonl");
+  const size_t open = line.find("\"candidates\":[");
+  ASSERT_NE(open, std::string::npos);
+  const std::string candidate = "{\"item_id\":980,\"cate_id\":531}";
+  for (int n : {100000, 100001}) {
+    std::string request = line.substr(0, open) + "\"candidates\":[";
+    request.reserve(request.size() + n * (candidate.size() + 1) + 8);
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) request += ",";
+      request += candidate;
+    }
+    request += "]}\n";
+    const std::string path = Temp(absl::StrCat("requests_", n, ".jsonl")).string();
+    WriteFile(path, request);
+    const RunResult r = Run(absl::StrCat("run ", kData, "/peers/din.onnx --requests ", path,
+                                         " --config ", kData, "/../../configs/din.yaml"));
+    if (n == 100000) {
+      ExpectOneLineError(r, 1, {"memory cap"});
+    } else {
+      ExpectOneLineError(r, 1,
+                         {"100001 candidates", "at most 100000", "ModelOptions::max_candidates"});
+    }
+  }
+  ExpectOneLineError(Run(absl::StrCat("bench ", kData, "/peers/din.onnx --candidates 16,100001")),
+                     2, {"--candidates has 100001 candidates", "at most 100000"});
 }
 
 TEST_F(CliTest, BrokenGraphDefs) {

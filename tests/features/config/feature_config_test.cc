@@ -733,6 +733,35 @@ TEST(Errors, BoundariesStrictlyIncreasing) {
   EXPECT_TRUE(ParseFeatureConfig(head + "[-.inf, 0, .inf]}\n", "t.yaml").ok());
 }
 
+TEST(Clamps, ParsedCheckedAndWrittenBack) {
+  const std::string yaml =
+      "model: t\nfeatures:\n"
+      "  - {name: price, side: item, kind: numeric, clamp_min: 0, clamp_max: 100}\n"
+      "  - {name: age, side: user, kind: numeric, boundaries: [18, 30], clamp_max: 99}\n";
+  absl::StatusOr<FeatureConfig> config = ParseFeatureConfig(yaml, "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->features[0].numeric.clamp_min, 0.0);
+  EXPECT_EQ(config->features[0].numeric.clamp_max, 100.0);
+  EXPECT_FALSE(config->features[1].numeric.clamp_min.has_value());
+  EXPECT_EQ(config->features[1].numeric.clamp_max, 99.0);
+  absl::StatusOr<FeatureConfig> again =
+      ParseFeatureConfig(FeatureConfigToYaml(*config), "again.yaml");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->features[0].numeric.clamp_min, 0.0);
+  EXPECT_EQ(again->features[0].numeric.clamp_max, 100.0);
+  EXPECT_EQ(again->features[1].numeric.clamp_max, 99.0);
+
+  const std::string head = "features:\n  - {name: a, side: user, kind: numeric, ";
+  ExpectErrorAt(head + "clamp_min: 5, clamp_max: 4}\n", "4}",
+                "clamp_max must be >= clamp_min, found clamp_min 5, clamp_max 4");
+  ExpectErrorAt(head + "clamp_min: .nan}\n", ".nan", "clamp_min");
+  EXPECT_FALSE(
+      ParseFeatureConfig("features:\n  - {name: a, side: user, kind: categorical, ids: identity, "
+                         "num_buckets: 3, clamp_max: 1}\n",
+                         "t.yaml")
+          .ok());
+}
+
 TEST(Errors, BucketsAndLengthsBelowOne) {
   std::string head = "features:\n  - {name: a, side: user, kind: ";
   ExpectErrorAt(head + "categorical, hash_buckets: 0}\n", "0}",

@@ -102,5 +102,36 @@ TEST_F(FeatureValuesTest, NumericFloatNormalizesAndDefaultsNonFinite) {
               HasSubstr("from_string: true"));
 }
 
+TEST_F(FeatureValuesTest, NumericClampsBeforeNormalizingAndBucketizing) {
+  plan_.kind = FeatureKind::kNumeric;
+  plan_.produces_ids = false;
+  plan_.normalize = true;
+  plan_.subtract = 1;
+  plan_.divide = 2;
+  plan_.clamp_min = 0;
+  plan_.clamp_max = 9;
+  float x = 0;
+  const FeatureValue huge = 1e30, low = -7.0, inside = 5.0, nan = std::nan("");
+  ASSERT_TRUE(NumericFloat(plan_, &huge, where_, &stats_, &x).ok());
+  EXPECT_EQ(x, 4.0f);  // (9 - 1) / 2
+  ASSERT_TRUE(NumericFloat(plan_, &low, where_, &stats_, &x).ok());
+  EXPECT_EQ(x, -0.5f);  // (0 - 1) / 2
+  ASSERT_TRUE(NumericFloat(plan_, &inside, where_, &stats_, &x).ok());
+  EXPECT_EQ(x, 2.0f);
+  EXPECT_EQ(stats_.defaults_applied, 0);
+  ASSERT_TRUE(NumericFloat(plan_, &nan, where_, &stats_, &x).ok());  // still the default
+  EXPECT_EQ(stats_.defaults_applied, 1);
+
+  const std::vector<float> boundaries = {1, 5, 10};
+  plan_.produces_ids = true;
+  plan_.normalize = false;
+  plan_.boundaries = boundaries;
+  int64_t id = -1;
+  ASSERT_TRUE(NumericId(plan_, &huge, where_, &stats_, &id).ok());
+  EXPECT_EQ(id, 2);  // 9 lies in [5, 10); unclamped 1e30 would be bucket 3
+  ASSERT_TRUE(NumericId(plan_, &low, where_, &stats_, &id).ok());
+  EXPECT_EQ(id, 0);
+}
+
 }  // namespace
 }  // namespace rankopt::transformer_internal

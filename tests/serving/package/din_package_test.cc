@@ -129,8 +129,11 @@ TEST(DinPackageTest, OptimizedInt8DinRoundTripsThroughAPackage) {
       "(checksums verified), %.3f ms (not verified)\n",
       static_cast<unsigned long long>(file_bytes), int8.num_nodes(), best_ms, best_unverified_ms);
 
-  absl::StatusOr<ModelPackage> read = ReadModelPackage(path);
+  ReadPackageOptions mapped;  // the default copies a package this small into memory
+  mapped.copy_below_bytes = 0;
+  absl::StatusOr<ModelPackage> read = ReadModelPackage(path, mapped);
   ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_NE(read->mapped_file, nullptr);
   EXPECT_EQ(read->model_name, "din");
   EXPECT_EQ(read->model_version, "1");
   EXPECT_EQ(read->outputs, package.outputs);

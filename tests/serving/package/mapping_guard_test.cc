@@ -42,7 +42,9 @@ uint64_t TouchConstants(const Graph& graph) {
 TEST(MappingGuardTest, TruncatedPackageReadsAsZerosAndIsMarkedDamaged) {
   const std::string path = TempPath("every.rkp");
   ASSERT_TRUE(WriteModelPackage(package_test::EveryFieldPackage(), path).ok());
-  absl::StatusOr<ModelPackage> read = ReadModelPackage(path);
+  ReadPackageOptions mapped;
+  mapped.copy_below_bytes = 0;
+  absl::StatusOr<ModelPackage> read = ReadModelPackage(path, mapped);
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_NE(read->mapping_guard, kNoGuard);
   const uint64_t before = TouchConstants(read->graph);
