@@ -725,4 +725,27 @@ std::vector<std::string> OptimizeBuildWarnings() {
   return warnings;
 }
 
+absl::StatusOr<GraphSummaryProto> SummarizeModel(const Graph& graph) {
+  RANKOPT_ASSIGN_OR_RETURN(GraphSummaryProto summary, SummarizeGraph(graph));
+  OptimizeOptions options;
+  options.disabled_passes = {"split_first_dense", "request_level", "fuse_matmul_bias_activation",
+                             "embedding_bag", "embedding_lookup", "final_prune"};
+  options.after_pass = [&summary](const PassReport& report, const Graph&) {
+    if (report.pass != "fuse_attention_pooling") return absl::OkStatus();
+    for (const std::string& note : report.notes) {
+      if (absl::StartsWith(note, "not applicable: no target attention")) continue;
+      summary.add_fusion_notes(absl::StrCat("fuse_attention_pooling: ", note));
+    }
+    return absl::OkStatus();
+  };
+  Graph optimized(graph.format());
+  absl::StatusOr<std::vector<PassReport>> reports =
+      OptimizeGraph(graph, OptLevel::kO2, options, &optimized);
+  if (!reports.ok()) {
+    summary.add_fusion_notes(
+        absl::StrCat("(O2 fusions not checked: ", reports.status().message(), ")"));
+  }
+  return summary;
+}
+
 }  // namespace rankopt

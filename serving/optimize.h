@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "graph/analysis/graph_summary.h"
 #include "graph/passes/pass_pipeline.h"
 #include "serving/optimize_report.pb.h"
 #include "serving/table_quantization.h"
@@ -65,6 +66,11 @@ struct OptimizeResult {
 // Takes seconds: every graph is timed, with options.threads threads. Calls with distinct
 // out_paths may run concurrently, but then skew each other's latencies.
 absl::StatusOr<OptimizeResult> OptimizeModel(const OptimizeModelOptions& options);
+
+// What `rankopt summarize` reports on `graph`: SummarizeGraph, plus as fusion_notes what the O2
+// attention fusion finds on the graph after O1's folding (fused blocks and near misses); a graph
+// O1 cannot process gets one note saying so.
+absl::StatusOr<GraphSummaryProto> SummarizeModel(const Graph& graph);
 
 // The default package name for `model_path`: its file stem ("din" for "models/din.onnx",
 // "1593253204" for a SavedModel directory ".../1593253204/"), "model" when it has none.

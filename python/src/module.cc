@@ -789,7 +789,7 @@ py::dict Summarize(const std::string& path) {
     py::gil_scoped_release release;
     absl::StatusOr<Graph> graph = LoadModel(path);
     summary =
-        graph.ok() ? SummarizeGraph(*graph) : absl::StatusOr<GraphSummaryProto>(graph.status());
+        graph.ok() ? SummarizeModel(*graph) : absl::StatusOr<GraphSummaryProto>(graph.status());
   }
   return MessageToDict(ValueOrThrow(std::move(summary)));
 }
