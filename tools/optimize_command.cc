@@ -1,4 +1,4 @@
-// rankopt optimize MODEL --features CONFIG -o OUT.rkp [--outputs NAMES] [-O 0|1|2]
+// rankopt optimize MODEL [--features CONFIG] -o OUT.rkp [--outputs NAMES] [-O 0|1|2]
 //                  [--int8 auto|off|force] [--sample REQUESTS.jsonl] [--candidates N]
 //                  [--name NAME] [--model-version V] [--threads T] [--time-s S] [--json]
 //
@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 const CommandSpec& Spec() {
   static const CommandSpec spec = {
       "optimize",
-      "rankopt optimize MODEL --features CONFIG -o OUT.rkp [--outputs NAMES] [-O 0|1|2] "
+      "rankopt optimize MODEL [--features CONFIG] -o OUT.rkp [--outputs NAMES] [-O 0|1|2] "
       "[--int8 auto|off|force] [--sample REQUESTS.jsonl] [--candidates N] [--name NAME] "
       "[--model-version V] [--threads T] [--time-s SECONDS] [--json]",
       "Runs the passes of the optimization level one by one on MODEL, then stores the\n"
@@ -44,8 +44,9 @@ const CommandSpec& Spec() {
       "the config, every value valid for its feature's kind.",
       {
           {"features", "", true, "CONFIG",
-           "the feature config (YAML; required): transforms the sample requests, names the "
-           "request-level (user/context) inputs for -O 2, and goes into the package"},
+           "the feature config (YAML): transforms the sample requests, names the "
+           "request-level (user/context) inputs for -O 2, and goes into the package. Without "
+           "it a TF model's own feature transforms are lifted into one (as `rankopt lift`)"},
           {"output", "o", true, "OUT.rkp", "where to write the model package (required)"},
           {"outputs", "", true, "NAMES",
            "comma-separated tensors the package computes, its output heads (default: the model's "
@@ -108,8 +109,8 @@ int RunOptimize(const std::vector<std::string>& args) {
   OptimizeModelOptions o;
   o.config_path = line.Get("features");
   o.out_path = line.Get("output");
-  if (line.positional().size() != 1 || o.config_path.empty() || o.out_path.empty()) {
-    return UsageError(Spec(), "MODEL, --features CONFIG and -o OUT.rkp are required");
+  if (line.positional().size() != 1 || o.out_path.empty()) {
+    return UsageError(Spec(), "MODEL and -o OUT.rkp are required");
   }
   o.model_path = line.positional()[0];
   o.outputs = line.GetList("outputs");
