@@ -407,7 +407,9 @@ absl::StatusOr<std::unique_ptr<Loaded>> LoadAndSample(const OptimizeModelOptions
     if (imported.signatures().empty()) lift_options.outputs = o.outputs;
     absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(imported, lift_options);
     if (!lift.ok()) return Located(o.model_path, lift.status());
-    if (lift->lifted.empty() || !lift->kept.empty()) {
+    const bool all_lifted = std::all_of(lift->kept.begin(), lift->kept.end(),
+                                        [](const KeptFeature& k) { return k.unread; });
+    if (lift->lifted.empty() || !all_lifted) {
       return Located(o.model_path,
                      absl::InvalidArgumentError(absl::StrCat(
                          "without --features every model input must be lifted into a feature "

@@ -607,7 +607,8 @@ class Lifter {
         // A tf.Example may carry it (ParseExample ignores extra features): so may a request.
         result.kept.push_back({raw.key,
                                "nothing in the graph reads it (requests may send it: "
-                               "ignore_unknown_features)"});
+                               "ignore_unknown_features)",
+                               /*unread=*/true});
         result.config.ignore_unknown_features = true;
         continue;
       }

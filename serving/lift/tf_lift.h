@@ -71,6 +71,7 @@ struct LiftedFeature {
 struct KeptFeature {
   std::string feature;
   std::string reason;
+  bool unread = false;  // nothing in the graph reads it: no graph input stays for it
 };
 
 struct LiftResult {
