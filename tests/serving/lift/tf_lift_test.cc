@@ -22,6 +22,8 @@
 #include "gmock/gmock.h"
 #include "graph/io/model_io.h"
 #include "graph/tf/saved_model_io.h"
+#include "rankopt/model.h"
+#include "serving/optimize.h"
 #include "gtest/gtest.h"
 
 namespace rankopt {
@@ -361,6 +363,38 @@ TEST(TfLiftTest, ChurnVocabularyOneHotsLiftWithTfIds) {
   const FeatureColumn* engagement = out.FindColumn("lifted/cnt_user_engagement");
   ASSERT_NE(engagement, nullptr);
   EXPECT_EQ(engagement->values[0], 120.0f);
+}
+
+// The cut serving export runs in rankopt: optimize without a feature config lifts, packs, and
+// the package scores the 656 raw eval tf.Examples through the native pipeline. (No recorded TF
+// predictions exist for this export; the features themselves are checked above.)
+TEST(TfLiftTest, TaxiServingExportOptimizesWithoutFeaturesAndScoresRawExamples) {
+  if (!std::filesystem::exists(kSharedTaxiServing)) {
+    GTEST_SKIP() << kSharedTaxiServing << " is absent (../shared not here)";
+  }
+  const std::string dir = ::testing::TempDir() + "/tflift_taxi_pkg";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  OptimizeModelOptions options;
+  options.model_path = kSharedTaxiServing;
+  options.out_path = dir + "/taxi.rkp";
+  options.outputs = {"logistic"};
+  options.name = "taxi";
+  options.version = "1";
+  options.int8 = TableQuantizationMode::kOff;
+  options.time_s = 0;
+  absl::StatusOr<OptimizeResult> result = OptimizeModel(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(options.out_path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  Request request;
+  for (FeatureRow& row : ReadExamples(kTaxi + "/raw_eval")) request.candidates.push_back(row);
+  ASSERT_EQ(request.candidates.size(), 656u);
+  absl::StatusOr<Scores> scores = (*model)->Score(request);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->values.size(), 1u);
+  ASSERT_EQ(scores->values[0].size(), 656u);
+  for (float p : scores->values[0]) EXPECT_TRUE(p > 0 && p < 1) << p;
 }
 
 }  // namespace
