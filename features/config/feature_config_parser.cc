@@ -240,10 +240,9 @@ absl::Status ParseCategorical(const Context& ctx, const std::vector<Entry>& entr
       }
       const Entry* default_id = Find(entries, "default_id");
       if (const Entry* e = Find(entries, "oov_buckets")) {
-        RANKOPT_ASSIGN_OR_RETURN(
-            c.oov_buckets,
-            ReadIntAtLeast(ctx, *e, label, default_id != nullptr ? 0 : 1,
-                           "unknown values need at least one bucket"));
+        RANKOPT_ASSIGN_OR_RETURN(c.oov_buckets,
+                                 ReadIntAtLeast(ctx, *e, label, default_id != nullptr ? 0 : 1,
+                                                "unknown values need at least one bucket"));
       }
       if (default_id != nullptr) {
         if (c.oov_buckets != 0) {

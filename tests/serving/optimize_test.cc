@@ -122,7 +122,7 @@ TEST(OptimizeModelTest, UnknownOutputNamesTheModel) {
 
 // Without a feature config a TF graph's own transforms are lifted (rankopt lift) into the
 // package's config: the package hashes and normalizes natively, as the graph did.
-constexpr char kHashedGraph[] = R"pb(
+constexpr char kHashedGraph[] = R"(
 node { name: "item" op: "Placeholder"
   attr { key: "dtype" value { type: DT_STRING } }
   attr { key: "shape" value { shape { dim { size: -1 } } } } }
@@ -164,14 +164,12 @@ node { name: "logit" op: "AddV2" input: "gathered" input: "z2"
   attr { key: "T" value { type: DT_FLOAT } } }
 node { name: "out" op: "Sigmoid" input: "logit"
   attr { key: "T" value { type: DT_FLOAT } } }
-)pb";
+)";
 
 TEST(OptimizeModelTest, WithoutFeaturesLiftsTheGraphsTransformsIntoThePackage) {
   const std::string dir = FreshTempDir("optimize_test_lift");
   const std::string model_path = dir + "/hashed.pbtxt";
-  {
-    std::ofstream(model_path) << kHashedGraph;
-  }
+  { std::ofstream(model_path) << kHashedGraph; }
   OptimizeModelOptions options;
   options.model_path = model_path;
   options.out_path = dir + "/hashed.rkp";
@@ -197,8 +195,8 @@ TEST(OptimizeModelTest, WithoutFeaturesLiftsTheGraphsTransformsIntoThePackage) {
   const float emb[] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f};
   for (int i = 0; i < 4; ++i) {
     // The graph's own arithmetic, by hand: emb[Fingerprint64(item) % 5] + (price - 10) / 4.
-    const float logit = emb[StringToHashBucketFast(items[i], 5)] +
-                        (static_cast<float>(prices[i]) - 10.0f) / 4.0f;
+    const float logit =
+        emb[StringToHashBucketFast(items[i], 5)] + (static_cast<float>(prices[i]) - 10.0f) / 4.0f;
     EXPECT_NEAR(scores->values[0][i], 1.0f / (1.0f + std::exp(-logit)), 1e-6) << items[i];
   }
   // A graph whose inputs cannot all be lifted needs --features, and says why.

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "gmock/gmock.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "graph/tf/tensorflow_subset.pb.h"
 #include "gtest/gtest.h"
 #include "rankopt/request_json.h"
@@ -136,9 +136,9 @@ TEST(TfExampleTest, RequestJsonTakesBase64TfExamples) {
   Add(&ex, "company")->mutable_bytes_list()->add_value("Flash Cab");
   Add(&ex, "fare")->mutable_float_list()->add_value(9.5f);
   const std::string b64 = absl::Base64Escape(ex.SerializeAsString());
-  absl::StatusOr<Request> request = ParseRequestJson(
-      absl::StrCat(R"({"user": {"b64": ")", b64, R"("}, "candidates": [{"b64": ")", b64,
-                   R"("}, {"b64": 3, "x": 1}]})"));
+  absl::StatusOr<Request> request =
+      ParseRequestJson(absl::StrCat(R"({"user": {"b64": ")", b64, R"("}, "candidates": [{"b64": ")",
+                                    b64, R"("}, {"b64": 3, "x": 1}]})"));
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(std::get<std::string>(*request->user.Find("company")), "Flash Cab");
   ASSERT_EQ(request->candidates.size(), 2u);

@@ -22,9 +22,9 @@
 #include "gmock/gmock.h"
 #include "graph/io/model_io.h"
 #include "graph/tf/saved_model_io.h"
+#include "gtest/gtest.h"
 #include "rankopt/model.h"
 #include "serving/optimize.h"
-#include "gtest/gtest.h"
 
 namespace rankopt {
 namespace {
