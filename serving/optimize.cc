@@ -34,6 +34,7 @@
 #include "rankopt/status_macros.h"
 #include "serving/feature_feeds.h"
 #include "serving/int8_report.h"
+#include "serving/lift/tf_lift.h"
 #include "serving/optimize_report_text.h"
 #include "serving/package/model_package.h"
 #include "serving/request_level_inputs.h"
@@ -238,8 +239,8 @@ class TimedGraph {
     options.request_inputs = setup.request_inputs;
     RANKOPT_ASSIGN_OR_RETURN(t->scorer_,
                              Scorer::Create(&t->graph_, std::nullopt, std::move(options)));
-    RANKOPT_RETURN_IF_ERROR(FeedsFromTransformedRequest(
-        *setup.request, t->scorer_->plan().inputs(), &t->feeds_, t->scorer_->feed_options()));
+    RANKOPT_RETURN_IF_ERROR(FeedsFromTransformedRequest(*setup.request, t->scorer_->plan().inputs(),
+                                                        &t->feeds_, t->scorer_->feed_options()));
     RANKOPT_RETURN_IF_ERROR(t->Run());
     return t;
   }
@@ -249,7 +250,7 @@ class TimedGraph {
  private:
   explicit TimedGraph(const Graph& graph) : graph_(graph) {}
 
-  const Graph graph_;                // before scorer_, which reads it until destroyed
+  const Graph graph_;  // before scorer_, which reads it until destroyed
   std::unique_ptr<Scorer> scorer_;
   GraphFeeds feeds_;
   ChunkedOutputs outputs_;
@@ -399,8 +400,34 @@ absl::StatusOr<std::unique_ptr<Loaded>> LoadAndSample(const OptimizeModelOptions
                                                              "': ", ref.status().message())));
     }
   }
+  FeatureConfig config;
+  if (o.config_path.empty()) {
+    // No --features: the graph's own feature transforms become the config (rankopt lift).
+    LiftOptions lift_options;
+    if (imported.signatures().empty()) lift_options.outputs = o.outputs;
+    absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(imported, lift_options);
+    if (!lift.ok()) return Located(o.model_path, lift.status());
+    const bool all_lifted = std::all_of(lift->kept.begin(), lift->kept.end(),
+                                        [](const KeptFeature& k) { return k.unread; });
+    if (lift->lifted.empty() || !all_lifted) {
+      return Located(o.model_path,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "without --features every model input must be lifted into a feature "
+                         "config, but ",
+                         LiftReportText(*lift), "give --features CONFIG for this model")));
+    }
+    // Validated as a written config would be; vocabularies stay inline (in the package).
+    RANKOPT_ASSIGN_OR_RETURN(
+        config, ParseFeatureConfig(FeatureConfigToYaml(lift->config),
+                                   absl::StrCat("features lifted from ", o.model_path)));
+    report->set_feature_config(
+        absl::StrCat("lifted from the model: ", lift->lifted.size(), " feature(s)"));
+    imported = std::move(lift->graph);
+  } else {
+    RANKOPT_ASSIGN_OR_RETURN(config, LoadFeatureConfig(o.config_path));
+  }
   auto loaded = std::make_unique<Loaded>(std::move(imported));
-  RANKOPT_ASSIGN_OR_RETURN(loaded->config, LoadFeatureConfig(o.config_path));
+  loaded->config = std::move(config);
   loaded->request_inputs = RequestLevelInputsOf(loaded->config);
   report->set_request_level_source(RequestInputsText(loaded->request_inputs));
   RANKOPT_ASSIGN_OR_RETURN(FeatureTransformer transformer,

@@ -28,6 +28,8 @@ FeatureValue CategoricalValue(const FeatureSpec& feature, int64_t bound, int64_t
       return c.vocabulary[static_cast<size_t>(Mix(salt, k)) % c.vocabulary.size()];
     case CategoricalSpec::Source::kIdentity:
       return bound < 2 ? int64_t{0} : 1 + Mix(salt, k) % (bound - 1);
+    case CategoricalSpec::Source::kPassthrough:
+      return int64_t{0};  // no range is known: the one value every id range holds
   }
   return std::monostate();
 }
@@ -231,7 +233,8 @@ const ExecutionPlan::Input* FindInput(const ExecutionPlan& plan, const std::stri
 
 }  // namespace
 
-absl::StatusOr<RequestTemplate> LoadRequestTemplate(const std::string& path, const ExecutionPlan& plan) {
+absl::StatusOr<RequestTemplate> LoadRequestTemplate(const std::string& path,
+                                                    const ExecutionPlan& plan) {
   RANKOPT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   // A JSON-lines file: its first non-blank line is the first request.
   absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(text, path);

@@ -1,4 +1,4 @@
-// rankopt optimize MODEL --features CONFIG -o OUT.rkp [--outputs NAMES] [-O 0|1|2]
+// rankopt optimize MODEL [--features CONFIG] -o OUT.rkp [--outputs NAMES] [-O 0|1|2]
 //                  [--int8 auto|off|force] [--sample REQUESTS.jsonl] [--candidates N]
 //                  [--name NAME] [--model-version V] [--threads T] [--time-s S] [--json]
 //
@@ -40,9 +40,8 @@ int RunOptimize(const std::vector<std::string>& args) {
   OptimizeModelOptions o;
   o.config_path = line.Get("features");
   o.out_path = line.Get("output");
-  if (line.positional().size() != 1 || o.config_path.empty() || o.out_path.empty()) {
-    return UsageError(OptimizeCommandSpec(),
-                      "MODEL, --features CONFIG and -o OUT.rkp are required");
+  if (line.positional().size() != 1 || o.out_path.empty()) {
+    return UsageError(OptimizeCommandSpec(), "MODEL and -o OUT.rkp are required");
   }
   o.model_path = line.positional()[0];
   o.outputs = line.GetList("outputs");

@@ -5,7 +5,7 @@ namespace rankopt {
 const CommandSpec& OptimizeCommandSpec() {
   static const CommandSpec spec = {
       "optimize",
-      "rankopt optimize MODEL --features CONFIG -o OUT.rkp [--outputs NAMES] [-O 0|1|2] "
+      "rankopt optimize MODEL [--features CONFIG] -o OUT.rkp [--outputs NAMES] [-O 0|1|2] "
       "[--int8 auto|off|force] [--sample REQUESTS.jsonl] [--candidates N] [--name NAME] "
       "[--model-version V] [--threads T] [--time-s SECONDS] [--json]",
       "Runs the passes of the optimization level one by one on MODEL, then stores the\n"
@@ -23,8 +23,9 @@ const CommandSpec& OptimizeCommandSpec() {
       "the config, every value valid for its feature's kind.",
       {
           {"features", "", true, "CONFIG",
-           "the feature config (YAML; required): transforms the sample requests, names the "
-           "request-level (user/context) inputs for -O 2, and goes into the package"},
+           "the feature config (YAML): transforms the sample requests, names the "
+           "request-level (user/context) inputs for -O 2, and goes into the package. Without "
+           "it a TF model's own feature transforms are lifted into one (as `rankopt lift`)"},
           {"output", "o", true, "OUT.rkp", "where to write the model package (required)"},
           {"outputs", "", true, "NAMES",
            "comma-separated tensors the package computes, its output heads (default: the model's "

@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
     {"bench", "latency p50/p99, candidates/s and time by op type per candidate count", RunBench},
     {"serve", "serve a package over HTTP: predict, model status, Prometheus metrics, reload",
      RunServe},
+    {"lift", "move a TF model's feature transforms into a feature config; cut the graph there",
+     RunLift},
 };
 
 void PrintUsage(std::ostream& out) {

@@ -22,6 +22,8 @@ int64_t CategoricalSpec::NumIds() const {
       return static_cast<int64_t>(vocabulary.size()) + oov_buckets;
     case Source::kIdentity:
       return num_buckets;
+    case Source::kPassthrough:
+      return 0;
   }
   return 0;
 }
@@ -106,9 +108,10 @@ void EmitString(YAML::Emitter& out, const std::string& value) {
   out << YAML::DoubleQuoted << value;
 }
 
-void EmitCategorical(YAML::Emitter& out, const FeatureSpec& feature) {
+void EmitCategorical(YAML::Emitter& out, const FeatureSpec& feature, bool vocabulary_files) {
   const CategoricalSpec& c = feature.categorical;
-  bool hashes = c.source != CategoricalSpec::Source::kIdentity;
+  bool hashes = c.source == CategoricalSpec::Source::kHash ||
+                c.source == CategoricalSpec::Source::kVocabulary;
   if (feature.kind != FeatureKind::kCross) {
     out << YAML::Key << "ids" << YAML::Value;
     switch (c.source) {
@@ -120,6 +123,9 @@ void EmitCategorical(YAML::Emitter& out, const FeatureSpec& feature) {
         break;
       case CategoricalSpec::Source::kIdentity:
         out << "identity";
+        break;
+      case CategoricalSpec::Source::kPassthrough:
+        out << "passthrough";
         break;
     }
   }
@@ -133,22 +139,39 @@ void EmitCategorical(YAML::Emitter& out, const FeatureSpec& feature) {
       out << YAML::Key << "seed" << YAML::Value << std::to_string(c.seed);
     }
   }
+  if (!c.replace_values.empty()) {
+    out << YAML::Key << "replace_values" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& [from, to] : c.replace_values) {
+      out << YAML::Flow << YAML::BeginSeq;
+      EmitString(out, from);
+      EmitString(out, to);
+      out << YAML::EndSeq;
+    }
+    out << YAML::EndSeq;
+  }
   if (c.source == CategoricalSpec::Source::kHash) {
     out << YAML::Key << "hash_integers_as_decimal" << YAML::Value
         << (c.hash_integers_as_decimal ? "true" : "false");
   }
-  if (c.source == CategoricalSpec::Source::kVocabulary) {
+  if (c.source == CategoricalSpec::Source::kVocabulary && vocabulary_files &&
+      !c.vocabulary_file.empty()) {
+    out << YAML::Key << "vocabulary_file" << YAML::Value;
+    EmitString(out, c.vocabulary_file);
+    out << YAML::Key << "oov_buckets" << YAML::Value << c.oov_buckets;
+    if (c.default_id.has_value()) out << YAML::Key << "default_id" << YAML::Value << *c.default_id;
+  } else if (c.source == CategoricalSpec::Source::kVocabulary) {
     out << YAML::Key << "vocabulary" << YAML::Value << YAML::BeginSeq;
     for (const std::string& value : c.vocabulary) EmitString(out, value);
     out << YAML::EndSeq;
     out << YAML::Key << "oov_buckets" << YAML::Value << c.oov_buckets;
+    if (c.default_id.has_value()) out << YAML::Key << "default_id" << YAML::Value << *c.default_id;
   }
   if (c.source == CategoricalSpec::Source::kIdentity) {
     out << YAML::Key << "num_buckets" << YAML::Value << c.num_buckets;
   }
 }
 
-void EmitFeature(YAML::Emitter& out, const FeatureSpec& feature) {
+void EmitFeature(YAML::Emitter& out, const FeatureSpec& feature, bool vocabulary_files) {
   out << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value;
   EmitString(out, feature.name);
@@ -161,10 +184,10 @@ void EmitFeature(YAML::Emitter& out, const FeatureSpec& feature) {
   }
   switch (feature.kind) {
     case FeatureKind::kCategorical:
-      EmitCategorical(out, feature);
+      EmitCategorical(out, feature, vocabulary_files);
       break;
     case FeatureKind::kSequence:
-      EmitCategorical(out, feature);
+      EmitCategorical(out, feature, vocabulary_files);
       out << YAML::Key << "max_len" << YAML::Value << feature.max_len;
       out << YAML::Key << "padding_id" << YAML::Value << feature.padding_id;
       out << YAML::Key << "truncation" << YAML::Value
@@ -174,7 +197,7 @@ void EmitFeature(YAML::Emitter& out, const FeatureSpec& feature) {
       out << YAML::Key << "crossed" << YAML::Value << YAML::Flow << YAML::BeginSeq;
       for (const std::string& name : feature.crossed) EmitString(out, name);
       out << YAML::EndSeq;
-      EmitCategorical(out, feature);
+      EmitCategorical(out, feature, vocabulary_files);
       break;
     case FeatureKind::kNumeric: {
       const NumericSpec& n = feature.numeric;
@@ -182,6 +205,9 @@ void EmitFeature(YAML::Emitter& out, const FeatureSpec& feature) {
         out << YAML::Key << "boundaries" << YAML::Value << YAML::Flow << YAML::BeginSeq;
         for (float b : n.boundaries) out << DoubleText(b);
         out << YAML::EndSeq;
+        if (n.boundary_equal == NumericSpec::BoundaryEqual::kBelow) {
+          out << YAML::Key << "boundary_equal" << YAML::Value << "below";
+        }
       }
       if (n.normalize == NumericSpec::Normalize::kStandard) {
         out << YAML::Key << "normalize" << YAML::Value << "standard";
@@ -240,7 +266,7 @@ absl::string_view TableDTypeName(DType dtype) {
 
 }  // namespace
 
-std::string FeatureConfigToYaml(const FeatureConfig& config) {
+std::string FeatureConfigToYaml(const FeatureConfig& config, bool vocabulary_files) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "model" << YAML::Value;
@@ -248,7 +274,7 @@ std::string FeatureConfigToYaml(const FeatureConfig& config) {
   out << YAML::Key << "ignore_unknown_features" << YAML::Value
       << (config.ignore_unknown_features ? "true" : "false");
   out << YAML::Key << "features" << YAML::Value << YAML::BeginSeq;
-  for (const FeatureSpec& feature : config.features) EmitFeature(out, feature);
+  for (const FeatureSpec& feature : config.features) EmitFeature(out, feature, vocabulary_files);
   out << YAML::EndSeq;
   if (!config.tables.empty()) {
     out << YAML::Key << "tables" << YAML::Value << YAML::BeginSeq;

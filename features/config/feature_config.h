@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -52,7 +53,8 @@ struct SourceLocation {
 
 // How a categorical value (or each sequence element, or a cross) becomes an id.
 struct CategoricalSpec {
-  enum class Source { kHash, kVocabulary, kIdentity };
+  // kPassthrough: any integer used as is, unchecked (a TF graph that reads raw int64 values).
+  enum class Source { kHash, kVocabulary, kIdentity, kPassthrough };
   Source source = Source::kHash;
   int64_t hash_buckets = 0;                  // kHash (and kCross): ids in [0, hash_buckets)
   HashFunction hash = HashFunction::kXxh64;  // kHash, kCross, and kVocabulary's OOV buckets
@@ -62,7 +64,13 @@ struct CategoricalSpec {
   std::string vocabulary_file;  // kVocabulary: where `vocabulary` came from (resolved path);
                                 // empty when it was given inline
   int64_t oov_buckets = 1;      // kVocabulary: unknown values -> vocab.size() + hash % oov_buckets
-  int64_t num_buckets = 0;      // kIdentity: integer ids used as is, valid in [0, num_buckets)
+  // kVocabulary with oov_buckets 0: the id of unknown and missing values, as TF's lookup table
+  // default_value (often -1: OneHot makes zeros of it). Unset: the `default` value's id, or 0.
+  std::optional<int64_t> default_id;
+  // kHash, kVocabulary: string values replaced before the transform, e.g. {"", "__empty__"}
+  // (BigQuery ML exports map the empty string to a vocabulary token this way).
+  std::vector<std::pair<std::string, std::string>> replace_values;
+  int64_t num_buckets = 0;  // kIdentity: integer ids used as is, valid in [0, num_buckets)
 
   // The ids this spec produces lie in [0, NumIds()).
   int64_t NumIds() const;
@@ -73,6 +81,10 @@ struct NumericSpec {
   // Non-empty: bucketize (TF Bucketize: id = number of boundaries <= value), ids in
   // [0, boundaries.size()]. Strictly increasing, finite.
   std::vector<float> boundaries;
+  // Where a value equal to a boundary goes. kAbove (default): TF Bucketize / UpperBound, id =
+  // #boundaries <= value. kBelow: TF LowerBound, id = #boundaries < value.
+  enum class BoundaryEqual { kAbove, kBelow };
+  BoundaryEqual boundary_equal = BoundaryEqual::kAbove;
   enum class Normalize { kNone, kStandard, kMinMax };
   Normalize normalize = Normalize::kNone;  // kStandard: (x - mean) / stddev;
   double mean = 0, stddev = 1;             //   stddev > 0
@@ -166,7 +178,9 @@ absl::StatusOr<FeatureConfig> ParseFeatureConfig(absl::string_view yaml_text,
 
 // A YAML text that ParseFeatureConfig reads back into an equal config (vocabularies inline,
 // paths as resolved). For model packages, which must not depend on files next to the config.
-std::string FeatureConfigToYaml(const FeatureConfig& config);
+// With `vocabulary_files`, a vocabulary whose vocabulary_file is set is written as that path
+// instead (the caller writes the file; `rankopt lift` does).
+std::string FeatureConfigToYaml(const FeatureConfig& config, bool vocabulary_files = false);
 
 }  // namespace rankopt
 

@@ -51,8 +51,11 @@ constexpr absl::string_view kFeatureKeys[] = {"name",
                                               "vocabulary_file",
                                               "vocabulary",
                                               "oov_buckets",
+                                              "default_id",
+                                              "replace_values",
                                               "num_buckets",
                                               "boundaries",
+                                              "boundary_equal",
                                               "normalize",
                                               "mean",
                                               "stddev",
@@ -80,13 +83,16 @@ constexpr std::pair<absl::string_view, FeatureKind> kKinds[] = {
 constexpr std::pair<absl::string_view, CategoricalSpec::Source> kIds[] = {
     {"hash", CategoricalSpec::Source::kHash},
     {"vocabulary", CategoricalSpec::Source::kVocabulary},
-    {"identity", CategoricalSpec::Source::kIdentity}};
+    {"identity", CategoricalSpec::Source::kIdentity},
+    {"passthrough", CategoricalSpec::Source::kPassthrough}};
 constexpr std::pair<absl::string_view, HashFunction> kHashes[] = {
     {"xxh64", HashFunction::kXxh64}, {"tf_fingerprint64", HashFunction::kTfFingerprint64}};
 constexpr std::pair<absl::string_view, NumericSpec::Normalize> kNormalizes[] = {
     {"none", NumericSpec::Normalize::kNone},
     {"standard", NumericSpec::Normalize::kStandard},
     {"minmax", NumericSpec::Normalize::kMinMax}};
+constexpr std::pair<absl::string_view, NumericSpec::BoundaryEqual> kBoundaryEquals[] = {
+    {"above", NumericSpec::BoundaryEqual::kAbove}, {"below", NumericSpec::BoundaryEqual::kBelow}};
 constexpr std::pair<absl::string_view, Truncation> kTruncations[] = {
     {"keep_last", Truncation::kKeepLast}, {"keep_first", Truncation::kKeepFirst}};
 constexpr std::pair<absl::string_view, DType> kTableDTypes[] = {
@@ -97,16 +103,16 @@ std::vector<FeatureKind> KindsForKey(absl::string_view key) {
   using K = FeatureKind;
   if (key == "input_column" || key == "default") return {K::kCategorical, K::kNumeric};
   if (key == "ids" || key == "vocabulary_file" || key == "vocabulary" || key == "oov_buckets" ||
-      key == "num_buckets") {
+      key == "default_id" || key == "replace_values" || key == "num_buckets") {
     return {K::kCategorical, K::kSequence};
   }
   if (key == "hash_buckets" || key == "hash" || key == "seed" ||
       key == "hash_integers_as_decimal") {
     return {K::kCategorical, K::kSequence, K::kCross};
   }
-  if (key == "boundaries" || key == "normalize" || key == "mean" || key == "stddev" ||
-      key == "min" || key == "max" || key == "from_string" || key == "clamp_min" ||
-      key == "clamp_max") {
+  if (key == "boundaries" || key == "boundary_equal" || key == "normalize" || key == "mean" ||
+      key == "stddev" || key == "min" || key == "max" || key == "from_string" ||
+      key == "clamp_min" || key == "clamp_max") {
     return {K::kNumeric};
   }
   if (key == "max_len" || key == "padding_id" || key == "truncation") return {K::kSequence};
@@ -120,8 +126,11 @@ std::vector<FeatureKind> KindsForKey(absl::string_view key) {
 std::vector<CategoricalSpec::Source> IdsForKey(absl::string_view key) {
   using S = CategoricalSpec::Source;
   if (key == "hash_buckets" || key == "hash_integers_as_decimal") return {S::kHash};
-  if (key == "hash" || key == "seed") return {S::kHash, S::kVocabulary};
-  if (key == "vocabulary_file" || key == "vocabulary" || key == "oov_buckets") {
+  if (key == "hash" || key == "seed" || key == "replace_values") {
+    return {S::kHash, S::kVocabulary};
+  }
+  if (key == "vocabulary_file" || key == "vocabulary" || key == "oov_buckets" ||
+      key == "default_id") {
     return {S::kVocabulary};
   }
   if (key == "num_buckets") return {S::kIdentity};
@@ -163,6 +172,18 @@ absl::Status ParseCategorical(const Context& ctx, const std::vector<Entry>& entr
     }
     RANKOPT_ASSIGN_OR_RETURN(c.seed, ReadUint64(ctx, *e, label));
   }
+  if (const Entry* e = Find(entries, "replace_values")) {
+    if (!e->value.IsSequence()) {
+      return WrongType(ctx, *e, label, "a list of [from, to] string pairs");
+    }
+    for (const YAML::Node& pair : e->value) {
+      if (!pair.IsSequence() || pair.size() != 2 || !pair[0].IsScalar() || !pair[1].IsScalar()) {
+        return ErrorAt(ctx.At(pair.Mark()), label,
+                       "each replace_values entry is a [from, to] pair of strings");
+      }
+      c.replace_values.emplace_back(pair[0].Scalar(), pair[1].Scalar());
+    }
+  }
   if (const Entry* e = Find(entries, "hash_integers_as_decimal")) {
     RANKOPT_ASSIGN_OR_RETURN(c.hash_integers_as_decimal, ReadBool(ctx, *e, label));
   }
@@ -176,6 +197,8 @@ absl::Status ParseCategorical(const Context& ctx, const std::vector<Entry>& entr
       RANKOPT_ASSIGN_OR_RETURN(c.hash_buckets, ReadIntAtLeast(ctx, *e, label, 1));
       break;
     }
+    case CategoricalSpec::Source::kPassthrough:
+      break;
     case CategoricalSpec::Source::kIdentity: {
       const Entry* e = Find(entries, "num_buckets");
       if (e == nullptr) {
@@ -218,10 +241,24 @@ absl::Status ParseCategorical(const Context& ctx, const std::vector<Entry>& entr
           c.vocabulary.push_back(word.Scalar());
         }
       }
+      const Entry* default_id = Find(entries, "default_id");
       if (const Entry* e = Find(entries, "oov_buckets")) {
-        RANKOPT_ASSIGN_OR_RETURN(
-            c.oov_buckets,
-            ReadIntAtLeast(ctx, *e, label, 1, "unknown values need at least one bucket"));
+        RANKOPT_ASSIGN_OR_RETURN(c.oov_buckets,
+                                 ReadIntAtLeast(ctx, *e, label, default_id != nullptr ? 0 : 1,
+                                                "unknown values need at least one bucket"));
+      }
+      if (default_id != nullptr) {
+        if (c.oov_buckets != 0) {
+          return ErrorAt(default_id->key_location, label,
+                         "default_id (the id of unknown and missing values) needs "
+                         "oov_buckets: 0; with OOV buckets unknown values are hashed");
+        }
+        if (Find(entries, "default") != nullptr) {
+          return ErrorAt(default_id->key_location, label,
+                         "give either 'default' (a value) or 'default_id' (an id), not both");
+        }
+        RANKOPT_ASSIGN_OR_RETURN(int64_t id, ReadIntAtLeast(ctx, *default_id, label, -1));
+        c.default_id = id;
       }
       break;
     }
@@ -257,6 +294,15 @@ absl::Status ParseNumeric(const Context& ctx, const std::vector<Entry>& entries,
       n.boundaries.push_back(as_float);
       ++index;
     }
+  }
+  if (const Entry* e = Find(entries, "boundary_equal")) {
+    if (n.boundaries.empty()) {
+      return ErrorAt(e->key_location, label,
+                     "'boundary_equal' says where a value equal to a boundary goes; it needs "
+                     "'boundaries'");
+    }
+    RANKOPT_ASSIGN_OR_RETURN(n.boundary_equal,
+                             ReadEnum<NumericSpec::BoundaryEqual>(ctx, *e, label, kBoundaryEquals));
   }
   if (const Entry* e = Find(entries, "normalize")) {
     RANKOPT_ASSIGN_OR_RETURN(n.normalize,
@@ -335,6 +381,10 @@ absl::Status ParseDefault(const Context& ctx, const Entry& e, const std::string&
       return ErrorAt(ValueLocation(ctx, e), label,
                      absl::StrCat("default id ", *id, " is outside [0, num_buckets = ",
                                   f->categorical.num_buckets, ")"));
+    }
+  } else if (f->categorical.source == CategoricalSpec::Source::kPassthrough) {
+    if (!std::holds_alternative<int64_t>(value)) {
+      return WrongType(ctx, e, label, "an integer (the feature has ids: passthrough)");
     }
   } else if (std::holds_alternative<double>(value)) {
     return WrongType(ctx, e, label,

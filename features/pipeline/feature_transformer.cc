@@ -88,6 +88,7 @@ absl::Status PlanCategorical(const FeatureSpec& spec, const CategoricalSpec& c, 
   plan->hash = c.hash;
   plan->seed = c.seed;
   plan->as_decimal = c.hash_integers_as_decimal;
+  plan->replace_values = c.replace_values;
   switch (c.source) {
     case CategoricalSpec::Source::kHash:
       if (c.hash_buckets < 1) return PlanError(spec, "hash_buckets must be >= 1");
@@ -104,10 +105,13 @@ absl::Status PlanCategorical(const FeatureSpec& spec, const CategoricalSpec& c, 
       }
       plan->vocabulary_size = static_cast<int64_t>(c.vocabulary.size());
       plan->oov_buckets = c.oov_buckets;
+      if (c.default_id.has_value()) plan->default_id = *c.default_id;
       break;
     case CategoricalSpec::Source::kIdentity:
       if (c.num_buckets < 1) return PlanError(spec, "num_buckets must be >= 1");
       plan->num_buckets = c.num_buckets;
+      break;
+    case CategoricalSpec::Source::kPassthrough:
       break;
   }
   return absl::OkStatus();
@@ -139,7 +143,7 @@ absl::Status PlanDefault(const FeatureSpec& spec, Plan* plan) {
     if (status.ok() && missing) status = PlanError(spec, "the default must be a finite number");
     if (status.ok()) {
       if (plan->produces_ids) {
-        plan->default_id = Bucketize(static_cast<float>(Normalized(*plan, x)), plan->boundaries);
+        plan->default_id = BucketOf(*plan, static_cast<float>(Normalized(*plan, x)));
       } else {
         plan->default_value = static_cast<float>(Normalized(*plan, x));
         if (!std::isfinite(plan->default_value)) {
@@ -191,6 +195,7 @@ absl::StatusOr<FeatureTransformer> FeatureTransformer::Create(FeatureConfig conf
           return PlanError(spec, "boundaries must be finite and strictly increasing");
         }
         plan.boundaries = n.boundaries;
+        plan.equal_goes_below = n.boundary_equal == NumericSpec::BoundaryEqual::kBelow;
         plan.from_string = n.from_string;
         if (n.clamp_min.has_value()) plan.clamp_min = *n.clamp_min;
         if (n.clamp_max.has_value()) plan.clamp_max = *n.clamp_max;

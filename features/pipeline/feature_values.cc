@@ -37,6 +37,12 @@ absl::string_view Decimal(int64_t value, char (&buf)[24]) {
 // Categorical id of a string. `stats` may be null (values re-read for a cross).
 absl::Status IdOfString(const Plan& p, absl::string_view s, Where where, FeatureStats* stats,
                         int64_t* id) {
+  for (const auto& [from, to] : p.replace_values) {
+    if (s == from) {
+      s = to;
+      break;
+    }
+  }
   switch (p.source) {
     case CategoricalSpec::Source::kHash:
       *id = HashToBucket(HashBytes(s, p.hash, p.seed), p.hash_buckets);
@@ -54,9 +60,11 @@ absl::Status IdOfString(const Plan& p, absl::string_view s, Where where, Feature
       return absl::OkStatus();
     }
     case CategoricalSpec::Source::kIdentity:
-      return absl::InvalidArgumentError(
-          absl::StrCat("feature '", p.spec->name, "' in ", where.ToString(),
-                       ": expected an integer id (identity feature), got a string"));
+    case CategoricalSpec::Source::kPassthrough:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "feature '", p.spec->name, "' in ", where.ToString(), ": expected an integer id (",
+          p.source == CategoricalSpec::Source::kIdentity ? "identity" : "passthrough",
+          " feature), got a string"));
   }
   return absl::InternalError("unknown categorical source");
 }
@@ -80,6 +88,8 @@ int64_t IdOfInteger(const Plan& p, int64_t value, FeatureStats* stats) {
       if (value >= 0 && value < p.num_buckets) return value;
       Count(&FeatureStats::out_of_range, stats);
       return p.default_id;
+    case CategoricalSpec::Source::kPassthrough:
+      return value;
   }
   return p.default_id;
 }
@@ -100,9 +110,17 @@ absl::Status CategoricalId(const Plan& p, const FeatureValue* value, Where where
   if (const std::string* s = std::get_if<std::string>(value)) {
     return IdOfString(p, *s, where, stats, id);
   }
-  return TypeError(
-      *p.spec, where, *value,
-      p.source == CategoricalSpec::Source::kIdentity ? "an integer id" : "a string or an integer");
+  return TypeError(*p.spec, where, *value,
+                   p.source == CategoricalSpec::Source::kIdentity ||
+                           p.source == CategoricalSpec::Source::kPassthrough
+                       ? "an integer id"
+                       : "a string or an integer");
+}
+
+int64_t BucketOf(const Plan& p, float v) {
+  if (!p.equal_goes_below) return Bucketize(v, p.boundaries);
+  // #boundaries < v (tf.Transform's apply_buckets, LowerBound).
+  return std::lower_bound(p.boundaries.begin(), p.boundaries.end(), v) - p.boundaries.begin();
 }
 
 double Normalized(const Plan& p, double x) { return p.normalize ? (x - p.subtract) / p.divide : x; }
@@ -155,7 +173,7 @@ absl::Status NumericId(const Plan& p, const FeatureValue* value, Where where, Fe
     Count(&FeatureStats::defaults_applied, stats);
     *id = p.default_id;
   } else {
-    *id = Bucketize(static_cast<float>(Normalized(p, x)), p.boundaries);
+    *id = BucketOf(p, static_cast<float>(Normalized(p, x)));
   }
   return absl::OkStatus();
 }

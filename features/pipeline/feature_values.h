@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -56,9 +57,11 @@ struct Plan {
   int64_t oov_buckets = 0;
   int64_t num_buckets = 0;
   int64_t default_id = 0;
+  std::vector<std::pair<std::string, std::string>> replace_values;  // applied to strings first
 
   // Numeric.
   absl::Span<const float> boundaries;
+  bool equal_goes_below = false;  // NumericSpec::BoundaryEqual::kBelow
   bool normalize = false;
   double subtract = 0, divide = 1;
   bool from_string = false;
@@ -93,6 +96,9 @@ double Normalized(const Plan& p, double x);
 // (absent, NaN/Inf).
 absl::Status NumericValue(const Plan& p, const FeatureValue* value, Where where, double* x,
                           bool* missing);
+
+// The bucket of a finite float under p's boundaries and boundary_equal.
+int64_t BucketOf(const Plan& p, float v);
 
 // The bucket id of a numeric value (with boundaries); the default when it is missing.
 absl::Status NumericId(const Plan& p, const FeatureValue* value, Where where, FeatureStats* stats,

@@ -10,7 +10,9 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "features/request/tf_example.h"
 #include "rankopt/status_macros.h"
 
 namespace rankopt {
@@ -143,6 +145,25 @@ absl::Status ObjectToRow(dom::element element, absl::string_view section, Featur
                                            ElementTypeName(element.type())));
   }
   dom::object object = element.get_object().value_unsafe();
+  if (object.size() == 1 && ToAbsl((*object.begin()).key) == "b64") {
+    // TF Serving's binary form: a base64 serialized tf.Example.
+    const std::string where = absl::StrCat(section, ".b64");
+    dom::element value = (*object.begin()).value;
+    if (value.type() != dom::element_type::STRING) {
+      return InvalidAt(where, absl::StrCat("expected a base64 string (a serialized tf.Example), "
+                                           "found ",
+                                           ElementTypeName(value.type())));
+    }
+    std::string bytes;
+    if (!absl::Base64Unescape(ToAbsl(value.get_string().value_unsafe()), &bytes)) {
+      return InvalidAt(where, "not valid base64 (a serialized tf.Example is expected)");
+    }
+    if (absl::Status s = ParseTfExample(bytes, row); !s.ok()) {
+      row->Clear();
+      return InvalidAt(where, s.message());
+    }
+    return absl::OkStatus();
+  }
   // Small rows check duplicates by scanning; a set keeps huge (hostile) rows linear.
   const bool use_set = object.size() > 16;
   absl::flat_hash_set<absl::string_view> seen;

@@ -15,6 +15,8 @@
 //                     float list; all strings -> string list; [] -> empty int list.
 //   null           -> missing (std::monostate): the config's default applies.
 //   true/false, nested objects, arrays of arrays, nulls inside arrays, duplicate names -> error.
+// A section or candidate written {"b64": "..."} (its only key; TF Serving's binary form) is a
+// serialized tf.Example in base64: its features become the row (features/request/tf_example.h).
 // Errors name the place ("candidates[3].price") and what was expected; the JSON-lines readers
 // prefix "SOURCE:LINE: ".
 //

@@ -5,11 +5,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "features/transforms/hashing.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -140,6 +142,100 @@ TEST(OptimizeModelTest, DefaultModelNameIsTheFileStem) {
   EXPECT_EQ(DefaultModelName("/models/1593253204/"), "1593253204");
   EXPECT_EQ(DefaultModelName("esmm"), "esmm");
   EXPECT_EQ(DefaultModelName(""), "model");
+// Without a feature config a TF graph's own transforms are lifted (rankopt lift) into the
+// package's config: the package hashes and normalizes natively, as the graph did.
+constexpr char kHashedGraph[] = R"(
+node { name: "item" op: "Placeholder"
+  attr { key: "dtype" value { type: DT_STRING } }
+  attr { key: "shape" value { shape { dim { size: -1 } } } } }
+node { name: "ids" op: "StringToHashBucketFast" input: "item"
+  attr { key: "num_buckets" value { i: 5 } } }
+node { name: "emb" op: "Const"
+  attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "value" value { tensor { dtype: DT_FLOAT
+    tensor_shape { dim { size: 5 } dim { size: 1 } }
+    float_val: 0.1 float_val: 0.2 float_val: 0.3 float_val: 0.4 float_val: 0.5 } } } }
+node { name: "axis" op: "Const"
+  attr { key: "dtype" value { type: DT_INT32 } }
+  attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape {} int_val: 0 } } } }
+node { name: "gathered" op: "GatherV2" input: "emb" input: "ids" input: "axis"
+  attr { key: "Tparams" value { type: DT_FLOAT } }
+  attr { key: "Tindices" value { type: DT_INT64 } }
+  attr { key: "Taxis" value { type: DT_INT32 } } }
+node { name: "price" op: "Placeholder"
+  attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "shape" value { shape { dim { size: -1 } } } } }
+node { name: "mean" op: "Const"
+  attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 10 } } } }
+node { name: "sd" op: "Const"
+  attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 4 } } } }
+node { name: "centered" op: "Sub" input: "price" input: "mean"
+  attr { key: "T" value { type: DT_FLOAT } } }
+node { name: "z" op: "RealDiv" input: "centered" input: "sd"
+  attr { key: "T" value { type: DT_FLOAT } } }
+node { name: "shape" op: "Const"
+  attr { key: "dtype" value { type: DT_INT32 } }
+  attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape { dim { size: 2 } }
+    int_val: -1 int_val: 1 } } } }
+node { name: "z2" op: "Reshape" input: "z" input: "shape"
+  attr { key: "T" value { type: DT_FLOAT } }
+  attr { key: "Tshape" value { type: DT_INT32 } } }
+node { name: "logit" op: "AddV2" input: "gathered" input: "z2"
+  attr { key: "T" value { type: DT_FLOAT } } }
+node { name: "out" op: "Sigmoid" input: "logit"
+  attr { key: "T" value { type: DT_FLOAT } } }
+)";
+
+TEST(OptimizeModelTest, WithoutFeaturesLiftsTheGraphsTransformsIntoThePackage) {
+  const std::string dir = FreshTempDir("optimize_test_lift");
+  const std::string model_path = dir + "/hashed.pbtxt";
+  { std::ofstream(model_path) << kHashedGraph; }
+  OptimizeModelOptions options;
+  options.model_path = model_path;
+  options.out_path = dir + "/hashed.rkp";
+  options.outputs = {"out"};
+  options.name = "hashed";
+  options.version = "1";
+  options.time_s = 0;
+  absl::StatusOr<OptimizeResult> result = OptimizeModel(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result->report.feature_config(), HasSubstr("lifted from the model: 2 feature(s)"));
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(options.out_path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  Request request;
+  const char* items[] = {"a", "b", "shoes", ""};
+  const double prices[] = {12, 2, 10, -30};
+  for (int i = 0; i < 4; ++i) {
+    request.candidates.push_back(
+        FeatureRow({{"item", std::string(items[i])}, {"price", prices[i]}}));
+  }
+  absl::StatusOr<Scores> scores = (*model)->Score(request);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->values.size(), 1u);
+  const float emb[] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f};
+  for (int i = 0; i < 4; ++i) {
+    // The graph's own arithmetic, by hand: emb[Fingerprint64(item) % 5] + (price - 10) / 4.
+    const float logit =
+        emb[StringToHashBucketFast(items[i], 5)] + (static_cast<float>(prices[i]) - 10.0f) / 4.0f;
+    EXPECT_NEAR(scores->values[0][i], 1.0f / (1.0f + std::exp(-logit)), 1e-6) << items[i];
+  }
+  // A graph whose inputs cannot all be lifted needs --features, and says why.
+  const std::string kept_path = dir + "/kept.pbtxt";
+  {
+    std::string text = kHashedGraph;
+    text.replace(text.find("op: \"StringToHashBucketFast\""),
+                 std::string("op: \"StringToHashBucketFast\"").size(),
+                 "op: \"StringToHashBucketStrong\"");
+    std::ofstream(kept_path) << text;
+  }
+  options.model_path = kept_path;
+  options.out_path = dir + "/kept.rkp";
+  result = OptimizeModel(options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("StringToHashBucketStrong"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("--features"));
 }
 
 }  // namespace

@@ -571,5 +571,87 @@ TEST(FeatureTransformerTest, JsonRequestEndToEnd) {
   EXPECT_THAT(out.FindColumn("price")->values, ElementsAre(0.0f));
 }
 
+// --- The keys `rankopt lift` writes: boundary_equal, ids: passthrough, default_id,
+// replace_values. Expected ids by hand. ---
+
+constexpr char kLiftKeysConfig[] = R"(
+model: lift_keys
+features:
+  - {name: lat, side: item, kind: numeric, boundaries: [1, 2, 3]}
+  - {name: lat_below, side: item, kind: numeric, boundaries: [1, 2, 3], boundary_equal: below}
+  - {name: tract, side: item, kind: categorical, ids: passthrough}
+  - name: country
+    side: item
+    kind: categorical
+    ids: vocabulary
+    vocabulary: [dk, fr, __empty__]
+    oov_buckets: 0
+    default_id: -1
+    replace_values: [["", "__empty__"]]
+)";
+
+TEST(FeatureTransformerTest, LiftKeysBoundaryEqualPassthroughDefaultIdReplaceValues) {
+  absl::StatusOr<FeatureConfig> config = ParseFeatureConfig(kLiftKeysConfig, "lift.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  // The YAML writer writes them back.
+  absl::StatusOr<FeatureConfig> again =
+      ParseFeatureConfig(FeatureConfigToYaml(*config), "again.yaml");
+  ASSERT_TRUE(again.ok()) << again.status();
+  FeatureTransformer transformer = MakeTransformer(*std::move(again));
+  const double lats[] = {0.5, 1.0, 2.5, 3.0, 7.0};
+  const int64_t above[] = {0, 1, 2, 3, 3};  // #boundaries <= x
+  const int64_t below[] = {0, 0, 2, 2, 3};  // #boundaries < x
+  const int64_t tracts[] = {-1, 0, 17031081500, INT64_MIN, INT64_MAX};
+  const char* countries[] = {"dk", "", "__empty__", "atlantis", "fr"};
+  const int64_t country_ids[] = {0, 2, 2, -1, 1};
+  Request request;
+  for (int i = 0; i < 5; ++i) {
+    request.candidates.push_back(FeatureRow({{"lat", lats[i]},
+                                             {"lat_below", lats[i]},
+                                             {"tract", tracts[i]},
+                                             {"country", std::string(countries[i])}}));
+  }
+  request.candidates.push_back(FeatureRow());  // all missing
+  TransformedRequest out;
+  absl::Status s = transformer.Transform(request, &out);
+  ASSERT_TRUE(s.ok()) << s;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(out.FindColumn("lat")->ids[i], above[i]) << i;
+    EXPECT_EQ(out.FindColumn("lat_below")->ids[i], below[i]) << i;
+    EXPECT_EQ(out.FindColumn("tract")->ids[i], tracts[i]) << i;
+    EXPECT_EQ(out.FindColumn("country")->ids[i], country_ids[i]) << i;
+  }
+  EXPECT_EQ(out.FindColumn("country")->ids[5], -1);  // missing -> default_id
+  EXPECT_EQ(out.FindColumn("tract")->ids[5], 0);     // missing passthrough -> 0
+  // A string sent to a passthrough feature is an error naming it.
+  Request bad;
+  bad.candidates.push_back(FeatureRow({{"tract", std::string("x")}}));
+  EXPECT_THAT(Message(transformer.Transform(bad, &out)), HasSubstr("feature 'tract'"));
+}
+
+TEST(FeatureTransformerTest, LiftKeysAreValidated) {
+  auto error = [](const std::string& yaml) {
+    absl::StatusOr<FeatureConfig> c = ParseFeatureConfig(yaml, "bad.yaml");
+    return c.ok() ? std::string("ok") : std::string(c.status().message());
+  };
+  EXPECT_THAT(error("features:\n  - {name: a, side: item, kind: numeric, boundary_equal: below}\n"),
+              HasSubstr("needs 'boundaries'"));
+  EXPECT_THAT(error("features:\n  - {name: a, side: item, kind: categorical, ids: vocabulary, "
+                    "vocabulary: [x], default_id: -1}\n"),
+              HasSubstr("needs oov_buckets: 0"));
+  EXPECT_THAT(error("features:\n  - {name: a, side: item, kind: categorical, ids: vocabulary, "
+                    "vocabulary: [x], oov_buckets: 0}\n"),
+              HasSubstr("oov_buckets"));
+  EXPECT_THAT(error("features:\n  - {name: a, side: item, kind: categorical, ids: vocabulary, "
+                    "vocabulary: [x], oov_buckets: 0, default_id: -2}\n"),
+              HasSubstr("default_id"));
+  EXPECT_THAT(error("features:\n  - {name: a, side: item, kind: categorical, ids: hash, "
+                    "hash_buckets: 3, replace_values: [[\"\"]]}\n"),
+              HasSubstr("[from, to]"));
+  EXPECT_THAT(error("features:\n  - {name: a, side: item, kind: categorical, ids: passthrough, "
+                    "num_buckets: 3}\n"),
+              HasSubstr("num_buckets"));
+}
+
 }  // namespace
 }  // namespace rankopt

@@ -1,0 +1,401 @@
+// Lift on real TF exports: the taxi tf.Transform graph (tests/data/tf_feature_columns/lift/taxi)
+// lifted into a feature config must reproduce, through the native pipeline, every transformed
+// feature TF wrote for the 656 eval examples (ids equal, floats within 1e-6). The serving
+// export (../shared, skipped when absent) lifts to the same config.
+#include "serving/lift/tf_lift.h"
+
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "features/config/feature_config.h"
+#include "features/pipeline/feature_transformer.h"
+#include "features/request/tf_example.h"
+#include "gmock/gmock.h"
+#include "graph/io/model_io.h"
+#include "graph/tf/saved_model_io.h"
+#include "gtest/gtest.h"
+#include "rankopt/model.h"
+#include "serving/optimize.h"
+
+namespace rankopt {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kTaxi = std::string(RANKOPT_TESTDATA_DIR) + "/tf_feature_columns/lift/taxi";
+const std::string kChurn = std::string(RANKOPT_TESTDATA_DIR) + "/tf_feature_columns/lift/churn";
+const std::string kSharedTaxiServing =
+    std::string(RANKOPT_SHARED_DIR) +
+    "/models/tf-feature-columns/taxi-bqml/trainer/current/serving_model_dir/export/chicago-taxi/"
+    "1576111633";
+
+// The 7 features tf.Transform passes through unchanged: they pair raw and transformed rows.
+const char* const kKey[] = {
+    "trip_start_day",       "trip_start_hour",       "trip_start_month",      "pickup_census_tract",
+    "dropoff_census_tract", "pickup_community_area", "dropoff_community_area"};
+
+// The records of a gzip'ed TFRecord file (length, masked crc, data, masked crc; crcs unchecked).
+std::vector<std::string> ReadTfRecords(const std::string& path) {
+  std::vector<std::string> records;
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) return records;
+  std::string all;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof(buf))) > 0) all.append(buf, static_cast<size_t>(n));
+  gzclose(f);
+  size_t pos = 0;
+  while (pos + 12 <= all.size()) {
+    uint64_t len;
+    std::memcpy(&len, all.data() + pos, 8);
+    pos += 12;
+    if (len > all.size() - pos - 4) break;
+    records.push_back(all.substr(pos, len));
+    pos += len + 4;
+  }
+  return records;
+}
+
+std::vector<FeatureRow> ReadExamples(const std::string& dir) {
+  std::vector<FeatureRow> rows;
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const std::string& file : files) {
+    for (const std::string& record : ReadTfRecords(file)) {
+      FeatureRow row;
+      absl::Status s = ParseTfExample(record, &row);
+      EXPECT_TRUE(s.ok()) << file << ": " << s;
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+std::string KeyOf(const FeatureRow& row, const std::string& suffix) {
+  std::string key;
+  for (const char* name : kKey) {
+    const FeatureValue* v = row.Find(absl::StrCat(name, suffix));
+    absl::StrAppend(&key,
+                    v != nullptr && std::holds_alternative<int64_t>(*v)
+                        ? std::to_string(std::get<int64_t>(*v))
+                        : "?",
+                    "|");
+  }
+  return key;
+}
+
+// tf.Transform's transform_fn: a SavedModel whose one MetaGraphDef has the tag "transform".
+absl::StatusOr<Graph> LoadTransformFn() {
+  SavedModelOptions options;
+  options.tags = "transform";
+  return ImportSavedModel(kTaxi + "/transform_fn", options);
+}
+
+LiftResult LiftTaxiTransform() {
+  absl::StatusOr<Graph> graph = LoadTransformFn();
+  if (!graph.ok()) {
+    ADD_FAILURE() << graph.status();
+    return LiftResult{};
+  }
+  LiftOptions options;
+  // tips_xf is the label (it reads fare too); the model's features are the other 16.
+  for (const Signature& s : graph->signatures()) {
+    for (const SignatureTensor& out : s.outputs) {
+      if (out.key != "tips_xf") options.outputs.push_back(out.key);
+    }
+  }
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph, options);
+  if (!lift.ok()) {
+    ADD_FAILURE() << lift.status();
+    return LiftResult{};
+  }
+  return *std::move(lift);
+}
+
+const FeatureSpec* Find(const FeatureConfig& config, const std::string& name) {
+  for (const FeatureSpec& f : config.features) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+TEST(TfLiftTest, TaxiTransformLiftsEveryModelFeatureWithTheRightKind) {
+  const LiftResult lift = LiftTaxiTransform();
+  ASSERT_EQ(lift.lifted.size(), 16u) << LiftReportText(lift);
+  // tips is read only by the label output we left out, trip_start_timestamp by nothing.
+  ASSERT_EQ(lift.kept.size(), 2u) << LiftReportText(lift);
+  for (const KeptFeature& kept : lift.kept) {
+    EXPECT_TRUE(kept.feature == "tips" || kept.feature == "trip_start_timestamp") << kept.feature;
+    EXPECT_THAT(kept.reason, HasSubstr("nothing in the graph reads it"));
+  }
+  EXPECT_TRUE(lift.config.ignore_unknown_features);
+  const FeatureConfig& c = lift.config;
+  const FeatureSpec* company = Find(c, "company");
+  ASSERT_NE(company, nullptr);
+  EXPECT_EQ(company->categorical.source, CategoricalSpec::Source::kVocabulary);
+  EXPECT_EQ(company->categorical.vocabulary.size(), 48u);
+  EXPECT_EQ(company->categorical.oov_buckets, 10);
+  const FeatureSpec* lat = Find(c, "pickup_latitude");
+  ASSERT_NE(lat, nullptr);
+  EXPECT_EQ(lat->numeric.boundaries.size(), 9u);
+  EXPECT_EQ(lat->numeric.boundary_equal, NumericSpec::BoundaryEqual::kAbove);
+  const FeatureSpec* fare = Find(c, "fare");
+  ASSERT_NE(fare, nullptr);
+  EXPECT_EQ(fare->numeric.normalize, NumericSpec::Normalize::kStandard);
+  const FeatureSpec* seconds = Find(c, "trip_seconds");  // int64 cast to float, then z-scored
+  ASSERT_NE(seconds, nullptr);
+  EXPECT_EQ(seconds->numeric.normalize, NumericSpec::Normalize::kStandard);
+  EXPECT_FLOAT_EQ(static_cast<float>(seconds->numeric.mean), 785.9061889648438f);
+  EXPECT_FLOAT_EQ(static_cast<float>(seconds->numeric.stddev), std::sqrt(6735973.0f));
+  const FeatureSpec* hour = Find(c, "trip_start_hour");
+  ASSERT_NE(hour, nullptr);
+  EXPECT_EQ(hour->categorical.source, CategoricalSpec::Source::kPassthrough);
+  // The cut graph has no string ops left: its inputs are the lifted ids and floats.
+  for (const Node& n : lift.graph.nodes()) {
+    EXPECT_NE(n.op, "LookupTableFindV2") << n.name;
+    EXPECT_NE(n.op, "StringToHashBucketFast") << n.name;
+    EXPECT_NE(n.op, "BoostedTreesBucketize") << n.name;
+  }
+}
+
+TEST(TfLiftTest, TaxiLiftedPipelineReproducesEveryTransformedEvalFeature) {
+  const LiftResult lift = LiftTaxiTransform();
+  // Through the files `rankopt lift` writes, read back as a user would.
+  const std::string dir = ::testing::TempDir() + "/tflift_taxi";
+  std::filesystem::remove_all(dir);
+  absl::Status written = WriteLift(lift, dir);
+  ASSERT_TRUE(written.ok()) << written;
+  absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(dir + "/features.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(std::filesystem::exists(dir + "/company.vocab"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/model/saved_model.pb"));
+  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*config);
+  ASSERT_TRUE(transformer.ok()) << transformer.status();
+
+  const std::vector<FeatureRow> raw = ReadExamples(kTaxi + "/raw_eval");
+  const std::vector<FeatureRow> xf = ReadExamples(kTaxi + "/transformed_eval");
+  ASSERT_EQ(raw.size(), 656u);
+  ASSERT_EQ(xf.size(), 656u);
+  std::map<std::string, const FeatureRow*> by_key;
+  for (const FeatureRow& row : xf) by_key[KeyOf(row, "_xf")] = &row;
+  ASSERT_EQ(by_key.size(), 656u);
+
+  // All raw rows, as decoded, as the candidates of one request (tips and trip_start_timestamp
+  // ride along: the lifted config ignores what the graph does not read).
+  Request request;
+  std::vector<const FeatureRow*> expected;
+  for (const FeatureRow& row : raw) {
+    auto it = by_key.find(KeyOf(row, ""));
+    ASSERT_NE(it, by_key.end()) << KeyOf(row, "");
+    expected.push_back(it->second);
+    request.candidates.push_back(row);
+  }
+  TransformedRequest out;
+  absl::Status s = transformer->Transform(request, &out);
+  ASSERT_TRUE(s.ok()) << s;
+  int64_t compared = 0;
+  double worst = 0;
+  for (const FeatureSpec& f : config->features) {
+    const FeatureColumn* column = out.FindColumn(f.input);
+    ASSERT_NE(column, nullptr) << f.input;
+    ASSERT_EQ(column->rows(), 656);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const FeatureValue* want = expected[i]->Find(f.name + "_xf");
+      ASSERT_NE(want, nullptr) << f.name;
+      if (column->dtype == DType::kInt64) {
+        ASSERT_TRUE(std::holds_alternative<int64_t>(*want)) << f.name;
+        EXPECT_EQ(column->ids[i], std::get<int64_t>(*want)) << f.name << " row " << i;
+      } else {
+        ASSERT_TRUE(std::holds_alternative<double>(*want)) << f.name;
+        const double err = std::fabs(column->values[i] - std::get<double>(*want));
+        worst = std::max(worst, err);
+        EXPECT_LE(err, 1e-6) << f.name << " row " << i;
+      }
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 16 * 656);
+  std::cout << "compared " << compared << " values, largest float error " << worst << "\n";
+}
+
+TEST(TfLiftTest, TaxiServingExportLiftsToTheSameConfigAsItsTransformGraph) {
+  if (!std::filesystem::exists(kSharedTaxiServing)) {
+    GTEST_SKIP() << kSharedTaxiServing << " is absent (../shared not here)";
+  }
+  absl::StatusOr<Graph> graph = LoadModel(kSharedTaxiServing);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
+  ASSERT_TRUE(lift.ok()) << lift.status();
+  // The model reads 12 of the 17 parsed features; the other 5 are parsed and never read.
+  EXPECT_EQ(lift->lifted.size(), 12u) << LiftReportText(*lift);
+  EXPECT_EQ(lift->kept.size(), 5u) << LiftReportText(*lift);
+  for (const KeptFeature& kept : lift->kept) {
+    EXPECT_THAT(kept.reason, HasSubstr("nothing in the graph reads it")) << kept.feature;
+  }
+  const LiftResult transform = LiftTaxiTransform();
+  for (const FeatureSpec& g_spec : lift->config.features) {
+    const FeatureSpec* g = &g_spec;
+    const FeatureSpec* found = Find(transform.config, g->name);
+    ASSERT_NE(found, nullptr) << g->name;
+    const FeatureSpec& f = *found;
+    EXPECT_EQ(g->kind, f.kind) << f.name;
+    EXPECT_EQ(g->categorical.vocabulary, f.categorical.vocabulary) << f.name;
+    EXPECT_EQ(g->categorical.oov_buckets, f.categorical.oov_buckets) << f.name;
+    EXPECT_EQ(g->numeric.boundaries, f.numeric.boundaries) << f.name;
+    EXPECT_EQ(g->numeric.mean, f.numeric.mean) << f.name;
+    EXPECT_EQ(g->numeric.stddev, f.numeric.stddev) << f.name;
+  }
+  // ParseExample and every string op are gone from the cut serving graph.
+  for (const Node& n : lift->graph.nodes()) {
+    EXPECT_NE(n.op, "ParseExample") << n.name;
+    EXPECT_NE(n.op, "LookupTableFindV2") << n.name;
+    EXPECT_NE(n.op, "StringToHashBucketFast") << n.name;
+  }
+}
+
+TEST(TfLiftTest, UnknownSignatureIsNamed) {
+  absl::StatusOr<Graph> graph = LoadTransformFn();
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  LiftOptions options;
+  options.signature = "serving_default";
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph, options);
+  ASSERT_FALSE(lift.ok());
+  EXPECT_THAT(std::string(lift.status().message()), HasSubstr("transform_signature"));
+}
+
+// The 0-based line of `value` in a vocabulary asset, read here independently; -1 if absent.
+int64_t LineOf(const std::string& path, const std::string& value) {
+  std::ifstream in(path);
+  std::string line;
+  for (int64_t i = 0; std::getline(in, line); ++i) {
+    if (line == value) return i;
+  }
+  return -1;
+}
+
+// Churn (BigQuery ML export): four vocabulary one-hots over dense strings (BQML's empty-string
+// replacement, to_sparse_input, LookupTableFindV2 with default -1, SparseToDense, OneHot) and 14
+// float counts. The lifted pipeline gives the ids TF's ops give: the asset's line, -1 unknown.
+TEST(TfLiftTest, ChurnVocabularyOneHotsLiftWithTfIds) {
+  absl::StatusOr<Graph> graph = LoadModel(kChurn);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  LiftOptions options;
+  options.outputs = {"churned_probs"};
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph, options);
+  ASSERT_TRUE(lift.ok()) << lift.status();
+  EXPECT_EQ(lift->lifted.size(), 18u) << LiftReportText(*lift);
+  EXPECT_TRUE(lift->kept.empty()) << LiftReportText(*lift);
+  for (const Node& n : lift->graph.nodes()) {
+    EXPECT_NE(n.op, "LookupTableFindV2") << n.name;
+    EXPECT_NE(n.op, "HashTableV2") << n.name;
+    EXPECT_NE(n.op, "SparseToDense") << n.name;
+  }
+  ASSERT_EQ(lift->graph.signatures().size(), 1u);
+  for (const SignatureTensor& in : lift->graph.signatures()[0].inputs) {
+    EXPECT_EQ(in.ref.node, "lifted/" + in.key);
+  }
+  const std::string dir = ::testing::TempDir() + "/tflift_churn";
+  std::filesystem::remove_all(dir);
+  absl::Status written = WriteLift(*lift, dir);
+  ASSERT_TRUE(written.ok()) << written;
+  absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(dir + "/features.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const FeatureSpec* country = Find(*config, "country");
+  ASSERT_NE(country, nullptr);
+  EXPECT_EQ(country->categorical.oov_buckets, 0);
+  EXPECT_EQ(country->categorical.default_id, -1);
+  absl::StatusOr<Graph> cut = LoadModel(dir + "/model");
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*config);
+  ASSERT_TRUE(transformer.ok()) << transformer.status();
+
+  // golden.json's input, then an empty country (BQML's NULL) and unknown values.
+  FeatureRow row;
+  const std::pair<const char*, double> counts[] = {{"cnt_ad_reward", 0},
+                                                   {"cnt_challenge_a_friend", 0},
+                                                   {"cnt_completed_5_levels", 1},
+                                                   {"cnt_level_complete_quickplay", 3},
+                                                   {"cnt_level_end_quickplay", 5},
+                                                   {"cnt_level_reset_quickplay", 2},
+                                                   {"cnt_level_start_quickplay", 6},
+                                                   {"cnt_post_score", 34},
+                                                   {"cnt_spend_virtual_currency", 0},
+                                                   {"cnt_use_extra_steps", 0},
+                                                   {"cnt_user_engagement", 120},
+                                                   {"dayofweek", 3},
+                                                   {"julianday", 254},
+                                                   {"month", 9}};
+  for (const auto& [name, v] : counts) row.Set(name, v);
+  const std::map<std::string, std::vector<std::string>> sent = {
+      {"country", {"Denmark", "", "Atlantis"}},
+      {"language", {"da-dk", "", "xx-yy"}},
+      {"operating_system", {"IOS", "", "BeOS"}},
+      {"user_pseudo_id", {"104B0770BAE16E8B53DF330C95881893", "", "nobody"}}};
+  Request request;
+  for (int k = 0; k < 3; ++k) {
+    FeatureRow candidate = row;
+    for (const auto& [name, values] : sent) candidate.Set(name, values[k]);
+    request.candidates.push_back(candidate);
+  }
+  TransformedRequest out;
+  absl::Status s = transformer->Transform(request, &out);
+  ASSERT_TRUE(s.ok()) << s;
+  for (const auto& [name, values] : sent) {
+    const FeatureColumn* column = out.FindColumn("lifted/" + name);
+    ASSERT_NE(column, nullptr) << name;
+    const std::string asset = kChurn + "/assets/" + name + ".txt";
+    // TF: '' is replaced by __empty_string_replacement__ before the lookup; unknown -> -1.
+    const int64_t want[3] = {LineOf(asset, values[0]),
+                             LineOf(asset, "__empty_string_replacement__"), -1};
+    EXPECT_GE(want[0], 0) << name;
+    for (int k = 0; k < 3; ++k) EXPECT_EQ(column->ids[k], want[k]) << name << " row " << k;
+  }
+  const FeatureColumn* engagement = out.FindColumn("lifted/cnt_user_engagement");
+  ASSERT_NE(engagement, nullptr);
+  EXPECT_EQ(engagement->values[0], 120.0f);
+}
+
+// The cut serving export runs in rankopt: optimize without a feature config lifts, packs, and
+// the package scores the 656 raw eval tf.Examples through the native pipeline. (No recorded TF
+// predictions exist for this export; the features themselves are checked above.)
+TEST(TfLiftTest, TaxiServingExportOptimizesWithoutFeaturesAndScoresRawExamples) {
+  if (!std::filesystem::exists(kSharedTaxiServing)) {
+    GTEST_SKIP() << kSharedTaxiServing << " is absent (../shared not here)";
+  }
+  const std::string dir = ::testing::TempDir() + "/tflift_taxi_pkg";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  OptimizeModelOptions options;
+  options.model_path = kSharedTaxiServing;
+  options.out_path = dir + "/taxi.rkp";
+  options.outputs = {"logistic"};
+  options.name = "taxi";
+  options.version = "1";
+  options.int8 = TableQuantizationMode::kOff;
+  options.time_s = 0;
+  absl::StatusOr<OptimizeResult> result = OptimizeModel(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(options.out_path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  Request request;
+  for (FeatureRow& row : ReadExamples(kTaxi + "/raw_eval")) request.candidates.push_back(row);
+  ASSERT_EQ(request.candidates.size(), 656u);
+  absl::StatusOr<Scores> scores = (*model)->Score(request);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->values.size(), 1u);
+  ASSERT_EQ(scores->values[0].size(), 656u);
+  for (float p : scores->values[0]) EXPECT_TRUE(p > 0 && p < 1) << p;
+}
+
+}  // namespace
+}  // namespace rankopt
