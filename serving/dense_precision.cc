@@ -185,6 +185,49 @@ double Severity(const GateResult& gate, const GateBudgets& budgets) {
   return severity;
 }
 
+// The reduced precisions with a vector kernel on this CPU, fastest first: each GEMM timed on a
+// typical tower shape (64 x 256 x 128), alternating, the best of 5 short runs each. On AMD Zen 4
+// the bf16 kernel beats the int8 one; on CPUs with a faster int8 path the order flips.
+std::vector<DensePrecision> FastestFirst() {
+  std::vector<DensePrecision> fast;
+  for (DensePrecision p : {DensePrecision::kInt8, DensePrecision::kBf16}) {
+    if (DensePrecisionIsFast(p)) fast.push_back(p);
+  }
+  if (fast.size() < 2) return fast;
+  constexpr int64_t m = 64, k = 256, n = 128;
+  std::vector<float> a(m * k), w(k * n), c(m * n);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 17) - 8.0f;
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 13) * 0.01f - 0.06f;
+  std::vector<int8_t> q(w.size());
+  std::vector<float> scales(n);
+  QuantizeWeightsInt8(w.data(), k, n, n, 1, q.data(), scales.data());
+  absl::StatusOr<PackedBInt8> int8 = PackGemmBInt8(q.data(), scales.data(), k, n, n, 1);
+  std::vector<uint16_t> bits(w.size());
+  for (size_t i = 0; i < w.size(); ++i) bits[i] = FloatToBf16(w[i]);
+  const PackedBBf16 bf16 = PackGemmBBf16(bits.data(), k, n, n, 1);
+  if (!int8.ok()) return fast;
+  std::vector<unsigned char> scratch(
+      static_cast<size_t>(std::max(GemmInt8ScratchBytes(k), GemmBf16ScratchBytes(k))) + 64);
+  double best[2] = {1e30, 1e30};
+  for (int round = 0; round < 5; ++round) {
+    for (int which = 0; which < 2; ++which) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int rep = 0; rep < 8; ++rep) {
+        if (which == 0) {
+          GemmInt8(m, a.data(), k, *int8, nullptr, false, c.data(), n, scratch.data());
+        } else {
+          GemmBf16(m, a.data(), k, bf16, nullptr, false, c.data(), n, scratch.data());
+        }
+      }
+      best[which] = std::min(
+          best[which],
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  if (best[1] < best[0]) std::swap(fast[0], fast[1]);
+  return fast;
+}
+
 }  // namespace
 
 absl::string_view PrecisionModeName(PrecisionMode mode) {
@@ -228,11 +271,7 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
     return absl::InvalidArgumentError("--precision auto needs a sample of requests for its gate");
   }
   std::vector<DensePrecision> ladder = options.ladder;
-  if (ladder.empty()) {
-    for (DensePrecision p : {DensePrecision::kInt8, DensePrecision::kBf16}) {
-      if (DensePrecisionIsFast(p)) ladder.push_back(p);
-    }
-  }
+  if (ladder.empty() && options.mode == PrecisionMode::kAuto) ladder = FastestFirst();
   if (ladder.empty() || ladder.back() != DensePrecision::kFp32) {
     ladder.push_back(DensePrecision::kFp32);
   }
