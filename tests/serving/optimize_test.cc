@@ -170,6 +170,21 @@ TEST(OptimizeModelTest, Int8DenseLayersShrinkEsmmAndScoreBitwiseAlikeAtEveryThre
           << threads << " threads, chunks of " << chunk;
     }
   }
+  // The item and user caches split the first layers (item half moved out of the fused layer):
+  // the same bits at every precision.
+  for (const char* pkg : {"/int8.rkp", "/fp32.rkp"}) {
+    ModelOptions cached;
+    cached.item_cache.capacity_bytes = 8 << 20;
+    cached.user_cache.capacity_bytes = 8 << 20;
+    absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir + pkg, cached);
+    ASSERT_TRUE(model.ok()) << model.status();
+    EXPECT_TRUE((*model)->item_cache_enabled()) << pkg;
+    for (int pass = 0; pass < 2; ++pass) {  // misses, then hits
+      absl::StatusOr<Scores> scores = (*model)->Score(request);
+      ASSERT_TRUE(scores.ok()) << scores.status();
+      EXPECT_EQ(scores->values, ScoreWith(dir + pkg, 1, 0, request).values) << pkg << " " << pass;
+    }
+  }
   const Scores reference = ScoreWith(dir + "/fp32.rkp", 1, 0, request);
   ASSERT_EQ(reference.values.size(), base.values.size());
   for (size_t h = 0; h < base.values.size(); ++h) {
