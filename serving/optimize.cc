@@ -166,6 +166,7 @@ absl::Status ReadSample(const std::string& path, const FeatureTransformer& trans
   }
   Request tiled = first;
   tiled.candidates.clear();
+  tiled.labels.clear();
   for (int64_t i = 0; i < candidates; ++i) tiled.candidates.push_back(first.candidates[i % sent]);
   RANKOPT_RETURN_IF_ERROR(
       TransformInto(transformer, tiled, sample->wheres.front(), &sample->timing));
@@ -381,6 +382,7 @@ void StartReport(const OptimizeModelOptions& o, serving::OptimizeReport* report)
   report->set_feature_config(o.config_path);
   report->set_opt_level(std::string(OptLevelName(o.level)));
   report->set_int8_mode(std::string(TableQuantizationModeName(o.int8)));
+  report->mutable_precision()->set_mode(std::string(PrecisionModeName(o.precision)));
   report->set_timing_min_s(o.time_s);
   report->set_package(o.out_path);
   report->set_package_name(o.name);
@@ -552,6 +554,45 @@ absl::Status RunPasses(const OptimizeModelOptions& o, const Loaded& loaded, Prog
   return absl::OkStatus();
 }
 
+// The labels of the sample, one per prediction value (every output of every request, in order),
+// or empty with the reason in `note` when not every request labels every candidate or an output
+// is not one value per candidate.
+std::vector<float> SampleLabels(const Sample& sample, const Graph& graph,
+                                const std::vector<std::string>& outputs,
+                                const std::vector<GraphFeeds>& feeds, std::string* note) {
+  for (size_t i = 0; i < sample.requests.size(); ++i) {
+    if (sample.requests[i].labels.empty()) {
+      *note = absl::StrCat("none: ", sample.wheres[i],
+                           " has no \"label\" on its candidates, so the gate compares "
+                           "predictions only (no AUC/logloss deltas)");
+      return {};
+    }
+  }
+  PlanOptions plan_options;
+  plan_options.outputs = outputs;
+  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
+      ExecutionPlan::Create(graph, plan_options);
+  if (!plan.ok()) return {};
+  std::vector<float> labels;
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < sample.requests.size(); ++i) {
+    if (!(*plan)->Run(feeds[i].views, &out).ok()) return {};
+    const std::vector<float>& l = sample.requests[i].labels;
+    for (size_t o = 0; o < out.size(); ++o) {
+      if (out[o].num_elements() != static_cast<int64_t>(l.size())) {
+        *note = absl::StrCat("not used: output '", (*plan)->outputs()[o], "' has ",
+                             out[o].num_elements(), " values for ", l.size(),
+                             " labelled candidates");
+        return {};
+      }
+      labels.insert(labels.end(), l.begin(), l.end());
+    }
+  }
+  *note = absl::StrCat("per-candidate labels of ", sample.requests.size(),
+                       " requests: AUC and logloss deltas judged too");
+  return labels;
+}
+
 // The int8 step proper (mode auto or force): QuantizeGraphTables on the sample, its figures into
 // `int8` and `int8_text`, the step's status and reason.
 absl::Status QuantizeTables(const OptimizeModelOptions& o, const Loaded& loaded,
@@ -567,6 +608,9 @@ absl::Status QuantizeTables(const OptimizeModelOptions& o, const Loaded& loaded,
   quantization.mode = o.int8;
   quantization.outputs = o.outputs;
   for (const GraphFeeds& f : feeds) quantization.samples.push_back(f.views);
+  std::string labels_note;
+  quantization.labels = SampleLabels(loaded.sample, optimized, o.outputs, feeds, &labels_note);
+  int8->set_labels(labels_note);
   absl::StatusOr<GraphQuantizationReport> tables =
       QuantizeGraphTables(optimized, quantization, final_graph);
   if (!tables.ok()) {
@@ -599,9 +643,6 @@ absl::Status Int8Step(const OptimizeModelOptions& o, const Loaded& loaded, const
   const Figures& current = progress->current;
   serving::Int8Report* int8 = report->mutable_int8();
   int8->set_mode(std::string(TableQuantizationModeName(o.int8)));
-  int8->set_labels(
-      "none: the request JSON format has no label field, so the gate compares predictions only "
-      "(no AUC/logloss deltas)");
   serving::OptimizeStep* step = int8->mutable_step();
   step->set_name("int8");
   step->set_nodes_before(current.nodes);
@@ -628,6 +669,93 @@ absl::Status Int8Step(const OptimizeModelOptions& o, const Loaded& loaded, const
   step->set_nodes_after(final_figures->nodes);
   step->set_params_after(final_figures->params);
   step->set_constant_bytes_after(final_figures->bytes);
+  return absl::OkStatus();
+}
+
+// The dense layers' precisions (--precision) on the graph the int8 step left, behind the gate;
+// `graph` is rewritten in place, `figures` follow it.
+absl::Status PrecisionStep(const OptimizeModelOptions& o, const Loaded& loaded,
+                           Progress* progress, serving::OptimizeReport* report, Graph* graph,
+                           Figures* figures) {
+  serving::DensePrecisionReport* dense = report->mutable_precision();
+  serving::OptimizeStep* step = dense->mutable_step();
+  step->set_name("precision");
+  step->set_nodes_before(figures->nodes);
+  step->set_params_before(figures->params);
+  step->set_constant_bytes_before(figures->bytes);
+  step->set_latency_before_us(figures->latency_us);
+  step->set_latency_after_us(figures->latency_us);
+  step->set_speedup(1.0);
+  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
+      ExecutionPlan::Create(*graph, loaded.plan_options);
+  if (!plan.ok()) return Located(o.model_path, plan.status());
+  std::vector<GraphFeeds> feeds;
+  RANKOPT_RETURN_IF_ERROR(SampleFeeds(loaded.sample, **plan, &feeds));
+  DensePrecisionOptions options;
+  options.mode = o.precision;
+  options.outputs = o.outputs;
+  for (const GraphFeeds& f : feeds) options.samples.push_back(f.views);
+  std::string labels_note;
+  options.labels = SampleLabels(loaded.sample, *graph, o.outputs, feeds, &labels_note);
+  dense->set_labels(labels_note);
+  Graph chosen(graph->format());
+  absl::StatusOr<DensePrecisionReport> result = ChooseDensePrecisions(*graph, options, &chosen);
+  if (!result.ok()) {
+    return Located(absl::StrCat(o.model_path, ": --precision ", PrecisionModeName(o.precision)),
+                   result.status());
+  }
+  dense->set_reduced(result->reduced);
+  dense->set_outputs(result->outputs);
+  dense->set_samples(result->samples);
+  dense->set_predictions(result->predictions);
+  dense->set_weight_bytes_fp32(result->bytes_fp32);
+  dense->set_weight_bytes_stored(result->bytes_stored);
+  dense->set_gate_max_abs_diff_budget(options.budgets.max_abs_diff);
+  dense->set_gate_auc_delta_budget(options.budgets.auc_delta);
+  if (result->combined.has_value()) {
+    const GateResult& g = *result->combined;
+    dense->set_gate_max_abs_diff(g.max_abs_diff);
+    dense->set_gate_mean_abs_diff(g.mean_abs_diff);
+    if (g.auc_delta.has_value()) dense->set_auc_delta(*g.auc_delta);
+    if (g.logloss_delta.has_value()) dense->set_logloss_delta(*g.logloss_delta);
+    dense->set_gate_result(absl::StrCat(g.passed ? "passed" : "FAILED", ": ", g.reason));
+  }
+  for (const DenseLayerReport& l : result->layers) {
+    serving::DenseLayer* layer = dense->add_layers();
+    layer->set_node(l.node);
+    layer->set_k(l.k);
+    layer->set_n(l.n);
+    layer->set_precision(std::string(DensePrecisionName(l.precision)));
+    layer->set_kernel(l.kernel);
+    for (const std::string& t : l.tried) layer->add_tried(t);
+    if (l.alone.has_value()) {
+      layer->set_alone_max_abs_diff(l.alone->max_abs_diff);
+      layer->set_alone_mean_abs_diff(l.alone->mean_abs_diff);
+    }
+    layer->set_time_us_fp32(l.time_us_fp32);
+    layer->set_time_us(l.time_us);
+    layer->set_bytes_fp32(l.bytes_fp32);
+    layer->set_bytes_stored(l.bytes_stored);
+    layer->set_reason(l.reason);
+  }
+  if (result->reduced > 0) {
+    step->set_status("effective");
+    step->add_notes(absl::StrCat(result->reduced, " of ", result->layers.size(),
+                                 " dense layers below fp32"));
+    *graph = std::move(chosen);
+    figures->nodes = static_cast<int64_t>(graph->num_nodes());
+    figures->bytes = ConstantBytes(*graph);
+    RANKOPT_RETURN_IF_ERROR(TimeStep(*graph, loaded, o.time_s, progress, step, figures));
+  } else {
+    step->set_status(o.precision == PrecisionMode::kFp32 ? "skipped" : "not applicable");
+    step->set_reason(o.precision == PrecisionMode::kFp32 ? "--precision fp32"
+                     : result->layers.empty()
+                         ? "no dense layer (_RankoptFusedMatMul with a constant weight)"
+                         : "every dense layer stays fp32 (see the table)");
+  }
+  step->set_nodes_after(figures->nodes);
+  step->set_params_after(figures->params);
+  step->set_constant_bytes_after(figures->bytes);
   return absl::OkStatus();
 }
 
@@ -734,6 +862,8 @@ absl::StatusOr<OptimizeResult> OptimizeModel(const OptimizeModelOptions& options
   Figures final_figures;
   RANKOPT_RETURN_IF_ERROR(Int8Step(options, *loaded, optimized, &progress, report, &final_graph,
                                    &result.int8_text, &final_figures));
+  RANKOPT_RETURN_IF_ERROR(
+      PrecisionStep(options, *loaded, &progress, report, &final_graph, &final_figures));
   RANKOPT_RETURN_IF_ERROR(
       TimeOverall(options, *loaded, final_graph, final_figures, progress, report));
   RANKOPT_RETURN_IF_ERROR(WritePackage(options, *loaded, std::move(final_graph), report));

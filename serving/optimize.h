@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "graph/analysis/graph_summary.h"
 #include "graph/passes/pass_pipeline.h"
+#include "serving/dense_precision.h"
 #include "serving/optimize_report.pb.h"
 #include "serving/table_quantization.h"
 
@@ -41,6 +42,8 @@ struct OptimizeModelOptions {
   std::vector<std::string> outputs;  // the package's output heads; empty: the model's outputs
   OptLevel level = OptLevel::kO2;
   TableQuantizationMode int8 = TableQuantizationMode::kAuto;
+  // The dense layers' precisions (after the int8 tables): auto picks per layer behind the gate.
+  PrecisionMode precision = PrecisionMode::kAuto;
   // JSON-lines requests: the gate's sample, the first one timed, up to 8 kept as warm-up
   // requests. Empty: one request synthesized from the config.
   std::string sample_path;

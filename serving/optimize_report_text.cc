@@ -55,6 +55,35 @@ void PrintStep(const serving::OptimizeStep& s, std::ostream& out) {
 
 }  // namespace
 
+namespace {
+
+// The dense layers' precisions: one line per layer, then the gate on all of them together.
+void PrintDensePrecision(const serving::DensePrecisionReport& p, std::ostream& out) {
+  out << "\ndense layers (--precision " << p.mode() << "): " << p.reduced() << " of "
+      << p.layers_size() << " below fp32; weights "
+      << Arrow(Bytes(p.weight_bytes_fp32()), Bytes(p.weight_bytes_stored())) << "\n";
+  if (p.layers_size() == 0) return;
+  out << absl::StrFormat("  %-44s %9s %5s %-16s %9s %9s %9s %9s  %s\n", "layer", "K x N", "prec",
+                         "kernel", "max diff", "mean diff", "fp32 us", "us", "why");
+  for (const serving::DenseLayer& l : p.layers()) {
+    const std::string max_diff =
+        l.has_alone_max_abs_diff() ? absl::StrFormat("%.2e", l.alone_max_abs_diff()) : "-";
+    const std::string mean_diff =
+        l.has_alone_mean_abs_diff() ? absl::StrFormat("%.2e", l.alone_mean_abs_diff()) : "-";
+    out << absl::StrFormat("  %-44s %9s %5s %-16s %9s %9s %9.1f %9.1f  %s\n", l.node(),
+                           absl::StrCat(l.k(), "x", l.n()), l.precision(), l.kernel(), max_diff,
+                           mean_diff, l.time_us_fp32(), l.time_us(), l.reason());
+  }
+  if (p.has_gate_max_abs_diff()) {
+    out << "  gate (" << p.outputs() << "; " << p.samples() << " requests, " << p.predictions()
+        << " predictions; budgets: max abs diff " << p.gate_max_abs_diff_budget()
+        << ", AUC delta " << p.gate_auc_delta_budget() << "): " << p.gate_result() << "\n"
+        << "  labels: " << p.labels() << "\n";
+  }
+}
+
+}  // namespace
+
 std::string FormatOptimizeReport(const serving::OptimizeReport& r, const std::string& int8_text) {
   std::ostringstream out;
   const serving::OptimizeContext& c = r.context();
@@ -79,12 +108,15 @@ std::string FormatOptimizeReport(const serving::OptimizeReport& r, const std::st
                          absl::StrCat("latency (", r.timing_candidates(), " cand.)"), "speedup");
   for (const serving::OptimizeStep& s : r.passes()) PrintStep(s, out);
   PrintStep(r.int8().step(), out);
+  if (r.has_precision()) PrintStep(r.precision().step(), out);
   if (!int8_text.empty()) {
     out << "\nint8 tables (" << r.int8().mode() << "):\n" << int8_text;
   }
   if (r.int8().mode() != "off") out << "labels: " << r.int8().labels() << "\n";
+  if (r.has_precision()) PrintDensePrecision(r.precision(), out);
   const serving::OptimizeOverall& o = r.overall();
   out << "\noverall: as imported (O0, fp32) -> " << r.opt_level() << " + int8 " << r.int8_mode()
+      << (r.has_precision() ? absl::StrCat(" + precision ", r.precision().mode()) : "")
       << ", " << r.timing_candidates() << " candidates, " << c.threads()
       << (c.threads() == 1 ? " thread" : " threads") << "\n"
       << "  latency         "

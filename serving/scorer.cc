@@ -124,6 +124,10 @@ std::vector<OpTypeProfile> Scorer::ProfileByOpType() const {
   return profiler_ != nullptr ? profiler_->ByOpType() : std::vector<OpTypeProfile>();
 }
 
+std::vector<NodeKernelProfile> Scorer::ProfileByNode() const {
+  return profiler_ != nullptr ? profiler_->ByNode() : std::vector<NodeKernelProfile>();
+}
+
 void Scorer::ResetProfile() const {
   if (profiler_ != nullptr) profiler_->Reset();
 }

@@ -119,6 +119,8 @@ class Scorer {
 
   // Kernel time by op type since Create or ResetProfile. REQUIRES: options().profile.
   std::vector<OpTypeProfile> ProfileByOpType() const;
+  // Kernel time of the nodes whose kernel names itself (the dense layers), same period.
+  std::vector<NodeKernelProfile> ProfileByNode() const;
   void ResetProfile() const;
 
  private:

@@ -269,6 +269,14 @@ absl::Status Profile(const Graph& graph, const std::optional<FeatureConfig>& fea
     op->set_cdf_percent(cdf);
     op->set_calls(static_cast<double>(row.calls) / static_cast<double>(runs));
   }
+  for (const NodeKernelProfile& row : scorer->ProfileByNode()) {
+    tools::BenchNodeKernel* node = report->add_node_kernels();
+    node->set_node(row.node);
+    node->set_op(row.op);
+    node->set_kernel(row.kernel);
+    node->set_avg_us(static_cast<double>(row.total_ns) / 1e3 / static_cast<double>(runs));
+    node->set_calls(static_cast<double>(row.calls) / static_cast<double>(runs));
+  }
   return absl::OkStatus();
 }
 
@@ -307,6 +315,14 @@ void PrintText(const tools::BenchReport& report, const std::string& int8_text) {
   for (const tools::BenchOpType& op : report.op_types()) {
     std::cout << absl::StrFormat("%-24s %6d %10.4f %7.2f%% %7.2f%% %8.0f\n", op.op(), op.count(),
                                  op.avg_ms(), op.percent(), op.cdf_percent(), op.calls());
+  }
+  if (report.node_kernels_size() == 0) return;
+  std::cout << "\nKernel per dense layer:\n"
+            << absl::StrFormat("%-48s %-18s %10s %8s\n", "[node]", "[kernel]", "[avg us]",
+                               "[calls]");
+  for (const tools::BenchNodeKernel& n : report.node_kernels()) {
+    std::cout << absl::StrFormat("%-48s %-18s %10.1f %8.0f\n", n.node(), n.kernel(), n.avg_us(),
+                                 n.calls());
   }
 }
 

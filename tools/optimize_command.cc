@@ -51,6 +51,7 @@ int RunOptimize(const std::vector<std::string>& args) {
   o.version = line.Get("model-version", "1");
   absl::StatusOr<OptLevel> level = ParseOptLevel(line.Get("opt-level", "2"));
   absl::StatusOr<TableQuantizationMode> int8 = ParseTableQuantizationMode(line.Get("int8", "auto"));
+  absl::StatusOr<PrecisionMode> precision = ParsePrecisionMode(line.Get("precision", "auto"));
   absl::StatusOr<int64_t> candidates = IntFlag(line, "candidates", 0, 1, int64_t{1} << 20);
   absl::StatusOr<int64_t> threads = IntFlag(line, "threads", 1, 1, 1024);
   absl::Status time_s_status = absl::OkStatus();
@@ -63,7 +64,7 @@ int RunOptimize(const std::vector<std::string>& args) {
        {level.status(),
         int8.ok() ? int8.status()
                   : absl::InvalidArgumentError(absl::StrCat("--int8: ", int8.status().message())),
-        candidates.status(), threads.status(), time_s_status}) {
+        precision.status(), candidates.status(), threads.status(), time_s_status}) {
     if (!s.ok()) {
       ReportError("optimize", s);
       return kExitUsage;
@@ -76,6 +77,7 @@ int RunOptimize(const std::vector<std::string>& args) {
   }
   o.level = *level;
   o.int8 = *int8;
+  o.precision = *precision;
   o.candidates = *candidates;
   o.threads = static_cast<int>(*threads);
   if (absl::Status s = CheckOptimizeOutPath(o.model_path, o.out_path); !s.ok()) {

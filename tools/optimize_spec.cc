@@ -6,8 +6,8 @@ const CommandSpec& OptimizeCommandSpec() {
   static const CommandSpec spec = {
       "optimize",
       "rankopt optimize MODEL [--features CONFIG] -o OUT.rkp [--outputs NAMES] [-O 0|1|2] "
-      "[--int8 auto|off|force] [--sample REQUESTS.jsonl] [--candidates N] [--name NAME] "
-      "[--model-version V] [--threads T] [--time-s SECONDS] [--json]",
+      "[--int8 auto|off|force] [--precision auto|fp32|bf16|int8] [--sample REQUESTS.jsonl] "
+      "[--candidates N] [--name NAME] [--model-version V] [--threads T] [--time-s SECONDS] [--json]",
       "Runs the passes of the optimization level one by one on MODEL, then stores the\n"
       "embedding tables int8 where the accuracy gate allows, and writes a model package (.rkp:\n"
       "the optimized graph, its output heads and request-level inputs, the feature config,\n"
@@ -37,6 +37,12 @@ const CommandSpec& OptimizeCommandSpec() {
            "embedding tables read only by embedding lookups stored int8 row-wise: auto (default) "
            "each table whose predictions on the sample stay within the accuracy gate (max abs diff "
            "1e-2), alone and together; off; force every eligible table, no gate"},
+          {"precision", "", true, "auto|fp32|bf16|int8",
+           "the dense layers (fused MatMuls with constant weights): auto (default) per layer the "
+           "fastest precision this CPU has a kernel for (int8 VNNI, then bf16) whose predictions "
+           "on the sample stay within the gate (every head: max abs diff 1e-3; AUC delta 1e-4 "
+           "when candidates carry \"label\"), stepped up int8 -> bf16 -> fp32 while it fails; "
+           "fp32; bf16 or int8 every layer, no gate. Weights are stored at their precision"},
           {"sample", "", true, "REQUESTS.jsonl",
            "JSON-lines requests ({\"user\", \"context\", \"candidates\"}): the accuracy gate's "
            "sample, the first one timed, up to 8 kept as the package's warm-up requests (default: "

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string_view>
 
@@ -136,9 +137,12 @@ absl::Status ElementToValue(dom::element element, absl::string_view where, Featu
   return InvalidAt(where, "unsupported JSON value");
 }
 
-// Fills `row` from a JSON object; `section` is "user", "context" or "candidates[3]".
-absl::Status ObjectToRow(dom::element element, absl::string_view section, FeatureRow* row) {
+// Fills `row` from a JSON object; `section` is "user", "context" or "candidates[3]". `label`
+// (candidates only, else null) takes a "label" key's value, 0 or 1; NaN when there is none.
+absl::Status ObjectToRow(dom::element element, absl::string_view section, FeatureRow* row,
+                         float* label = nullptr) {
   row->Clear();
+  if (label != nullptr) *label = std::numeric_limits<float>::quiet_NaN();
   if (element.type() == dom::element_type::NULL_VALUE) return absl::OkStatus();
   if (element.type() != dom::element_type::OBJECT) {
     return InvalidAt(section, absl::StrCat("expected an object of feature name -> value, found ",
@@ -169,6 +173,16 @@ absl::Status ObjectToRow(dom::element element, absl::string_view section, Featur
   absl::flat_hash_set<absl::string_view> seen;
   for (dom::key_value_pair field : object) {
     const absl::string_view name = ToAbsl(field.key);
+    if (label != nullptr && name == "label") {
+      double v = -1;
+      if (field.value.is_number()) v = field.value.get_double().value_unsafe();
+      if (v != 0.0 && v != 1.0) {
+        return InvalidAt(absl::StrCat(section, ".label"),
+                         "a candidate's label must be the number 0 or 1");
+      }
+      *label = static_cast<float>(v);
+      continue;
+    }
     const bool duplicate = use_set ? !seen.insert(name).second : row->Find(name) != nullptr;
     if (duplicate) {
       return InvalidAt(absl::StrCat(section, ".", name),
@@ -213,6 +227,7 @@ absl::Status RequestJsonParser::Parse(absl::string_view json, Request* out) {
   out->user.Clear();
   out->context.Clear();
   out->candidates.clear();
+  out->labels.clear();
   dom::element root;
   if (simdjson::error_code error = impl_->parser.parse(json.data(), json.size()).get(root)) {
     return ParseError(error, json);
@@ -250,6 +265,8 @@ absl::Status RequestJsonParser::Parse(absl::string_view json, Request* out) {
       }
       dom::array candidates = field.value.get_array().value_unsafe();
       out->candidates.resize(candidates.size());
+      std::vector<float> labels(candidates.size());
+      size_t labelled = 0;
       size_t index = 0;
       for (dom::element candidate : candidates) {
         if (candidate.type() != dom::element_type::OBJECT) {
@@ -258,9 +275,18 @@ absl::Status RequestJsonParser::Parse(absl::string_view json, Request* out) {
                                         ElementTypeName(candidate.type())));
         }
         RANKOPT_RETURN_IF_ERROR(ObjectToRow(candidate, absl::StrCat("candidates[", index, "]"),
-                                            &out->candidates[index]));
+                                            &out->candidates[index], &labels[index]));
+        if (!std::isnan(labels[index])) ++labelled;
         ++index;
       }
+      if (labelled > 0 && labelled < labels.size()) {
+        size_t missing = 0;
+        while (!std::isnan(labels[missing])) ++missing;
+        return InvalidAt(absl::StrCat("candidates[", missing, "]"),
+                         absl::StrCat("has no \"label\" but ", labelled, " of ", labels.size(),
+                                      " candidates do; label every candidate or none"));
+      }
+      if (labelled > 0) out->labels = std::move(labels);
     }
   }
   return absl::OkStatus();
@@ -403,6 +429,11 @@ absl::StatusOr<std::string> RequestToJson(const Request& request) {
     if (i > 0) out.push_back(',');
     RANKOPT_RETURN_IF_ERROR(
         AppendRow(request.candidates[i], absl::StrCat("candidates[", i, "]"), &out));
+    if (i < request.labels.size()) {
+      out.pop_back();  // the row's '}'
+      if (out.back() != '{') out.push_back(',');
+      absl::StrAppend(&out, "\"label\":", request.labels[i] != 0.0f ? 1 : 0, "}");
+    }
   }
   out.append("]}");
   return out;

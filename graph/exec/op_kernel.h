@@ -49,6 +49,8 @@ class OpKernel {
  public:
   virtual ~OpKernel() = default;
   virtual absl::Status Compute(KernelContext* ctx) const = 0;
+  // Which implementation runs, for reports ("int8-avx512vnni", ...); empty when there is only one.
+  virtual std::string KernelName() const { return std::string(); }
 };
 
 // What a factory may use to build a kernel for `node`.

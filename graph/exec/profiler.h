@@ -32,6 +32,15 @@ struct OpTypeProfile {
   int64_t total_ns = 0;  // wall time inside Compute since the last Reset, summed over threads
 };
 
+// One node whose kernel names its implementation (OpKernel::KernelName: the dense layers).
+struct NodeKernelProfile {
+  std::string node;
+  std::string op;
+  std::string kernel;
+  int64_t calls = 0;
+  int64_t total_ns = 0;
+};
+
 // Safe for concurrent use: the timed kernels may run on many threads at once. Build one plan per
 // profiler (node counts add up over every plan built with its registry); the profiler must
 // outlive those plans.
@@ -50,6 +59,9 @@ class OpProfiler {
   // One row per op type that has kernels, by total time descending, then op name.
   std::vector<OpTypeProfile> ByOpType() const;
 
+  // One row per node whose kernel has a KernelName, in the order the kernels were built.
+  std::vector<NodeKernelProfile> ByNode() const;
+
   struct Entry {
     std::atomic<int64_t> nodes{0};
     std::atomic<int64_t> calls{0};
@@ -59,10 +71,16 @@ class OpProfiler {
  private:
   OpProfiler() = default;
   Entry* EntryFor(const std::string& op);
+  Entry* NodeEntryFor(const Node& node, std::string kernel);
 
   KernelRegistry registry_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  struct NodeEntry {
+    std::string node, op, kernel;
+    Entry entry;
+  };
+  std::vector<std::unique_ptr<NodeEntry>> nodes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rankopt

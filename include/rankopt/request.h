@@ -66,6 +66,10 @@ struct Request {
   FeatureRow user;
   FeatureRow context;
   std::vector<FeatureRow> candidates;
+  // Optional click/conversion labels, one per candidate (0 or 1), for accuracy gates
+  // (`rankopt optimize --sample`); empty when the request carries none. In JSON, a candidate's
+  // "label" key (reserved: never a feature).
+  std::vector<float> labels;
 };
 
 }  // namespace rankopt

@@ -112,6 +112,123 @@ TEST(OptimizeModelTest, ReportPrintsAsTextAndJson) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, result->report));
 }
 
+const std::string kEsmm = kData + "/peers/esmm.onnx";
+const std::string kEsmmConfig = kData + "/../../configs/esmm.yaml";
+const std::string kEsmmRequests = kData + "/features/requests_esmm.jsonl";
+
+OptimizeModelOptions EsmmOptions(const std::string& out_path, PrecisionMode precision) {
+  OptimizeModelOptions options = DinOptions(out_path);
+  options.model_path = kEsmm;
+  options.config_path = kEsmmConfig;
+  options.sample_path = kEsmmRequests;
+  options.name = "esmm";
+  options.int8 = TableQuantizationMode::kOff;  // the dense layers alone
+  options.precision = precision;
+  return options;
+}
+
+Scores ScoreWith(const std::string& package, int threads, int64_t chunk_rows,
+                 const Request& request) {
+  ModelOptions options;
+  options.threads = threads;
+  options.chunk_rows = chunk_rows;
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(package, options);
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) return {};
+  absl::StatusOr<Scores> scores = (*model)->Score(request);
+  EXPECT_TRUE(scores.ok()) << scores.status();
+  return scores.ok() ? *std::move(scores) : Scores();
+}
+
+TEST(OptimizeModelTest, Int8DenseLayersShrinkEsmmAndScoreBitwiseAlikeAtEveryThreadCount) {
+  const std::string dir = FreshTempDir("optimize_test_precision");
+  absl::StatusOr<OptimizeResult> int8 =
+      OptimizeModel(EsmmOptions(dir + "/int8.rkp", PrecisionMode::kInt8));
+  ASSERT_TRUE(int8.ok()) << int8.status();
+  const serving::DensePrecisionReport& dense = int8->report.precision();
+  EXPECT_EQ(dense.mode(), "int8");
+  EXPECT_EQ(dense.step().status(), "effective");
+  ASSERT_GT(dense.layers_size(), 0);
+  EXPECT_EQ(dense.reduced(), dense.layers_size());
+  EXPECT_LT(dense.weight_bytes_stored() * 3, dense.weight_bytes_fp32());  // int8 + scales
+  absl::StatusOr<OptimizeResult> fp32 =
+      OptimizeModel(EsmmOptions(dir + "/fp32.rkp", PrecisionMode::kFp32));
+  ASSERT_TRUE(fp32.ok()) << fp32.status();
+  EXPECT_EQ(fp32->report.precision().reduced(), 0);
+  EXPECT_LT(int8->report.overall().package_bytes(), fp32->report.overall().package_bytes());
+  EXPECT_THAT(FormatOptimizeReport(int8->report, int8->int8_text),
+              HasSubstr("dense layers (--precision int8)"));
+
+  absl::StatusOr<std::vector<RequestLine>> requests = ReadRequestJsonLines(kEsmmRequests);
+  ASSERT_TRUE(requests.ok()) << requests.status();
+  Request request = requests->front().request;
+  const size_t sent = request.candidates.size();
+  for (size_t i = sent; i < 101; ++i) request.candidates.push_back(request.candidates[i % sent]);
+  const Scores base = ScoreWith(dir + "/int8.rkp", 1, 0, request);
+  ASSERT_EQ(base.values.size(), 2u);  // the pctr and pctcvr heads
+  for (int threads : {1, 2, 3}) {
+    for (int64_t chunk : {int64_t{1}, int64_t{7}, int64_t{32}}) {
+      EXPECT_EQ(ScoreWith(dir + "/int8.rkp", threads, chunk, request).values, base.values)
+          << threads << " threads, chunks of " << chunk;
+    }
+  }
+  // The item and user caches split the first layers (item half moved out of the fused layer):
+  // the same bits at every precision.
+  for (const char* pkg : {"/int8.rkp", "/fp32.rkp"}) {
+    ModelOptions cached;
+    cached.item_cache.capacity_bytes = 8 << 20;
+    cached.user_cache.capacity_bytes = 8 << 20;
+    absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(dir + pkg, cached);
+    ASSERT_TRUE(model.ok()) << model.status();
+    EXPECT_TRUE((*model)->item_cache_enabled()) << pkg;
+    for (int pass = 0; pass < 2; ++pass) {  // misses, then hits
+      absl::StatusOr<Scores> scores = (*model)->Score(request);
+      ASSERT_TRUE(scores.ok()) << scores.status();
+      EXPECT_EQ(scores->values, ScoreWith(dir + pkg, 1, 0, request).values) << pkg << " " << pass;
+    }
+  }
+  const Scores reference = ScoreWith(dir + "/fp32.rkp", 1, 0, request);
+  ASSERT_EQ(reference.values.size(), base.values.size());
+  for (size_t h = 0; h < base.values.size(); ++h) {
+    for (size_t i = 0; i < base.values[h].size(); ++i) {
+      EXPECT_NEAR(base.values[h][i], reference.values[h][i], 2e-2) << "head " << h << " " << i;
+    }
+  }
+}
+
+TEST(OptimizeModelTest, PrecisionAutoJudgesLabelledCandidatesAndStaysWithinTheGate) {
+  const std::string dir = FreshTempDir("optimize_test_precision_auto");
+  absl::StatusOr<std::vector<RequestLine>> requests = ReadRequestJsonLines(kDinRequests);
+  ASSERT_TRUE(requests.ok()) << requests.status();
+  Request request = requests->front().request;
+  for (size_t i = 0; i < request.candidates.size(); ++i) request.labels.push_back(i % 3 == 0);
+  absl::StatusOr<std::string> json = RequestToJson(request);
+  ASSERT_TRUE(json.ok()) << json.status();
+  const std::string sample = dir + "/labelled.jsonl";
+  {
+    std::ofstream out(sample);
+    out << *json << "\n";
+  }
+  OptimizeModelOptions options = DinOptions(dir + "/din.rkp");
+  options.sample_path = sample;
+  absl::StatusOr<OptimizeResult> result = OptimizeModel(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const serving::DensePrecisionReport& dense = result->report.precision();
+  EXPECT_EQ(dense.mode(), "auto");
+  EXPECT_GT(dense.layers_size(), 0);
+  EXPECT_THAT(dense.labels(), HasSubstr("AUC"));
+  EXPECT_THAT(result->report.int8().labels(), HasSubstr("AUC"));
+  ASSERT_TRUE(dense.has_gate_max_abs_diff());
+  EXPECT_THAT(dense.gate_result(), testing::StartsWith("passed"));
+  EXPECT_LE(dense.gate_max_abs_diff(), 1e-3);
+  EXPECT_TRUE(dense.has_auc_delta());
+  EXPECT_LE(std::abs(dense.auc_delta()), 1e-4);
+  for (const serving::DenseLayer& layer : dense.layers()) {
+    EXPECT_FALSE(layer.kernel().empty()) << layer.node();
+    EXPECT_FALSE(layer.reason().empty()) << layer.node();
+  }
+}
+
 TEST(OptimizeModelTest, UnknownOutputNamesTheModel) {
   OptimizeModelOptions options = DinOptions(FreshTempDir("optimize_test_error") + "/din.rkp");
   options.outputs = {"no_such_tensor"};

@@ -108,8 +108,9 @@ std::string StepLine(const std::string& out, const std::string& step) {
 TEST_F(OptimizeCliTest, DinO2Int8AutoReportsEveryStepAndPackagesTheModel) {
   const std::string package = Temp("din.rkp");
   RunResult r = Run("optimize " + kDin + " --features " + kDinConfig + " --sample " + kDinRequests +
-                    " -O 2 --int8 auto -o " + package + kQuick);
+                    " -O 2 --int8 auto --precision fp32 -o " + package + kQuick);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(StepLine(r.out, "precision"), HasSubstr(" skipped "));
   // The context header.
   EXPECT_THAT(r.out,
               AllOf(HasSubstr("rankopt 0.1.0"), HasSubstr("CPU: "), HasSubstr("logical cores"),
@@ -159,7 +160,7 @@ TEST_F(OptimizeCliTest, DinO2Int8AutoReportsEveryStepAndPackagesTheModel) {
   EXPECT_EQ(stored.overall().package_bytes(), 0);  // only known once written
 
   // Served from the package: the same scores, bitwise, as the source model run with the same
-  // level, int8 mode and sample.
+  // level, int8 mode and sample (the dense layers stay fp32 with --precision fp32).
   RunResult from_package = Run("run " + package + " --requests " + kDinRequests + " --json");
   ASSERT_EQ(from_package.exit_code, 0) << from_package.err;
   RunResult from_model = Run("run " + kDin + " --config " + kDinConfig + " -O 2 --int8 auto " +

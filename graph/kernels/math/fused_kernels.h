@@ -11,6 +11,10 @@ namespace rankopt {
 // "_RankoptFusedMatMul" (graph/passes/fuse_matmul_bias_activation.h states its semantics):
 // one deterministic GemmF32 with the bias in its epilogue, then the activation in place; the
 // weight is packed at build when constant. Bitwise equal to MatMul -> Add -> activation.
+// Attr `precision` "bf16" / "int8" (serving/dense_precision.h sets it) runs GemmBf16 / GemmInt8
+// (gemm_lowp.h; bias and relu in their epilogue) on the constant weight packed at build: a
+// float32 weight converted there, or one stored as bfloat16, or as int8 codes with the attr
+// `weight_scales` (one float per output column).
 // Also registers "_RankoptAttentionPooling" (graph/passes/fuse_attention_pooling.h).
 absl::Status RegisterFusedKernels(KernelRegistry* registry);
 

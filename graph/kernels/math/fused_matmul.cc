@@ -1,11 +1,14 @@
-// _RankoptFusedMatMul: y = act(x @ w + bias), rows of x flattened, weight packed at build.
+// _RankoptFusedMatMul: y = act(x @ w + bias), rows of x flattened, weight packed at build, at
+// the node's `precision` (fp32, or bf16 / int8 through gemm_lowp.h).
 #include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "graph/kernels/math/fused_kernels.h"
 #include "graph/kernels/math/gemm.h"
+#include "graph/kernels/math/gemm_lowp.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/vector_math.h"
 #include "graph/ops/op_info.h"
@@ -24,8 +27,63 @@ enum class Activation { kNone, kRelu, kSigmoid, kTanh, kPRelu };
 
 class FusedMatMulKernel : public OpKernel {
  public:
-  FusedMatMulKernel(bool transpose_b, Activation activation)
-      : transpose_b_(transpose_b), activation_(activation) {}
+  FusedMatMulKernel(bool transpose_b, Activation activation, DensePrecision precision)
+      : transpose_b_(transpose_b), activation_(activation), precision_(precision) {}
+
+  // bf16 / int8: the constant weight converted (from fp32) or taken as stored (bf16 bits; int8
+  // codes with the node's `weight_scales`) and packed. Errors name what does not fit.
+  absl::Status PackLowPrecisionWeight(const Node& node, const Tensor* w) {
+    const absl::string_view name = DensePrecisionName(precision_);
+    if (w == nullptr || w->dims().size() != 2) {
+      return NodeError(node, "precision ", name,
+                       " needs a constant weight matrix as input 1 (it is packed at load)");
+    }
+    const int64_t rows = w->dims()[0], cols = w->dims()[1];
+    const int64_t k = transpose_b_ ? cols : rows, n = transpose_b_ ? rows : cols;
+    const int64_t ks = transpose_b_ ? 1 : cols, ns = transpose_b_ ? cols : 1;
+    packed_dims_ = Dims{rows, cols};
+    if (precision_ == DensePrecision::kBf16) {
+      std::vector<uint16_t> bits;
+      const uint16_t* src = nullptr;
+      if (w->dtype() == DType::kFloat32) {
+        absl::Span<const float> v = w->values<float>();
+        bits.resize(v.size());
+        for (size_t i = 0; i < v.size(); ++i) bits[i] = FloatToBf16(v[i]);
+        src = bits.data();
+      } else if (w->dtype() == DType::kBFloat16) {
+        src = reinterpret_cast<const uint16_t*>(w->bytes().data());
+      } else {
+        return NodeError(node, "precision bf16 needs a float32 or bfloat16 weight, got ",
+                         DTypeName(w->dtype()));
+      }
+      packed_bf16_ = PackGemmBBf16(src, k, n, ks, ns);
+      return absl::OkStatus();
+    }
+    std::vector<int8_t> codes;
+    std::vector<float> scales(static_cast<size_t>(n));
+    const int8_t* q = nullptr;
+    if (w->dtype() == DType::kFloat32) {
+      codes.resize(static_cast<size_t>(k * n));
+      QuantizeWeightsInt8(w->values<float>().data(), k, n, ks, ns, codes.data(), scales.data());
+      q = codes.data();
+    } else if (w->dtype() == DType::kInt8) {
+      const std::vector<float>* stored = node.attrs.Get<std::vector<float>>("weight_scales");
+      if (stored == nullptr || static_cast<int64_t>(stored->size()) != n) {
+        return NodeError(node, "an int8 weight needs the attr weight_scales with ", n,
+                         " values (one per output column), got ",
+                         stored == nullptr ? 0 : stored->size());
+      }
+      scales = *stored;
+      q = reinterpret_cast<const int8_t*>(w->bytes().data());
+    } else {
+      return NodeError(node, "precision int8 needs a float32 or int8 weight, got ",
+                       DTypeName(w->dtype()));
+    }
+    absl::StatusOr<PackedBInt8> packed = PackGemmBInt8(q, scales.data(), k, n, ks, ns);
+    if (!packed.ok()) return NodeError(node, packed.status().message());
+    packed_int8_ = *std::move(packed);
+    return absl::OkStatus();
+  }
 
   void PackConstantWeight(const Tensor& w) {
     if (w.dtype() != DType::kFloat32 || w.dims().size() != 2) return;
@@ -43,7 +101,8 @@ class FusedMatMulKernel : public OpKernel {
     const TensorView& x = ctx->input(0);
     const TensorView& w = ctx->input(1);
     if (x.dtype != DType::kFloat32) return DTypeError(node, 0, x, "float32");
-    if (w.dtype != DType::kFloat32) return DTypeError(node, 1, w, "float32");
+    const bool lowp = precision_ != DensePrecision::kFp32;
+    if (!lowp && w.dtype != DType::kFloat32) return DTypeError(node, 1, w, "float32");
     if (x.rank() < 2 || w.rank() != 2) {
       return NodeError(node, "inputs are ", DescribeTensor(x), " and ", DescribeTensor(w),
                        ", expected x of rank >= 2 and a matrix w");
@@ -86,6 +145,26 @@ class FusedMatMulKernel : public OpKernel {
     if (total == 0) return absl::OkStatus();
     int64_t m = 1;
     for (int d = 0; d + 1 < x.rank(); ++d) m *= x.dims[d];
+    float* y = out.data_as<float>();
+    if (lowp) {
+      if (w.dims != packed_dims_) {
+        return NodeError(node, "weight is ", DescribeTensor(w), ", but the ",
+                         DensePrecisionName(precision_), " weight was packed at load as ",
+                         "[", absl::StrJoin(packed_dims_, ","), "]");
+      }
+      const bool relu = activation_ == Activation::kRelu;
+      if (precision_ == DensePrecision::kInt8) {
+        RANKOPT_ASSIGN_OR_RETURN(
+            void* scratch, ctx->AllocateScratch(static_cast<size_t>(GemmInt8ScratchBytes(k))));
+        GemmInt8(m, x.data_as<float>(), k, packed_int8_, bias, relu, y, n, scratch);
+      } else {
+        RANKOPT_ASSIGN_OR_RETURN(
+            void* scratch, ctx->AllocateScratch(static_cast<size_t>(GemmBf16ScratchBytes(k))));
+        GemmBf16(m, x.data_as<float>(), k, packed_bf16_, bias, relu, y, n, scratch);
+      }
+      if (activation_ != Activation::kRelu) ApplyActivation(y, m, n, slope, slope_count);
+      return absl::OkStatus();
+    }
 
     GemmB b_view;
     if (has_packed_ && w.dims == packed_dims_) {
@@ -99,10 +178,20 @@ class FusedMatMulKernel : public OpKernel {
       PackGemmBInto(w.data_as<float>(), k, n, 1, k, static_cast<float*>(p));
       b_view = GemmBFromPackedData(static_cast<const float*>(p), k);
     }
-    float* y = out.data_as<float>();
     GemmF32(m, n, k, x.data_as<float>(), k, 1, b_view, bias, y, n);
+    ApplyActivation(y, m, n, slope, slope_count);
+    return absl::OkStatus();
+  }
 
-    // The same element math as the Relu, Sigmoid, Tanh and PRelu kernels.
+  std::string KernelName() const override {
+    return std::string(DenseKernelName(precision_));
+  }
+
+ private:
+  // The same element math as the Relu, Sigmoid, Tanh and PRelu kernels, in place on y [m, n].
+  void ApplyActivation(float* y, int64_t m, int64_t n, const float* slope,
+                       int64_t slope_count) const {
+    const int64_t total = m * n;
     switch (activation_) {
       case Activation::kNone:
         break;
@@ -126,15 +215,16 @@ class FusedMatMulKernel : public OpKernel {
         }
         break;
     }
-    return absl::OkStatus();
   }
 
- private:
   bool transpose_b_;
   Activation activation_;
+  DensePrecision precision_;
   bool has_packed_ = false;
   PackedB packed_;
   Dims packed_dims_;
+  PackedBInt8 packed_int8_;
+  PackedBBf16 packed_bf16_;
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeFusedMatMul(const KernelBuildContext& build) {
@@ -156,10 +246,17 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeFusedMatMul(const KernelBuildConte
     return NodeError(node, "activation '", name,
                      "' is not supported (none, relu, sigmoid, tanh, prelu)");
   }
-  auto kernel =
-      std::make_unique<FusedMatMulKernel>(AttrBool(node, "transpose_b", false), activation);
-  if (build.constant_inputs.size() > 1 && build.constant_inputs[1] != nullptr) {
-    kernel->PackConstantWeight(*build.constant_inputs[1]);
+  absl::StatusOr<DensePrecision> precision =
+      ParseDensePrecision(AttrString(node, "precision", "fp32"));
+  if (!precision.ok()) return NodeError(node, precision.status().message());
+  auto kernel = std::make_unique<FusedMatMulKernel>(AttrBool(node, "transpose_b", false),
+                                                    activation, *precision);
+  const Tensor* weight =
+      build.constant_inputs.size() > 1 ? build.constant_inputs[1] : nullptr;
+  if (*precision != DensePrecision::kFp32) {
+    RANKOPT_RETURN_IF_ERROR(kernel->PackLowPrecisionWeight(node, weight));
+  } else if (weight != nullptr) {
+    kernel->PackConstantWeight(*weight);
   }
   return std::unique_ptr<OpKernel>(std::move(kernel));
 }

@@ -212,7 +212,8 @@ void GemmInt8Scalar(int64_t m, const float* a, int64_t lda, const PackedBInt8& b
       acc -= static_cast<uint32_t>(b.compensation[j]);
       const float f = static_cast<float>(static_cast<int32_t>(acc));
       const float scale = sa * b.scales[j];
-      float y = bias != nullptr ? std::fma(f, scale, bias[j]) : f * scale;
+      float y = f * scale;
+      if (bias != nullptr) y = y + bias[j];
       if (relu) y = y > 0.0f ? y : 0.0f;
       c[i * ldc + j] = y;
     }
@@ -323,7 +324,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void KernelInt8(
     for (int r = 0; r < MR; ++r) {
       const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(sa[r]), vsw);
       const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], vcomp));
-      __m512 y = bias != nullptr ? _mm512_fmadd_ps(f, scale, vbias) : _mm512_mul_ps(f, scale);
+      __m512 y = _mm512_mul_ps(f, scale);
+      if (bias != nullptr) y = _mm512_add_ps(y, vbias);
       if (relu) y = _mm512_max_ps(y, _mm512_setzero_ps());  // y > 0 ? y : 0
       _mm512_mask_storeu_ps(c + r * ldc + v * kPanel, masks[v], y);
     }

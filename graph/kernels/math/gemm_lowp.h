@@ -11,7 +11,8 @@
 //     ua = qa + 128 (u8)
 //   acc[i,j] = sum_k ua[k] * qw[k,j] - 128 * sum_k qw[k,j], int32 (two's complement; exact for
 //     K <= kGemmInt8MaxK)
-//   y = bias ? fma(float(acc), sa[i] * sw[j], bias[j]) : float(acc) * (sa[i] * sw[j])
+//   y = float(acc) * (sa[i] * sw[j]); y = bias ? y + bias[j] : y   (two roundings, no fma: the
+//   same bits as the layer without bias followed by an Add, which the item-cache split makes)
 //   relu: y = y > 0 ? y : 0
 // bf16: A and B rounded to bf16 (RNE, denormals flushed to signed zero, NaN made quiet; B once at
 //   load), then per element, over pairs t = 0..ceil(K/2)-1 ascending (the odd element first, as

@@ -108,6 +108,39 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{\"user\": {\"city\": \"ab\xff\"}}",
                 {"not valid UTF-8", "offset 21", "C++ Request"}}));
 
+TEST(RequestJsonTest, CandidateLabelsAreKeptApartFromFeaturesAndWrittenBack) {
+  absl::StatusOr<Request> request = ParseRequestJson(
+      R"({"candidates": [{"item_id": 1, "label": 1}, {"label": 0}, {"label": 1.0, "x": 2}]})");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_THAT(request->labels, ElementsAre(1.0f, 0.0f, 1.0f));
+  EXPECT_EQ(request->candidates[0].Find("label"), nullptr);
+  EXPECT_TRUE(request->candidates[1].empty());
+  absl::StatusOr<std::string> json = RequestToJson(*request);
+  ASSERT_TRUE(json.ok()) << json.status();
+  absl::StatusOr<Request> back = ParseRequestJson(*json);
+  ASSERT_TRUE(back.ok()) << back.status() << " " << *json;
+  EXPECT_EQ(back->labels, request->labels);
+  EXPECT_EQ(std::get<int64_t>(*back->candidates[2].Find("x")), 2);
+
+  request = ParseRequestJson(R"({"candidates": [{"item_id": 1}, {"item_id": 2}]})");
+  ASSERT_TRUE(request.ok());
+  EXPECT_TRUE(request->labels.empty());
+  EXPECT_THAT(*RequestToJson(*request), testing::Not(HasSubstr("label")));
+
+  request = ParseRequestJson(R"({"candidates": [{"label": 1}, {"item_id": 2}]})");
+  ASSERT_FALSE(request.ok());
+  EXPECT_THAT(std::string(request.status().message()),
+              AllOf(HasSubstr("candidates[1]"), HasSubstr("label every candidate or none")));
+  for (const char* bad : {R"({"candidates": [{"label": 2}]})", R"({"candidates": [{"label": "1"}]})",
+                          R"({"candidates": [{"label": 0.5}]})"}) {
+    request = ParseRequestJson(bad);
+    ASSERT_FALSE(request.ok()) << bad;
+    EXPECT_THAT(std::string(request.status().message()),
+                AllOf(HasSubstr("candidates[0].label"), HasSubstr("0 or 1")))
+        << bad;
+  }
+}
+
 TEST(RequestJsonTest, DuplicateDetectionInLargeRows) {
   std::string json = R"({"user": {)";
   for (int i = 0; i < 40; ++i) json += "\"f" + std::to_string(i) + "\": 1, ";

@@ -65,7 +65,8 @@ std::vector<float> NaiveInt8(int64_t m, int64_t n, int64_t k, const std::vector<
       for (int64_t kk = 0; kk < k; ++kk) sum += qa[kk] * q[kk * n + j];
       const float f = static_cast<float>(sum);
       const float scale = (amax / 127.0f) * sw[j];
-      float y = bias ? std::fma(f, scale, bias[j]) : f * scale;
+      float y = f * scale;
+      if (bias) y = y + bias[j];
       if (relu) y = std::max(y, 0.0f);
       c[i * ldc + j] = y;
     }
