@@ -70,6 +70,12 @@ const CommandSpec& Spec() {
           {"time-s", "", true, "SECONDS",
            "per timed graph: >= 20 runs and >= this long, after a short warm-up (default 0.15)"},
           {"json", "", false, "", "the report as JSON instead of the table"},
+          {"tables-remote", "", true, "all|TABLES",
+           "name these embedding tables instead of carrying them: their rows are served from a "
+           "Redis Cluster (publish them with `rankopt tables publish` from a package built "
+           "without this flag)"},
+          {"redis", "", true, "HOST:PORT,...",
+           "with --tables-remote: the cluster serving uses unless told another"},
       }};
   return spec;
 }
@@ -146,6 +152,8 @@ int RunOptimize(const std::vector<std::string>& args) {
   o.int8 = *int8;
   o.candidates = *candidates;
   o.threads = static_cast<int>(*threads);
+  o.tables_remote = line.GetList("tables-remote");
+  o.tables_remote_redis = line.Get("redis");
   if (SamePath(o.model_path, o.out_path)) {
     return ReportError(
         "optimize", absl::InvalidArgumentError(absl::StrCat(
@@ -155,6 +163,7 @@ int RunOptimize(const std::vector<std::string>& args) {
 
   absl::StatusOr<OptimizeResult> result = OptimizeModel(o);
   if (!result.ok()) return ReportError("optimize", result.status());
+  for (const std::string& note : result->remote_tables) std::cerr << note << "\n";
   if (!json) {
     std::cout << FormatOptimizeReport(result->report, result->int8_text);
     return kExitOk;

@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
     {"bench", "latency p50/p99, candidates/s and time by op type per candidate count", RunBench},
     {"serve", "serve a package over HTTP: predict, model status, Prometheus metrics, reload",
      RunServe},
+    {"tables", "embedding tables in a Redis Cluster: publish a package's, drop a version",
+     RunTables},
 };
 
 void PrintUsage(std::ostream& out) {
