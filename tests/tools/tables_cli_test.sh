@@ -6,8 +6,8 @@
 set -uo pipefail
 rankopt=$1
 src=$2
-if ! command -v redis-server >/dev/null; then
-  echo "SKIP: redis-server is not installed"
+if ! command -v redis-server >/dev/null || ! command -v curl >/dev/null; then
+  echo "SKIP: redis-server or curl is not installed"
   exit 0
 fi
 port=$((25000 + ($$ % 300) * 10))
