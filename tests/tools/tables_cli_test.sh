@@ -41,22 +41,23 @@ grep -q "not (completely) published" "$work/refused.err" || fail "unpublished ta
 "$rankopt" tables publish "$work/local.rkp" --redis "$seeds" >"$work/publish.out" 2>/dev/null ||
   fail "publish: $(cat "$work/publish.out")"
 grep -q "verified" "$work/publish.out" || fail "publish did not verify: $(cat "$work/publish.out")"
-"$rankopt" tables publish "$work/local.rkp" --redis "$seeds" 2>/dev/null |
-  grep -q "already published" || fail "publishing again was not a no-op"
-serve() {  # serve PACKAGE -> sets url
-  "$rankopt" serve "$1" --port 0 --redis "$seeds" --remote-cache-mb 1 >"$work/serve.out" 2>&1 &
+again=$("$rankopt" tables publish "$work/local.rkp" --redis "$seeds" 2>/dev/null)
+grep -q "already published" <<<"$again" || fail "publishing again was not a no-op: $again"
+serve() {  # serve PACKAGE NAME -> sets url
+  "$rankopt" serve "$1" --port 0 --redis "$seeds" --remote-cache-mb 1 >"$work/$2.out" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do
-    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.out" | head -1)
+  for _ in $(seq 300); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/$2.out" | head -1)
     [[ -n $url ]] && return 0
     sleep 0.1
   done
-  fail "serve $1 did not start: $(cat "$work/serve.out")"
+  fail "serve $1 did not start: $(cat "$work/$2.out")"
 }
-serve "$work/local.rkp"
+serve "$work/local.rkp" local
 local_url=$url
-serve "$work/remote.rkp"
+serve "$work/remote.rkp" remote
 remote_url=$url
+[[ $local_url != "$remote_url" ]] || fail "both servers on $local_url"
 n=0
 while IFS= read -r request; do
   a=$(curl -s -X POST --data-binary "$request" "$local_url/v1/models/din:predict")
@@ -65,8 +66,9 @@ while IFS= read -r request; do
   n=$((n + 1))
 done <"$src/tests/data/features/requests_din.jsonl"
 ((n > 0)) || fail "no request compared"
-curl -s "$remote_url/metrics" | grep -Eq "^rankopt_remote_round_trips_total(\{[^}]*\})? [1-9]" ||
+metrics=$(curl -s "$remote_url/metrics")  # captured: grep -q would cut curl off (pipefail)
+grep -Eq "^rankopt_remote_round_trips_total(\{[^}]*\})? [1-9]" <<<"$metrics" ||
   fail "no remote round trips in /metrics"
-"$rankopt" tables drop "$work/local.rkp" --redis "$seeds" | grep -q "^dropped [1-9]" ||
-  fail "drop removed nothing"
+dropped=$("$rankopt" tables drop "$work/local.rkp" --redis "$seeds")
+grep -q "^dropped [1-9]" <<<"$dropped" || fail "drop removed nothing: $dropped"
 echo "PASS: $n requests equal"
