@@ -13,7 +13,7 @@ namespace rankopt {
 
 namespace {
 
-constexpr uint64_t kRelaxedSeed = 0x72656d6f74652121ull;  // "remote!!"
+constexpr uint64_t kRowKeySeed = 0x72656d6f74652121ull;  // "remote!!": seeds each table's row cache keys
 
 int64_t SourceValue(const TensorView& v, int64_t i) {
   switch (v.dtype) {
@@ -87,7 +87,7 @@ absl::StatusOr<std::unique_ptr<RemoteTables>> RemoteTables::Open(
     RANKOPT_ASSIGN_OR_RETURN(remote->cache_, ShardedCache::Create(cache_options));
   }
   for (const RemoteTableDesc& t : tables) {
-    remote->seeds_.push_back(MakeCacheKey(kRelaxedSeed, t.key_prefix).lo);
+    remote->seeds_.push_back(MakeCacheKey(kRowKeySeed, t.key_prefix).lo);
   }
   remote->tables_ = std::move(tables);
   return remote;
