@@ -15,7 +15,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  bash "$src/scripts/redis_cluster.sh" stop --base-port "$port" >/dev/null 2>&1
+  bash "$src/scripts/redis_cluster.sh" stop --base-port "$port" --dir "$work/cluster" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
