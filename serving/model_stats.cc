@@ -114,6 +114,76 @@ std::vector<std::pair<std::string, CacheCounters>> ModelStats::Caches() const {
   return out;
 }
 
+void ModelStats::SetRemoteTables(std::function<RemoteTableCounters()> counters) {
+  remote_ = std::move(counters);
+}
+
+RemoteTableCounters ModelStats::RemoteTables() const {
+  return remote_ ? remote_() : RemoteTableCounters{};
+}
+
+namespace {
+
+void AppendRemoteTables(std::string_view labels, const RemoteTableCounters& c, std::string* out) {
+  const std::string plain = Labels(labels, "");
+  struct Metric {
+    const char* name;
+    const char* help;
+    uint64_t RemoteTableCounters::*field;
+  };
+  static constexpr Metric kMetrics[] = {
+      {"rankopt_remote_fetches_total", "Requests that fetched remote table rows (one batch each).",
+       &RemoteTableCounters::fetches},
+      {"rankopt_remote_rows_requested_total", "Distinct remote table rows requests needed.",
+       &RemoteTableCounters::rows_requested},
+      {"rankopt_remote_cache_hits_total", "Remote table rows served by the local row cache.",
+       &RemoteTableCounters::cache_hits},
+      {"rankopt_remote_rows_fetched_total", "Rows fetched from the Redis Cluster.",
+       &RemoteTableCounters::rows_fetched},
+      {"rankopt_remote_rows_defaulted_total",
+       "Rows served as the table's default row after a failed fetch (policy default_row).",
+       &RemoteTableCounters::rows_defaulted},
+      {"rankopt_remote_round_trips_total", "Pipelined batches sent to cluster nodes.",
+       &RemoteTableCounters::round_trips},
+      {"rankopt_remote_moved_total", "MOVED redirects followed.", &RemoteTableCounters::moved},
+      {"rankopt_remote_ask_total", "ASK redirects followed.", &RemoteTableCounters::ask},
+      {"rankopt_remote_slot_refreshes_total", "Cluster slot map reloads.",
+       &RemoteTableCounters::refreshes},
+  };
+  for (const Metric& m : kMetrics) {
+    absl::StrAppend(out, "# HELP ", m.name, " ", m.help, "\n# TYPE ", m.name, " counter\n", m.name,
+                    plain, " ", c.*(m.field), "\n");
+  }
+  absl::StrAppend(out,
+                  "# HELP rankopt_remote_errors_total Remote table rows that could not be "
+                  "fetched, by kind.\n# TYPE rankopt_remote_errors_total counter\n");
+  const std::pair<const char*, uint64_t> kinds[] = {{"timeout", c.errors_timeout},
+                                                    {"connection", c.errors_connection},
+                                                    {"missing", c.errors_missing},
+                                                    {"corrupt", c.errors_corrupt},
+                                                    {"other", c.errors_other}};
+  for (const auto& [kind, n] : kinds) {
+    absl::StrAppend(out, "rankopt_remote_errors_total",
+                    Labels(labels, absl::StrCat("kind=\"", kind, "\"")), " ", n, "\n");
+  }
+  absl::StrAppend(out,
+                  "# HELP rankopt_remote_fetch_latency_seconds Latency of a request's remote "
+                  "table fetch (cache and cluster).\n",
+                  "# TYPE rankopt_remote_fetch_latency_seconds histogram\n");
+  for (size_t b = 0; b < c.latency_cumulative.size(); ++b) {
+    const double bound = b < kLatencyBucketsSeconds.size() ? kLatencyBucketsSeconds[b] : INFINITY;
+    absl::StrAppend(out, "rankopt_remote_fetch_latency_seconds_bucket",
+                    Labels(labels, absl::StrCat("le=\"", Number(bound), "\"")), " ",
+                    c.latency_cumulative[b], "\n");
+  }
+  absl::StrAppend(out, "rankopt_remote_fetch_latency_seconds_sum", plain, " ",
+                  Number(c.latency_sum_seconds), "\n", "rankopt_remote_fetch_latency_seconds_count",
+                  plain, " ",
+                  c.latency_cumulative.empty() ? 0 : c.latency_cumulative.back(), "\n");
+}
+
+}  // namespace
+
 std::string ModelStats::PrometheusText(std::string_view labels) const {
   std::string out;
   const std::string plain = Labels(labels, "");
@@ -164,6 +234,7 @@ std::string ModelStats::PrometheusText(std::string_view labels) const {
         Labels(labels, absl::StrCat("feature=\"", PrometheusLabelValue(features_[f]), "\"")), " ",
         out_of_range(f), "\n");
   }
+  if (remote_) AppendRemoteTables(labels, RemoteTables(), &out);
   const std::vector<std::pair<std::string, CacheCounters>> caches = Caches();
   if (caches.empty()) return out;
   struct Metric {

@@ -2,6 +2,9 @@
 // head, load + sample, the baseline timing, the passes, the int8 step, overall, the package.
 #include "serving/optimize.h"
 
+#include "embedding/storage/embedding_table.h"
+#include "serving/remote/remote_graph.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -789,7 +792,7 @@ absl::Status TimeOverall(const OptimizeModelOptions& o, const Loaded& loaded,
 // The package: the final graph, its heads and request-level inputs, the config, up to
 // kMaxWarmupRequests sample requests and the report; then the written file's size.
 absl::Status WritePackage(const OptimizeModelOptions& o, const Loaded& loaded, Graph final_graph,
-                          serving::OptimizeReport* report) {
+                          serving::OptimizeReport* report, std::vector<std::string>* remote_notes) {
   absl::StatusOr<std::unique_ptr<const ExecutionPlan>> final_plan =
       ExecutionPlan::Create(final_graph, loaded.plan_options);
   if (!final_plan.ok()) return Located(o.model_path, final_plan.status());
@@ -817,6 +820,25 @@ absl::Status WritePackage(const OptimizeModelOptions& o, const Loaded& loaded, G
   }
   report->set_warmup_requests(static_cast<int32_t>(package.warmup_requests.size()));
   package.report_json = OptimizeReportToJson(*report, /*pretty=*/false);  // package_bytes still 0
+  if (!o.tables_remote.empty()) {
+    // Named, not carried: the tables' rows go to the cluster with `rankopt tables publish`.
+    std::vector<std::string> names = o.tables_remote;
+    if (names.size() == 1 && names[0] == "all") names.clear();
+    std::vector<std::string> skipped;
+    absl::StatusOr<std::vector<RemotableTable>> tables =
+        FindRemotableTables(final_graph, o.name, o.version, names, &skipped);
+    if (!tables.ok()) return Located(o.model_path, tables.status());
+    RANKOPT_RETURN_IF_ERROR(MakeTablesRemote(*tables, o.tables_remote_redis, &final_graph));
+    for (const RemotableTable& t : *tables) {
+      remote_notes->push_back(absl::StrCat("remote table ", t.desc.table, ": ",
+                                           TableDTypeName(t.desc.dtype), " ", t.desc.rows, " x ",
+                                           t.desc.dim, " (", t.desc.rows * t.desc.row_bytes,
+                                           " bytes) under ", t.desc.key_prefix, "*"));
+    }
+    for (const std::string& why : skipped) {
+      remote_notes->push_back(absl::StrCat("kept in the package: ", why));
+    }
+  }
   package.graph = std::move(final_graph);
   RANKOPT_RETURN_IF_ERROR(WriteModelPackage(package, o.out_path));
   std::error_code error;
@@ -866,7 +888,8 @@ absl::StatusOr<OptimizeResult> OptimizeModel(const OptimizeModelOptions& options
       PrecisionStep(options, *loaded, &progress, report, &final_graph, &final_figures));
   RANKOPT_RETURN_IF_ERROR(
       TimeOverall(options, *loaded, final_graph, final_figures, progress, report));
-  RANKOPT_RETURN_IF_ERROR(WritePackage(options, *loaded, std::move(final_graph), report));
+  RANKOPT_RETURN_IF_ERROR(
+      WritePackage(options, *loaded, std::move(final_graph), report, &result.remote_tables));
   return result;
 }
 

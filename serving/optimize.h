@@ -56,12 +56,20 @@ struct OptimizeModelOptions {
   int threads = 1;      // threads every latency is measured with
   // Per timed graph: >= kOptimizeMinTimedRuns runs and >= this long, after a short warm-up.
   double time_s = kOptimizeDefaultTimeS;
+  // Embedding tables the package names instead of carrying (serving/remote/remote_graph.h):
+  // {"all"} or table names; empty: none. Their rows go to a Redis Cluster with `rankopt tables
+  // publish` (from the package optimize writes without this). tables_remote_redis: the cluster
+  // ("HOST:PORT,..."), recorded as the default for serving.
+  std::vector<std::string> tables_remote;
+  std::string tables_remote_redis;
 };
 
 struct OptimizeResult {
   serving::OptimizeReport report;
   // FormatGraphQuantizationReport's table of the int8 step; empty when it did not run.
   std::string int8_text;
+  // One line per table made remote, and per table kept in the package and why.
+  std::vector<std::string> remote_tables;
 };
 
 // Runs the pipeline and writes the package to options.out_path. Errors name the model, the

@@ -1,5 +1,9 @@
 #include "serving/scorer.h"
 
+#include "absl/strings/str_cat.h"
+#include "graph/kernels/embedding/embedding_kernels.h"
+#include "serving/remote/remote_tables.h"
+
 #include <algorithm>
 #include <utility>
 
@@ -79,6 +83,28 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const Graph* graph,
   runner_options.chunk_rows = options.chunk_rows;
   runner_options.separability = options.separability;
   runner_options.request_level_inputs = options.request_level_inputs;
+  // Remote tables: their rows and ids are fed per request (whole to every chunk), not from the
+  // request's features.
+  scorer->feed_inputs_ = scorer->plan_->inputs();
+  if (options.remote_tables == nullptr) {
+    for (const Node& node : graph->nodes()) {
+      if (node.op == kRemoteEmbeddingLookupOp || node.op == kRemoteEmbeddingBagOp) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the graph reads remote embedding tables (node '", node.name,
+            "'), whose rows live in a Redis Cluster: score it through Model::Load with "
+            "ModelOptions::remote_tables (`rankopt serve --redis`), or use the package with "
+            "local tables"));
+      }
+    }
+  } else {
+    for (const std::string& name : options.remote_tables->InputNames()) {
+      runner_options.request_level_inputs.push_back(name);
+      scorer->feed_inputs_.erase(
+          std::remove_if(scorer->feed_inputs_.begin(), scorer->feed_inputs_.end(),
+                         [&](const ExecutionPlan::Input& in) { return in.name == name; }),
+          scorer->feed_inputs_.end());
+    }
+  }
   for (const std::string& name : scorer->feed_options_.one_row_inputs) {
     if (std::find(runner_options.request_level_inputs.begin(),
                   runner_options.request_level_inputs.end(),
@@ -101,16 +127,34 @@ absl::Status Scorer::Feed(const Request& request, ScorerContext* context) const 
         "graph inputs (Scorer::Run) or create it with a config");
   }
   RANKOPT_RETURN_IF_ERROR(transformer_->Transform(request, &context->transformed));
-  return FeedsFromTransformedRequest(context->transformed, plan_->inputs(), &context->feeds,
+  return FeedsFromTransformedRequest(context->transformed, feed_inputs_, &context->feeds,
                                      feed_options_);
 }
 
+namespace {
+// The remote rows of the calling thread's current request (views stay valid during its run).
+RemoteFetchScratch& ThreadRemoteScratch() {
+  thread_local RemoteFetchScratch scratch;
+  return scratch;
+}
+}  // namespace
+
 absl::Status Scorer::Run(absl::Span<const NamedTensorView> feeds, ChunkedOutputs* outputs) const {
+  if (options_.remote_tables != nullptr) {
+    RemoteFetchScratch& scratch = ThreadRemoteScratch();
+    RANKOPT_RETURN_IF_ERROR(options_.remote_tables->Fetch(feeds, &scratch));
+    return runner_->RunInto(scratch.feeds, outputs);
+  }
   return runner_->RunInto(feeds, outputs);
 }
 
 absl::Status Scorer::Run(absl::Span<const NamedTensorView> feeds,
                          std::vector<Tensor>* outputs) const {
+  if (options_.remote_tables != nullptr) {
+    RemoteFetchScratch& scratch = ThreadRemoteScratch();
+    RANKOPT_RETURN_IF_ERROR(options_.remote_tables->Fetch(feeds, &scratch));
+    feeds = scratch.feeds;
+  }
   if (options_.separability == Separability::kNever) return plan_->Run(feeds, outputs);
   return runner_->Run(feeds, outputs);
 }

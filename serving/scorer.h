@@ -35,6 +35,8 @@
 
 namespace rankopt {
 
+class RemoteTables;  // serving/remote/remote_tables.h
+
 // The one rule for which inputs are fed with one row (FeedOptions::one_row_inputs) and passed
 // whole to every chunk: the whole request-level inputs of `request_inputs` (no `columns`) whose
 // Placeholder `graph` reads, only through _RankoptRequestRow without `columns` (row 0), and does
@@ -68,6 +70,9 @@ struct ScorerOptions {
   std::vector<RequestLevelInput> request_inputs;
   // Time every kernel by op type (ProfileByOpType); off on a serving path.
   bool profile = false;
+  // The graph's remote tables (serving/remote/remote_tables.h), null when it has none: Run
+  // fetches each request's rows first (in one batch) and feeds them with the request's feeds.
+  std::shared_ptr<const RemoteTables> remote_tables;
 };
 
 // What one scoring call works in: reused across calls, so a warm context allocates nothing.
@@ -92,7 +97,8 @@ class Scorer {
   Scorer(const Scorer&) = delete;
   Scorer& operator=(const Scorer&) = delete;
 
-  // The graph inputs of `request` in context->feeds (one-row inputs with one row). Errors: no
+  // The graph inputs of `request` in context->feeds (one-row inputs with one row; remote tables'
+  // rows are fetched by Run, not fed here). Errors: no
   // feature config, and those of the transformer and FeedsFromTransformedRequest.
   absl::Status Feed(const Request& request, ScorerContext* context) const;
   // Runs graph-level feeds (one tensor per plan input) chunked into `outputs`.
@@ -133,6 +139,7 @@ class Scorer {
   std::unique_ptr<OpProfiler> profiler_;  // outlives plan_, whose kernels it times
   std::unique_ptr<const ExecutionPlan> plan_;
   std::unique_ptr<ChunkedRunner> runner_;
+  std::vector<ExecutionPlan::Input> feed_inputs_;  // the plan's inputs less the remote feeds
 };
 
 }  // namespace rankopt

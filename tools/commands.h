@@ -29,6 +29,7 @@ int RunBench(const std::vector<std::string>& args);
 int RunOptimize(const std::vector<std::string>& args);
 int RunServe(const std::vector<std::string>& args);
 int RunLift(const std::vector<std::string>& args);
+int RunTables(const std::vector<std::string>& args);
 
 // Prints "rankopt <command>: error: <message>" as one line on stderr; returns kExitError.
 int ReportError(const char* command, const absl::Status& status);

@@ -80,6 +80,8 @@ int RunOptimize(const std::vector<std::string>& args) {
   o.precision = *precision;
   o.candidates = *candidates;
   o.threads = static_cast<int>(*threads);
+  o.tables_remote = line.GetList("tables-remote");
+  o.tables_remote_redis = line.Get("redis");
   if (absl::Status s = CheckOptimizeOutPath(o.model_path, o.out_path); !s.ok()) {
     return ReportError("optimize", s);
   }
@@ -87,6 +89,7 @@ int RunOptimize(const std::vector<std::string>& args) {
 
   absl::StatusOr<OptimizeResult> result = OptimizeModel(o);
   if (!result.ok()) return ReportError("optimize", result.status());
+  for (const std::string& note : result->remote_tables) std::cerr << note << "\n";
   if (!json) {
     std::cout << FormatOptimizeReport(result->report, result->int8_text);
     return kExitOk;

@@ -7,7 +7,8 @@ const CommandSpec& OptimizeCommandSpec() {
       "optimize",
       "rankopt optimize MODEL [--features CONFIG] -o OUT.rkp [--outputs NAMES] [-O 0|1|2] "
       "[--int8 auto|off|force] [--precision auto|fp32|bf16|int8] [--sample REQUESTS.jsonl] "
-      "[--candidates N] [--name NAME] [--model-version V] [--threads T] [--time-s SECONDS] [--json]",
+      "[--candidates N] [--name NAME] [--model-version V] [--threads T] [--time-s SECONDS] [--json] "
+      "[--tables-remote all|TABLES --redis HOST:PORT,...]",
       "Runs the passes of the optimization level one by one on MODEL, then stores the\n"
       "embedding tables int8 where the accuracy gate allows, and writes a model package (.rkp:\n"
       "the optimized graph, its output heads and request-level inputs, the feature config,\n"
@@ -56,6 +57,12 @@ const CommandSpec& OptimizeCommandSpec() {
           {"time-s", "", true, "SECONDS",
            "per timed graph: >= 20 runs and >= this long, after a short warm-up (default 0.15)"},
           {"json", "", false, "", "the report as JSON instead of the table"},
+          {"tables-remote", "", true, "all|TABLES",
+           "name these embedding tables instead of carrying them: their rows are served from a "
+           "Redis Cluster (publish them with `rankopt tables publish` from a package built "
+           "without this flag)"},
+          {"redis", "", true, "HOST:PORT,...",
+           "with --tables-remote: the cluster serving uses unless told another"},
       }};
   return spec;
 }

@@ -23,6 +23,8 @@ constexpr Command kCommands[] = {
      RunServe},
     {"lift", "move a TF model's feature transforms into a feature config; cut the graph there",
      RunLift},
+    {"tables", "embedding tables in a Redis Cluster: publish a package's, drop a version",
+     RunTables},
 };
 
 void PrintUsage(std::ostream& out) {

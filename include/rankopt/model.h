@@ -42,6 +42,33 @@ struct CacheOptions {
   std::vector<std::string> prefill_requests;
 };
 
+// Embedding tables served from a Redis Cluster: a package whose tables were made remote
+// (`rankopt optimize --tables-remote`, `rankopt tables publish -o`). Ignored for a package without
+// remote tables. Scores equal the local tables' bit for bit; only failures differ (on_failure).
+struct RemoteTableOptions {
+  // Cluster nodes "HOST:PORT[,HOST:PORT...]" (any that answer); empty: the ones the package was
+  // published to.
+  std::string redis;
+  // Per read/write of a node's pipelined batch (and per connect): a stalled node is cut off
+  // after about this, per attempt.
+  absl::Duration timeout = absl::Milliseconds(100);
+  // What a request gets when rows cannot be fetched (a timeout, a lost node, a missing row):
+  // kFail: the request fails with UNAVAILABLE (DATA_LOSS for a missing row); kDefaultRow: those
+  // rows are the table's default row (all values 0) and counted
+  // (rankopt_remote_rows_defaulted_total). A row of the wrong size always fails the request.
+  enum class FailurePolicy { kFail, kDefaultRow };
+  FailurePolicy on_failure = FailurePolicy::kFail;
+  // The local row cache in front of the cluster (cache/sharded_cache.h; each row charges its
+  // bytes plus ~250 bytes of bookkeeping); a hit never touches the network. 0 = off.
+  size_t cache_bytes = size_t{64} << 20;
+};
+
+// The RemoteTableOptions a newly made ModelOptions starts with: the built-in defaults above until
+// SetDefaultRemoteTableOptions changes them. For front ends that make ModelOptions out of sight of
+// their flags (`rankopt serve` sets its --redis/--remote-* flags here). Thread-safe.
+void SetDefaultRemoteTableOptions(const RemoteTableOptions& options);
+RemoteTableOptions DefaultRemoteTableOptions();
+
 struct ModelOptions {
   // Threads that score the candidate chunks of one request (the caller's thread included).
   int threads = 1;
@@ -85,6 +112,9 @@ struct ModelOptions {
   // lives in the Model, so a new version starts empty. Not applicable (stays off) to a graph
   // whose item part only reads tables (DIN) or has none. Combines with user_cache.
   CacheOptions item_cache;
+  // Remote embedding tables (packages that name them): the cluster, timeout, failure policy and
+  // local row cache. Remote tables do not combine with user_cache / item_cache yet (Load fails).
+  RemoteTableOptions remote_tables = DefaultRemoteTableOptions();
 };
 
 struct ScoreOptions {

@@ -41,6 +41,30 @@ struct CacheCounters {
   }
 };
 
+// A snapshot of a model's remote-table counters (serving/remote/remote_tables.h).
+struct RemoteTableCounters {
+  uint64_t fetches = 0;         // requests that fetched rows (one batch each)
+  uint64_t rows_requested = 0;  // distinct rows the requests needed
+  uint64_t cache_hits = 0;      // of those, served by the local row cache
+  uint64_t rows_fetched = 0;    // fetched from the cluster
+  uint64_t rows_defaulted = 0;  // served as the default row (RemoteTableOptions::kDefaultRow)
+  uint64_t round_trips = 0;     // node pipelines sent (retries included)
+  uint64_t moved = 0;           // MOVED / ASK redirects followed
+  uint64_t ask = 0;
+  uint64_t refreshes = 0;       // slot map reloads
+  // Errors by kind (rows): timeout, connection (lost / refused / down node), missing (no such
+  // key), corrupt (a value of the wrong size), other (redirects exhausted, server errors).
+  uint64_t errors_timeout = 0;
+  uint64_t errors_connection = 0;
+  uint64_t errors_missing = 0;
+  uint64_t errors_corrupt = 0;
+  uint64_t errors_other = 0;
+  // The fetch step's latency (cache lookups + the cluster batch): cumulative counts per
+  // kLatencyBucketsSeconds bound, then the total; and the sum.
+  std::vector<int64_t> latency_cumulative;
+  double latency_sum_seconds = 0;
+};
+
 class ModelStats {
  public:
   // Feature names (for the per-feature counters), in config order.
@@ -68,6 +92,13 @@ class ModelStats {
   // The caches' counters now, in AddCache order; empty when the model has no cache on.
   std::vector<std::pair<std::string, CacheCounters>> Caches() const;
 
+  // A model's remote tables: `counters` is read at each RemoteTables()/PrometheusText call. Call
+  // before the stats are shared between threads (at model load).
+  void SetRemoteTables(std::function<RemoteTableCounters()> counters);
+  // Whether the model has remote tables, and their counters now (zeros without).
+  bool has_remote_tables() const { return static_cast<bool>(remote_); }
+  RemoteTableCounters RemoteTables() const;
+
   // Prometheus text exposition format (version 0.0.4) of these counters, each sample labelled
   // with `labels` (e.g. model="din",version="3"; already escaped, may be empty).
   std::string PrometheusText(std::string_view labels) const;
@@ -83,6 +114,7 @@ class ModelStats {
   std::unique_ptr<std::atomic<int64_t>[]> defaults_;
   std::unique_ptr<std::atomic<int64_t>[]> out_of_range_;
   std::vector<std::pair<std::string, std::function<CacheCounters()>>> caches_;
+  std::function<RemoteTableCounters()> remote_;
 };
 
 // Escapes a Prometheus label value (backslash, quote, newline).

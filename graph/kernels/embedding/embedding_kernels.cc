@@ -122,6 +122,45 @@ int64_t IndexAt(const TensorView& t, int64_t i) {
   return t.dtype == DType::kInt64 ? t.data_as<int64_t>()[i] : t.data_as<int32_t>()[i];
 }
 
+// The lookup of `ids` in `view` into output 0 (see the header); errors name a bad id.
+absl::Status ComputeLookup(const TableView& view, bool wrap_negative_ids, const TensorView& ids,
+                           KernelContext* ctx) {
+  if (ids.dtype != DType::kInt64 && ids.dtype != DType::kInt32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ids are ", DescribeTensor(ids), "; expected int32 or int64"));
+  }
+  const int64_t n = ids.NumElements();
+  // The lookup kernel takes int64 ids; int32 ids and wrapped negatives go through scratch.
+  const int64_t* ids64 = ids.dtype == DType::kInt64 ? ids.data_as<int64_t>() : nullptr;
+  if (ids64 == nullptr || wrap_negative_ids) {
+    RANKOPT_ASSIGN_OR_RETURN(void* scratch,
+                             ctx->AllocateScratch(static_cast<size_t>(n) * sizeof(int64_t)));
+    int64_t* converted = static_cast<int64_t*>(scratch);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t id =
+          ids.dtype == DType::kInt64 ? ids.data_as<int64_t>()[i] : ids.data_as<int32_t>()[i];
+      if (wrap_negative_ids && id < 0 && id >= -view.rows) id += view.rows;
+      converted[i] = id;
+    }
+    ids64 = converted;
+  }
+  Dims dims = ids.dims;
+  dims.push_back(view.dim);
+  RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, DType::kFloat32, dims));
+  if (!Gather(view, absl::Span<const int64_t>(ids64, static_cast<size_t>(n)),
+              out.data_as<float>())) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (ids64[i] < 0 || ids64[i] >= view.rows) {
+        return absl::OutOfRangeError(absl::StrCat("id ", ids64[i], " at position ", i,
+                                                  " is outside the table's rows [0, ", view.rows,
+                                                  ")"));
+      }
+    }
+    return absl::InternalError("the embedding lookup failed");
+  }
+  return absl::OkStatus();
+}
+
 class EmbeddingLookupKernel : public OpKernel {
  public:
   EmbeddingLookupKernel(ServedTable table, bool wrap_negative_ids)
@@ -134,41 +173,7 @@ class EmbeddingLookupKernel : public OpKernel {
       return absl::InvalidArgumentError(
           absl::StrCat("expected 2 inputs (table, ids), got ", ctx->num_inputs()));
     }
-    const TensorView& ids = ctx->input(1);
-    if (ids.dtype != DType::kInt64 && ids.dtype != DType::kInt32) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("ids are ", DescribeTensor(ids), "; expected int32 or int64"));
-    }
-    const int64_t n = ids.NumElements();
-    // The lookup kernel takes int64 ids; int32 ids and wrapped negatives go through scratch.
-    const int64_t* ids64 = ids.dtype == DType::kInt64 ? ids.data_as<int64_t>() : nullptr;
-    if (ids64 == nullptr || wrap_negative_ids_) {
-      RANKOPT_ASSIGN_OR_RETURN(void* scratch,
-                               ctx->AllocateScratch(static_cast<size_t>(n) * sizeof(int64_t)));
-      int64_t* converted = static_cast<int64_t*>(scratch);
-      for (int64_t i = 0; i < n; ++i) {
-        int64_t id =
-            ids.dtype == DType::kInt64 ? ids.data_as<int64_t>()[i] : ids.data_as<int32_t>()[i];
-        if (wrap_negative_ids_ && id < 0 && id >= -view_.rows) id += view_.rows;
-        converted[i] = id;
-      }
-      ids64 = converted;
-    }
-    Dims dims = ids.dims;
-    dims.push_back(view_.dim);
-    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, DType::kFloat32, dims));
-    if (!Gather(view_, absl::Span<const int64_t>(ids64, static_cast<size_t>(n)),
-                out.data_as<float>())) {
-      for (int64_t i = 0; i < n; ++i) {
-        if (ids64[i] < 0 || ids64[i] >= view_.rows) {
-          return absl::OutOfRangeError(absl::StrCat("id ", ids64[i], " at position ", i,
-                                                    " is outside the table's rows [0, ", view_.rows,
-                                                    ")"));
-        }
-      }
-      return absl::InternalError("the embedding lookup failed");
-    }
-    return absl::OkStatus();
+    return ComputeLookup(view_, wrap_negative_ids_, ctx->input(1), ctx);
   }
 
  private:
@@ -183,7 +188,75 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeEmbeddingLookup(const KernelBuildC
   return std::make_unique<EmbeddingLookupKernel>(std::move(table), wrap != nullptr && *wrap);
 }
 
-// Validation and index packing happen here, once per call; the pooling loop is Bag's.
+// The pooled bags of `ids` / `lengths` in `view` into output 0 (see the header). Validation and
+// index packing happen here, once per call; the pooling loop is Bag's.
+absl::Status ComputeBag(const TableView& view, Pooling pooling, const TensorView& ids,
+                        const TensorView& lengths, KernelContext* ctx) {
+  if (!IsIndexType(ids.dtype) || ids.rank() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("ids are ", DescribeTensor(ids),
+                                                   "; expected [batch, length] int32 or int64"));
+  }
+  const bool lengths_shape_ok =
+      lengths.rank() <= 1 || (lengths.rank() == 2 && lengths.dims[1] == 1);
+  if (!IsIndexType(lengths.dtype) || !lengths_shape_ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lengths are ", DescribeTensor(lengths),
+                     "; expected int32 or int64 of shape [batch], [batch, 1] or a scalar"));
+  }
+  const int64_t batch = ids.dims[0];
+  const int64_t max_len = ids.dims[1];
+  const int64_t n = lengths.NumElements();
+  int64_t rows = batch;
+  if (n != batch && n != 1) {
+    if (batch != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ids ", DescribeTensor(ids), " have ", batch, " rows but lengths ",
+                       DescribeTensor(lengths), " have ", n,
+                       " values; expected as many, or 1 on either side"));
+    }
+    rows = n;
+  }
+  if (max_len > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ids ", DescribeTensor(ids), " have more than 2^31 - 1 columns"));
+  }
+  // GatherV2 would reject a bad id anywhere, padding included.
+  const int64_t count = batch * max_len;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t id = IndexAt(ids, i);
+    if (id < 0 || id >= view.rows) {
+      return absl::OutOfRangeError(
+          absl::StrCat("id ", id, " at position ", i, " (row ", i / max_len, ", column ",
+                       i % max_len, ") is outside the table's rows [0, ", view.rows, ")"));
+    }
+  }
+  RANKOPT_ASSIGN_OR_RETURN(void* len_scratch,
+                           ctx->AllocateScratch(static_cast<size_t>(rows + 1) * sizeof(int32_t)));
+  int32_t* bag_lengths = static_cast<int32_t*>(len_scratch);
+  int64_t total = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t len = std::clamp<int64_t>(IndexAt(lengths, n == 1 ? 0 : r), 0, max_len);
+    bag_lengths[r] = static_cast<int32_t>(len);
+    total += len;
+  }
+  RANKOPT_ASSIGN_OR_RETURN(
+      void* id_scratch, ctx->AllocateScratch(static_cast<size_t>(total + 1) * sizeof(int64_t)));
+  int64_t* bag_ids = static_cast<int64_t*>(id_scratch);
+  int64_t pos = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t first = (batch == 1 ? 0 : r) * max_len;
+    for (int64_t t = 0; t < bag_lengths[r]; ++t) bag_ids[pos++] = IndexAt(ids, first + t);
+  }
+  RANKOPT_ASSIGN_OR_RETURN(TensorView out,
+                           ctx->AllocateOutput(0, DType::kFloat32, {rows, view.dim}));
+  if (!Bag(view, absl::Span<const int64_t>(bag_ids, static_cast<size_t>(total)),
+           absl::Span<const int32_t>(bag_lengths, static_cast<size_t>(rows)), nullptr, pooling,
+           out.data_as<float>())) {
+    return absl::InternalError("the embedding bag failed on validated inputs");
+  }
+  return absl::OkStatus();
+}
+
 class EmbeddingBagKernel : public OpKernel {
  public:
   EmbeddingBagKernel(ServedTable table, Pooling pooling)
@@ -194,71 +267,7 @@ class EmbeddingBagKernel : public OpKernel {
       return absl::InvalidArgumentError(
           absl::StrCat("expected 3 inputs (table, ids, lengths), got ", ctx->num_inputs()));
     }
-    const TensorView& ids = ctx->input(1);
-    const TensorView& lengths = ctx->input(2);
-    if (!IsIndexType(ids.dtype) || ids.rank() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat("ids are ", DescribeTensor(ids),
-                                                     "; expected [batch, length] int32 or int64"));
-    }
-    const bool lengths_shape_ok =
-        lengths.rank() <= 1 || (lengths.rank() == 2 && lengths.dims[1] == 1);
-    if (!IsIndexType(lengths.dtype) || !lengths_shape_ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("lengths are ", DescribeTensor(lengths),
-                       "; expected int32 or int64 of shape [batch], [batch, 1] or a scalar"));
-    }
-    const int64_t batch = ids.dims[0];
-    const int64_t max_len = ids.dims[1];
-    const int64_t n = lengths.NumElements();
-    int64_t rows = batch;
-    if (n != batch && n != 1) {
-      if (batch != 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("ids ", DescribeTensor(ids), " have ", batch, " rows but lengths ",
-                         DescribeTensor(lengths), " have ", n,
-                         " values; expected as many, or 1 on either side"));
-      }
-      rows = n;
-    }
-    if (max_len > std::numeric_limits<int32_t>::max()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("ids ", DescribeTensor(ids), " have more than 2^31 - 1 columns"));
-    }
-    // GatherV2 would reject a bad id anywhere, padding included.
-    const int64_t count = batch * max_len;
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t id = IndexAt(ids, i);
-      if (id < 0 || id >= view_.rows) {
-        return absl::OutOfRangeError(
-            absl::StrCat("id ", id, " at position ", i, " (row ", i / max_len, ", column ",
-                         i % max_len, ") is outside the table's rows [0, ", view_.rows, ")"));
-      }
-    }
-    RANKOPT_ASSIGN_OR_RETURN(void* len_scratch,
-                             ctx->AllocateScratch(static_cast<size_t>(rows + 1) * sizeof(int32_t)));
-    int32_t* bag_lengths = static_cast<int32_t*>(len_scratch);
-    int64_t total = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t len = std::clamp<int64_t>(IndexAt(lengths, n == 1 ? 0 : r), 0, max_len);
-      bag_lengths[r] = static_cast<int32_t>(len);
-      total += len;
-    }
-    RANKOPT_ASSIGN_OR_RETURN(
-        void* id_scratch, ctx->AllocateScratch(static_cast<size_t>(total + 1) * sizeof(int64_t)));
-    int64_t* bag_ids = static_cast<int64_t*>(id_scratch);
-    int64_t pos = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t first = (batch == 1 ? 0 : r) * max_len;
-      for (int64_t t = 0; t < bag_lengths[r]; ++t) bag_ids[pos++] = IndexAt(ids, first + t);
-    }
-    RANKOPT_ASSIGN_OR_RETURN(TensorView out,
-                             ctx->AllocateOutput(0, DType::kFloat32, {rows, view_.dim}));
-    if (!Bag(view_, absl::Span<const int64_t>(bag_ids, static_cast<size_t>(total)),
-             absl::Span<const int32_t>(bag_lengths, static_cast<size_t>(rows)), nullptr, pooling_,
-             out.data_as<float>())) {
-      return absl::InternalError("the embedding bag failed on validated inputs");
-    }
-    return absl::OkStatus();
+    return ComputeBag(view_, pooling_, ctx->input(1), ctx->input(2), ctx);
   }
 
  private:
@@ -277,6 +286,168 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeEmbeddingBag(const KernelBuildCont
   }
   return std::make_unique<EmbeddingBagKernel>(std::move(table),
                                               *mode == "sum" ? Pooling::kSum : Pooling::kMean);
+}
+
+// A remote table's attrs: table_dtype (absent: fp32), table_dim, table_rows (the whole table's).
+struct RemoteTable {
+  TableDType dtype = TableDType::kFloat32;
+  int64_t dim = 0;
+  int64_t rows = 0;
+};
+
+absl::StatusOr<RemoteTable> RemoteTableOf(const Node& node) {
+  RemoteTable t;
+  RANKOPT_ASSIGN_OR_RETURN(t.dtype, TableDTypeOf(node));
+  const int64_t* dim = node.attrs.Get<int64_t>(kTableDimAttr);
+  const int64_t* rows = node.attrs.Get<int64_t>(kEmbeddingTableRowsAttr);
+  if (dim == nullptr || *dim < 1 || *dim > (int64_t{1} << 16)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attr '", kTableDimAttr, "' is ", dim == nullptr ? "missing" : absl::StrCat(*dim),
+        "; a remote table needs its dim in [1, 65536]"));
+  }
+  if (rows == nullptr || *rows < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attr '", kEmbeddingTableRowsAttr, "' is ", rows == nullptr ? "missing" : absl::StrCat(*rows),
+        "; a remote table needs its row count (>= 1)"));
+  }
+  t.dim = *dim;
+  t.rows = *rows;
+  return t;
+}
+
+// The view over a request's fetched rows (input 0) whose ids are `keys` (the last input).
+absl::StatusOr<TableView> FetchedRows(const RemoteTable& t, const TensorView& rows,
+                                      const TensorView& keys) {
+  const size_t row_bytes = RowBytes(t.dtype, t.dim);
+  const bool fp32 = t.dtype == TableDType::kFloat32;
+  const bool rows_ok = rows.rank() == 2 && (fp32 ? rows.dtype == DType::kFloat32 && rows.dims[1] == t.dim
+                                                 : rows.dtype == DType::kUInt8 &&
+                                                       rows.dims[1] == static_cast<int64_t>(row_bytes));
+  if (!rows_ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the fetched rows are ", DescribeTensor(rows), "; expected [k, ",
+        fp32 ? absl::StrCat(t.dim, "] float32") : absl::StrCat(row_bytes, "] uint8"),
+        " (serving/remote fills them)"));
+  }
+  if (keys.dtype != DType::kInt64 || keys.rank() != 1 || keys.dims[0] != rows.dims[0]) {
+    return absl::InvalidArgumentError(absl::StrCat("the fetched ids are ", DescribeTensor(keys),
+                                                   "; expected [", rows.dims[0], "] int64"));
+  }
+  TableView view;
+  view.dtype = t.dtype;
+  view.rows = rows.dims[0];
+  view.dim = t.dim;
+  view.row_bytes = row_bytes;
+  view.data = static_cast<const uint8_t*>(rows.data);
+  return view;
+}
+
+// `ids` as positions among the sorted `keys` (int64, in scratch, same dims). An id outside
+// [0, table rows) is the error the local kernels give; an id in range that was not fetched is an
+// internal error (the fetch collects every id the graph can read), never a wrong row.
+absl::StatusOr<TensorView> RemapIds(const RemoteTable& t, const TensorView& ids,
+                                    const TensorView& keys, bool wrap_negative_ids, bool bag,
+                                    KernelContext* ctx) {
+  if (!IsIndexType(ids.dtype)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ids are ", DescribeTensor(ids), "; expected int32 or int64"));
+  }
+  const int64_t n = ids.NumElements();
+  RANKOPT_ASSIGN_OR_RETURN(void* scratch,
+                           ctx->AllocateScratch(static_cast<size_t>(n + 1) * sizeof(int64_t)));
+  int64_t* local = static_cast<int64_t*>(scratch);
+  const int64_t* first = keys.data_as<int64_t>();
+  const int64_t* last = first + keys.dims[0];
+  const int64_t width = bag && ids.rank() == 2 && ids.dims[1] > 0 ? ids.dims[1] : 1;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t id = IndexAt(ids, i);
+    if (wrap_negative_ids && id < 0 && id >= -t.rows) id += t.rows;
+    if (id < 0 || id >= t.rows) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "id ", id, " at position ", i,
+          bag ? absl::StrCat(" (row ", i / width, ", column ", i % width, ")") : "",
+          " is outside the table's rows [0, ", t.rows, ")"));
+    }
+    const int64_t* at = std::lower_bound(first, last, id);
+    if (at == last || *at != id) {
+      return absl::InternalError(absl::StrCat("id ", id, " at position ", i,
+                                              " was not among the remote table's fetched rows"));
+    }
+    local[i] = at - first;
+  }
+  TensorView out;
+  out.dtype = DType::kInt64;
+  out.dims = ids.dims;
+  out.data = local;
+  return out;
+}
+
+// _RankoptRemoteEmbeddingLookup(rows, ids, keys): the lookup over the request's fetched rows.
+class RemoteEmbeddingLookupKernel : public OpKernel {
+ public:
+  RemoteEmbeddingLookupKernel(RemoteTable table, bool wrap) : table_(table), wrap_(wrap) {}
+
+  absl::Status Compute(KernelContext* ctx) const override {
+    if (ctx->num_inputs() != 3) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expected 3 inputs (fetched rows, ids, fetched ids), got ",
+                       ctx->num_inputs()));
+    }
+    RANKOPT_ASSIGN_OR_RETURN(TableView view, FetchedRows(table_, ctx->input(0), ctx->input(2)));
+    RANKOPT_ASSIGN_OR_RETURN(TensorView local,
+                             RemapIds(table_, ctx->input(1), ctx->input(2), wrap_, false, ctx));
+    return ComputeLookup(view, false, local, ctx);
+  }
+
+ private:
+  RemoteTable table_;
+  bool wrap_;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeRemoteEmbeddingLookup(
+    const KernelBuildContext& build) {
+  RANKOPT_ASSIGN_OR_RETURN(RemoteTable table, RemoteTableOf(*build.node));
+  const bool* wrap = build.node->attrs.Get<bool>("wrap_negative_ids");
+  return std::make_unique<RemoteEmbeddingLookupKernel>(table, wrap != nullptr && *wrap);
+}
+
+// _RankoptRemoteEmbeddingBag(rows, ids, lengths, keys): the bag over the request's fetched rows.
+class RemoteEmbeddingBagKernel : public OpKernel {
+ public:
+  RemoteEmbeddingBagKernel(RemoteTable table, Pooling pooling) : table_(table), pooling_(pooling) {}
+
+  absl::Status Compute(KernelContext* ctx) const override {
+    if (ctx->num_inputs() != 4) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expected 4 inputs (fetched rows, ids, lengths, fetched ids), got ",
+                       ctx->num_inputs()));
+    }
+    const TensorView& ids = ctx->input(1);
+    if (!IsIndexType(ids.dtype) || ids.rank() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat("ids are ", DescribeTensor(ids),
+                                                     "; expected [batch, length] int32 or int64"));
+    }
+    RANKOPT_ASSIGN_OR_RETURN(TableView view, FetchedRows(table_, ctx->input(0), ctx->input(3)));
+    RANKOPT_ASSIGN_OR_RETURN(TensorView local,
+                             RemapIds(table_, ids, ctx->input(3), false, true, ctx));
+    return ComputeBag(view, pooling_, local, ctx->input(2), ctx);
+  }
+
+ private:
+  RemoteTable table_;
+  Pooling pooling_;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeRemoteEmbeddingBag(const KernelBuildContext& build) {
+  RANKOPT_ASSIGN_OR_RETURN(RemoteTable table, RemoteTableOf(*build.node));
+  const std::string* mode = build.node->attrs.Get<std::string>("mode");
+  if (mode == nullptr || (*mode != "sum" && *mode != "mean")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attr 'mode' is ", mode == nullptr ? "missing" : absl::StrCat("'", *mode, "'"),
+                     "; expected \"sum\" or \"mean\""));
+  }
+  return std::make_unique<RemoteEmbeddingBagKernel>(
+      table, *mode == "sum" ? Pooling::kSum : Pooling::kMean);
 }
 
 }  // namespace
@@ -339,7 +510,15 @@ absl::Status RegisterEmbeddingKernels(KernelRegistry* registry) {
                                                    {shape_fn::EmbeddingLookupShape, nullptr}));
   RANKOPT_RETURN_IF_ERROR(
       registry->RegisterOpInfo("_RankoptEmbeddingBag", {shape_fn::EmbeddingBagShape, nullptr}));
+  RANKOPT_RETURN_IF_ERROR(registry->RegisterOpInfo(std::string(kRemoteEmbeddingLookupOp),
+                                                   {shape_fn::EmbeddingLookupShape, nullptr}));
+  RANKOPT_RETURN_IF_ERROR(registry->RegisterOpInfo(std::string(kRemoteEmbeddingBagOp),
+                                                   {shape_fn::EmbeddingBagShape, nullptr}));
   for (OpSet set : {OpSet::kOnnx, OpSet::kTensorFlow}) {
+    RANKOPT_RETURN_IF_ERROR(registry->Register(set, std::string(kRemoteEmbeddingLookupOp),
+                                               MakeRemoteEmbeddingLookup));
+    RANKOPT_RETURN_IF_ERROR(
+        registry->Register(set, std::string(kRemoteEmbeddingBagOp), MakeRemoteEmbeddingBag));
     RANKOPT_RETURN_IF_ERROR(
         registry->Register(set, std::string(kEmbeddingLookupOp), MakeEmbeddingLookup));
     RANKOPT_RETURN_IF_ERROR(

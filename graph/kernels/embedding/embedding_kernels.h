@@ -21,6 +21,16 @@
 // Values are dequant(row) as embedding/kernels/lookup.h defines it, so a lookup equals a Gather
 // of the dequantized fp32 table bit for bit. A table that does not match its attrs is an error
 // when the plan is built, never a read past a row.
+//
+// Remote tables (serving/remote/): the table is not in the graph but in a Redis Cluster, and each
+// request feeds the rows it needs:
+//   _RankoptRemoteEmbeddingLookup(rows, ids, keys), _RankoptRemoteEmbeddingBag(rows, ids, lengths,
+//   keys): `rows` the request's fetched rows ([k, dim] float32 or [k, row_bytes] uint8 as
+//   table_dtype says), `keys` their table ids ([k] int64, strictly increasing); attrs table_dtype,
+//   table_dim and table_rows (the whole table's rows). Each id is range-checked against
+//   table_rows exactly as above, then looked up among `keys`, and the fetched rows go through the
+//   same lookup kernels: scores equal the local table's bit for bit. An in-range id missing from
+//   `keys` is an internal error, never a wrong row.
 // Created by the EmbeddingLookup and EmbeddingBag passes (graph/passes/embedding_lookup.h,
 // graph/passes/embedding_bag.h); quantized by serving/table_quantization.h.
 #ifndef RANKOPT_GRAPH_KERNELS_EMBEDDING_EMBEDDING_KERNELS_H_
@@ -33,9 +43,13 @@ namespace rankopt {
 
 inline constexpr absl::string_view kEmbeddingLookupOp = "_RankoptEmbeddingLookup";
 inline constexpr absl::string_view kEmbeddingBagOp = "_RankoptEmbeddingBag";
+inline constexpr absl::string_view kRemoteEmbeddingLookupOp = "_RankoptRemoteEmbeddingLookup";
+inline constexpr absl::string_view kRemoteEmbeddingBagOp = "_RankoptRemoteEmbeddingBag";
 // The attrs of a quantized table (see above).
 inline constexpr absl::string_view kEmbeddingTableDTypeAttr = "table_dtype";
 inline constexpr absl::string_view kEmbeddingTableDimAttr = "table_dim";
+// A remote table's row count.
+inline constexpr absl::string_view kEmbeddingTableRowsAttr = "table_rows";
 
 // Registers the embedding kernels in both op sets.
 absl::Status RegisterEmbeddingKernels(KernelRegistry* registry);

@@ -1,0 +1,269 @@
+// Remote embedding tables end to end (issue 18's numbers): local tables against the same package
+// with its tables in a Redis Cluster behind a local row cache of 1%, 10% and 100% of the table
+// bytes, side by side in one run.
+//
+//   remote_tables_bench PACKAGE... --redis HOST:PORT,... [--threads 2] [--warmup N]
+//                       [--requests N] [--max-ids N]
+//
+// PACKAGE: a package with local tables (`rankopt optimize`); its tables are published to the
+// cluster (`rankopt tables publish`, under version "<version>-bench") and a remote twin written to
+// a temporary file. Requests: Zipf users (s = 1.1 over 1M) with 200 Zipf candidates (s = 1.0 over
+// 500k items), ids folded into [1, min(vocabulary, --max-ids)) (tests/serving/population.h), scored
+// by --threads threads through Model::ScoreInto; every cell scores the same stream: --warmup
+// requests per thread untimed (the cache fills), then --requests timed. Reported per cell: p50/p99
+// of Score, requests/s, the p50 ratio to local tables, network round trips per request, and the
+// row cache's hit rate over the timed requests. bench/serving/remote_tables_bench.sh starts a
+// cluster on loopback, runs this, and stops it.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/cache/zipf.h"
+#include "features/config/feature_config.h"
+#include "rankopt/model.h"
+#include "serving/package/model_package.h"
+#include "serving/remote/table_publish.h"
+#include "tests/serving/population.h"
+
+namespace rankopt {
+namespace {
+
+constexpr uint64_t kUsers = 1'000'000;
+constexpr uint64_t kItems = 500'000;
+constexpr int kCandidates = 200;
+
+struct Args {
+  std::vector<std::string> packages;
+  std::string redis;
+  int threads = 2;
+  int warmup = 500;
+  int requests = 1500;
+  int64_t max_ids = 1'000'000;
+};
+
+struct Stream {
+  explicit Stream(int t) : users(kUsers, 1.1, 1000 + t), items(kItems, 1.0, 2000 + t) {}
+  uint64_t Next(std::vector<uint64_t>* out) {
+    out->resize(kCandidates);
+    for (uint64_t& i : *out) i = items.Next() - 1;
+    return users.Next() - 1;
+  }
+  ZipfGenerator users;
+  ZipfGenerator items;
+};
+
+struct Cell {
+  std::string name;
+  double p50_ms = 0, p99_ms = 0, throughput = 0;
+  double trips_per_request = 0, hit_rate = -1, defaulted = 0;
+};
+
+absl::StatusOr<Cell> RunCell(const std::string& path, const Population& population,
+                             const Args& args, const ModelOptions& options,
+                             const std::string& name) {
+  absl::StatusOr<std::shared_ptr<const Model>> loaded = Model::Load(path, options);
+  if (!loaded.ok()) return loaded.status();
+  std::shared_ptr<const Model> model = *loaded;
+  std::vector<std::vector<double>> latencies(args.threads);
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::atomic<int64_t> failed{0};
+  std::vector<std::chrono::steady_clock::time_point> ends(args.threads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < args.threads; ++t) {
+    threads.emplace_back([&, t] {
+      Stream stream(t);
+      Request request;
+      std::vector<uint64_t> items;
+      Scores scores;
+      for (int i = 0; i < args.warmup; ++i) {
+        population.Fill(stream.Next(&items), items, &request);
+        if (!model->ScoreInto(request, {}, &scores).ok()) failed.fetch_add(1);
+      }
+      ready.fetch_add(1);
+      while (!go.load()) std::this_thread::yield();
+      latencies[t].reserve(args.requests);
+      for (int i = 0; i < args.requests; ++i) {
+        population.Fill(stream.Next(&items), items, &request);
+        const auto s = std::chrono::steady_clock::now();
+        if (!model->ScoreInto(request, {}, &scores).ok()) failed.fetch_add(1);
+        latencies[t].push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s)
+                .count());
+      }
+      ends[t] = std::chrono::steady_clock::now();
+    });
+  }
+  while (ready.load() < args.threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const RemoteTableCounters before = model->stats().RemoteTables();
+  const auto start = std::chrono::steady_clock::now();
+  go = true;
+  for (std::thread& t : threads) t.join();
+  if (failed.load() != 0) {
+    return absl::InternalError(absl::StrCat(name, ": ", failed.load(), " Score calls failed"));
+  }
+  const RemoteTableCounters after = model->stats().RemoteTables();
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  Cell cell;
+  cell.name = name;
+  cell.throughput = static_cast<double>(all.size()) /
+                    std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) -
+                                                  start)
+                        .count();
+  cell.p50_ms = all[all.size() / 2];
+  cell.p99_ms = all[all.size() * 99 / 100];
+  if (model->stats().has_remote_tables()) {
+    const double n = static_cast<double>(all.size());
+    cell.trips_per_request = static_cast<double>(after.round_trips - before.round_trips) / n;
+    const double requested = static_cast<double>(after.rows_requested - before.rows_requested);
+    cell.hit_rate =
+        requested == 0 ? 0 : static_cast<double>(after.cache_hits - before.cache_hits) / requested;
+    cell.defaulted = static_cast<double>(after.rows_defaulted - before.rows_defaulted);
+  }
+  return cell;
+}
+
+int Run(const Args& args) {
+#ifndef NDEBUG
+  std::printf("WARNING: built with assertions on; the numbers below are not representative\n");
+#endif
+  for (const std::string& path : args.packages) {
+    absl::StatusOr<ModelPackage> package = ReadModelPackage(path);
+    if (!package.ok()) {
+      std::fprintf(stderr, "%s\n", package.status().ToString().c_str());
+      return 1;
+    }
+    absl::StatusOr<FeatureConfig> config =
+        ParseFeatureConfig(package->feature_config_yaml, path + ": feature config");
+    if (!config.ok()) {
+      std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
+      return 1;
+    }
+    // Publish under a bench version, and write the remote twin.
+    package->model_version += "-bench";
+    const std::string dir =
+        (std::filesystem::temp_directory_path() / absl::StrCat("rankopt_remote_bench_", ::getpid()))
+            .string();
+    std::filesystem::create_directories(dir);
+    const std::string local_path = dir + "/local.rkp";
+    const std::string remote_path = dir + "/remote.rkp";
+    if (absl::Status s = WriteModelPackage(*package, local_path); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    PublishPackageOptions publish;
+    publish.package_path = local_path;
+    publish.redis = args.redis;
+    publish.remote_package_path = remote_path;
+    const auto t0 = std::chrono::steady_clock::now();
+    absl::StatusOr<PublishReport> report = PublishPackage(publish);
+    if (!report.ok()) {
+      std::fprintf(stderr, "publish: %s\n", report.status().ToString().c_str());
+      return 1;
+    }
+    uint64_t table_bytes = 0, rows = 0;
+    for (const PublishedTable& t : report->tables) {
+      table_bytes += t.bytes;
+      rows += static_cast<uint64_t>(t.desc.rows);
+    }
+    std::printf("%s: %zu remote tables, %llu rows, %.1f MB of rows; published in %.1f s\n",
+                package->model_name.c_str(), report->tables.size(),
+                static_cast<unsigned long long>(rows), table_bytes / 1e6,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    const Population population(*config, args.max_ids);
+    std::vector<Cell> cells;
+    ModelOptions local;
+    local.threads = 1;
+    absl::StatusOr<Cell> base = RunCell(local_path, population, args, local, "local tables");
+    if (!base.ok()) {
+      std::fprintf(stderr, "%s\n", base.status().ToString().c_str());
+      return 1;
+    }
+    cells.push_back(*base);
+    for (const double fraction : {0.0, 0.01, 0.10, 1.0}) {
+      ModelOptions remote = local;
+      remote.remote_tables.redis = args.redis;
+      // 100% also pays for each row's bookkeeping, so that the whole table fits.
+      remote.remote_tables.cache_bytes =
+          fraction >= 1.0 ? static_cast<size_t>(table_bytes) + rows * 400
+                          : static_cast<size_t>(static_cast<double>(table_bytes) * fraction);
+      absl::StatusOr<Cell> cell =
+          RunCell(remote_path, population, args, remote,
+                  fraction == 0 ? std::string("remote, no cache")
+                                : absl::StrFormat("remote, cache %g%%", fraction * 100));
+      if (!cell.ok()) {
+        std::fprintf(stderr, "%s\n", cell.status().ToString().c_str());
+        return 1;
+      }
+      cells.push_back(*cell);
+    }
+    std::printf("%-22s %9s %9s %10s %9s %12s %9s\n", "cell", "p50 ms", "p99 ms", "req/s",
+                "p50/local", "trips/req", "hit rate");
+    for (const Cell& c : cells) {
+      std::printf("%-22s %9.3f %9.3f %10.1f %9.2f %12.2f %9s\n", c.name.c_str(), c.p50_ms,
+                  c.p99_ms, c.throughput, c.p50_ms / cells[0].p50_ms, c.trips_per_request,
+                  c.hit_rate < 0 ? "-" : absl::StrFormat("%.3f", c.hit_rate).c_str());
+    }
+    absl::StatusOr<int64_t> dropped =
+        DropPublishedVersion(args.redis, package->model_name, package->model_version);
+    std::printf("dropped %lld keys\n\n",
+                static_cast<long long>(dropped.ok() ? *dropped : -1));
+    std::filesystem::remove_all(dir);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace rankopt
+
+int main(int argc, char** argv) {
+  rankopt::Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    auto int_flag = [&](int64_t* v) {
+      if (!absl::SimpleAtoi(next(), v) || *v < 1) {
+        std::fprintf(stderr, "%s needs a positive integer\n", a.c_str());
+        std::exit(2);
+      }
+    };
+    int64_t v = 0;
+    if (a == "--redis") {
+      args.redis = next();
+    } else if (a == "--threads") {
+      int_flag(&v);
+      args.threads = static_cast<int>(v);
+    } else if (a == "--warmup") {
+      int_flag(&v);
+      args.warmup = static_cast<int>(v);
+    } else if (a == "--requests") {
+      int_flag(&v);
+      args.requests = static_cast<int>(v);
+    } else if (a == "--max-ids") {
+      int_flag(&args.max_ids);
+    } else if (a.rfind("--", 0) == 0) {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    } else {
+      args.packages.push_back(a);
+    }
+  }
+  if (args.packages.empty() || args.redis.empty()) {
+    std::fprintf(stderr,
+                 "usage: remote_tables_bench PACKAGE... --redis HOST:PORT,... [--threads 2] "
+                 "[--warmup N] [--requests N] [--max-ids N]\n");
+    return 2;
+  }
+  return rankopt::Run(args);
+}
