@@ -259,6 +259,8 @@ TEST(OptimizeModelTest, DefaultModelNameIsTheFileStem) {
   EXPECT_EQ(DefaultModelName("/models/1593253204/"), "1593253204");
   EXPECT_EQ(DefaultModelName("esmm"), "esmm");
   EXPECT_EQ(DefaultModelName(""), "model");
+}
+
 // Without a feature config a TF graph's own transforms are lifted (rankopt lift) into the
 // package's config: the package hashes and normalizes natively, as the graph did.
 constexpr char kHashedGraph[] = R"(
