@@ -5,7 +5,8 @@
 //   the seven features that pass through unchanged;
 // - taxi serving model (../shared): all raw eval examples scored through its ParseExample;
 // - churn (../shared): the recorded prediction of golden.json within 1e-6;
-// - babyweight keras and estimator (../shared): load, plan and run on the sample instances.
+// - babyweight keras and estimator (../shared): run, and -O 0 agrees with -O 2 within 1e-6;
+// - FillTables on tiny graphs: text-file vocabularies, and errors naming node and file.
 #include <zlib.h>
 
 #include <cmath>
@@ -22,7 +23,9 @@
 #include "gmock/gmock.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/io/model_io.h"
+#include "graph/ir/table_attrs.h"
 #include "graph/passes/pass_pipeline.h"
+#include "graph/tf/table_init.h"
 #include "graph/tf/tensorflow_subset.pb.h"
 #include "gtest/gtest.h"
 #include "rankopt/status_macros.h"
@@ -437,6 +440,94 @@ TEST(TfFeatureColumnsTest, BabyweightKerasRunsAndO0MatchesO2) {
                      {{"is_male", {"True", "False", "Unknown", "True"}},
                       {"plurality", {"Single(1)", "Twins(2)", "Triplets(3)", "Multiple(2+)"}}},
                      {{"mother_age", {26, 19, 41, 33}}, {"gestation_weeks", {39, 30, 42, 36}}});
+}
+
+// FillTables on a tiny graph: a text-file vocabulary (whole line -> line number, and a column
+// table), constants, and the errors that name node and file.
+Graph TableGraph(const std::string& file, int64_t key_index, int64_t value_index, DType value_dtype,
+                 int64_t vocab_size) {
+  Graph g(ModelFormat::kTfGraphDef);
+  Node table;
+  table.name = "table";
+  table.op = "HashTableV2";
+  table.attrs.Set("key_dtype", DType::kString);
+  table.attrs.Set("value_dtype", value_dtype);
+  EXPECT_TRUE(g.AddNode(table).ok());
+  Node name;
+  name.name = "filename";
+  name.op = "Const";
+  name.attrs.Set("dtype", DType::kString);
+  name.attrs.Set("value", *Tensor::FromStrings({}, {"/original/export/path/assets/" + file}));
+  EXPECT_TRUE(g.AddNode(name).ok());
+  Node init;
+  init.name = "init";
+  init.op = "InitializeTableFromTextFileV2";
+  init.inputs = {TensorRef{"table", 0}, TensorRef{"filename", 0}};
+  init.attrs.Set("key_index", key_index);
+  init.attrs.Set("value_index", value_index);
+  init.attrs.Set("vocab_size", vocab_size);
+  init.attrs.Set("delimiter", std::string(","));
+  EXPECT_TRUE(g.AddNode(init).ok());
+  return g;
+}
+
+TEST(TfFeatureColumnsTest, FillTablesReadsAssetsAndNamesBadOnes) {
+  const fs::path dir = fs::temp_directory_path() / "rankopt_table_init_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "assets");
+  std::ofstream(dir / "assets" / "vocab.txt") << "cash\r\ncard\nother\n";
+  std::ofstream(dir / "assets" / "pairs.csv") << "a,7\nb,9\n";
+  std::ofstream(dir / "assets" / "dup.txt") << "x\ny\nx\n";
+
+  Graph lines = TableGraph("vocab.txt", -2, -1, DType::kInt64, -1);
+  ASSERT_TRUE(FillTables(&lines, dir.string()).ok());
+  const Node* t = lines.FindNode("table");
+  const Tensor* keys = t->attrs.Get<Tensor>(kTableKeysAttr);
+  const Tensor* values = t->attrs.Get<Tensor>(kTableValuesAttr);
+  ASSERT_NE(keys, nullptr);
+  ASSERT_NE(values, nullptr);
+  EXPECT_THAT(std::vector<std::string>(keys->strings().begin(), keys->strings().end()),
+              ::testing::ElementsAre("cash", "card", "other"));
+  EXPECT_THAT(
+      std::vector<int64_t>(values->values<int64_t>().begin(), values->values<int64_t>().end()),
+      ::testing::ElementsAre(0, 1, 2));
+
+  Graph truncated = TableGraph("vocab.txt", -2, -1, DType::kInt64, 2);
+  ASSERT_TRUE(FillTables(&truncated, dir.string()).ok());
+  EXPECT_EQ(truncated.FindNode("table")->attrs.Get<Tensor>(kTableKeysAttr)->num_elements(), 2);
+
+  Graph columns = TableGraph("pairs.csv", 0, 1, DType::kInt64, -1);
+  ASSERT_TRUE(FillTables(&columns, dir.string()).ok());
+  const Tensor* pair_values = columns.FindNode("table")->attrs.Get<Tensor>(kTableValuesAttr);
+  EXPECT_THAT(std::vector<int64_t>(pair_values->values<int64_t>().begin(),
+                                   pair_values->values<int64_t>().end()),
+              ::testing::ElementsAre(7, 9));
+
+  Graph missing = TableGraph("absent.txt", -2, -1, DType::kInt64, -1);
+  absl::Status s = FillTables(&missing, dir.string());
+  EXPECT_THAT(s.message(), HasSubstr("'init'"));
+  EXPECT_THAT(s.message(), HasSubstr("absent.txt"));
+
+  Graph too_few = TableGraph("vocab.txt", -2, -1, DType::kInt64, 5);
+  EXPECT_THAT(FillTables(&too_few, dir.string()).message(), HasSubstr("vocab_size is 5"));
+
+  Graph bad_int = TableGraph("vocab.txt", -2, -2, DType::kInt64, -1);
+  EXPECT_THAT(FillTables(&bad_int, dir.string()).message(), HasSubstr("'cash' is not an integer"));
+
+  // Duplicate keys load; the table kernel refuses them, as TF's HashTable does.
+  Graph dup = TableGraph("dup.txt", -2, -1, DType::kInt64, -1);
+  ASSERT_TRUE(FillTables(&dup, dir.string()).ok());
+  Node size;
+  size.name = "size";
+  size.op = "LookupTableSizeV2";
+  size.inputs = {TensorRef{"table", 0}};
+  ASSERT_TRUE(dup.AddNode(size).ok());
+  PlanOptions options;
+  options.outputs = {"size"};
+  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan = ExecutionPlan::Create(dup, options);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(plan.status().message(), HasSubstr("twice"));
+  fs::remove_all(dir);
 }
 
 }  // namespace
