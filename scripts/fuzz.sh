@@ -16,7 +16,7 @@ root=$(pwd)
 seconds=${1:-60}
 shift || true
 all_targets=(tf_graphdef_fuzz savedmodel_fuzz onnx_fuzz feature_config_fuzz request_json_fuzz
-             package_fuzz score_fuzz http_request_fuzz)
+             package_fuzz score_fuzz http_request_fuzz tf_example_fuzz)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 build_dir=${BUILD_DIR:-build-fuzz}
@@ -98,6 +98,24 @@ make_corpus() {  # target -> prints the corpus dir and max_len
       printf '\x07GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >"$dir/seed-get"
       printf '\x03POST /v1/models/din:predict?heads=a HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET /v1/models/din HTTP/1.0\r\n\r\n' >"$dir/seed-pipelined"
       printf '\x05POST /v1/models/din:predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n{}\r\n0\r\nT: 1\r\n\r\n' >"$dir/seed-chunked" ;;
+    tf_example_fuzz)
+      cap=4096
+      local tmp
+      tmp=$(mktemp -d)
+      # The first 32 raw taxi eval tf.Examples, one record per seed (TFRecord: u64 length,
+      # u32 crc, data, u32 crc).
+      python3 - "$tmp" tests/data/tf_feature_columns/taxi/raw_eval/*.gz <<'PY'
+import gzip, struct, sys
+out, n = sys.argv[1], 0
+for path in sys.argv[2:]:
+    data, i = gzip.open(path).read(), 0
+    while i + 12 <= len(data) and n < 32:
+        (length,) = struct.unpack('<Q', data[i:i + 8])
+        open(f'{out}/{n}.pb', 'wb').write(data[i + 12:i + 12 + length])
+        n, i = n + 1, i + 16 + length
+PY
+      add_seeds "$dir" $cap "$tmp"/*.pb
+      rm -rf "$tmp" ;;
     request_json_fuzz|score_fuzz)
       cap=65536
       local tmp line n=0

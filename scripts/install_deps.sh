@@ -21,6 +21,7 @@ packages=(
   clang-14 libclang-rt-14-dev         # sanitizer builds and libFuzzer (scripts/sanitize.sh, fuzz.sh)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy               # fixture generators and test helpers
+  zlib1g-dev                          # reads the gzipped TFRecord fixtures of tf_feature_columns_test
 )
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)              # ONNX Runtime (npm onnxruntime-node) as a test peer

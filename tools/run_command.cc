@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -124,6 +125,8 @@ bool IsIntegral(DType dtype) {
 
 // Element text: integers exactly, floats in their shortest round-trip form.
 std::string ElementText(const Tensor& t, int64_t i) {
+  if (t.dtype() == DType::kString)
+    return absl::StrCat("\"", absl::CHexEscape(t.strings()[i]), "\"");
   if (t.dtype() == DType::kInt64) return absl::StrCat(t.values<int64_t>()[i]);
   if (t.dtype() == DType::kUInt64) return absl::StrCat(t.values<uint64_t>()[i]);
   if (IsIntegral(t.dtype())) return absl::StrCat(static_cast<int64_t>(ElementAsDouble(t, i)));
@@ -161,7 +164,9 @@ tools::RunReport ToReport(int line, const Scorer& scorer, const TensorJsonDocume
     o->set_dtype(std::string(DTypeName(t.dtype())));
     for (int64_t d : t.dims()) o->add_dims(d);
     for (int64_t i = 0; i < t.num_elements(); ++i) {
-      if (t.dtype() == DType::kFloat32) {
+      if (t.dtype() == DType::kString) {
+        o->add_strings(t.strings()[i]);
+      } else if (t.dtype() == DType::kFloat32) {
         o->add_values(t.values<float>()[i]);
       } else if (t.dtype() == DType::kFloat64) {
         o->add_doubles(t.values<double>()[i]);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/util/json_util.h"
+#include "graph/analysis/feature_columns.h"
 #include "graph/analysis/flops.h"
 #include "graph/analysis/op_support.h"
 #include "graph/analysis/shape_inference.h"
@@ -298,6 +299,15 @@ absl::StatusOr<GraphSummaryProto> SummarizeGraph(const Graph& graph) {
       by_op.begin(), by_op.end(),
       [](const SummaryOpFlops& a, const SummaryOpFlops& b) { return a.flops() > b.flops(); });
   for (SummaryOpFlops& f : by_op) *s.add_flops_by_op() = std::move(f);
+  for (FeatureColumnInfo& c : FindFeatureColumns(graph)) {
+    SummaryFeatureColumn* out = s.add_feature_columns();
+    out->set_kind(std::move(c.kind));
+    out->set_node(std::move(c.node));
+    out->set_op(std::move(c.op));
+    for (std::string& in : c.inputs) out->add_inputs(std::move(in));
+    out->set_buckets(c.buckets);
+    out->set_detail(std::move(c.detail));
+  }
   return s;
 }
 
@@ -357,6 +367,22 @@ std::string FormatSummaryText(const GraphSummaryProto& s) {
   if (!s.fusion_notes().empty()) {
     absl::StrAppend(&out, "\nO2 fusion patterns (fused blocks and near misses)\n");
     for (const std::string& note : s.fusion_notes()) absl::StrAppend(&out, "  ", note, "\n");
+  }
+  if (s.feature_columns_size() > 0) {
+    absl::StrAppend(&out, "\nFeature columns in the graph (", s.feature_columns_size(), "):\n");
+    rows = {{"kind", "reads", "buckets", "op", "node", "detail"}};
+    for (const SummaryFeatureColumn& c : s.feature_columns()) {
+      std::vector<std::string> reads(c.inputs().begin(), c.inputs().end());
+      if (reads.size() > 3) {
+        const size_t more = reads.size() - 3;
+        reads.resize(3);
+        reads.push_back(absl::StrCat("+", more));
+      }
+      rows.push_back({c.kind(), reads.empty() ? "-" : absl::StrJoin(reads, ","),
+                      c.buckets() < 0 ? "-" : WithCommas(c.buckets()), c.op(), c.node(),
+                      c.detail()});
+    }
+    absl::StrAppend(&out, Table(rows, {false, false, true, false, false, false}));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "graph/exec/op_kernel.h"
 #include "graph/kernels/embedding/embedding_kernels.h"
+#include "graph/kernels/features/feature_kernels.h"
 #include "graph/kernels/math/fused_kernels.h"
 #include "graph/kernels/math/nn_kernels.h"
 
@@ -38,6 +39,10 @@ const DefaultKernels& GetDefaultKernels() {
     if (absl::Status s = RegisterFusedKernels(&k->registry); !s.ok() && k->status.ok()) {
       k->status = absl::InternalError(
           absl::StrCat("the built-in fused kernels failed to register: ", s.message()));
+    }
+    if (absl::Status s = RegisterFeatureColumnKernels(&k->registry); !s.ok() && k->status.ok()) {
+      k->status = absl::InternalError(
+          absl::StrCat("the built-in feature-column kernels failed to register: ", s.message()));
     }
     return k;
   }();

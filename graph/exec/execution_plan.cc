@@ -175,7 +175,7 @@ class RunContext final : public KernelContext {
                                             absl::Span<const int64_t> dims) override {
     const bool unread = IsUnreadOutput(i);
     if (!unread) RANKOPT_RETURN_IF_ERROR(CheckOutputIndex(i));
-    if (!IsFixedWidth(dtype)) {
+    if (ExecElementSize(dtype) == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("output ", i, ": cannot allocate a tensor of dtype ", DTypeName(dtype)));
     }
@@ -183,7 +183,7 @@ class RunContext final : public KernelContext {
     if (!n.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("output ", i, ": ", n.status().message()));
     }
-    const size_t element = DTypeSize(dtype);
+    const size_t element = ExecElementSize(dtype);
     if (static_cast<uint64_t>(*n) > std::numeric_limits<size_t>::max() / 2 / element) {
       return absl::ResourceExhaustedError(
           absl::StrCat("output ", i, ": ", *n, " elements of ", DTypeName(dtype), " are too many"));
@@ -219,6 +219,17 @@ class RunContext final : public KernelContext {
     if (block >= 0) ++state_->blocks[block].refs;
     SetOutput(output, TensorView{in.dtype, Dims(dims.begin(), dims.end()), in.data}, block);
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<char*> AllocateStringBytes(size_t bytes) override {
+    const size_t cap = state_->memory_cap;
+    if (cap != 0 && (bytes > cap || state_->arena.used() > cap - bytes)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "allocating ", bytes, " bytes of strings exceeds the run's memory cap of ", cap,
+          " bytes; raise PlanOptions.memory_cap_bytes or send fewer candidates per request"));
+    }
+    RANKOPT_ASSIGN_OR_RETURN(void* data, state_->arena.Allocate(bytes));
+    return static_cast<char*>(data);
   }
 
   absl::StatusOr<void*> AllocateScratch(size_t bytes) override {
@@ -271,6 +282,16 @@ class Plan final : public ExecutionPlan {
       outputs->clear();
       outputs->reserve(views.size());
       for (const TensorView& v : views) {
+        if (v.dtype == DType::kString) {
+          std::vector<std::string> strings;
+          strings.reserve(static_cast<size_t>(v.NumElements()));
+          for (absl::string_view s : v.strings()) strings.emplace_back(s);
+          RANKOPT_ASSIGN_OR_RETURN(
+              Tensor t, Tensor::FromStrings(std::vector<int64_t>(v.dims.begin(), v.dims.end()),
+                                            std::move(strings)));
+          outputs->push_back(std::move(t));
+          continue;
+        }
         RANKOPT_ASSIGN_OR_RETURN(
             Tensor t,
             Tensor::FromBytes(v.dtype, std::vector<int64_t>(v.dims.begin(), v.dims.end()),
@@ -394,10 +415,10 @@ class Plan final : public ExecutionPlan {
     state->outputs.clear();
     for (size_t i = 0; i < output_slots_.size(); ++i) {
       const TensorView& v = state->values[output_slots_[i]];
-      if (!IsFixedWidth(v.dtype)) {
-        return absl::UnimplementedError(absl::StrCat("output '", output_names_[i], "' is ",
-                                                     DescribeTensor(v),
-                                                     "; only numeric outputs can be returned"));
+      if (!IsFixedWidth(v.dtype) && v.dtype != DType::kString) {
+        return absl::UnimplementedError(
+            absl::StrCat("output '", output_names_[i], "' is ", DescribeTensor(v),
+                         "; only numeric and string outputs can be returned"));
       }
       state->outputs.push_back(v);
     }
@@ -411,6 +432,7 @@ class Plan final : public ExecutionPlan {
   std::vector<int> output_slots_;
   std::deque<Node> nodes_;      // stable addresses: kernels and contexts point here
   std::deque<Tensor> tensors_;  // constants, shared with the graph's storage
+  std::deque<std::vector<absl::string_view>> string_constants_;  // elements of string constants
   std::vector<std::pair<int, TensorView>> constants_;
   std::vector<Step> steps_;
   int num_slots_ = 0;
@@ -606,11 +628,11 @@ struct PlanStages {
                       ? node.output_names[0]
                       : node.name;
         const DType* dtype = node.attrs.Get<DType>("dtype");
-        if (dtype == nullptr || !IsFixedWidth(*dtype)) {
+        if (dtype == nullptr || (!IsFixedWidth(*dtype) && *dtype != DType::kString)) {
           return absl::UnimplementedError(absl::StrCat(
               NodeLabel(node), ": graph input '", in.name, "' has ",
               dtype ? absl::StrCat("dtype ", DTypeName(*dtype)) : std::string("no dtype"),
-              "; the executor takes numeric inputs only (feed strings through a feature config)"));
+              "; the executor takes numeric and string inputs only"));
         }
         in.dtype = *dtype;
         if (const Shape* shape = node.attrs.Get<Shape>("shape")) in.shape = *shape;
@@ -629,7 +651,13 @@ struct PlanStages {
         view.dtype = kept.dtype();
         view.dims.assign(kept.dims().begin(), kept.dims().end());
         // Kernels only read inputs; the view needs a mutable pointer by its type alone.
-        view.data = IsFixedWidth(kept.dtype()) ? const_cast<char*>(kept.bytes().data()) : nullptr;
+        if (kept.dtype() == DType::kString) {
+          std::vector<absl::string_view>& views = plan->string_constants_.emplace_back();
+          for (const std::string& s : kept.strings()) views.emplace_back(s);
+          view.data = views.data();
+        } else {
+          view.data = IsFixedWidth(kept.dtype()) ? const_cast<char*>(kept.bytes().data()) : nullptr;
+        }
         plan->constants_.emplace_back(slots.first_slot[index], std::move(view));
       }
     }

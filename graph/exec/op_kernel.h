@@ -20,6 +20,7 @@
 #include "graph/exec/tensor_view.h"
 #include "graph/ir/graph.h"
 #include "graph/ops/op_info.h"
+#include "rankopt/status_macros.h"
 
 namespace rankopt {
 
@@ -40,6 +41,13 @@ class KernelContext {
   virtual absl::Status ForwardInput(int input, int output, absl::Span<const int64_t> dims) = 0;
   // Scratch bytes (64-byte aligned) valid until Compute returns.
   virtual absl::StatusOr<void*> AllocateScratch(size_t bytes) = 0;
+  // Bytes for the characters of string outputs: valid until the run ends (a string tensor's
+  // elements are string_views that may outlive any block). The default hands out scratch, right
+  // only for contexts whose scratch lives as long as the outputs (test harnesses).
+  virtual absl::StatusOr<char*> AllocateStringBytes(size_t bytes) {
+    RANKOPT_ASSIGN_OR_RETURN(void* p, AllocateScratch(bytes));
+    return static_cast<char*>(p);
+  }
   // The node being computed, for error messages and attributes.
   virtual const Node& node() const = 0;
 };

@@ -20,7 +20,7 @@ namespace dom = simdjson::dom;
 
 constexpr DType kJsonDTypes[] = {DType::kFloat32, DType::kFloat64, DType::kInt8,  DType::kUInt8,
                                  DType::kInt16,   DType::kUInt16,  DType::kInt32, DType::kUInt32,
-                                 DType::kInt64,   DType::kUInt64,  DType::kBool};
+                                 DType::kInt64,   DType::kUInt64,  DType::kBool,  DType::kString};
 
 absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -149,6 +149,17 @@ absl::StatusOr<Tensor> ParseTensor(dom::element element, absl::string_view where
     return Invalid(where, absl::StrCat("\"data\" has ", data.size(), " values, but dims [",
                                        absl::StrJoin(dims, ","), "] need ", *n));
   }
+  if (dtype == DType::kString) {
+    std::vector<std::string> strings;
+    for (dom::element e : data) {
+      std::string_view s;
+      if (e.get(s) != simdjson::SUCCESS) {
+        return Invalid(where, "\"data\" of a string tensor must hold strings");
+      }
+      strings.emplace_back(s);
+    }
+    return Tensor::FromStrings(std::move(dims), std::move(strings));
+  }
   std::string bytes;
   RANKOPT_RETURN_IF_ERROR(FillAs(dtype, data, where, &bytes));
   return Tensor::FromBytes(dtype, std::move(dims), bytes);
@@ -161,7 +172,11 @@ absl::StatusOr<std::vector<NamedTensor>> ParseSection(dom::object section,
     const std::string name(field.key);
     RANKOPT_ASSIGN_OR_RETURN(Tensor t,
                              ParseTensor(field.value, absl::StrCat(where, " '", name, "'")));
-    out.push_back({name, std::move(t)});
+    NamedTensor named{name, std::move(t), {}};
+    if (named.tensor.dtype() == DType::kString) {
+      for (const std::string& v : named.tensor.strings()) named.string_views.emplace_back(v);
+    }
+    out.push_back(std::move(named));
   }
   return out;
 }
@@ -204,7 +219,9 @@ std::vector<NamedTensorView> FeedsOf(const std::vector<NamedTensor>& tensors) {
     TensorView v;
     v.dtype = t.tensor.dtype();
     v.dims.assign(t.tensor.dims().begin(), t.tensor.dims().end());
-    v.data = const_cast<char*>(t.tensor.bytes().data());
+    v.data = t.tensor.dtype() == DType::kString
+                 ? static_cast<void*>(const_cast<absl::string_view*>(t.string_views.data()))
+                 : static_cast<void*>(const_cast<char*>(t.tensor.bytes().data()));
     feeds.push_back({t.name, std::move(v)});
   }
   return feeds;

@@ -1,8 +1,8 @@
 // Named tensors as JSON, the format of the peer reference files and of `rankopt run --inputs`:
 //   {"inputs": {"user_id": {"dtype": "int64", "dims": [16], "data": [472, ...]}, ...},
 //    "reference_outputs": {"prob": {"dims": [16, 1], "data": [0.51, ...]}}}
-// "dtype" is a DTypeName ("float32", "int64", "bool", ...; float32 when absent); "data" is the
-// row-major element list (numbers; booleans may also be true/false).
+// "dtype" is a DTypeName ("float32", "int64", "bool", "string", ...; float32 when absent);
+// "data" is the row-major element list (numbers; booleans may also be true/false; strings).
 #ifndef RANKOPT_GRAPH_EXEC_TENSOR_JSON_H_
 #define RANKOPT_GRAPH_EXEC_TENSOR_JSON_H_
 
@@ -19,6 +19,9 @@ namespace rankopt {
 struct NamedTensor {
   std::string name;
   Tensor tensor;
+  // kString: views of tensor.strings(), what FeedsOf binds (ParseTensorJson fills it; the
+  // tensor's storage is shared, so the views survive copies and moves of this struct).
+  std::vector<absl::string_view> string_views;
 };
 
 struct TensorJsonDocument {
@@ -44,7 +47,7 @@ std::vector<TensorJsonRequest> SplitTensorJsonRequests(const std::string& path,
                                                        const std::string& text);
 
 // Views of `tensors` to feed ExecutionPlan::Run; valid while `tensors` lives.
-// REQUIRES: every tensor is fixed-width.
+// REQUIRES: every tensor is fixed-width, or a string tensor with its string_views set.
 std::vector<NamedTensorView> FeedsOf(const std::vector<NamedTensor>& tensors);
 
 }  // namespace rankopt

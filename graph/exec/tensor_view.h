@@ -1,5 +1,7 @@
 // A tensor during execution: dtype, dims and a pointer to dense row-major element bytes owned
-// elsewhere (the run's arena, a graph constant, or the caller's feed). Numeric types only.
+// elsewhere (the run's arena, a graph constant, or the caller's feed). A string tensor's elements
+// are absl::string_view (their bytes live in the run's arena, a constant or the feed, at least as
+// long as the view); a resource (a TF table handle) is one pointer to an object its kernel owns.
 #ifndef RANKOPT_GRAPH_EXEC_TENSOR_VIEW_H_
 #define RANKOPT_GRAPH_EXEC_TENSOR_VIEW_H_
 
@@ -8,12 +10,21 @@
 #include <string>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/dtype.h"
 
 namespace rankopt {
 
 using Dims = absl::InlinedVector<int64_t, 6>;
+
+// Bytes per element while executing: DTypeSize, sizeof(absl::string_view) for kString, a pointer
+// for kResource; 0 for kVariant and kInvalid.
+inline size_t ExecElementSize(DType dtype) {
+  if (dtype == DType::kString) return sizeof(absl::string_view);
+  if (dtype == DType::kResource) return sizeof(const void*);
+  return DTypeSize(dtype);
+}
 
 struct TensorView {
   DType dtype = DType::kInvalid;  // kInvalid: an omitted optional input (ONNX "")
@@ -28,7 +39,7 @@ struct TensorView {
     for (int64_t d : dims) n *= d;
     return n;
   }
-  size_t ByteSize() const { return static_cast<size_t>(NumElements()) * DTypeSize(dtype); }
+  size_t ByteSize() const { return static_cast<size_t>(NumElements()) * ExecElementSize(dtype); }
   // REQUIRES: dtype == DTypeOf<T>().
   template <typename T>
   T* data_as() const {
@@ -38,6 +49,8 @@ struct TensorView {
   absl::Span<const T> values() const {
     return absl::Span<const T>(static_cast<const T*>(data), static_cast<size_t>(NumElements()));
   }
+  // REQUIRES: dtype == DType::kString.
+  absl::Span<const absl::string_view> strings() const { return values<absl::string_view>(); }
 };
 
 // "[2,50,32] float32", for error messages.

@@ -122,7 +122,7 @@ absl::StatusOr<TensorRef> Graph::ResolveTensor(absl::string_view name) const {
     }
   }
   absl::StatusOr<TensorRef> parsed = ParseTensorName(name);
-  if (parsed.ok() && parsed->port != 0 && FindNode(parsed->node) != nullptr) return *parsed;
+  if (parsed.ok() && FindNode(parsed->node) != nullptr) return *parsed;
 
   std::vector<std::string> close = ClosestNames(name);
   return absl::NotFoundError(absl::StrCat(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "graph/tf/checkpoint_reader.h"
+#include "graph/tf/table_init.h"
 #include "graph/tf/tf_convert.h"
 #include "rankopt/status_macros.h"
 
@@ -35,6 +37,47 @@ const tf::AttrValue* FindTfAttr(const tf::NodeDef& node, absl::string_view name)
     if (entry.key() == name) return &entry.value();
   }
   return nullptr;
+}
+
+// Output args of multi-output ops, for MetaGraphDefs whose stripped_op_list lacks them: name and
+// the attribute holding its tensor count ("" = one tensor).
+std::optional<std::vector<std::pair<std::string, int>>> KnownOutputArgs(
+    const tf::NodeDef& node_def) {
+  struct Arg {
+    const char* name;
+    const char* count_attr;
+  };
+  static const auto* const kKnown = new absl::flat_hash_map<std::string, std::vector<Arg>>{
+      {"Unique", {{"y", ""}, {"idx", ""}}},
+      {"UniqueV2", {{"y", ""}, {"idx", ""}}},
+      {"TopKV2", {{"values", ""}, {"indices", ""}}},
+      {"SparseFillEmptyRows",
+       {{"output_indices", ""},
+        {"output_values", ""},
+        {"empty_row_indicator", ""},
+        {"reverse_index_map", ""}}},
+      {"SparseReshape", {{"output_indices", ""}, {"output_shape", ""}}},
+      {"SparseCross", {{"output_indices", ""}, {"output_values", ""}, {"output_shape", ""}}},
+      {"SparseCrossV2", {{"output_indices", ""}, {"output_values", ""}, {"output_shape", ""}}},
+      {"SparseCrossHashed", {{"output_indices", ""}, {"output_values", ""}, {"output_shape", ""}}},
+      {"Unpack", {{"output", "num"}}},
+      {"Split", {{"output", "num_split"}}},
+      {"SplitV", {{"output", "num_split"}}},
+      {"BoostedTreesBucketize", {{"buckets", "num_features"}}},
+  };
+  auto it = kKnown->find(node_def.op());
+  if (it == kKnown->end()) return std::nullopt;
+  std::vector<std::pair<std::string, int>> args;
+  for (const Arg& arg : it->second) {
+    int count = 1;
+    if (*arg.count_attr != '\0') {
+      const tf::AttrValue* n = FindTfAttr(node_def, arg.count_attr);
+      if (n == nullptr || !n->has_i() || n->i() < 0 || n->i() > (1 << 20)) return std::nullopt;
+      count = static_cast<int>(n->i());
+    }
+    args.emplace_back(arg.name, count);
+  }
+  return args;
 }
 
 // Function library and op registry of one MetaGraphDef.
@@ -114,6 +157,12 @@ class FunctionInliner {
     }
     auto it = ops_.find(node_def.op());
     if (it == ops_.end()) {
+      // TF2 exports often strip the op list; the common multi-output ops are known here, and
+      // any other op is taken to have one output arg (so "node:arg:i" is port i).
+      if (std::optional<std::vector<std::pair<std::string, int>>> known =
+              KnownOutputArgs(node_def)) {
+        return *known;
+      }
       return absl::NotFoundError(absl::StrCat(
           origin_, ": function '", function, "' node '", node_def.name(), "' uses op '",
           node_def.op(),
@@ -190,9 +239,14 @@ class FunctionInliner {
           return error(absl::StrCat("bad tensor name '", name, "'"));
         }
         if (parts.size() == 2) return TensorRef{prefix + parts[0], index};
-        RANKOPT_ASSIGN_OR_RETURN(auto outputs, OutputArgs(*it->second, fname));
+        absl::StatusOr<std::vector<std::pair<std::string, int>>> outputs =
+            OutputArgs(*it->second, fname);
+        if (absl::IsNotFound(outputs.status())) {
+          return TensorRef{prefix + parts[0], index};  // a single-output op without an OpDef
+        }
+        if (!outputs.ok()) return outputs.status();
         int port = 0;
-        for (const auto& [arg_name, count] : outputs) {
+        for (const auto& [arg_name, count] : *outputs) {
           if (arg_name == parts[1]) {
             if (index >= count) break;
             return TensorRef{prefix + parts[0], port + index};
@@ -305,6 +359,55 @@ class FunctionInliner {
   absl::flat_hash_map<std::string, const tf::OpDef*> ops_;
 };
 
+// The full tensor name a checkpoint slice key encodes (TF's EncodeTensorNameSlice: OrderedCode
+// NumIncreasing(0), then the name as an OrderedCode string, then the extents), or nullopt.
+std::optional<std::string> SliceKeyName(absl::string_view key) {
+  if (key.size() < 3 || key[0] != '\0') return std::nullopt;
+  std::string name;
+  for (size_t i = 1; i + 1 < key.size(); ++i) {
+    const char c = key[i];
+    if (c == '\0') {
+      if (key[i + 1] == '\x01') return name;
+      if (key[i + 1] != '\xff') return std::nullopt;
+      name.push_back('\0');
+      ++i;
+    } else if (c == '\xff') {
+      if (key[i + 1] != '\0') return std::nullopt;
+      name.push_back('\xff');
+      ++i;
+    } else {
+      name.push_back(c);
+    }
+  }
+  return std::nullopt;
+}
+
+// For "<name>/part_<k>": the checkpoint key of its value: <name> itself when saved whole (one
+// partition), else slice k of <name> (slices sort by their start, so part k is the k-th).
+std::optional<std::string> PartitionSliceKey(const CheckpointReader& reader,
+                                             absl::string_view variable) {
+  const size_t at = variable.rfind("/part_");
+  int part = 0;
+  if (at == absl::string_view::npos || !absl::SimpleAtoi(variable.substr(at + 6), &part) ||
+      part < 0) {
+    return std::nullopt;
+  }
+  const absl::string_view full = variable.substr(0, at);
+  // One partition covering the whole variable is saved as the variable itself.
+  if (const tf::BundleEntryProto* whole = reader.FindEntry(full);
+      whole != nullptr && whole->slices_size() == 0) {
+    return part == 0 ? std::optional<std::string>(std::string(full)) : std::nullopt;
+  }
+  std::vector<std::string> slices;
+  for (const std::string& key : reader.Keys()) {
+    std::optional<std::string> name = SliceKeyName(key);
+    if (name.has_value() && *name == full) slices.push_back(key);
+  }
+  std::sort(slices.begin(), slices.end());
+  if (static_cast<size_t>(part) >= slices.size()) return std::nullopt;
+  return slices[part];
+}
+
 bool IsVariableOp(absl::string_view op) {
   return op == "VariableV2" || op == "Variable" || op == "VarHandleOp";
 }
@@ -381,6 +484,17 @@ absl::Status FreezeVariables(Graph* graph, const std::string& dir) {
       if (reader->Contains(candidate)) {
         key = &candidate;
         break;
+      }
+    }
+    // A partitioned variable "<name>/part_<k>": its value is slice k of <name>.
+    std::string slice_key;
+    if (key == nullptr) {
+      for (const std::string& candidate : candidates) {
+        if (std::optional<std::string> k = PartitionSliceKey(*reader, candidate)) {
+          slice_key = *std::move(k);
+          key = &slice_key;
+          break;
+        }
       }
     }
     if (key == nullptr) {
@@ -537,6 +651,12 @@ absl::StatusOr<Graph> ImportSavedModel(const std::string& dir, const SavedModelO
     if (all) chosen = i;
     available.push_back(TagsString(saved_model.meta_graphs(i)));
   }
+  // The default tags find the one MetaGraphDef of a SavedModel exported under other tags
+  // (tf.Transform's transform_fn is tagged "transform").
+  if (chosen < 0 && options.tags == SavedModelOptions().tags &&
+      saved_model.meta_graphs_size() == 1) {
+    chosen = 0;
+  }
   if (chosen < 0) {
     return absl::NotFoundError(absl::StrCat(
         dir, ": no MetaGraphDef with tags '", options.tags,
@@ -574,6 +694,7 @@ absl::StatusOr<Graph> ImportSavedModel(const std::string& dir, const SavedModelO
   FunctionInliner inliner(meta, dir);
   RANKOPT_RETURN_IF_ERROR(inliner.InlineAll(&graph));
   RANKOPT_RETURN_IF_ERROR(FreezeVariables(&graph, dir));
+  RANKOPT_RETURN_IF_ERROR(FillTables(&graph, dir));
 
   graph.set_source(std::make_shared<TfSavedModelSource>(std::move(saved_model), chosen, dir));
   absl::Status valid = graph.Validate();

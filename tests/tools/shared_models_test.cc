@@ -51,15 +51,9 @@ TEST(SharedModelsTest, EveryModelSummarizesPrunesAndReloads) {
   if (!fs::exists(shared / "models") || !fs::exists(shared / "peers" / "mini")) {
     GTEST_SKIP() << shared << " is absent";
   }
-  // tf-feature-columns/ holds TF exports with feature columns in the graph (string tensors, hash
-  // tables, partitioned variables, non-serve tags): what issue 17 teaches rankopt to read. Until
-  // then they are not part of "every model rankopt reads".
-  std::vector<fs::path> models;
-  for (const fs::path& path : FindModels(shared / "models")) {
-    if (fs::relative(path, shared / "models").begin()->string() != "tf-feature-columns") {
-      models.push_back(path);
-    }
-  }
+  // tf-feature-columns/ (TF exports with feature columns in the graph: string tensors, hash
+  // tables, partitioned variables, a "transform" tag) is included.
+  std::vector<fs::path> models = FindModels(shared / "models");
   for (const fs::path& path : FindModels(shared / "peers" / "mini")) models.push_back(path);
   const fs::path out_dir = fs::temp_directory_path() / "rankopt_shared_models_test";
   fs::remove_all(out_dir);

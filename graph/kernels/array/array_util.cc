@@ -85,9 +85,9 @@ absl::StatusOr<const TensorView*> RequiredInput(const KernelContext& ctx, int i)
     return NodeError(ctx.node(), "input ", i, " is missing");
   }
   const TensorView& t = ctx.input(i);
-  if (!IsFixedWidth(t.dtype)) {
+  if (ExecElementSize(t.dtype) == 0) {
     return NodeError(ctx.node(), "input ", i, " is ", DescribeTensor(t),
-                     "; expected a numeric or bool tensor");
+                     "; expected a numeric, bool or string tensor");
   }
   return &t;
 }

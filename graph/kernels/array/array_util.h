@@ -100,7 +100,7 @@ inline char* MutableBytes(const TensorView& t) { return static_cast<char*>(t.dat
 // Byte strides of a dense row-major tensor.
 inline Dims ByteStrides(const TensorView& t) {
   Dims s = ElementStrides(t.dims);
-  for (int64_t& v : s) v *= static_cast<int64_t>(DTypeSize(t.dtype));
+  for (int64_t& v : s) v *= static_cast<int64_t>(ExecElementSize(t.dtype));
   return s;
 }
 // Product of dims[begin, end).

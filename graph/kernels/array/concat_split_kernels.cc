@@ -38,7 +38,8 @@ absl::Status ConcatCompute(KernelContext* ctx, int first, int count, int64_t axi
   }
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, ref->dtype, out_dims));
   const int64_t outer = Product(ref->dims, 0, axis);
-  const int64_t inner = Product(ref->dims, axis + 1, ref->dims.size()) * DTypeSize(ref->dtype);
+  const int64_t inner =
+      Product(ref->dims, axis + 1, ref->dims.size()) * ExecElementSize(ref->dtype);
   char* dst = MutableBytes(out);
   for (int64_t o = 0; o < outer; ++o) {
     for (int i = first; i < first + count; ++i) {
@@ -89,7 +90,7 @@ Factory PackFactory(const KernelBuildContext& b) {
     out_dims.insert(out_dims.begin() + axis, n);
     RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, ref->dtype, out_dims));
     const int64_t outer = Product(ref->dims, 0, axis);
-    const int64_t chunk = Product(ref->dims, axis, ref->dims.size()) * DTypeSize(ref->dtype);
+    const int64_t chunk = Product(ref->dims, axis, ref->dims.size()) * ExecElementSize(ref->dtype);
     if (chunk == 0) return absl::OkStatus();
     char* dst = MutableBytes(out);
     for (int64_t o = 0; o < outer; ++o) {
@@ -118,7 +119,7 @@ Factory UnpackFactory(const KernelBuildContext& b) {
     Dims out_dims = in->dims;
     out_dims.erase(out_dims.begin() + axis);
     const int64_t outer = Product(in->dims, 0, axis);
-    const int64_t chunk = Product(in->dims, axis + 1, in->dims.size()) * DTypeSize(in->dtype);
+    const int64_t chunk = Product(in->dims, axis + 1, in->dims.size()) * ExecElementSize(in->dtype);
     for (int64_t k = 0; k < n; ++k) {
       RANKOPT_ASSIGN_OR_RETURN(TensorView out,
                                ctx->AllocateOutput(static_cast<int>(k), in->dtype, out_dims));
@@ -150,7 +151,7 @@ absl::Status SplitCompute(KernelContext* ctx, int in_index, int64_t axis_raw,
                      " of ", DescribeTensor(*in), " has ", in->dims[axis]);
   }
   const int64_t outer = Product(in->dims, 0, axis);
-  const int64_t inner = Product(in->dims, axis + 1, in->dims.size()) * DTypeSize(in->dtype);
+  const int64_t inner = Product(in->dims, axis + 1, in->dims.size()) * ExecElementSize(in->dtype);
   const int64_t row = in->dims[axis] * inner;
   int64_t offset = 0;
   for (size_t k = 0; k < sizes.size(); ++k) {

@@ -61,7 +61,7 @@ absl::Status TransposeCompute(KernelContext* ctx, absl::Span<const int64_t> perm
     maps[a].src_stride = strides[perm[a]];
     FillIota(maps[a].index);
   }
-  CopyByAxisMaps(maps, Bytes(*in), MutableBytes(out), DTypeSize(in->dtype), nullptr);
+  CopyByAxisMaps(maps, Bytes(*in), MutableBytes(out), ExecElementSize(in->dtype), nullptr);
   return absl::OkStatus();
 }
 
@@ -111,7 +111,7 @@ Factory TileFactory(const KernelBuildContext&) {
       maps[a].src_stride = strides[a];
       for (int64_t o = 0; o < out_dims[a]; ++o) maps[a].index[o] = o % in->dims[a];
     }
-    CopyByAxisMaps(maps, Bytes(*in), MutableBytes(out), DTypeSize(in->dtype), nullptr);
+    CopyByAxisMaps(maps, Bytes(*in), MutableBytes(out), ExecElementSize(in->dtype), nullptr);
     return absl::OkStatus();
   });
 }
@@ -137,7 +137,7 @@ absl::Status BroadcastInto(KernelContext* ctx, const TensorView& in,
     maps[a].src_stride = a < lead ? 0 : strides[a - lead];
     FillIota(maps[a].index, 0, broadcast ? 0 : 1);
   }
-  CopyByAxisMaps(maps, Bytes(in), dst, DTypeSize(in.dtype), nullptr);
+  CopyByAxisMaps(maps, Bytes(in), dst, ExecElementSize(in.dtype), nullptr);
   return absl::OkStatus();
 }
 
@@ -231,7 +231,7 @@ absl::Status PadCompute(KernelContext* ctx, const TensorView& in, absl::Span<con
       maps[a].index[o] = PadSource(o - pads[a], in.dims[a], mode);
     }
   }
-  CopyByAxisMaps(maps, Bytes(in), MutableBytes(out), DTypeSize(in.dtype), fill);
+  CopyByAxisMaps(maps, Bytes(in), MutableBytes(out), ExecElementSize(in.dtype), fill);
   return absl::OkStatus();
 }
 
@@ -282,7 +282,7 @@ Factory OnnxPadFactory(const KernelBuildContext& b) {
         return NodeError(node, "constant_value is ", DescribeTensor(v), "; expected one ",
                          DTypeName(in->dtype), " element");
       }
-      std::memcpy(fill, v.data, DTypeSize(v.dtype));
+      std::memcpy(fill, v.data, ExecElementSize(v.dtype));
     } else {
       RANKOPT_RETURN_IF_ERROR(ScalarBytes(node, attr_value, in->dtype, fill));
     }
@@ -332,7 +332,7 @@ Factory TfPadFactory(const KernelBuildContext& b) {
         return NodeError(node, "constant_values is ", DescribeTensor(*v), "; expected one ",
                          DTypeName(in->dtype), " element");
       }
-      std::memcpy(fill, v->data, DTypeSize(v->dtype));
+      std::memcpy(fill, v->data, ExecElementSize(v->dtype));
     }
     return PadCompute(ctx, *in, pads, mode, fill);
   });
@@ -356,7 +356,7 @@ absl::Status SelectCompute(KernelContext* ctx, const TensorView& cond_in, const 
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, x.dtype, out_dims));
   const int64_t n = out.NumElements();
   if (n == 0) return absl::OkStatus();
-  const size_t esize = DTypeSize(x.dtype);
+  const size_t esize = ExecElementSize(x.dtype);
   RANKOPT_ASSIGN_OR_RETURN(void* ybuf, ctx->AllocateScratch(n * esize));
   RANKOPT_ASSIGN_OR_RETURN(void* cbuf, ctx->AllocateScratch(n));
   RANKOPT_RETURN_IF_ERROR(BroadcastInto(ctx, x, out_dims, MutableBytes(out)));
@@ -411,7 +411,7 @@ absl::Status OneHotCompute(KernelContext* ctx, const TensorView& indices, int64_
   out_dims.insert(out_dims.begin() + axis, depth);
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, dtype, out_dims));
   const int64_t n = out.NumElements();
-  const size_t esize = DTypeSize(dtype);
+  const size_t esize = ExecElementSize(dtype);
   char* dst = MutableBytes(out);
   for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * esize, off, esize);
   if (n == 0) return absl::OkStatus();
@@ -465,7 +465,7 @@ Factory OnnxOneHotFactory(const KernelBuildContext& b) {
                        DescribeTensor(*values), " must be one element and [off, on]");
     }
     const int64_t depth = ValueAt<int64_t>(*depth_t, 0);
-    const size_t esize = DTypeSize(values->dtype);
+    const size_t esize = ExecElementSize(values->dtype);
     return OneHotCompute(ctx, *indices, depth, axis, Bytes(*values) + esize, Bytes(*values),
                          values->dtype, /*wrap_negative=*/true);
   });
@@ -495,7 +495,7 @@ absl::Status ReverseSequenceCompute(KernelContext* ctx, int64_t seq_raw, int64_t
   }
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, in->dtype, in->dims));
   const int64_t n = in->NumElements();
-  const size_t esize = DTypeSize(in->dtype);
+  const size_t esize = ExecElementSize(in->dtype);
   const Dims strides = ElementStrides(in->dims);
   for (int64_t f = 0; f < n; ++f) {
     const int64_t b = (f / strides[batch]) % in->dims[batch];

@@ -60,7 +60,8 @@ absl::Status GatherCompute(KernelContext* ctx, const TensorView& data, const Ten
   out_dims.insert(out_dims.end(), data.dims.begin() + axis + 1, data.dims.end());
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, data.dtype, out_dims));
   const int64_t outer = Product(data.dims, 0, axis);
-  const int64_t inner = Product(data.dims, axis + 1, data.dims.size()) * DTypeSize(data.dtype);
+  const int64_t inner =
+      Product(data.dims, axis + 1, data.dims.size()) * ExecElementSize(data.dtype);
   if (inner == 0 || n == 0) return absl::OkStatus();
   const char* src = static_cast<const char*>(data.data);
   char* dst = static_cast<char*>(out.data);
@@ -130,9 +131,9 @@ absl::Status GatherNdCompute(KernelContext* ctx, int64_t batch_dims, bool wrap) 
   const int64_t batches = Product(data->dims, 0, batch_dims);
   const int64_t per_batch = Product(indices->dims, batch_dims, q - 1);
   const int64_t slice_bytes =
-      Product(data->dims, batch_dims + k_dims, data->dims.size()) * DTypeSize(data->dtype);
+      Product(data->dims, batch_dims + k_dims, data->dims.size()) * ExecElementSize(data->dtype);
   const int64_t batch_bytes =
-      Product(data->dims, batch_dims, data->dims.size()) * DTypeSize(data->dtype);
+      Product(data->dims, batch_dims, data->dims.size()) * ExecElementSize(data->dtype);
   const Dims strides = ElementStrides(absl::MakeConstSpan(data->dims).subspan(batch_dims));
   // Validate every coordinate before allocating.
   for (int64_t t = 0; t < batches * per_batch; ++t) {
@@ -150,7 +151,7 @@ absl::Status GatherNdCompute(KernelContext* ctx, int64_t batch_dims, bool wrap) 
   if (slice_bytes == 0) return absl::OkStatus();
   const char* src = static_cast<const char*>(data->data);
   char* dst = static_cast<char*>(out.data);
-  const int64_t esize = static_cast<int64_t>(DTypeSize(data->dtype));
+  const int64_t esize = static_cast<int64_t>(ExecElementSize(data->dtype));
   for (int64_t bt = 0; bt < batches; ++bt) {
     for (int64_t i = 0; i < per_batch; ++i) {
       const int64_t t = bt * per_batch + i;

@@ -243,7 +243,7 @@ absl::Status FillOutput(KernelContext* ctx, absl::Span<const int64_t> dims, DTyp
     }
   }
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, dtype, dims));
-  const size_t esize = DTypeSize(dtype);
+  const size_t esize = ExecElementSize(dtype);
   const int64_t n = out.NumElements();
   char* dst = static_cast<char*>(out.data);
   for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * esize, value, esize);

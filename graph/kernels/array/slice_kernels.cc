@@ -31,7 +31,7 @@ absl::Status CopyRegion(KernelContext* ctx, const TensorView& in, absl::Span<con
     maps[a].src_stride = strides[a];
     FillIota(maps[a].index, start[a], step[a]);
   }
-  CopyByAxisMaps(maps, Bytes(in), MutableBytes(out), DTypeSize(in.dtype), nullptr);
+  CopyByAxisMaps(maps, Bytes(in), MutableBytes(out), ExecElementSize(in.dtype), nullptr);
   return absl::OkStatus();
 }
 

@@ -111,7 +111,7 @@ Factory UniqueFactory(const KernelBuildContext& b) {
     if (out_idx == DType::kInt32 && n > std::numeric_limits<int32_t>::max()) {
       return NodeError(node, "x has ", n, " elements, too many for out_idx int32");
     }
-    const size_t esize = DTypeSize(x->dtype);
+    const size_t esize = ExecElementSize(x->dtype);
     const char* src = static_cast<const char*>(x->data);
     RANKOPT_ASSIGN_OR_RETURN(TensorView idx, ctx->AllocateOutput(1, out_idx, x->dims));
     absl::flat_hash_map<uint64_t, int64_t> seen;
@@ -206,7 +206,7 @@ Factory SparseFillEmptyRowsFactory(const KernelBuildContext&) {
     RANKOPT_ASSIGN_OR_RETURN(TensorView out_val,
                              ctx->AllocateOutput(1, values->dtype, out_val_dims));
     RANKOPT_ASSIGN_OR_RETURN(TensorView reverse, ctx->AllocateOutput(3, DType::kInt64, map_dims));
-    const size_t esize = DTypeSize(values->dtype);
+    const size_t esize = ExecElementSize(values->dtype);
     int64_t* oi = out_idx.data_as<int64_t>();
     char* ov = static_cast<char*>(out_val.data);
     const char* iv = static_cast<const char*>(values->data);

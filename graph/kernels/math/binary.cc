@@ -265,12 +265,12 @@ void Compute2(const TensorView& a, const TensorView& b, const TensorView& out) {
 template <BinOp kOp>
 absl::Status CheckDTypes(const Node& node, const TensorView& a, const TensorView& b, int bi) {
   const DType t = a.dtype;
-  const bool ok = (t == DType::kFloat32 && AllowsFloat(kOp)) ||
+  const bool ok = ((t == DType::kFloat32 || t == DType::kFloat64) && AllowsFloat(kOp)) ||
                   ((t == DType::kInt32 || t == DType::kInt64) && AllowsInt(kOp)) ||
                   (t == DType::kBool && AllowsBool(kOp));
   if (!ok) {
     std::string accepted;
-    if (AllowsFloat(kOp)) accepted += "float32";
+    if (AllowsFloat(kOp)) accepted += "float32/float64";
     if (AllowsInt(kOp)) accepted += accepted.empty() ? "int32/int64" : "/int32/int64";
     if (AllowsBool(kOp)) accepted += accepted.empty() ? "bool" : "/bool";
     return DTypeError(node, 0, a, accepted);
@@ -306,6 +306,9 @@ void Dispatch2(const TensorView& a, const TensorView& b, const TensorView& out) 
   switch (a.dtype) {
     case DType::kFloat32:
       if constexpr (AllowsFloat(kOp)) Compute2<kOp, float>(a, b, out);
+      break;
+    case DType::kFloat64:
+      if constexpr (AllowsFloat(kOp)) Compute2<kOp, double>(a, b, out);
       break;
     case DType::kInt32:
       if constexpr (AllowsInt(kOp)) Compute2<kOp, int32_t>(a, b, out);
@@ -444,6 +447,53 @@ class BiasAddKernel : public OpKernel {
  private:
   bool nchw_;
 };
+
+// TF Equal/NotEqual over strings (T = string): equal dims, or one side a single element.
+class StringCompareKernel final : public OpKernel {
+ public:
+  explicit StringCompareKernel(bool not_equal) : not_equal_(not_equal) {}
+  absl::Status Compute(KernelContext* ctx) const override {
+    RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, 2, 2));
+    const TensorView& x = ctx->input(0);
+    const TensorView& y = ctx->input(1);
+    if (x.dtype != DType::kString || y.dtype != DType::kString) {
+      return NodeError(ctx->node(), "compares ", DescribeTensor(x), " with ", DescribeTensor(y),
+                       "; expected two string tensors");
+    }
+    const int64_t nx = x.NumElements(), ny = y.NumElements();
+    const bool same = x.dims == y.dims;
+    if (!same && nx != 1 && ny != 1) {
+      return NodeError(ctx->node(), "string operands ", DescribeTensor(x), " and ",
+                       DescribeTensor(y),
+                       " must have equal shapes or one of them a single element");
+    }
+    const TensorView& big = same || ny == 1 ? x : y;
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, DType::kBool, big.dims));
+    const absl::string_view* a = x.data_as<const absl::string_view>();
+    const absl::string_view* b = y.data_as<const absl::string_view>();
+    bool* dst = out.data_as<bool>();
+    const int64_t n = out.NumElements();
+    for (int64_t i = 0; i < n; ++i) {
+      dst[i] = (a[nx == 1 ? 0 : i] == b[ny == 1 ? 0 : i]) != not_equal_;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  bool not_equal_;
+};
+
+// Equal/NotEqual: the string kernel when the node's T is string, else the numeric one.
+template <BinOp kOp>
+KernelFactory CompareFactory() {
+  return [](const KernelBuildContext& b) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    const DType* t = b.node->attrs.Get<DType>("T");
+    if (t != nullptr && *t == DType::kString) {
+      return std::unique_ptr<OpKernel>(new StringCompareKernel(kOp == BinOp::kNotEqual));
+    }
+    return std::unique_ptr<OpKernel>(new BinaryKernel<kOp>());
+  };
+}
 
 template <typename K, typename... Args>
 KernelFactory Simple(Args... args) {
@@ -599,8 +649,8 @@ absl::Status RegisterBinaryKernels(KernelRegistry* r) {
       {kTf, "SquaredDifference", Simple<BinaryKernel<BinOp::kSquaredDifference>>()},
       {kTf, "Less", Simple<BinaryKernel<BinOp::kLess>>()},
       {kTf, "Greater", Simple<BinaryKernel<BinOp::kGreater>>()},
-      {kTf, "Equal", Simple<BinaryKernel<BinOp::kEqual>>()},
-      {kTf, "NotEqual", Simple<BinaryKernel<BinOp::kNotEqual>>()},
+      {kTf, "Equal", CompareFactory<BinOp::kEqual>()},
+      {kTf, "NotEqual", CompareFactory<BinOp::kNotEqual>()},
       {kTf, "LessEqual", Simple<BinaryKernel<BinOp::kLessEqual>>()},
       {kTf, "GreaterEqual", Simple<BinaryKernel<BinOp::kGreaterEqual>>()},
       {kTf, "LogicalAnd", Simple<BinaryKernel<BinOp::kAnd>>()},

@@ -1,6 +1,7 @@
 // MatMul family: ONNX MatMul (numpy semantics) and Gemm, TF MatMul and BatchMatMul/V2/V3.
-// float32 only; every product runs through the deterministic GemmF32 (gemm.h), so a row of
-// the result is bitwise the same whatever the batch size. A constant B is packed at build.
+// float32: every product runs through the deterministic GemmF32 (gemm.h), so a row of the result
+// is bitwise the same whatever the batch size. A constant B is packed at build. float64 2-D
+// products (no Gemm) take a plain loop.
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -63,11 +64,48 @@ class MatMulKernel : public OpKernel {
     return absl::OkStatus();
   }
 
+  // float64 2-D products (BigQuery ML's exported logistic regressions): the plain triple loop,
+  // accumulated in double in k order.
+  absl::Status ComputeF64(KernelContext* ctx, const TensorView& a, const TensorView& b) const {
+    const Node& node = ctx->node();
+    if (a.rank() != 2 || b.rank() != 2) {
+      return NodeError(node, "float64 MatMul takes 2-D operands, got ", DescribeTensor(a), " and ",
+                       DescribeTensor(b));
+    }
+    const int64_t m = options_.trans_a ? a.dims[1] : a.dims[0];
+    const int64_t k = options_.trans_a ? a.dims[0] : a.dims[1];
+    const int64_t kb = options_.trans_b ? b.dims[1] : b.dims[0];
+    const int64_t n = options_.trans_b ? b.dims[0] : b.dims[1];
+    if (k != kb) {
+      return NodeError(node, "inner dimensions differ: ", DescribeTensor(a), " x ",
+                       DescribeTensor(b));
+    }
+    const int64_t dims[2] = {m, n};
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, DType::kFloat64, dims));
+    const double* x = a.data_as<const double>();
+    const double* w = b.data_as<const double>();
+    double* y = out.data_as<double>();
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; ++p) {
+          acc += x[options_.trans_a ? p * m + i : i * k + p] *
+                 w[options_.trans_b ? j * k + p : p * n + j];
+        }
+        y[i * n + j] = acc;
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Compute(KernelContext* ctx) const override {
     const Node& node = ctx->node();
     RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, 2, options_.gemm ? 3 : 2));
     const TensorView& a = ctx->input(0);
     const TensorView& b = ctx->input(1);
+    if (a.dtype == DType::kFloat64 && b.dtype == DType::kFloat64 && !options_.gemm) {
+      return ComputeF64(ctx, a, b);
+    }
     if (a.dtype != DType::kFloat32) return DTypeError(node, 0, a, "float32");
     if (b.dtype != DType::kFloat32) return DTypeError(node, 1, b, "float32");
     RANKOPT_ASSIGN_OR_RETURN(MatMulShape s, ResolveShape(node, a, b));

@@ -253,6 +253,9 @@ class ArgKernel : public OpKernel {
       case DType::kFloat32:
         Run<float>(x, a, outer, inner, out);
         break;
+      case DType::kFloat64:
+        Run<double>(x, a, outer, inner, out);
+        break;
       case DType::kInt32:
         Run<int32_t>(x, a, outer, inner, out);
         break;
@@ -260,7 +263,7 @@ class ArgKernel : public OpKernel {
         Run<int64_t>(x, a, outer, inner, out);
         break;
       default:
-        return DTypeError(node, 0, x, "float32/int32/int64");
+        return DTypeError(node, 0, x, "float32/float64/int32/int64");
     }
     return absl::OkStatus();
   }

@@ -133,11 +133,15 @@ class UnaryKernel : public OpKernel {
       return absl::OkStatus();
     } else {
       const bool is_int = x.dtype == DType::kInt32 || x.dtype == DType::kInt64;
-      if (x.dtype != DType::kFloat32 && !(is_int && UnaryAllowsInt(kOp))) {
-        return DTypeError(node, 0, x, UnaryAllowsInt(kOp) ? "float32/int32/int64" : "float32");
+      if (x.dtype != DType::kFloat32 && x.dtype != DType::kFloat64 &&
+          !(is_int && UnaryAllowsInt(kOp))) {
+        return DTypeError(node, 0, x,
+                          UnaryAllowsInt(kOp) ? "float32/float64/int32/int64" : "float32/float64");
       }
       RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, x.dtype, x.dims));
-      if (x.dtype == DType::kFloat32) {
+      if (x.dtype == DType::kFloat64) {
+        RunUnary<kOp, double>(x, out, params_);  // the scalar formulas, in double
+      } else if (x.dtype == DType::kFloat32) {
         if constexpr (kOp == UnOp::kSigmoid) {
           SigmoidF32(x.data_as<float>(), out.data_as<float>(), x.NumElements());
         } else {

@@ -1,0 +1,220 @@
+// TF feature columns executed in-graph, per request of 200 tf.Examples (the Chicago-taxi raw eval
+// rows, tests/data/tf_feature_columns/taxi), one core:
+//   BM_TaxiServingFromExamples: the taxi Wide&Deep serving export (../shared) from serialized
+//     tf.Examples: ParseExample, the tf.Transform ops (vocabularies, hashing, quantile buckets,
+//     z-scores), the embedding combiners and the DNN.
+//   BM_TaxiServingFromParsed:   the same graph fed the parsed features (its signature's inputs):
+//     the difference to the above is the ParseExample share.
+//   BM_TaxiTransformOnly:       the tf.Transform graph alone from the parsed raw features (the
+//     feature transforms without the model).
+// The lifted native pipeline (issue 17 part 1) is the comparison these set the baseline for.
+//
+//   build-*/bench/kernels/tf_feature_columns_bench --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "graph/exec/execution_plan.h"
+#include "graph/io/model_io.h"
+#include "graph/tf/tensorflow_subset.pb.h"
+
+namespace rankopt {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int64_t kRequest = 200;
+const fs::path kTaxi = fs::path(RANKOPT_SOURCE_DIR) / "tests/data/tf_feature_columns/taxi";
+const fs::path kServing = fs::path(RANKOPT_SOURCE_DIR) /
+                          "../shared/models/tf-feature-columns/taxi-bqml/trainer/current/"
+                          "serving_model_dir/export/chicago-taxi/1576111633";
+
+std::vector<std::string> RawExamples() {
+  std::vector<std::string> out;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(kTaxi / "raw_eval")) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const fs::path& p : files) {
+    gzFile f = gzopen(p.c_str(), "rb");
+    if (f == nullptr) continue;
+    uint64_t length;
+    uint32_t crc;
+    while (gzread(f, &length, 8) == 8 && gzread(f, &crc, 4) == 4 && length < (1u << 24)) {
+      std::string data(length, '\0');
+      if (gzread(f, data.data(), static_cast<unsigned>(length)) != static_cast<int>(length) ||
+          gzread(f, &crc, 4) != 4) {
+        break;
+      }
+      out.push_back(std::move(data));
+    }
+    gzclose(f);
+  }
+  if (out.size() > static_cast<size_t>(kRequest)) out.resize(kRequest);
+  return out;
+}
+
+// Owned tensors and the views a plan is fed.
+struct Feeds {
+  std::vector<std::string> names;
+  std::vector<Tensor> tensors;
+  std::vector<std::vector<absl::string_view>> strings;
+  std::vector<NamedTensorView> views;
+  void Bind() {
+    strings.assign(tensors.size(), {});
+    views.clear();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      TensorView v;
+      v.dtype = tensors[i].dtype();
+      v.dims.assign(tensors[i].dims().begin(), tensors[i].dims().end());
+      if (v.dtype == DType::kString) {
+        for (const std::string& s : tensors[i].strings()) strings[i].emplace_back(s);
+        v.data = strings[i].data();
+      } else {
+        v.data = const_cast<char*>(tensors[i].bytes().data());
+      }
+      views.push_back({names[i], v});
+    }
+  }
+};
+
+// The parsed raw feature `key` of every example, shaped like `input`.
+Tensor Column(const std::vector<tf::Example>& examples, const std::string& key, DType dtype,
+              const Shape& shape) {
+  std::vector<int64_t> dims = {static_cast<int64_t>(examples.size())};
+  if (shape.known_rank() && shape.rank() == 2) dims.push_back(1);
+  std::vector<std::string> s;
+  std::vector<float> f;
+  std::vector<int64_t> i;
+  for (const tf::Example& e : examples) {
+    const tf::Feature* found = nullptr;  // the map's last entry for `key`, as protobuf reads it
+    for (const tf::FeatureEntry& entry : e.features().feature()) {
+      if (entry.key() == key) found = &entry.value();
+    }
+    if (found == nullptr) std::abort();  // every taxi example has every raw feature
+    const tf::Feature& x = *found;
+    if (dtype == DType::kString) s.push_back(x.bytes_list().value(0));
+    if (dtype == DType::kFloat32) f.push_back(x.float_list().value(0));
+    if (dtype == DType::kInt64) i.push_back(x.int64_list().value(0));
+  }
+  if (dtype == DType::kString) return *Tensor::FromStrings(dims, std::move(s));
+  if (dtype == DType::kFloat32) return *Tensor::FromValues<float>(dims, f);
+  return *Tensor::FromValues<int64_t>(dims, i);
+}
+
+struct Setup {
+  std::unique_ptr<const ExecutionPlan> plan;
+  Feeds feeds;
+};
+
+// `parsed`: feed the signature inputs; else the one serialized-example placeholder.
+std::unique_ptr<Setup> Make(const fs::path& dir, const std::string& signature, bool parsed) {
+  absl::StatusOr<Graph> graph = LoadModel(dir.string());
+  if (!graph.ok()) return nullptr;
+  const Signature* sig = nullptr;
+  for (const Signature& s : graph->signatures()) {
+    if (s.key == signature) sig = &s;
+  }
+  if (sig == nullptr) return nullptr;
+  auto setup = std::make_unique<Setup>();
+  PlanOptions options;
+  for (const SignatureTensor& o : sig->outputs) {
+    if (o.dtype != DType::kString) options.outputs.push_back(o.ref.ToString());
+  }
+  if (parsed) {
+    for (const SignatureTensor& in : sig->inputs) options.outputs.push_back(in.ref.ToString());
+  }
+  const std::vector<std::string> raw = RawExamples();
+  if (parsed) {
+    std::vector<tf::Example> examples(raw.size());
+    for (size_t k = 0; k < raw.size(); ++k) examples[k].ParseFromString(raw[k]);
+    // Feed the parsed tensors in place of their producers: cut at the signature inputs.
+    std::vector<Node> nodes;
+    for (const Node& n : graph->nodes()) nodes.push_back(n);
+    for (const SignatureTensor& in : sig->inputs) {
+      Node p;
+      p.name = "feed/" + in.key;
+      p.op = "Placeholder";
+      p.attrs.Set("dtype", in.dtype);
+      for (Node& n : nodes) {
+        for (TensorRef& r : n.inputs) {
+          if (r == in.ref) r = TensorRef{p.name, 0};
+        }
+      }
+      nodes.push_back(p);
+      setup->feeds.names.push_back(p.name);
+      setup->feeds.tensors.push_back(Column(examples, in.key, in.dtype, in.shape));
+    }
+    if (!graph->SetNodes(std::move(nodes)).ok()) return nullptr;
+    options.outputs.resize(options.outputs.size() - sig->inputs.size());
+  }
+  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
+      ExecutionPlan::Create(*graph, options);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "%s\n", plan.status().ToString().c_str());
+    return nullptr;
+  }
+  setup->plan = *std::move(plan);
+  // Feed only what the plan reads (a transform graph may declare inputs no output needs).
+  Feeds used;
+  for (size_t k = 0; k < setup->feeds.names.size(); ++k) {
+    for (const ExecutionPlan::Input& in : setup->plan->inputs()) {
+      if (in.name != setup->feeds.names[k]) continue;
+      used.names.push_back(setup->feeds.names[k]);
+      used.tensors.push_back(setup->feeds.tensors[k]);
+    }
+  }
+  setup->feeds.names = std::move(used.names);
+  setup->feeds.tensors = std::move(used.tensors);
+  if (!parsed) {
+    setup->feeds.names.push_back(setup->plan->inputs()[0].name);
+    setup->feeds.tensors.push_back(*Tensor::FromStrings({static_cast<int64_t>(raw.size())}, raw));
+  }
+  setup->feeds.Bind();
+  return setup;
+}
+
+void RunBench(benchmark::State& state, const Setup* setup, const char* what) {
+  if (setup == nullptr) {
+    state.SkipWithError(what);
+    return;
+  }
+  std::vector<Tensor> outputs;
+  for (auto _ : state) {
+    absl::Status s = setup->plan->Run(setup->feeds.views, &outputs);
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(outputs);
+  }
+  state.SetItemsProcessed(state.iterations() * kRequest);
+}
+
+void BM_TaxiServingFromExamples(benchmark::State& state) {
+  static const Setup* setup = Make(kServing, "predict", false).release();
+  RunBench(state, setup, "the taxi serving export (../shared) is absent or does not plan");
+}
+void BM_TaxiServingFromParsed(benchmark::State& state) {
+  static const Setup* setup = Make(kServing, "predict", true).release();
+  RunBench(state, setup, "the taxi serving export (../shared) is absent or does not plan");
+}
+void BM_TaxiTransformOnly(benchmark::State& state) {
+  static const Setup* setup = Make(kTaxi / "transform_fn", "transform_signature", true).release();
+  RunBench(state, setup, "the taxi transform_fn does not plan");
+}
+
+BENCHMARK(BM_TaxiServingFromExamples)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiServingFromParsed)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiTransformOnly)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace rankopt
+
+BENCHMARK_MAIN();
