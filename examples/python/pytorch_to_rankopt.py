@@ -85,10 +85,11 @@ assert np.abs(scores - torch_scores).max() <= 1e-2  # int8 tables: within the ac
 print(result)
 print(f"max |rankopt - torch| over {n} candidates: {np.abs(scores - torch_scores).max():.2e} "
       f"(int8 tables kept: {result.report['int8']['kept']} of {result.report['int8']['tables']}, "
-      f"gate max abs diff 1e-2)")
-# With fp32 tables (int8="off") the package reproduces PyTorch to float rounding.
+      f"gate max abs diff 1e-2; dense layers behind their own gate, 1e-3)")
+# With fp32 tables and dense layers (int8="off", precision="fp32") the package reproduces
+# PyTorch to float rounding.
 fp32 = rankopt.Model(rankopt.optimize(onnx_path, features=config_path, sample=[request],
-                                      int8="off", time_s=0).package)
+                                      int8="off", precision="fp32", time_s=0).package)
 np.testing.assert_allclose(fp32.score(request)["prob"], torch_scores, rtol=1e-5, atol=1e-6)
 for step in result.report["passes"]:
     print(f"  {step['name']:<28} {step['status']:<16} nodes {step['nodes_before']} -> "

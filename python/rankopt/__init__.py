@@ -127,14 +127,8 @@ def optimize(model, features=None, sample=None, outputs=None, level=2, precision
              int8="auto", out=None, name=None, version="1", candidates=0, threads=1,
              time_s=0.15):
     # The docstring is set below from the command's own --help text.
-    if features is None:
-        raise Error("features: the feature config (YAML) is required: it transforms the sample "
-                    "requests, names the request-level inputs for level 2 and goes into the "
-                    "package")
-    if precision not in ("auto", "fp32", "float32"):
-        raise Error(f"precision: '{precision}' is not supported: rankopt computes in fp32 "
-                    "(precision='auto' or 'fp32'); embedding tables are stored int8 where the "
-                    "accuracy gate allows (int8='auto'|'off'|'force')")
+    if not isinstance(precision, str):
+        raise Error(f"precision: expected 'auto', 'fp32', 'bf16' or 'int8', got {precision!r}")
     if level not in _LEVELS:
         raise Error(f"level: '{level}' is not an optimization level (0, 1 or 2)")
     if not isinstance(int8, str):
@@ -158,8 +152,8 @@ def optimize(model, features=None, sample=None, outputs=None, level=2, precision
             sample_path = sample_file
     try:
         report, text = _native.optimize(
-            model_path, _path(features, "features"), _path(out, "out"), sample_path,
-            _names(outputs, "outputs"), _LEVELS[level], int8, name or "", str(version),
+            model_path, "" if features is None else _path(features, "features"), _path(out, "out"),
+            sample_path, _names(outputs, "outputs"), _LEVELS[level], int8, precision, name or "", str(version),
             int(candidates), int(threads), float(time_s))
     finally:
         if sample_file is not None:
@@ -170,12 +164,11 @@ def optimize(model, features=None, sample=None, outputs=None, level=2, precision
 optimize.__doc__ = f"""Optimizes a model into a model package; returns :class:`Optimized`.
 
 Python's form of ``rankopt optimize`` (its help follows). Arguments map to the flags:
-``features`` = --features (required), ``out`` = -o (default: a new temporary directory),
+``features`` = --features (None: a TF model's own feature transforms are lifted), ``out`` = -o (default: a new temporary directory),
 ``outputs`` = --outputs, ``level`` = -O (0, 1, 2), ``int8`` = --int8, ``sample`` = --sample (a
 JSON-lines path, or request dicts as :meth:`Model.score` takes), ``candidates`` = --candidates,
 ``name`` = --name, ``version`` = --model-version, ``threads`` = --threads, ``time_s`` = --time-s.
-``precision``: rankopt computes in fp32; 'auto' and 'fp32' are accepted, anything else raises
-Error (lossy storage is the int8 step's, behind its accuracy gate).
+``precision`` = --precision ('auto', 'fp32', 'bf16' or 'int8': the dense layers).
 
 Raises:
     Error: the library's message (bad model, config, sample or flag value; a failed write).

@@ -826,8 +826,9 @@ py::dict Prune(const std::string& path, std::vector<std::string> outputs,
 
 py::tuple Optimize(const std::string& model, const std::string& features, const std::string& out,
                    const std::string& sample, std::vector<std::string> outputs,
-                   const std::string& level, const std::string& int8, const std::string& name,
-                   const std::string& version, int64_t candidates, int threads, double time_s) {
+                   const std::string& level, const std::string& int8, const std::string& precision,
+                   const std::string& name, const std::string& version, int64_t candidates,
+                   int threads, double time_s) {
   OptimizeModelOptions o;
   o.model_path = model;
   o.config_path = features;
@@ -838,6 +839,11 @@ py::tuple Optimize(const std::string& model, const std::string& features, const 
   absl::StatusOr<TableQuantizationMode> mode = ParseTableQuantizationMode(int8);
   if (!mode.ok()) throw StatusError(absl::StrCat("int8: ", mode.status().message()));
   o.int8 = *mode;
+  absl::StatusOr<PrecisionMode> precision_mode = ParsePrecisionMode(precision);
+  if (!precision_mode.ok()) {
+    throw StatusError(absl::StrCat("precision: ", precision_mode.status().message()));
+  }
+  o.precision = *precision_mode;
   o.name = name.empty() ? DefaultModelName(model) : name;
   o.version = version;
   if (candidates < 0 || candidates > (int64_t{1} << 20)) {
@@ -883,7 +889,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("summarize", &Summarize, py::arg("path"));
   m.def("prune", &Prune, py::arg("path"), py::arg("outputs"), py::arg("inputs"), py::arg("out"));
   m.def("optimize", &Optimize, py::arg("model"), py::arg("features"), py::arg("out"),
-        py::arg("sample"), py::arg("outputs"), py::arg("level"), py::arg("int8"), py::arg("name"),
+        py::arg("sample"), py::arg("outputs"), py::arg("level"), py::arg("int8"), py::arg("precision"), py::arg("name"),
         py::arg("version"), py::arg("candidates"), py::arg("threads"), py::arg("time_s"));
   m.def("optimize_help", [] { return FormatCommandHelp(OptimizeCommandSpec()); });
   m.def("optimize_build_warnings", &OptimizeBuildWarnings);

@@ -40,8 +40,8 @@ def din_request():
 
 @pytest.fixture(scope="session")
 def din_package(tmp_path_factory):
-    """The bundled DIN optimized at O2 with fp32 tables (so scores compare with PyTorch)."""
+    """The bundled DIN at O2 with fp32 tables and dense layers (scores compare with PyTorch)."""
     out = str(tmp_path_factory.mktemp("pkg") / "din.rkp")
     result = rankopt.optimize(DIN_ONNX, features=DIN_CONFIG, sample=DIN_REQUESTS, int8="off",
-                              out=out, time_s=0)
+                              precision="fp32", out=out, time_s=0)
     return result.package
