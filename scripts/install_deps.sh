@@ -14,14 +14,14 @@ packages=(
   libyaml-cpp-dev libxxhash-dev libfarmhash-dev libsimdjson-dev   # feature configs and pipeline
   libtbb-dev libeigen3-dev
   libcpp-httplib-dev                  # the HTTP client of `rankopt serve`'s tests
-  libevent-dev                        # `rankopt serve`'s event-driven HTTP server (evhttp)
-  zlib1g-dev                          # `rankopt serve`: gzip/deflate request bodies
+  libevent-dev                        # `rankopt serve`'s event-driven HTTP server (libevent loops)
+  zlib1g-dev                          # gzip/deflate request bodies; the gzipped TFRecord fixtures
   libhiredis-dev redis-server redis-tools   # remote tables in a Redis Cluster (and its tests)
-  python3-dev python3-pybind11 python3-pytest python3-setuptools python3-pip python3-wheel python3-venv   # the Python package
+  python3-dev python3-pybind11 python3-pytest python3-setuptools python3-pip python3-wheel
+  python3-venv                        # the Python package (python/) and its tests
   clang-14 libclang-rt-14-dev         # sanitizer builds and libFuzzer (scripts/sanitize.sh, fuzz.sh)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy               # fixture generators and test helpers
-  zlib1g-dev                          # reads the gzipped TFRecord fixtures of tf_feature_columns_test
 )
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)              # ONNX Runtime (npm onnxruntime-node) as a test peer
