@@ -13,7 +13,6 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,7 +42,7 @@
 namespace rankopt {
 namespace {
 
-// The served model: the current version of a ModelManager directory, or one fixed package.
+// The served model: the current version of a ModelManager directory or package file.
 class ServedModel {
  public:
   static absl::StatusOr<ServedModel> Open(const ServeOptions& serve_options) {
@@ -51,15 +50,10 @@ class ServedModel {
     model_options.threads = serve_options.threads;
     model_options.user_cache.capacity_bytes = serve_options.user_cache_bytes;
     model_options.item_cache.capacity_bytes = serve_options.item_cache_bytes;
+    // A package file goes through the manager too: it watches the file and swaps in what an
+    // operator publishes over it (by rename, or a copy it can verify), never serving bytes that
+    // no longer match their checksums.
     ServedModel served;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(serve_options.path, ec)) {
-      absl::StatusOr<std::shared_ptr<const Model>> model =
-          Model::Load(serve_options.path, model_options);
-      if (!model.ok()) return model.status();
-      served.fixed_ = *std::move(model);
-      return served;
-    }
     ModelManagerOptions options;
     options.model = model_options;
     options.poll_interval_s = serve_options.poll_s;
@@ -72,20 +66,12 @@ class ServedModel {
   }
 
   // Never null; hold it for one request.
-  std::shared_ptr<const Model> Current() const {
-    return manager_ != nullptr ? manager_->Current() : fixed_;
-  }
+  std::shared_ptr<const Model> Current() const { return manager_->Current(); }
 
-  std::string PrometheusText() const {
-    if (manager_ != nullptr) return manager_->PrometheusText();
-    return fixed_->stats().PrometheusText(
-        absl::StrCat("model=\"", PrometheusLabelValue(fixed_->name()), "\",version=\"",
-                     PrometheusLabelValue(fixed_->version()), "\""));
-  }
+  std::string PrometheusText() const { return manager_->PrometheusText(); }
 
  private:
   std::unique_ptr<ModelManager> manager_;
-  std::shared_ptr<const Model> fixed_;
 };
 
 // HTTP responses by route and status code. The model's own stats count Score calls only; a body
