@@ -115,35 +115,6 @@ absl::StatusOr<Graph> WithPrecisions(const Graph& in, const std::vector<Layer>& 
   return result;
 }
 
-// Every output of `graph` for every sample (sample by sample, outputs in plan order).
-absl::StatusOr<std::vector<float>> Predict(const Graph& graph,
-                                           const std::vector<GateSample>& samples,
-                                           const std::vector<std::string>& outputs_wanted,
-                                           std::string* output_names) {
-  PlanOptions plan_options;
-  plan_options.outputs = outputs_wanted;
-  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<const ExecutionPlan> plan,
-                           ExecutionPlan::Create(graph, plan_options));
-  if (plan->outputs().empty()) return absl::InvalidArgumentError("the model has no outputs");
-  if (output_names != nullptr) *output_names = absl::StrJoin(plan->outputs(), ",");
-  std::vector<float> predictions;
-  std::vector<Tensor> outputs;
-  for (size_t i = 0; i < samples.size(); ++i) {
-    absl::Status run = plan->Run(samples[i], &outputs);
-    if (!run.ok()) return absl::Status(run.code(), absl::StrCat("sample ", i, ": ", run.message()));
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      if (outputs[o].dtype() != DType::kFloat32) {
-        return absl::InvalidArgumentError(absl::StrCat("output '", plan->outputs()[o], "' is ",
-                                                       DTypeName(outputs[o].dtype()),
-                                                       "; the gate compares float32 predictions"));
-      }
-      absl::Span<const float> values = outputs[o].values<float>();
-      predictions.insert(predictions.end(), values.begin(), values.end());
-    }
-  }
-  return predictions;
-}
-
 // Kernel time per run of each named dense node, on `sample`, for >= time_s.
 absl::StatusOr<absl::flat_hash_map<std::string, double>> TimeLayers(
     const Graph& graph, const GateSample& sample, const std::vector<std::string>& outputs,
@@ -279,7 +250,7 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
   std::vector<float> fp32;
   if (!options.samples.empty()) {
     RANKOPT_ASSIGN_OR_RETURN(fp32,
-                             Predict(in, options.samples, options.outputs, &report.outputs));
+                             GatePredictions(in, options.samples, options.outputs, &report.outputs));
     report.predictions = static_cast<int64_t>(fp32.size());
   }
   report.labels_note = options.labels.empty()
@@ -290,7 +261,7 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
   auto judge = [&](const std::vector<DensePrecision>& precisions) -> absl::StatusOr<GateResult> {
     RANKOPT_ASSIGN_OR_RETURN(Graph g, WithPrecisions(in, layers, precisions, /*store=*/false));
     RANKOPT_ASSIGN_OR_RETURN(std::vector<float> quant,
-                             Predict(g, options.samples, options.outputs, nullptr));
+                             GatePredictions(g, options.samples, options.outputs, nullptr));
     return EvaluateQuantizationGate(fp32, quant, options.labels, options.budgets);
   };
   auto judge_alone = [&](size_t i, DensePrecision p) -> absl::StatusOr<GateResult> {

@@ -35,12 +35,12 @@ bool IsTableConst(const Node& node) {
   return value != nullptr && value->dtype() == DType::kFloat32 && value->dims().size() == 2;
 }
 
-// Every output of `graph` for every sample (sample by sample, outputs in plan order), as one
-// float32 vector.
-absl::StatusOr<std::vector<float>> Predict(const Graph& graph,
-                                           const std::vector<GateSample>& samples,
-                                           std::string* output_names,
-                                           const std::vector<std::string>& outputs_wanted = {}) {
+}  // namespace
+
+absl::StatusOr<std::vector<float>> GatePredictions(const Graph& graph,
+                                                   const std::vector<GateSample>& samples,
+                                                   const std::vector<std::string>& outputs_wanted,
+                                                   std::string* output_names) {
   PlanOptions plan_options;
   plan_options.outputs = outputs_wanted;
   RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<const ExecutionPlan> plan,
@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<float>> Predict(const Graph& graph,
   if (plan->outputs().empty()) {
     return absl::InvalidArgumentError("the model has no outputs to compare");
   }
-  *output_names = absl::StrJoin(plan->outputs(), ",");
+  if (output_names != nullptr) *output_names = absl::StrJoin(plan->outputs(), ",");
   std::vector<float> predictions;
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < samples.size(); ++i) {
@@ -68,8 +68,6 @@ absl::StatusOr<std::vector<float>> Predict(const Graph& graph,
   }
   return predictions;
 }
-
-}  // namespace
 
 absl::StatusOr<std::vector<const Node*>> FindEmbeddingTables(const Graph& graph,
                                                              const std::vector<std::string>& names,
@@ -115,7 +113,8 @@ absl::StatusOr<TableGateReport> EvaluateTableQuantization(
     const std::vector<GateSample>& samples, absl::Span<const float> labels,
     const GateBudgets& budgets) {
   TableGateReport report;
-  RANKOPT_ASSIGN_OR_RETURN(std::vector<float> fp32, Predict(graph, samples, &report.outputs));
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<float> fp32,
+                           GatePredictions(graph, samples, {}, &report.outputs));
 
   Graph dequantized = graph;  // cheap: constants share storage
   for (const EmbeddingTable* table : quantized) {
@@ -142,8 +141,8 @@ absl::StatusOr<TableGateReport> EvaluateTableQuantization(
     RANKOPT_ASSIGN_OR_RETURN(Tensor tensor, Tensor::FromValues<float>(source.dims(), values));
     node->attrs.Set("value", std::move(tensor));
   }
-  std::string ignored;
-  RANKOPT_ASSIGN_OR_RETURN(std::vector<float> quant, Predict(dequantized, samples, &ignored));
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<float> quant,
+                           GatePredictions(dequantized, samples, {}, nullptr));
   report.predictions = static_cast<int64_t>(fp32.size());
   RANKOPT_ASSIGN_OR_RETURN(report.result, EvaluateQuantizationGate(fp32, quant, labels, budgets));
   return report;
@@ -343,7 +342,7 @@ absl::StatusOr<GraphQuantizationReport> QuantizeGraphTables(const Graph& in,
     std::vector<float> fp32;
     {
       absl::StatusOr<std::vector<float>> p =
-          Predict(in, options.samples, &report.outputs, options.outputs);
+          GatePredictions(in, options.samples, options.outputs, &report.outputs);
       if (!p.ok()) {
         return absl::Status(p.status().code(),
                             absl::StrCat("accuracy gate, fp32 model: ", p.status().message()));
@@ -355,9 +354,8 @@ absl::StatusOr<GraphQuantizationReport> QuantizeGraphTables(const Graph& in,
     // The model with `chosen` quantized, judged against fp32.
     auto judge = [&](const std::vector<size_t>& chosen) -> absl::StatusOr<GateResult> {
       RANKOPT_ASSIGN_OR_RETURN(Graph trial, WithQuantizedTables(in, tables, chosen, options.dtype));
-      std::string ignored;
       RANKOPT_ASSIGN_OR_RETURN(std::vector<float> quant,
-                               Predict(trial, options.samples, &ignored, options.outputs));
+                               GatePredictions(trial, options.samples, options.outputs, nullptr));
       return EvaluateQuantizationGate(fp32, quant, options.labels, options.budgets);
     };
     for (size_t i = 0; i < tables.size(); ++i) {

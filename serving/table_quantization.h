@@ -35,6 +35,15 @@ const Tensor& TableValue(const Node& node);
 // One request of the gate's sample: graph inputs by name.
 using GateSample = std::vector<NamedTensorView>;
 
+// What the accuracy gates compare: every output of `graph` (or `outputs_wanted`, when not empty)
+// for every sample, sample by sample, outputs in plan order, as one float32 vector;
+// `output_names` (may be null) receives the outputs' names, comma-joined. Errors name the sample
+// or the output that is not float32.
+absl::StatusOr<std::vector<float>> GatePredictions(const Graph& graph,
+                                                   const std::vector<GateSample>& samples,
+                                                   const std::vector<std::string>& outputs_wanted,
+                                                   std::string* output_names);
+
 struct TableGateReport {
   std::string outputs;      // the predictions compared: every output of the model, comma-joined
   int64_t predictions = 0;  // values compared over the sample

@@ -16,7 +16,8 @@ enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFix
 // A bounds-checked cursor over protobuf wire bytes. `what` names the message in errors.
 class Reader {
  public:
-  Reader(absl::string_view bytes, absl::string_view what) : bytes_(bytes), what_(what) {}
+  Reader(absl::string_view bytes, absl::string_view what)
+      : bytes_(bytes), what_(std::string(what)) {}
 
   bool done() const { return pos_ >= bytes_.size(); }
 
@@ -90,7 +91,7 @@ class Reader {
 
  private:
   absl::string_view bytes_;
-  absl::string_view what_;
+  std::string what_;  // owned: callers pass temporaries (StrCat)
   size_t pos_ = 0;
 };
 

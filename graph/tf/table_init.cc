@@ -281,12 +281,14 @@ absl::Status FillTables(Graph* graph, const std::string& model_dir) {
     Node& table = nodes[index[name]];
     // Tables sharing a shared_name are one table in TF (a TF2 init function and the serving
     // function each hold a handle to it).
-    const std::string* shared = table.attrs.Get<std::string>("shared_name");
+    // A copy: setting the attributes below may move the table's attribute storage.
+    const std::string* shared_attr = table.attrs.Get<std::string>("shared_name");
+    const std::string shared = shared_attr != nullptr ? *shared_attr : std::string();
     for (Node& node : nodes) {
       if (&node != &table) {
-        if (!IsTableOp(node.op) || shared == nullptr || shared->empty()) continue;
+        if (!IsTableOp(node.op) || shared.empty()) continue;
         const std::string* other = node.attrs.Get<std::string>("shared_name");
-        if (other == nullptr || *other != *shared) continue;
+        if (other == nullptr || *other != shared) continue;
       }
       node.attrs.Set(kTableKeysAttr, contents.keys);
       node.attrs.Set(kTableValuesAttr, contents.values);
