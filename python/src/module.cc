@@ -343,11 +343,11 @@ std::vector<Request> ToRequests(py::handle v) {
 // ---- tensors ----
 
 DType DTypeOfArray(const py::array& a, const std::string& name) {
-  // The descriptor's fields read directly: no Python attribute lookups per feed.
+  // The descriptor's fields read directly: no Python attribute lookups per feed. Only fields at
+  // the same offset in numpy 1.x's and 2.x's PyArray_Descr are read (kind, byteorder, type_num;
+  // numpy 2 moved elsize), so a module built with Debian's pybind11 2.10 also runs under numpy 2.
   const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(a.ptr())->descr);
   const char order = descr->byteorder;
-  const size_t size = static_cast<size_t>(descr->elsize);
-  const char kind = descr->kind;
   auto fail = [&]() -> DType {
     throw StatusError(absl::StrCat("feed '", name, "': numpy dtype ",
                                    std::string(py::str(py::handle(a.dtype()))),
@@ -355,24 +355,25 @@ DType DTypeOfArray(const py::array& a, const std::string& name) {
                                    "uint8..64, bool in native byte order)"));
   };
   if (order == '>') return fail();
-  if (kind == 'f') {
-    if (size == 4) return DType::kFloat32;
-    if (size == 8) return DType::kFloat64;
-    if (size == 2) return DType::kFloat16;
-  } else if (kind == 'i') {
-    if (size == 1) return DType::kInt8;
-    if (size == 2) return DType::kInt16;
-    if (size == 4) return DType::kInt32;
-    if (size == 8) return DType::kInt64;
-  } else if (kind == 'u') {
-    if (size == 1) return DType::kUInt8;
-    if (size == 2) return DType::kUInt16;
-    if (size == 4) return DType::kUInt32;
-    if (size == 8) return DType::kUInt64;
-  } else if (kind == 'b' && size == 1) {
-    return DType::kBool;
+  // numpy's NPY_TYPES numbers, fixed since numpy 1.0.
+  constexpr bool kLong64 = sizeof(long) == 8;
+  switch (descr->type_num) {
+    case 0: return DType::kBool;      // NPY_BOOL
+    case 1: return DType::kInt8;      // NPY_BYTE
+    case 2: return DType::kUInt8;     // NPY_UBYTE
+    case 3: return DType::kInt16;     // NPY_SHORT
+    case 4: return DType::kUInt16;    // NPY_USHORT
+    case 5: return DType::kInt32;     // NPY_INT
+    case 6: return DType::kUInt32;    // NPY_UINT
+    case 7: return kLong64 ? DType::kInt64 : DType::kInt32;     // NPY_LONG
+    case 8: return kLong64 ? DType::kUInt64 : DType::kUInt32;   // NPY_ULONG
+    case 9: return DType::kInt64;     // NPY_LONGLONG
+    case 10: return DType::kUInt64;   // NPY_ULONGLONG
+    case 11: return DType::kFloat32;  // NPY_FLOAT
+    case 12: return DType::kFloat64;  // NPY_DOUBLE
+    case 23: return DType::kFloat16;  // NPY_HALF
+    default: return fail();
   }
-  return fail();
 }
 
 py::dtype NumpyDType(DType dtype) {
@@ -419,7 +420,14 @@ py::array TensorToNumpy(Tensor tensor) {
   auto* owned = new Tensor(std::move(tensor));
   py::capsule owner(owned, [](void* p) { delete static_cast<Tensor*>(p); });
   const std::vector<int64_t>& dims = owned->dims();
-  return py::array(dtype, std::vector<py::ssize_t>(dims.begin(), dims.end()), {},
+  // Strides given, not derived from the descriptor's elsize (another offset under numpy 2).
+  std::vector<py::ssize_t> strides(dims.size());
+  py::ssize_t stride = static_cast<py::ssize_t>(DTypeSize(owned->dtype()));
+  for (size_t i = dims.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= static_cast<py::ssize_t>(dims[i]);
+  }
+  return py::array(dtype, std::vector<py::ssize_t>(dims.begin(), dims.end()), std::move(strides),
                    owned->bytes().data(), owner);
 }
 
