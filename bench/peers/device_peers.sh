@@ -83,7 +83,7 @@ EOF_PY
     "$rankopt" bench "$out/$m.$p.rkp" --requests "$request" --candidates "$candidates" \
       --threads "$threads" --min-s "$min_s" --no-profile --json >"$out/$m.rankopt_$p.json"
   done
-  python3 "$root/bench/peers/torch_bench.py" "$m" --peers-dir "$dir" --requests "$request" \
+  [[ $modes == none ]] || python3 "$root/bench/peers/torch_bench.py" "$m" --peers-dir "$dir" --requests "$request" \
     --candidates "$candidates" --threads "$threads" --modes "$modes" --min-s "$min_s" \
     --json "$out/$m.torch.json"
 done
