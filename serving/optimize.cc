@@ -29,6 +29,7 @@
 #include "features/pipeline/feature_transformer.h"
 #include "graph/exec/chunked_runner.h"
 #include "graph/exec/execution_plan.h"
+#include "graph/kernels/math/gemm_lowp.h"
 #include "graph/io/model_io.h"
 #include "graph/passes/pass_report.h"
 #include "graph/passes/pass_util.h"
@@ -93,7 +94,9 @@ void FillContext(int threads, serving::OptimizeContext* context) {
   context->set_cpu_model(CpuModel());
   context->set_logical_cores(static_cast<int32_t>(std::thread::hardware_concurrency()));
   context->set_isa(std::string(IsaName(BestIsa())));
-  context->set_amx(GetCpuFeatures().amx ? "present, not used" : "absent");
+  context->set_amx(AmxUsable()            ? "used by int8 / bf16 dense layers"
+                   : GetCpuFeatures().amx ? "present, not usable (RANKOPT_ISA or no permission)"
+                                          : "absent");
   context->set_threads(threads);
   context->set_date(UtcNow());
   for (std::string& w : OptimizeBuildWarnings()) context->add_warnings(std::move(w));

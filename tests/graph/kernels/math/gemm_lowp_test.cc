@@ -1,7 +1,8 @@
 // GemmInt8 / GemmBf16: the vector kernels bitwise equal to their scalar references, and both
 // equal to a naive computation of the header's formulas from the unpacked weights (so packing,
 // the zero-point compensation and the pair order are checked too); no writes outside C; rows
-// independent of M; close to the fp32 product.
+// independent of M; close to the fp32 product. The AVX2 kernels (RANKOPT_ISA=avx2's) run here too;
+// the AMX ones only where AmxUsable() (Sapphire Rapids+), and those tests skip elsewhere.
 #include "graph/kernels/math/gemm_lowp.h"
 
 #include <cmath>
@@ -77,7 +78,7 @@ std::vector<float> NaiveInt8(int64_t m, int64_t n, int64_t k, const std::vector<
 TEST(GemmInt8Test, VectorKernelReferenceAndNaiveFormulaAgreeBitwise) {
   for (int64_t m : {1, 5, 12, 13, 47, 48, 49, 100}) {
     for (int64_t n : {1, 15, 16, 17, 32, 33, 80}) {
-      for (int64_t k : {0, 1, 3, 4, 5, 64, 129}) {
+      for (int64_t k : {0, 1, 3, 4, 5, 64, 129, 200}) {
         std::vector<float> a = Random(m * k, 1 + m * n * k, 3.0f);
         if (m > 2 && k > 0) {
           for (int64_t kk = 0; kk < k; ++kk) a[1 * k + kk] = 0.0f;  // an all-zero row
@@ -103,12 +104,14 @@ TEST(GemmInt8Test, VectorKernelReferenceAndNaiveFormulaAgreeBitwise) {
             ASSERT_EQ(0, std::memcmp(naive.data(), ref.data(), ref.size() * sizeof(float)))
                 << "m=" << m << " n=" << n << " k=" << k;
             for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-              std::vector<float> c = RunChecked(m, n, [&](float* c, int64_t ldc) {
-                GemmInt8(m, a.data(), k, *packed, bp, relu, c, ldc, scratch.get(), isa);
-              });
-              ASSERT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float)))
-                  << "m=" << m << " n=" << n << " k=" << k << " isa=" << IsaName(isa)
-                  << " kernel=" << DenseKernelName(DensePrecision::kInt8, isa);
+              for (bool amx : {false, true}) {
+                std::vector<float> c = RunChecked(m, n, [&](float* c, int64_t ldc) {
+                  GemmInt8(m, a.data(), k, *packed, bp, relu, c, ldc, scratch.get(), isa, amx);
+                });
+                ASSERT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float)))
+                    << "m=" << m << " n=" << n << " k=" << k << " isa=" << IsaName(isa)
+                    << " kernel=" << DenseKernelName(DensePrecision::kInt8, isa, amx);
+              }
             }
           }
         }
@@ -153,8 +156,13 @@ TEST(GemmInt8Test, NonFiniteRowsGiveTheSameBitsOnEveryPath) {
   Scratch scratch(GemmInt8ScratchBytes(k));
   std::vector<float> ref(m * n), c(m * n);
   GemmInt8Reference(m, a.data(), k, *packed, nullptr, false, ref.data(), n);
-  GemmInt8(m, a.data(), k, *packed, nullptr, false, c.data(), n, scratch.get(), Isa::kAvx512);
-  EXPECT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float)));
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    for (bool amx : {false, true}) {
+      GemmInt8(m, a.data(), k, *packed, nullptr, false, c.data(), n, scratch.get(), isa, amx);
+      EXPECT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float)))
+          << DenseKernelName(DensePrecision::kInt8, isa, amx);
+    }
+  }
 }
 
 TEST(GemmInt8Test, PackRejectsWhatItCannotRun) {
@@ -238,13 +246,20 @@ TEST(GemmBf16Test, VectorKernelReferenceAndNaiveFormulaAgreeBitwise) {
             });
             ASSERT_EQ(0, std::memcmp(naive.data(), ref.data(), ref.size() * sizeof(float)))
                 << "m=" << m << " n=" << n << " k=" << k;
+            // The AVX2 kernel has its own reference (fma, denormals kept): equal to it.
+            std::vector<float> ref_avx2 = RunChecked(m, n, [&](float* c, int64_t ldc) {
+              GemmBf16Avx2Reference(m, a.data(), k, packed, bp, relu, c, ldc);
+            });
             for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
               std::vector<float> c = RunChecked(m, n, [&](float* c, int64_t ldc) {
-                GemmBf16(m, a.data(), k, packed, bp, relu, c, ldc, scratch.get(), isa);
+                GemmBf16(m, a.data(), k, packed, bp, relu, c, ldc, scratch.get(), isa,
+                         /*use_amx=*/false);
               });
-              ASSERT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float)))
+              const bool avx2 = DenseKernelName(DensePrecision::kBf16, isa, false) == "bf16-avx2";
+              const std::vector<float>& want = avx2 ? ref_avx2 : ref;
+              ASSERT_EQ(0, std::memcmp(c.data(), want.data(), c.size() * sizeof(float)))
                   << "m=" << m << " n=" << n << " k=" << k << " isa=" << IsaName(isa)
-                  << " kernel=" << DenseKernelName(DensePrecision::kBf16, isa);
+                  << " kernel=" << DenseKernelName(DensePrecision::kBf16, isa, false);
             }
           }
         }
@@ -268,10 +283,146 @@ TEST(GemmBf16Test, RoundingOfSpecialValuesMatchesTheHardware) {
   std::vector<float> ref(n), c(n);
   Scratch scratch(GemmBf16ScratchBytes(k));
   GemmBf16Reference(1, a.data(), k, packed, nullptr, false, ref.data(), n);
-  GemmBf16(1, a.data(), k, packed, nullptr, false, c.data(), n, scratch.get(), Isa::kAvx512);
-  EXPECT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float)));
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    GemmBf16(1, a.data(), k, packed, nullptr, false, c.data(), n, scratch.get(), isa, false);
+    EXPECT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float))) << IsaName(isa);
+  }
   EXPECT_EQ(FloatToBf16(1.00390625f), 0x3f80);  // ties to even
   EXPECT_EQ(FloatToBf16(1.01171875f), 0x3f82);
+}
+
+TEST(GemmBf16Test, Avx2OrderEqualsTheVdpbf16psOrderInTheNormalRange) {
+  if (!CpuSupports(Isa::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  const int64_t m = 37, n = 50, k = 195;
+  std::vector<float> a = Random(m * k, 21, 4.0f), w = Random(k * n, 22, 0.3f);
+  std::vector<uint16_t> wb(w.size());
+  for (size_t i = 0; i < w.size(); ++i) wb[i] = FloatToBf16(w[i]);
+  PackedBBf16 packed = PackGemmBBf16(wb.data(), k, n, n, 1);
+  std::vector<float> bias = Random(n, 23);
+  std::vector<float> ref(m * n), ref_avx2(m * n), c(m * n);
+  Scratch scratch(GemmBf16ScratchBytes(k));
+  GemmBf16Reference(m, a.data(), k, packed, bias.data(), true, ref.data(), n);
+  GemmBf16Avx2Reference(m, a.data(), k, packed, bias.data(), true, ref_avx2.data(), n);
+  GemmBf16(m, a.data(), k, packed, bias.data(), true, c.data(), n, scratch.get(), Isa::kAvx2);
+  EXPECT_EQ(DenseKernelName(DensePrecision::kBf16, Isa::kAvx2), "bf16-avx2");
+  EXPECT_EQ(0, std::memcmp(ref_avx2.data(), ref.data(), ref.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(c.data(), ref.data(), c.size() * sizeof(float)));
+}
+
+TEST(GemmBf16Test, Avx2KeepsADenormalProductTheHardwareFlushes) {
+  // The one documented difference: 2^-70 * 2^-70 = 2^-140 is denormal; vdpbf16ps flushes it.
+  const float tiny = std::ldexp(1.0f, -70);
+  std::vector<float> a = {tiny, 0.0f};
+  std::vector<uint16_t> wb = {FloatToBf16(tiny), 0};
+  PackedBBf16 packed = PackGemmBBf16(wb.data(), 2, 1, 1, 1);
+  float ref = 1, ref_avx2 = 0;
+  GemmBf16Reference(1, a.data(), 2, packed, nullptr, false, &ref, 1);
+  GemmBf16Avx2Reference(1, a.data(), 2, packed, nullptr, false, &ref_avx2, 1);
+  EXPECT_EQ(ref, 0.0f);
+  EXPECT_EQ(ref_avx2, std::ldexp(1.0f, -140));
+  if (CpuSupports(Isa::kAvx2)) {
+    float c = 0;
+    Scratch scratch(GemmBf16ScratchBytes(2));
+    GemmBf16(1, a.data(), 2, packed, nullptr, false, &c, 1, scratch.get(), Isa::kAvx2);
+    EXPECT_EQ(c, ref_avx2);
+  }
+}
+
+TEST(GemmBf16Test, DenormalWeightBitsPackAsSignedZeros) {
+  const std::vector<uint16_t> wb = {0x0001, 0x8001, 0x007f, 0x0080};
+  PackedBBf16 packed = PackGemmBBf16(wb.data(), 4, 1, 1, 1);
+  EXPECT_EQ(packed.data[0], 0x0000);  // pair 0 of column 0
+  EXPECT_EQ(packed.data[1], 0x8000);
+  EXPECT_EQ(packed.data[32], 0x0000);  // pair 1
+  EXPECT_EQ(packed.data[33], 0x0080);  // the smallest normal stays
+}
+
+TEST(DensePrecisionTest, Avx2KernelsAreFast) {
+  if (!CpuSupports(Isa::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  EXPECT_EQ(DenseKernelName(DensePrecision::kInt8, Isa::kAvx2), "int8-avx2");
+  EXPECT_TRUE(DensePrecisionIsFast(DensePrecision::kInt8, Isa::kAvx2));
+  EXPECT_TRUE(DensePrecisionIsFast(DensePrecision::kBf16, Isa::kAvx2));
+  EXPECT_FALSE(DensePrecisionIsFast(DensePrecision::kInt8, Isa::kScalar));
+}
+
+// ---- AMX (Sapphire Rapids and later; skipped elsewhere) -----------------------------------------
+
+#define SKIP_WITHOUT_AMX()                                                                       \
+  if (!AmxUsable()) {                                                                            \
+    GTEST_SKIP() << "AMX not usable here (needs amx-tile/amx-int8/amx-bf16 in CPUID, AVX-512, " \
+                    "Linux tile permission, RANKOPT_ISA unset or amx); cpu has amx: "            \
+                 << GetCpuFeatures().amx;                                                        \
+  }
+
+TEST(GemmAmxTest, Int8TilesEqualVnniAndTheReferenceBitwise) {
+  SKIP_WITHOUT_AMX();
+  EXPECT_EQ(DenseKernelName(DensePrecision::kInt8, Isa::kAvx512), "int8-amx");
+  for (int64_t m : {1, 15, 16, 17, 31, 32, 33, 48, 49, 100, 200}) {
+    for (int64_t n : {1, 16, 31, 32, 33, 48, 64, 80, 256}) {
+      for (int64_t k : {1, 4, 63, 64, 65, 128, 195, 256, 300}) {
+        std::vector<float> a = Random(m * k, 31 + m + n * k, 2.0f), w = Random(k * n, 32 + k);
+        std::vector<int8_t> q(w.size());
+        std::vector<float> sw(n);
+        QuantizeWeightsInt8(w.data(), k, n, n, 1, q.data(), sw.data());
+        absl::StatusOr<PackedBInt8> packed = PackGemmBInt8(q.data(), sw.data(), k, n, n, 1);
+        ASSERT_TRUE(packed.ok());
+        std::vector<float> bias = Random(n, 33);
+        Scratch scratch(GemmInt8ScratchBytes(k));
+        std::vector<float> ref = RunChecked(m, n, [&](float* c, int64_t ldc) {
+          GemmInt8Reference(m, a.data(), k, *packed, bias.data(), true, c, ldc);
+        });
+        std::vector<float> vnni = RunChecked(m, n, [&](float* c, int64_t ldc) {
+          GemmInt8(m, a.data(), k, *packed, bias.data(), true, c, ldc, scratch.get(),
+                   Isa::kAvx512, false);
+        });
+        std::vector<float> amx = RunChecked(m, n, [&](float* c, int64_t ldc) {
+          GemmInt8(m, a.data(), k, *packed, bias.data(), true, c, ldc, scratch.get(),
+                   Isa::kAvx512, true);
+        });
+        ASSERT_EQ(0, std::memcmp(amx.data(), ref.data(), ref.size() * sizeof(float)))
+            << "m=" << m << " n=" << n << " k=" << k;
+        ASSERT_EQ(0, std::memcmp(amx.data(), vnni.data(), ref.size() * sizeof(float)))
+            << "m=" << m << " n=" << n << " k=" << k;
+      }
+    }
+  }
+}
+
+TEST(GemmAmxTest, Bf16TilesWithinFp32AccumulationRoundingOfTheExactSum) {
+  SKIP_WITHOUT_AMX();
+  EXPECT_EQ(DenseKernelName(DensePrecision::kBf16, Isa::kAvx512), "bf16-amx");
+  for (int64_t m : {1, 16, 17, 33, 49, 200}) {
+    for (int64_t n : {1, 17, 32, 80}) {
+      for (int64_t k : {1, 2, 31, 32, 33, 195, 300}) {
+        std::vector<float> a = Random(m * k, 41 + m + n * k, 3.0f), w = Random(k * n, 42 + k);
+        std::vector<uint16_t> wb(w.size());
+        for (size_t i = 0; i < w.size(); ++i) wb[i] = FloatToBf16(w[i]);
+        PackedBBf16 packed = PackGemmBBf16(wb.data(), k, n, n, 1);
+        std::vector<float> bias = Random(n, 43);
+        Scratch scratch(GemmBf16ScratchBytes(k));
+        const int64_t ldc_amx = n + 3;  // RunChecked's
+        std::vector<float> amx = RunChecked(m, n, [&](float* c, int64_t ldc) {
+          GemmBf16(m, a.data(), k, packed, bias.data(), false, c, ldc, scratch.get(),
+                   Isa::kAvx512, true);
+        });
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            double exact = 0, magnitude = 0;  // bf16 products summed in double: exact here
+            for (int64_t kk = 0; kk < k; ++kk) {
+              const double p = double{Bf16ToFloat(FloatToBf16(a[i * k + kk]))} *
+                               double{Bf16ToFloat(wb[kk * n + j])};
+              exact += p;
+              magnitude += std::fabs(p);
+            }
+            const double want = exact + bias[j];
+            const double bound = (k + 2) * std::ldexp(magnitude + std::fabs(bias[j]), -24);
+            ASSERT_LE(std::fabs(amx[i * ldc_amx + j] - want), bound)
+                << "m=" << m << " n=" << n << " k=" << k << " at " << i << "," << j;
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(DensePrecisionTest, NamesParseBack) {
