@@ -357,6 +357,9 @@ const std::vector<std::string>& Model::warmup_requests() const {
   return state_->package.warmup_requests;
 }
 const ModelStats& Model::stats() const { return *state_->stats; }
+void Model::RecordRefused(absl::StatusCode code, std::string_view reason) const {
+  state_->stats->RecordError(code, reason);
+}
 bool Model::user_cache_enabled() const {
   return state_->split != nullptr && state_->split->user_cache_enabled();
 }

@@ -136,7 +136,8 @@ struct ModelManager::State {
         return absl::FailedPreconditionError(absl::StrCat(
             dir.package, ": the package is model '", model->name(), "' but '", serving->name(),
             "' is served here; a version of another model is not swapped in (set "
-            "ModelManagerOptions::allow_model_change to replace the model on purpose)"));
+            "ModelManagerOptions::allow_model_change, or rankopt serve --allow-model-change, to "
+            "replace the model on purpose)"));
       }
       if (model->heads() != serving->heads()) {
         *identity = true;
@@ -144,7 +145,8 @@ struct ModelManager::State {
             dir.package, ": the package's output heads are [", absl::StrJoin(model->heads(), ", "),
             "] but the served version's are [", absl::StrJoin(serving->heads(), ", "),
             "]; a version with other heads is not swapped in (set "
-            "ModelManagerOptions::allow_model_change to change them on purpose)"));
+            "ModelManagerOptions::allow_model_change, or rankopt serve --allow-model-change, to "
+            "change them on purpose)"));
       }
     }
     for (size_t i = 0; i < options.warmup_requests.size(); ++i) {
@@ -289,6 +291,12 @@ absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(const std::st
   state->root = root;
   std::error_code ec;
   state->single_file = std::filesystem::is_regular_file(root, ec);
+  if (!state->single_file && std::filesystem::exists(root, ec) &&
+      !std::filesystem::is_directory(root, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        root, ": is not a regular file (a FIFO, socket or device) nor a directory; expected a "
+              "package file or a directory of versions <root>/<version>/model.rkp"));
+  }
   state->options = std::move(options);
   absl::Status status = state->Reload();
   {

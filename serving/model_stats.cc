@@ -1,7 +1,9 @@
 #include "rankopt/model_stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -57,10 +59,26 @@ void ModelStats::RecordRequest(int64_t candidates, double seconds) {
   buckets_[bucket].fetch_add(1, kRelaxed);
 }
 
-void ModelStats::RecordError(absl::StatusCode code) {
-  const int c = static_cast<int>(code);
-  errors_[(c >= 0 && c < kCodes) ? c : static_cast<int>(absl::StatusCode::kUnknown)].fetch_add(
-      1, kRelaxed);
+void ModelStats::RecordError(absl::StatusCode code, std::string_view reason) {
+  int c = static_cast<int>(code);
+  if (c < 0 || c >= kCodes) c = static_cast<int>(absl::StatusCode::kUnknown);
+  errors_[c].fetch_add(1, kRelaxed);
+  if (reason.empty()) reason = "other";
+  const auto less = [](const ErrorReason& e, const std::pair<int, std::string_view>& key) {
+    return std::tie(e.code, e.reason) < std::tie(key.first, key.second);
+  };
+  std::lock_guard<std::mutex> lock(reasons_mu_);
+  auto it = std::lower_bound(reasons_.begin(), reasons_.end(), std::pair{c, reason}, less);
+  if (it == reasons_.end() || it->code != c || it->reason != reason) {
+    if (reasons_.size() >= kMaxErrorReasons) {
+      reason = "other";
+      it = std::lower_bound(reasons_.begin(), reasons_.end(), std::pair{c, reason}, less);
+    }
+    if (it == reasons_.end() || it->code != c || it->reason != reason) {
+      it = reasons_.insert(it, ErrorReason{c, std::string(reason), 0});
+    }
+  }
+  ++it->count;
 }
 
 void ModelStats::RecordFeature(size_t feature, int64_t defaults_applied, int64_t out_of_range) {
@@ -78,6 +96,15 @@ int64_t ModelStats::errors() const {
 int64_t ModelStats::errors(absl::StatusCode code) const {
   const int c = static_cast<int>(code);
   return (c >= 0 && c < kCodes) ? errors_[c].load(kRelaxed) : 0;
+}
+
+int64_t ModelStats::errors(std::string_view reason) const {
+  std::lock_guard<std::mutex> lock(reasons_mu_);
+  int64_t total = 0;
+  for (const ErrorReason& e : reasons_) {
+    if (e.reason == reason) total += e.count;
+  }
+  return total;
 }
 
 std::vector<int64_t> ModelStats::LatencyCumulative() const {
@@ -193,13 +220,18 @@ std::string ModelStats::PrometheusText(std::string_view labels) const {
   absl::StrAppend(&out, "# HELP rankopt_candidates_total Candidates scored.\n",
                   "# TYPE rankopt_candidates_total counter\n", "rankopt_candidates_total", plain,
                   " ", candidates(), "\n");
-  absl::StrAppend(&out, "# HELP rankopt_errors_total Score calls that failed, by status code.\n",
+  absl::StrAppend(&out,
+                  "# HELP rankopt_errors_total Requests that failed, by status code and reason "
+                  "(score: a Score call; others: refused by the front end before scoring).\n",
                   "# TYPE rankopt_errors_total counter\n");
-  for (int c = 1; c < kCodes; ++c) {
-    const int64_t n = errors_[c].load(kRelaxed);
-    if (n == 0) continue;
-    absl::StrAppend(&out, "rankopt_errors_total",
-                    Labels(labels, absl::StrCat("code=\"", CodeName(c), "\"")), " ", n, "\n");
+  {
+    std::lock_guard<std::mutex> lock(reasons_mu_);
+    for (const ErrorReason& e : reasons_) {
+      absl::StrAppend(&out, "rankopt_errors_total",
+                      Labels(labels, absl::StrCat("code=\"", CodeName(e.code), "\",reason=\"",
+                                                  PrometheusLabelValue(e.reason), "\"")),
+                      " ", e.count, "\n");
+    }
   }
   absl::StrAppend(&out,
                   "# HELP rankopt_request_latency_seconds Latency of successful Score calls.\n",

@@ -47,7 +47,10 @@ int ScoreJson(const rankopt::Model& model, const char* json, size_t json_size, c
   }
   thread_local ThreadScratch scratch;
   absl::Status status = scratch.parser.Parse(absl::string_view(json, json_size), &scratch.request);
-  if (!status.ok()) return Fail(status);
+  if (!status.ok()) {
+    model.RecordRefused(status.code(), "bad_json");
+    return Fail(status);
+  }
   scratch.options.heads.resize(head == nullptr ? 0 : 1);
   if (head != nullptr) scratch.options.heads[0].assign(head);
   status = model.ScoreInto(scratch.request, scratch.options, &scratch.scores);

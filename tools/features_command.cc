@@ -1,5 +1,6 @@
 // rankopt features --config CONFIG --requests REQUESTS.jsonl [--json]
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -173,6 +174,15 @@ int RunFeatures(const std::vector<std::string>& args) {
   absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*std::move(config));
   if (!transformer.ok()) return ReportError("features", transformer.status());
 
+  // A FIFO would block the open forever and a device (/dev/zero) never ends.
+  std::error_code ec;
+  if (std::filesystem::exists(requests_path, ec) &&
+      !std::filesystem::is_regular_file(requests_path, ec)) {
+    return ReportError("features", absl::InvalidArgumentError(absl::StrCat(
+                                       requests_path,
+                                       ": is not a regular file (a directory, FIFO, socket or "
+                                       "device); expected a requests file, one JSON per line")));
+  }
   std::ifstream in(requests_path, std::ios::binary);
   if (!in) {
     return ReportError("features", absl::NotFoundError(absl::StrCat(

@@ -2,7 +2,7 @@
 //               [--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB]
 //               [--item-cache-mb MB] [--io-threads N] [--max-connections N]
 //               [--max-header-count N] [--max-header-bytes BYTES] [--header-timeout-s S]
-//               [--body-timeout-s S] [--idle-timeout-s S]
+//               [--body-timeout-s S] [--idle-timeout-s S] [--allow-model-change]
 //
 // Flags to ServeOptions, then the HTTP server of serving/http/http_server.h until SIGINT or
 // SIGTERM.
@@ -36,7 +36,7 @@ const CommandSpec& Spec() {
       "[--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB] "
       "[--item-cache-mb MB] [--io-threads N] [--max-connections N] [--max-header-count N] "
       "[--max-header-bytes BYTES] [--header-timeout-s S] [--body-timeout-s S] "
-      "[--idle-timeout-s S]",
+      "[--idle-timeout-s S] [--allow-model-change]",
       "Serves a model over HTTP, as a sidecar next to a ranking service:\n"
       "  POST /v1/models/NAME:predict  one JSON request {\"user\", \"context\",\n"
       "                                \"candidates\"} (the format `rankopt features` reads);\n"
@@ -51,14 +51,17 @@ const CommandSpec& Spec() {
       "optimize`; <version> a number). The newest one that loads is served; a newer one\n"
       "found by the poll is loaded, warmed up and swapped in without dropping a request,\n"
       "and one that fails to load is logged to stderr and skipped while the old version\n"
-      "keeps serving. PACKAGE, a single .rkp file, is served as it is, without reload\n"
-      "(--poll-s does not apply).\n"
+      "keeps serving. A version of another model (another name or other output heads,\n"
+      "e.g. an ESMM package in the DIN directory) is rejected the same way and counted in\n"
+      "rankopt_model_identity_rejected_total, unless --allow-model-change. PACKAGE, a\n"
+      "single .rkp file, is watched the same way: a file published over it (by rename) is\n"
+      "verified and swapped in.\n"
       "Errors come back as {\"error\": MESSAGE, \"code\": \"INVALID_ARGUMENT\"} with\n"
       "HTTP 400 (a bad request), 404 (another model's name, an unknown path), 408 (headers\n"
       "or body slower than --header-timeout-s / --body-timeout-s), 413 (a body over\n"
       "--max-body-bytes), 429 (a request over the model's memory cap), 431 (headers over\n"
       "--max-header-count or --max-header-bytes), 503 (over --max-connections) or 500;\n"
-      "/metrics counts each by reason (rankopt_http_errors_total).\n"
+      "/metrics counts each by code and reason (rankopt_errors_total).\n"
       "Connections are served by --io-threads event loops and never hold a scoring thread:\n"
       "--http-threads workers parse and score whole requests, keep-alive connections are\n"
       "served in arrival order and pipelined requests answered in order.\n"
@@ -101,6 +104,9 @@ const CommandSpec& Spec() {
           {"idle-timeout-s", "", true, "SECONDS",
            "a keep-alive connection without a request, or a client not reading its answer, "
            "is closed after this (default 60)"},
+          {"allow-model-change", "", false, "",
+           "swap in a new version even when it is another model (another name or other output "
+           "heads); by default such a version is rejected, logged and counted"},
           {"redis", "", true, "HOST:PORT,...",
            "remote tables: the Redis Cluster to read them from (default: the one the package "
            "names)"},
@@ -193,6 +199,7 @@ absl::StatusOr<ServeOptions> ReadServeFlags(const CommandLine& line) {
   v.threads = static_cast<int>(*threads);
   v.http_threads = static_cast<int>(*http_threads);
   v.max_body_bytes = static_cast<size_t>(*max_body);
+  v.allow_model_change = line.Has("allow-model-change");
   if (line.Has("poll-s")) {
     if (!absl::SimpleAtod(line.Get("poll-s"), &v.poll_s) || !(v.poll_s >= 0) || v.poll_s > 86400) {
       return absl::InvalidArgumentError(absl::StrCat("--poll-s: '", line.Get("poll-s"),

@@ -31,16 +31,15 @@ absl::Status OutOfMemory(absl::string_view owner, size_t bytes) {
       absl::StrCat("embedding table '", owner, "': cannot allocate ", bytes, " bytes"));
 }
 
-}  // namespace
-
-absl::StatusOr<std::shared_ptr<uint8_t>> AllocateTableMemory(absl::string_view owner,
-                                                             size_t bytes) {
+// `zero_from`: the first byte that must read as zero (0: all of them).
+absl::StatusOr<std::shared_ptr<uint8_t>> Allocate(absl::string_view owner, size_t bytes,
+                                                  size_t zero_from) {
   if (bytes < kHugePageBytes) {
     const size_t rounded = (bytes + kSmallAlignment - 1) / kSmallAlignment * kSmallAlignment;
     if (rounded < bytes) return OutOfMemory(owner, bytes);
     auto* p = static_cast<uint8_t*>(std::aligned_alloc(kSmallAlignment, rounded));
     if (p == nullptr) return OutOfMemory(owner, rounded);
-    std::memset(p, 0, rounded);
+    std::memset(p + zero_from, 0, rounded - zero_from);
     return std::shared_ptr<uint8_t>(p, FreeDeleter());
   }
   // Over-map by one huge page, then trim both ends so that what is left starts 2 MiB aligned:
@@ -59,6 +58,18 @@ absl::StatusOr<std::shared_ptr<uint8_t>> AllocateTableMemory(absl::string_view o
   auto* p = reinterpret_cast<uint8_t*>(aligned);
   AdviseHugePages(p, rounded);
   return std::shared_ptr<uint8_t>(p, UnmapDeleter{rounded});
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<uint8_t>> AllocateTableMemory(absl::string_view owner,
+                                                             size_t bytes) {
+  return Allocate(owner, bytes, 0);
+}
+
+absl::StatusOr<std::shared_ptr<uint8_t>> AllocateTableMemoryForOverwrite(absl::string_view owner,
+                                                                         size_t bytes) {
+  return Allocate(owner, bytes, bytes);
 }
 
 bool AdviseHugePages(const void* data, size_t size) {

@@ -30,6 +30,10 @@ inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 // onto huge pages when bytes >= kHugePageBytes. The deleter frees it (munmap or free).
 // Errors (ResourceExhausted) name `owner` (a table name) and the size.
 absl::StatusOr<std::shared_ptr<uint8_t>> AllocateTableMemory(absl::string_view owner, size_t bytes);
+// The same for a caller that writes all of the first `bytes` bytes itself (a copy of a file): only
+// the alignment tail past them is zeroed, not the whole buffer before it is overwritten.
+absl::StatusOr<std::shared_ptr<uint8_t>> AllocateTableMemoryForOverwrite(absl::string_view owner,
+                                                                         size_t bytes);
 
 // Advises the whole 2 MiB pages inside [data, data + size) onto transparent huge pages. For a
 // mapping that is not yet touched (a fresh mmap). Returns whether any page was advised and the

@@ -670,6 +670,12 @@ absl::StatusOr<FeatureConfig> LoadFeatureConfig(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("feature config '", path, "' is a directory; name a .yaml file"));
   }
+  // A FIFO would block the open forever and a device (/dev/zero) never ends.
+  if (std::filesystem::exists(path, ignored) && !std::filesystem::is_regular_file(path, ignored)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("feature config '", path,
+                     "' is not a regular file (a FIFO, socket or device); name a .yaml file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;

@@ -280,6 +280,13 @@ absl::StatusOr<std::vector<std::string>> ReadVocabularyFile(const Context& ctx, 
                                 "') is a directory; name a text file with one value per line"),
                    absl::StatusCode::kNotFound);
   }
+  if (std::filesystem::exists(path, ignored) && !std::filesystem::is_regular_file(path, ignored)) {
+    return ErrorAt(ValueLocation(ctx, e), label,
+                   absl::StrCat("vocabulary_file '", e.value.Scalar(), "' (resolved to '", path,
+                                "') is not a regular file (a FIFO, socket or device); name a "
+                                "text file with one value per line"),
+                   absl::StatusCode::kInvalidArgument);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -329,6 +330,14 @@ absl::StatusOr<std::vector<RequestLine>> ParseRequestJsonLines(absl::string_view
 }
 
 absl::StatusOr<std::vector<RequestLine>> ReadRequestJsonLines(const std::string& path) {
+  // A FIFO would block the open forever and a device (/dev/zero) never ends.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": is not a regular file (a directory, FIFO, socket or device); "
+                     "expected a requests file, one JSON request per line"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open the requests file"));

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -177,6 +178,10 @@ class Model {
 
   // Counters of this model's calls (and of its caches: stats().Caches()).
   const ModelStats& stats() const;
+  // Counts in stats() a request its front end refused before calling Score (a body that does not
+  // parse, over a size limit, another model's name), so that rankopt_errors_total holds every
+  // failed request by reason. Score counts its own failures (reason "score"). Thread-safe.
+  void RecordRefused(absl::StatusCode code, std::string_view reason) const;
   // Whether the user-side cache is on (ModelOptions::user_cache set and the graph splits).
   bool user_cache_enabled() const;
   // Whether the item cache is on (ModelOptions::item_cache set and the graph splits).

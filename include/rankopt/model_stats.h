@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,7 +72,11 @@ class ModelStats {
   explicit ModelStats(std::vector<std::string> features = {});
 
   void RecordRequest(int64_t candidates, double seconds);
-  void RecordError(absl::StatusCode code);
+  // Counts a failed request by status code and reason: where and why it failed, "score" for a
+  // Score call, a front end's own for requests it refused before scoring ("bad_json",
+  // "body_too_large", ...). Up to kMaxErrorReasons (code, reason) pairs are told apart; later
+  // ones count as reason "other".
+  void RecordError(absl::StatusCode code, std::string_view reason = "score");
   // Per-feature counts of one request, indexed like the constructor's features.
   void RecordFeature(size_t feature, int64_t defaults_applied, int64_t out_of_range);
 
@@ -79,6 +84,8 @@ class ModelStats {
   int64_t candidates() const { return candidates_.load(std::memory_order_relaxed); }
   int64_t errors() const;
   int64_t errors(absl::StatusCode code) const;
+  // Errors recorded with `reason`, every code.
+  int64_t errors(std::string_view reason) const;
   // Cumulative count of requests at or below each bucket bound, then the total (+Inf).
   std::vector<int64_t> LatencyCumulative() const;
   double latency_sum_seconds() const;
@@ -105,12 +112,20 @@ class ModelStats {
 
  private:
   static constexpr int kCodes = 17;  // absl::StatusCode 0..16
+  static constexpr size_t kMaxErrorReasons = 64;
+  struct ErrorReason {
+    int code;
+    std::string reason;
+    int64_t count;
+  };
   std::vector<std::string> features_;
   std::atomic<int64_t> requests_{0};
   std::atomic<int64_t> candidates_{0};
   std::atomic<int64_t> latency_sum_ns_{0};
   std::array<std::atomic<int64_t>, kLatencyBucketsSeconds.size() + 1> buckets_{};
   std::array<std::atomic<int64_t>, kCodes> errors_{};
+  mutable std::mutex reasons_mu_;
+  std::vector<ErrorReason> reasons_;  // sorted by (code, reason)
   std::unique_ptr<std::atomic<int64_t>[]> defaults_;
   std::unique_ptr<std::atomic<int64_t>[]> out_of_range_;
   std::vector<std::pair<std::string, std::function<CacheCounters()>>> caches_;

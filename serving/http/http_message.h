@@ -28,7 +28,7 @@ struct HttpRequest {
   const std::string* Param(absl::string_view name) const;
 };
 
-// One response. `reason` labels an error (status >= 400) in rankopt_http_errors_total.
+// One response. `reason` labels an error (status >= 400) in rankopt_errors_total.
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain";

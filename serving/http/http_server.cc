@@ -13,18 +13,14 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <system_error>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -57,6 +53,7 @@ class ServedModel {
     ModelManagerOptions options;
     options.model = model_options;
     options.poll_interval_s = serve_options.poll_s;
+    options.allow_model_change = serve_options.allow_model_change;
     options.log = serve_options.log;
     absl::StatusOr<std::unique_ptr<ModelManager>> manager =
         ModelManager::Create(serve_options.path, std::move(options));
@@ -74,34 +71,14 @@ class ServedModel {
   std::unique_ptr<ModelManager> manager_;
 };
 
-// HTTP responses by route and status code. The model's own stats count Score calls only; a body
-// that does not parse, names another model or is too large never reaches them.
+// HTTP responses by route and status code. Error answers are counted by reason in the served
+// model's rankopt_errors_total too (hooks.observe), those refused before a body parses included.
 class HttpCounters {
  public:
   void Record(absl::string_view path, const HttpResponse& response) {
     const int status = response.status;
     if (status < kMinStatus || status >= kMinStatus + kStatuses) return;
-    const int route = RouteOf(path);
-    counts_[route][status - kMinStatus].fetch_add(1, std::memory_order_relaxed);
-    if (status < 400) return;
-    std::lock_guard<std::mutex> lock(errors_mu_);
-    ++errors_[std::make_tuple(route, status, response.reason.empty() ? "other" : response.reason)];
-  }
-
-  // Every error answer (4xx and 5xx) by route, code and reason, those refused before a body
-  // was parsed included.
-  std::string ErrorsText() const {
-    std::string out =
-        "# HELP rankopt_http_errors_total HTTP error responses of rankopt serve by route, status "
-        "code and reason (limits, framing, JSON, scoring).\n"
-        "# TYPE rankopt_http_errors_total counter\n";
-    std::lock_guard<std::mutex> lock(errors_mu_);
-    for (const auto& [key, n] : errors_) {
-      absl::StrAppend(&out, "rankopt_http_errors_total{route=\"", kRouteNames[std::get<0>(key)],
-                      "\",code=\"", std::get<1>(key), "\",reason=\"",
-                      PrometheusLabelValue(std::get<2>(key)), "\"} ", n, "\n");
-    }
-    return out;
+    counts_[RouteOf(path)][status - kMinStatus].fetch_add(1, std::memory_order_relaxed);
   }
 
   std::string PrometheusText() const {
@@ -135,8 +112,6 @@ class HttpCounters {
   }
 
   std::array<std::array<std::atomic<int64_t>, kStatuses>, kRoutes> counts_{};
-  mutable std::mutex errors_mu_;
-  std::map<std::tuple<int, int, std::string>, int64_t> errors_;
 };
 
 std::string ConnectionsText(const HttpConnectionStats& s) {
@@ -197,6 +172,7 @@ absl::StatusCode StatusCodeOfHttp(int status) {
       return absl::StatusCode::kNotFound;
     case 408:
       return absl::StatusCode::kDeadlineExceeded;
+    case 415:
     case 501:
     case 505:
       return absl::StatusCode::kUnimplemented;
@@ -220,10 +196,8 @@ void SetError(int http_status, const absl::Status& status, std::string reason, H
   res->reason = std::move(reason);
 }
 
-// The metric reason of a scoring error: "score_invalid_argument", ...
-std::string ScoreReason(absl::StatusCode code) {
-  return absl::StrCat("score_", absl::AsciiStrToLower(absl::StatusCodeToString(code)));
-}
+// The reason of a failed Score call, which Model counts itself.
+constexpr absl::string_view kScoreReason = "score";
 
 // Per-thread buffers of the predict path: after a few requests it reuses their capacity.
 struct PredictScratch {
@@ -267,7 +241,6 @@ class HttpServer::Impl {
                 [this](const HttpRequest&, const HttpRouteParams&, HttpResponse* res) {
                   res->content_type = "text/plain; version=0.0.4";
                   res->body = served_.PrometheusText() + counters_.PrometheusText();
-                  absl::StrAppend(&res->body, counters_.ErrorsText());
                   if (events_ != nullptr) {
                     absl::StrAppend(&res->body, ConnectionsText(events_->connection_stats()));
                   }
@@ -309,6 +282,11 @@ class HttpServer::Impl {
     };
     hooks.observe = [this](absl::string_view path, const HttpResponse& res) {
       counters_.Record(path, res);
+      // Every error answer in rankopt_errors_total once: Score counted its own failures.
+      if (res.status >= 400 && res.reason != kScoreReason) {
+        served_.Current()->RecordRefused(StatusCodeOfHttp(res.status),
+                                         res.reason.empty() ? "other" : res.reason);
+      }
     };
     hooks.log = options_.log;
     absl::StatusOr<std::unique_ptr<HttpEventServer>> events =
@@ -368,7 +346,7 @@ class HttpServer::Impl {
     }
     status = model.ScoreInto(s.request, s.options, &s.scores);
     if (!status.ok()) {
-      SetError(HttpStatusOf(status.code()), status, ScoreReason(status.code()), res);
+      SetError(HttpStatusOf(status.code()), status, std::string(kScoreReason), res);
       return;
     }
     std::string& out = res->body;

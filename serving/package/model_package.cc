@@ -596,7 +596,8 @@ absl::StatusOr<ModelPackage> ReadModelPackage(const std::string& path,
   if (size < options.copy_below_bytes) {
     // Private memory: the package verified here is the package served, whatever happens to the
     // file later.
-    absl::StatusOr<std::shared_ptr<uint8_t>> buffer = AllocateTableMemory(View(path), size);
+    absl::StatusOr<std::shared_ptr<uint8_t>> buffer =
+        AllocateTableMemoryForOverwrite(View(path), size);
     if (!buffer.ok()) {
       ::close(fd);
       return buffer.status();
@@ -649,7 +650,7 @@ absl::StatusOr<ModelPackage> ParseModelPackage(std::string_view bytes, const std
   }
   // Blobs are used in place, so they need the file's alignment.
   RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<uint8_t> buffer,
-                           AllocateTableMemory(View(name), bytes.size()));
+                           AllocateTableMemoryForOverwrite(View(name), bytes.size()));
   std::memcpy(buffer.get(), bytes.data(), bytes.size());
   const uint8_t* data = buffer.get();
   return DecodePackage(data, bytes.size(), std::move(buffer), View(name), options);

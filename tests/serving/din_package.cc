@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "core/file_io.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
 #include "graph/exec/execution_plan.h"
@@ -147,6 +148,36 @@ absl::StatusOr<std::vector<std::vector<float>>> ReferenceScores(const ModelPacka
     scores.emplace_back(v.begin(), v.end());
   }
   return scores;
+}
+
+absl::StatusOr<DinVersions> BuildDinVersions(const std::string& fp32_version,
+                                             const std::string& int8_version, size_t max_requests) {
+  DinVersions v;
+  const std::string dir = FreshTempDir("din_versions");
+  for (auto [mode, version] : {std::pair{TableQuantizationMode::kOff, &fp32_version},
+                               std::pair{TableQuantizationMode::kForce, &int8_version}}) {
+    RANKOPT_ASSIGN_OR_RETURN(ModelPackage package, BuildDinPackage(mode, *version));
+    const std::string path = absl::StrCat(dir, "/", v.packages.size(), ".rkp");
+    RANKOPT_RETURN_IF_ERROR(WriteModelPackage(package, path));
+    RANKOPT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+    v.bytes.push_back(std::move(bytes));
+    v.packages.push_back(std::move(package));
+  }
+  std::filesystem::remove_all(dir);
+  RANKOPT_ASSIGN_OR_RETURN(v.requests, DinRequests());
+  if (v.requests.size() > max_requests) v.requests.resize(max_requests);
+  for (const ModelPackage& package : v.packages) {
+    std::vector<std::vector<std::vector<float>>> per_request;
+    for (const Request& r : v.requests) {
+      RANKOPT_ASSIGN_OR_RETURN(std::vector<std::vector<float>> scores, ReferenceScores(package, r));
+      per_request.push_back(std::move(scores));
+    }
+    v.want.push_back(std::move(per_request));
+  }
+  if (v.requests.empty() || v.want[0][0] == v.want[1][0]) {
+    return absl::InternalError("the fp32 and int8 DIN packages must score differently");
+  }
+  return v;
 }
 
 std::string FreshTempDir(const std::string& name) {

@@ -4,6 +4,8 @@
 #ifndef RANKOPT_TESTS_SERVING_DIN_PACKAGE_H_
 #define RANKOPT_TESTS_SERVING_DIN_PACKAGE_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,20 @@ absl::StatusOr<std::vector<Request>> DinRequests();
 // config, FeedsFromTransformedRequest and one unchunked ExecutionPlan::Run per head.
 absl::StatusOr<std::vector<std::vector<float>>> ReferenceScores(const ModelPackage& package,
                                                                 const Request& request);
+
+// Two versions of the DIN package that score differently, for the tests of version changes: [0]
+// with fp32 tables (version `fp32_version`), [1] with int8 tables (`int8_version`).
+struct DinVersions {
+  std::vector<ModelPackage> packages;
+  std::vector<std::string> bytes;  // each package as WriteModelPackage writes it
+  std::vector<Request> requests;   // the first `max_requests` of DinRequests()
+  // want[v][r]: ReferenceScores(packages[v], requests[r]), per head.
+  std::vector<std::vector<std::vector<std::vector<float>>>> want;
+};
+// Fails when the two versions score the first request alike (they must be told apart).
+absl::StatusOr<DinVersions> BuildDinVersions(const std::string& fp32_version,
+                                             const std::string& int8_version,
+                                             size_t max_requests = SIZE_MAX);
 
 // A fresh empty directory under the test temp dir.
 std::string FreshTempDir(const std::string& name);

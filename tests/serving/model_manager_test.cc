@@ -28,31 +28,13 @@ using ::testing::HasSubstr;
 class ModelManagerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string dir = FreshTempDir("model_manager_packages");
-    for (auto [mode, name] : {std::pair{TableQuantizationMode::kOff, "fp32"},
-                              std::pair{TableQuantizationMode::kForce, "int8"}}) {
-      absl::StatusOr<ModelPackage> package = BuildDinPackage(mode, name);
-      ASSERT_TRUE(package.ok()) << package.status();
-      const std::string path = absl::StrCat(dir, "/", name, ".rkp");
-      ASSERT_TRUE(WriteModelPackage(*package, path).ok());
-      absl::StatusOr<std::string> bytes = ReadFileToString(path);
-      ASSERT_TRUE(bytes.ok());
-      (name == std::string("fp32") ? fp32_bytes_ : int8_bytes_) = new std::string(*bytes);
-      packages_.push_back(new ModelPackage(*std::move(package)));
-    }
-    absl::StatusOr<std::vector<Request>> requests = DinRequests();
-    ASSERT_TRUE(requests.ok());
-    requests_ = new std::vector<Request>(*std::move(requests));
-    for (const ModelPackage* p : packages_) {
-      std::vector<std::vector<std::vector<float>>> per_request;
-      for (const Request& r : *requests_) {
-        absl::StatusOr<std::vector<std::vector<float>>> s = ReferenceScores(*p, r);
-        ASSERT_TRUE(s.ok()) << s.status();
-        per_request.push_back(*std::move(s));
-      }
-      want_.push_back(std::move(per_request));
-    }
-    ASSERT_NE(want_[0][0], want_[1][0]) << "the two versions must score differently";
+    absl::StatusOr<DinVersions> v = BuildDinVersions("fp32", "int8");
+    ASSERT_TRUE(v.ok()) << v.status();
+    fp32_bytes_ = new std::string(v->bytes[0]);
+    int8_bytes_ = new std::string(v->bytes[1]);
+    for (ModelPackage& p : v->packages) packages_.push_back(new ModelPackage(std::move(p)));
+    requests_ = new std::vector<Request>(std::move(v->requests));
+    want_ = std::move(v->want);
   }
 
   static void TearDownTestSuite() {

@@ -108,12 +108,28 @@ TEST_F(RankoptCTest, ManagerScoresAndExportsMetrics) {
                                        scores.data(), scores.size(), &count),
             RANKOPT_OK);
   EXPECT_EQ(scores, want_);
+  // Errors before and after the JSON parses are both counted, by reason.
+  EXPECT_EQ(
+      rankopt_manager_score_json(manager, "{", 1, nullptr, scores.data(), scores.size(), &count),
+      RANKOPT_INVALID_ARGUMENT);
+  EXPECT_EQ(rankopt_manager_score_json(manager, json_.data(), json_.size(), "nope", scores.data(),
+                                       scores.size(), &count),
+            RANKOPT_INVALID_ARGUMENT);
   EXPECT_EQ(rankopt_manager_reload(manager), RANKOPT_OK);
   size_t size = 0;
   EXPECT_EQ(rankopt_manager_metrics(manager, nullptr, 0, &size), RANKOPT_OUT_OF_RANGE);
   std::vector<char> text(size);
   ASSERT_EQ(rankopt_manager_metrics(manager, text.data(), text.size(), &size), RANKOPT_OK);
-  EXPECT_THAT(std::string(text.data()), HasSubstr("rankopt_requests_total{model=\"din\",version=\"3\"} 1\n"));
+  EXPECT_THAT(std::string(text.data()),
+              HasSubstr("rankopt_requests_total{model=\"din\",version=\"3\"} 1\n"));
+  EXPECT_THAT(
+      std::string(text.data()),
+      HasSubstr("rankopt_errors_total{model=\"din\",version=\"3\",code=\"invalid_argument\","
+                "reason=\"bad_json\"} 1\n"));
+  EXPECT_THAT(
+      std::string(text.data()),
+      HasSubstr("rankopt_errors_total{model=\"din\",version=\"3\",code=\"invalid_argument\","
+                "reason=\"score\"} 1\n"));
   rankopt_manager_destroy(manager);
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "tests/tools/cli_runner.h"
 
 namespace rankopt {
 namespace {
@@ -24,41 +25,13 @@ using ::testing::HasSubstr;
 const std::string kData = RANKOPT_TESTDATA_DIR;
 const std::string kConfigs = std::string(RANKOPT_TESTDATA_DIR) + "/../../configs";
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class AttentionCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("rankopt_attention_cli_test_",
-                        ::testing::UnitTest::GetInstance()->random_seed(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = FreshTestDir("rankopt_attention_cli_test"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `rankopt <args>` (shell words the test controls), capturing both streams.
-  RunResult Run(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string command = absl::StrCat(RANKOPT_BINARY_DIR, "/tools/rankopt ", args, " >",
-                                             out.string(), " 2>", err.string());
-    const int status = std::system(command.c_str());
-    RunResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = ReadFile(out);
-    result.err = ReadFile(err);
-    return result;
-  }
+  RunResult Run(const std::string& args) { return RunRankopt(dir_, args); }
 
   fs::path dir_;
 };

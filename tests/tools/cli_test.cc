@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "tests/tools/cli_runner.h"
 
 namespace rankopt {
 namespace {
@@ -22,55 +23,17 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteFile(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("rankopt_cli_test_", ::testing::UnitTest::GetInstance()->random_seed(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = FreshTestDir("rankopt_cli_test"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `rankopt <args>` (args are shell words the test controls), capturing both streams.
   RunResult Run(const std::string& args, const std::string& prefix = "") {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::string command = absl::StrCat(prefix, RANKOPT_BINARY_DIR, "/tools/rankopt ", args, " >",
-                                       out.string(), " 2>", err.string());
-    int status = std::system(command.c_str());
-    RunResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = ReadFile(out);
-    result.err = ReadFile(err);
-    return result;
+    return RunRankopt(dir_, args, prefix);
   }
 
   fs::path Temp(const std::string& name) { return dir_ / name; }
-
-  // Expects a failed run with exactly one stderr line containing every fragment.
-  void ExpectOneLineError(const RunResult& r, int code, const std::vector<std::string>& fragments) {
-    EXPECT_EQ(r.exit_code, code) << r.err;
-    std::vector<std::string> lines = absl::StrSplit(r.err, '\n', absl::SkipEmpty());
-    EXPECT_EQ(lines.size(), 1u) << r.err;
-    for (const std::string& f : fragments) EXPECT_THAT(r.err, HasSubstr(f));
-  }
 
   fs::path dir_;
 };
@@ -134,6 +97,43 @@ TEST_F(CliTest, FifoAndDevicesAreRefusedAtOnce) {
       const RunResult r = Run(command, "timeout 20 ");
       ExpectOneLineError(r, 1, {path, "not a regular file"});
     }
+  }
+}
+
+// The same for every other file a command reads: a model of the commands not above, the package
+// `serve` and `tables publish` take, feature configs, request and sample files.
+TEST_F(CliTest, EveryFileEveryCommandReadsRefusesFifosAndDevices) {
+  const std::string fifo = Temp("input.jsonl").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string din = kData + "/peers/din.onnx";
+  const std::string config = kData + "/../../configs/din.yaml";
+  const std::string requests = kData + "/features/requests_din.jsonl";
+  const std::string out = Temp("out").string();
+  for (const std::string& x : {fifo, std::string("/dev/zero")}) {
+    for (const std::string& command : {
+             "prune " + x + " --outputs y -o " + out,
+             "quantize " + x + " --tables all -o " + out,
+             "lift " + x + " -o " + out,
+             "optimize " + x + " -o " + out,
+             "serve " + x + " --port 0",
+             "tables publish " + x + " --redis 127.0.0.1:1",
+             "features --config " + x + " --requests " + requests,
+             "features --config " + config + " --requests " + x,
+             "run " + din + " --requests " + x + " --config " + config,
+             "run " + din + " --inputs " + x,
+             "bench " + din + " --requests " + x,
+             "quantize " + din + " --tables all --sample " + x + " -o " + out,
+             "optimize " + din + " --features " + x + " -o " + out,
+             "optimize " + din + " --features " + config + " --sample " + x + " -o " + out,
+         }) {
+      SCOPED_TRACE(command);
+      const RunResult r = Run(command, "timeout 20 ");
+      ExpectOneLineError(r, 1, {x, "not a regular file"});
+    }
+    // run's --config is read with its flags: a bad one is a usage error (exit 2).
+    ExpectOneLineError(
+        Run("run " + din + " --requests " + requests + " --config " + x, "timeout 20 "), 2,
+        {x, "not a regular file"});
   }
 }
 

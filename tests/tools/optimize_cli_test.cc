@@ -22,6 +22,7 @@
 #include "graph/passes/pass_pipeline.h"
 #include "serving/optimize_report.pb.h"
 #include "serving/package/model_package.h"
+#include "tests/tools/cli_runner.h"
 
 namespace rankopt {
 namespace {
@@ -31,17 +32,6 @@ using ::testing::AllOf;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 const std::string kData = RANKOPT_TESTDATA_DIR;
 const std::string kDin = kData + "/peers/din.onnx";
@@ -63,36 +53,13 @@ const std::vector<std::string> kO2Passes = {"prune",
 
 class OptimizeCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("rankopt_optimize_test_", ::testing::UnitTest::GetInstance()->random_seed(),
-                        "_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = FreshTestDir("rankopt_optimize_test"); }
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `rankopt <args>` (shell words the test controls), capturing both streams.
-  RunResult Run(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string command = absl::StrCat(RANKOPT_BINARY_DIR, "/tools/rankopt ", args, " >",
-                                             out.string(), " 2>", err.string());
-    const int status = std::system(command.c_str());
-    RunResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = ReadFile(out);
-    result.err = ReadFile(err);
-    return result;
-  }
+  RunResult Run(const std::string& args) { return RunRankopt(dir_, args); }
 
   std::string Temp(const std::string& name) { return (dir_ / name).string(); }
-
-  void ExpectOneLineError(const RunResult& r, int code, const std::vector<std::string>& fragments) {
-    EXPECT_EQ(r.exit_code, code) << r.out << r.err;
-    std::vector<std::string> lines = absl::StrSplit(r.err, '\n', absl::SkipEmpty());
-    EXPECT_EQ(lines.size(), 1u) << r.err;
-    for (const std::string& f : fragments) EXPECT_THAT(r.err, HasSubstr(f));
-  }
 
   fs::path dir_;
 };

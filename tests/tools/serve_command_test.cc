@@ -37,6 +37,7 @@
 #include "rankopt/request_json.h"
 #include "tests/serving/din_package.h"
 #include "tests/serving/http/raw_http_client.h"
+#include "tests/tools/cli_runner.h"
 
 extern char** environ;
 
@@ -49,11 +50,6 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 const std::string kRankopt = absl::StrCat(RANKOPT_BINARY_DIR, "/tools/rankopt");
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // `rankopt serve ARGS` as a child process: stdout on a pipe (its start line names the port),
 // stderr to a file.
@@ -211,16 +207,6 @@ std::string ErrorCode(const std::string& body) {
     return "";
   }
   return std::string(code);
-}
-
-// The value of the sample line that starts with `prefix` in Prometheus text; -1 when absent.
-int64_t Sample(const std::string& metrics, const std::string& prefix) {
-  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
-    if (!absl::ConsumePrefix(&line, prefix) || !absl::ConsumePrefix(&line, " ")) continue;
-    int64_t v = 0;
-    return absl::SimpleAtoi(line, &v) ? v : -1;
-  }
-  return -1;
 }
 
 constexpr char kRequestsTotal[] = R"(rankopt_requests_total{model="din",version="1"})";
@@ -399,9 +385,33 @@ TEST_F(ServeCommandTest, ErrorsAreJsonWithTheirHttpStatus) {
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(ErrorCode(r->body), "RESOURCE_EXHAUSTED") << r->body;
 
+  // A Score error (an unknown head) after the JSON parsed.
+  r = client.Post("/v1/models/din:predict?heads=no_such_head", (*json_)[0], "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+
   // The server still scores after all that.
   ASSERT_NO_FATAL_FAILURE(ExpectPrediction(keep_alive, 1, "1"));
   keep_alive.stop();
+
+  // Every error answer above is in rankopt_errors_total once, by code and reason, those refused
+  // before the JSON parsed (or before any route ran) included.
+  r = client.Get("/metrics");
+  ASSERT_TRUE(r);
+  const std::string errors = R"(rankopt_errors_total{model="din",version="1",)";
+  for (auto [labels, want] : std::vector<std::pair<std::string, int64_t>>{
+           {R"(code="invalid_argument",reason="bad_json"})", 2},
+           {R"(code="not_found",reason="unknown_model"})", 2},
+           {R"(code="not_found",reason="no_route"})", 1},
+           {R"(code="resource_exhausted",reason="body_too_large"})", 2},
+           {R"(code="invalid_argument",reason="score"})", 1},
+       }) {
+    EXPECT_EQ(Sample(r->body, errors + labels), want) << labels << "\n" << r->body;
+  }
+  EXPECT_EQ(SampleSum(r->body, "rankopt_errors_total{"), 8) << r->body;
+  EXPECT_EQ(SampleSum(r->body, "rankopt_http_responses_total{"),
+            SampleSum(r->body, R"(rankopt_http_responses_total{route="predict",code="200"})") + 8)
+      << r->body;
   EXPECT_EQ(server.Stop(), 0);
 }
 
@@ -491,8 +501,9 @@ TEST_F(ServeCommandTest, LimitFlagsApply) {
   RawResponse metrics;
   ASSERT_TRUE(raw.Send("GET /metrics HTTP/1.1\r\n\r\n") && raw.Read(&metrics));
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_EQ(Sample(metrics.body, R"(rankopt_http_errors_total{route="other",code="431",)"
-                                 R"(reason="too_many_headers"})"),
+  EXPECT_EQ(Sample(metrics.body,
+                   R"(rankopt_errors_total{model="din",version="1",code="invalid_argument",)"
+                   R"(reason="too_many_headers"})"),
             1)
       << metrics.body;
   raw.Close();
@@ -535,6 +546,88 @@ TEST_F(ServeCommandTest, PicksUpANewVersion) {
   ASSERT_THAT(body, HasSubstr(R"("version": "2")"));
   ASSERT_NO_FATAL_FAILURE(ExpectPrediction(client, 2, "2"));
   EXPECT_EQ(server.Stop(), 0) << server.stderr_text();
+}
+
+// An ESMM package dropped into the DIN directory: rejected, logged and counted, DIN keeps serving
+// under its version folder's label; swapped in with --allow-model-change.
+TEST_F(ServeCommandTest, AnotherModelIsRejectedUnlessAllowed) {
+  absl::StatusOr<ModelPackage> esmm = BuildEsmmPackage(TableQuantizationMode::kOff, "7");
+  ASSERT_TRUE(esmm.ok()) << esmm.status();
+  for (bool allow : {false, true}) {
+    SCOPED_TRACE(allow ? "--allow-model-change" : "default");
+    const fs::path root = Temp(allow ? "allowed" : "default");
+    fs::create_directories(root / "21");
+    fs::copy_file(Root() / "1" / "model.rkp", root / "21" / "model.rkp");
+    ServeProcess server;
+    std::vector<std::string> flags = {"--poll-s", "0.05"};
+    if (allow) flags.push_back("--allow-model-change");
+    ASSERT_NO_FATAL_FAILURE(StartServer(&server, root.string(), flags));
+    httplib::Client client("127.0.0.1", server.port());
+    ASSERT_NO_FATAL_FAILURE(ExpectPrediction(client, 0, "21"));
+
+    fs::create_directories(root / "tmp");
+    ASSERT_TRUE(WriteModelPackage(*esmm, (root / "tmp" / "model.rkp").string()).ok());
+    fs::rename(root / "tmp", root / "22");  // published by rename
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::string metrics;
+    while (std::chrono::steady_clock::now() < deadline) {
+      httplib::Result m = client.Get("/metrics");
+      ASSERT_TRUE(m);
+      metrics = m->body;
+      if (Sample(metrics, R"(rankopt_model_identity_rejected_total{model="din"})") > 0 ||
+          absl::StrContains(metrics, R"(rankopt_model_version{model="esmm"} 22)")) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!allow) {
+      EXPECT_EQ(Sample(metrics, R"(rankopt_model_identity_rejected_total{model="din"})"), 1)
+          << metrics;
+      EXPECT_EQ(Sample(metrics, R"(rankopt_model_version{model="din"})"), 21) << metrics;
+      ASSERT_NO_FATAL_FAILURE(ExpectPrediction(client, 1, "21"));
+      httplib::Result r = client.Get("/v1/models/esmm");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 404);
+      EXPECT_EQ(server.Stop(), 0);
+      EXPECT_THAT(server.stderr_text(),
+                  AllOf(HasSubstr("the package is model 'esmm' but 'din' is served"),
+                        HasSubstr("--allow-model-change")));
+      continue;
+    }
+    EXPECT_EQ(Sample(metrics, R"(rankopt_model_version{model="esmm"})"), 22) << metrics;
+    EXPECT_EQ(Sample(metrics, R"(rankopt_model_identity_rejected_total{model="esmm"})"), 0)
+        << metrics;
+    // ESMM answers under the version folder's label, not the package's --model-version (7).
+    httplib::Result r = client.Get("/v1/models/esmm");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_THAT(r->body, HasSubstr(R"("version": "22")"));
+    absl::StatusOr<std::vector<Request>> esmm_requests = EsmmRequests();
+    ASSERT_TRUE(esmm_requests.ok()) << esmm_requests.status();
+    absl::StatusOr<std::string> json = RequestToJson(esmm_requests->front());
+    ASSERT_TRUE(json.ok()) << json.status();
+    r = client.Post("/v1/models/esmm:predict", *json, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    absl::StatusOr<Prediction> p = ParsePrediction(r->body);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->version, "22");
+    absl::StatusOr<std::vector<std::vector<float>>> want =
+        ReferenceScores(*esmm, esmm_requests->front());
+    ASSERT_TRUE(want.ok()) << want.status();
+    ASSERT_EQ(p->values.size(), want->size());
+    for (size_t h = 0; h < want->size(); ++h) {
+      ASSERT_EQ(p->values[h].size(), (*want)[h].size());
+      for (size_t c = 0; c < (*want)[h].size(); ++c) {
+        EXPECT_EQ(std::bit_cast<uint32_t>(p->values[h][c]), std::bit_cast<uint32_t>((*want)[h][c]))
+            << "head " << h << " candidate " << c;
+      }
+    }
+    r = client.Post("/v1/models/din:predict", (*json_)[0], "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    EXPECT_EQ(server.Stop(), 0);
+  }
 }
 
 // Runs `rankopt serve ARGS` to completion (for the command-line errors); the exit code.
@@ -583,7 +676,8 @@ TEST_F(ServeCommandTest, CommandLineErrors) {
                     HasSubstr("--max-body-bytes"), HasSubstr("--max-connections"),
                     HasSubstr("--max-header-count"), HasSubstr("--max-header-bytes"),
                     HasSubstr("--header-timeout-s"), HasSubstr("--body-timeout-s"),
-                    HasSubstr("--idle-timeout-s"), HasSubstr("--io-threads")));
+                    HasSubstr("--idle-timeout-s"), HasSubstr("--io-threads"),
+                    HasSubstr("--allow-model-change")));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/tools/cli_runner.h"
 
 namespace rankopt {
 namespace {
@@ -23,17 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kZoo = std::string(RANKOPT_TESTDATA_DIR) + "/zoo";
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // One model at one opset, with what models.json says about it.
 struct ZooCase {
@@ -100,26 +90,13 @@ std::vector<double> RelativeErrors(const std::string& out) {
 class ZooTest : public ::testing::TestWithParam<ZooCase> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("rankopt_zoo_test_", ::testing::UnitTest::GetInstance()->random_seed(), "_",
-                        GetParam().model, "_", GetParam().opset);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = FreshTestDir("rankopt_zoo_test",
+                        absl::StrCat("_", GetParam().model, "_", GetParam().opset));
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `rankopt <args>` (args are shell words the test controls), capturing both streams.
-  RunResult Run(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::string command = absl::StrCat(RANKOPT_BINARY_DIR, "/tools/rankopt ", args, " >",
-                                       out.string(), " 2>", err.string());
-    int status = std::system(command.c_str());
-    RunResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = ReadFile(out);
-    result.err = ReadFile(err);
-    return result;
-  }
+  RunResult Run(const std::string& args) { return RunRankopt(dir_, args); }
 
   fs::path dir_;
 };

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "tests/tools/cli_runner.h"
 
 namespace rankopt {
 namespace {
@@ -18,37 +19,12 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class FeaturesCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           absl::StrCat("rankopt_features_cli_", ::getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = FreshTestDir("rankopt_features_cli"); }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunResult Run(const std::string& args) {
-    const fs::path out = dir_ / "out.txt", err = dir_ / "err.txt";
-    const std::string command = absl::StrCat(RANKOPT_BINARY_DIR, "/tools/rankopt features ", args,
-                                             " >", out.string(), " 2>", err.string());
-    const int status = std::system(command.c_str());
-    RunResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = ReadFile(out);
-    result.err = ReadFile(err);
-    return result;
-  }
+  RunResult Run(const std::string& args) { return RunRankopt(dir_, "features " + args); }
 
   fs::path dir_;
   const std::string configs_ = std::string(RANKOPT_TESTDATA_DIR) + "/../../configs/";

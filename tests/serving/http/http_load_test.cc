@@ -53,8 +53,7 @@ class HttpLoadTest : public ::testing::Test {
     request_ = requests->front();
     absl::StatusOr<std::string> json = RequestToJson(request_);
     ASSERT_TRUE(json.ok()) << json.status();
-    predict_ = absl::StrCat("POST /v1/models/din:predict HTTP/1.1\r\nHost: t\r\nContent-Length: ",
-                            json->size(), "\r\n\r\n", *json);
+    predict_ = PostPredict("din", *json);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -72,13 +71,6 @@ class HttpLoadTest : public ::testing::Test {
     RawConnection c(port);
     RawResponse r;
     if (!c.Send(predict) || !c.Read(&r) || r.status != 200) return "";
-    return r.body;
-  }
-
-  static std::string Metrics(int port) {
-    RawConnection c(port);
-    RawResponse r;
-    if (!c.Send("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n") || !c.Read(&r)) return "";
     return r.body;
   }
 
@@ -227,8 +219,9 @@ TEST_F(HttpLoadTest, HeaderFloodIsRefusedEarlyWithBoundedMemory) {
   EXPECT_LT(peak - before, 50 * kMiB);
   EXPECT_LT(after - before, 50 * kMiB);
   const std::string metrics = Metrics(port);
-  EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="other",code="431",)"
-                                 R"(reason="header_too_large"} 1)"))
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(rankopt_errors_total{model="din",version="1",code="invalid_argument",)"
+                        R"(reason="header_too_large"} 1)"))
       << metrics;
   (*server)->Stop();
 }

@@ -128,33 +128,6 @@ TEST_F(HttpServerTest, StopBeforeStartIsANoOp) {
   (*server)->Stop();
 }
 
-std::string PostPredict(const std::string& model, const std::string& body,
-                        const std::string& extra_headers = "") {
-  return absl::StrCat("POST /v1/models/", model, ":predict HTTP/1.1\r\nHost: t\r\n", extra_headers,
-                      "Content-Length: ", body.size(), "\r\n\r\n", body);
-}
-
-std::string Get(const std::string& path) {
-  return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: t\r\n\r\n");
-}
-
-// The value of the sample line that starts with `prefix` in Prometheus text; -1 when absent.
-int64_t Sample(const std::string& metrics, const std::string& prefix) {
-  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
-    if (!absl::ConsumePrefix(&line, prefix) || !absl::ConsumePrefix(&line, " ")) continue;
-    int64_t v = 0;
-    return absl::SimpleAtoi(line, &v) ? v : -1;
-  }
-  return -1;
-}
-
-std::string Metrics(int port) {
-  RawConnection c(port);
-  RawResponse r;
-  if (!c.Send(Get("/metrics")) || !c.Read(&r)) return "";
-  return r.body;
-}
-
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(Options());
   ASSERT_TRUE(server.ok()) << server.status();
@@ -371,20 +344,28 @@ TEST_F(HttpServerTest, LimitsAreRefusedAtTheirBoundaryAndCountedByReason) {
     EXPECT_EQ(r.status, 400);
   }
   const std::string metrics = Metrics(port);
-  for (auto [sample, want] : std::vector<std::pair<std::string, int64_t>>{
-           {R"(rankopt_http_errors_total{route="other",code="431",reason="too_many_headers"})", 1},
-           {R"(rankopt_http_errors_total{route="predict",code="413",reason="body_too_large"})", 1},
-           {R"(rankopt_http_errors_total{route="other",code="408",reason="header_timeout"})", 1},
-           {R"(rankopt_http_errors_total{route="predict",code="408",reason="body_timeout"})", 1},
-           {R"(rankopt_http_errors_total{route="predict",code="400",reason="bad_json"})", 1},
-           {R"(rankopt_http_errors_total{route="other",code="404",reason="no_route"})", 1},
-           {R"(rankopt_http_errors_total{route="other",code="400",reason="bad_request_line"})", 1},
-           {R"(rankopt_http_responses_total{route="predict",code="400"})", 1},
-       }) {
+  for (
+      auto [sample, want] : std::vector<std::pair<std::string, int64_t>>{
+          {R"(rankopt_errors_total{model="din",version="1",code="invalid_argument",reason="too_many_headers"})",
+           1},
+          {R"(rankopt_errors_total{model="din",version="1",code="resource_exhausted",reason="body_too_large"})",
+           1},
+          {R"(rankopt_errors_total{model="din",version="1",code="deadline_exceeded",reason="header_timeout"})",
+           1},
+          {R"(rankopt_errors_total{model="din",version="1",code="deadline_exceeded",reason="body_timeout"})",
+           1},
+          {R"(rankopt_errors_total{model="din",version="1",code="invalid_argument",reason="bad_json"})",
+           1},
+          {R"(rankopt_errors_total{model="din",version="1",code="not_found",reason="no_route"})",
+           1},
+          {R"(rankopt_errors_total{model="din",version="1",code="invalid_argument",reason="bad_request_line"})",
+           1},
+          {R"(rankopt_http_responses_total{route="predict",code="400"})", 1},
+      }) {
     EXPECT_EQ(Sample(metrics, sample), want) << sample << "\n" << metrics;
   }
   // At least one (a retry above may have raced the server's close of the popped connection).
-  EXPECT_GE(Sample(metrics, R"(rankopt_http_errors_total{route="other",code="503",)"
+  EXPECT_GE(Sample(metrics, R"(rankopt_errors_total{model="din",version="1",code="unavailable",)"
                             R"(reason="too_many_connections"})"),
             1)
       << metrics;

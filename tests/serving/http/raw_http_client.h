@@ -1,6 +1,7 @@
 // A raw HTTP/1.1 client over loopback sockets for the front end's tests: what a slow, pipelining
 // or hostile client sends, byte for byte, and the answers read back by Content-Length. Every
-// socket call is bounded by a receive/send timeout.
+// socket call is bounded by a receive/send timeout. Also the requests the tests send and the
+// /metrics samples they read.
 #ifndef RANKOPT_TESTS_SERVING_HTTP_RAW_HTTP_CLIENT_H_
 #define RANKOPT_TESTS_SERVING_HTTP_RAW_HTTP_CLIENT_H_
 
@@ -20,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -134,6 +136,47 @@ inline int64_t ResidentBytes() {
     return absl::SimpleAtoi(v, &kb) ? kb * 1024 : -1;
   }
   return -1;
+}
+
+// A POST of `body` to /v1/models/<model>:predict, with `extra_headers` ("Name: value\r\n"...).
+inline std::string PostPredict(const std::string& model, const std::string& body,
+                               const std::string& extra_headers = "") {
+  return absl::StrCat("POST /v1/models/", model, ":predict HTTP/1.1\r\nHost: t\r\n", extra_headers,
+                      "Content-Length: ", body.size(), "\r\n\r\n", body);
+}
+
+inline std::string Get(const std::string& path) {
+  return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: t\r\n\r\n");
+}
+
+// The value of the sample line that starts with `prefix` in Prometheus text; -1 when absent.
+inline int64_t Sample(const std::string& metrics, const std::string& prefix) {
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix) || !absl::ConsumePrefix(&line, " ")) continue;
+    int64_t v = 0;
+    return absl::SimpleAtoi(line, &v) ? v : -1;
+  }
+  return -1;
+}
+
+// The sum of the sample lines that start with `prefix` (e.g. a family and its opening brace).
+inline int64_t SampleSum(const std::string& metrics, const std::string& prefix) {
+  int64_t sum = 0;
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix)) continue;
+    const size_t space = line.rfind(' ');
+    int64_t v = 0;
+    if (space != absl::string_view::npos && absl::SimpleAtoi(line.substr(space + 1), &v)) sum += v;
+  }
+  return sum;
+}
+
+// GET /metrics of the server on 127.0.0.1:port over a fresh connection; empty on failure.
+inline std::string Metrics(int port) {
+  RawConnection c(port);
+  RawResponse r;
+  if (!c.Send(Get("/metrics")) || !c.Read(&r)) return "";
+  return r.body;
 }
 
 }  // namespace rankopt
