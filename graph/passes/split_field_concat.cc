@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "graph/analysis/shape_inference.h"
 #include "graph/passes/pass_util.h"
 #include "graph/passes/prune.h"
@@ -75,8 +76,11 @@ class FieldSplitter {
   // Whether node `seed` (a Concat) starts a closure: non-batch axis, known widths, both kinds.
   bool IsSeed(const Node& seed) const;
   // Walks every reader of the tensors `seed` reaches. Fills `roles` (node index -> role) and
-  // returns nullopt, or returns why the concat cannot be split (a near-miss note).
-  std::optional<std::string> Check(int seed, absl::flat_hash_map<int, Role>* roles) const;
+  // returns nullopt, or returns why the concat cannot be split (a near-miss note). A reader of
+  // the concat (or of a Flatten/Concat of it) that no rule covers keeps reading it as is (it
+  // stays, per candidate); why goes to `kept`.
+  std::optional<std::string> Check(int seed, absl::flat_hash_map<int, Role>* roles,
+                                   std::vector<std::string>* kept) const;
   // Role of node `m` reading split tensor `t` (axis `a`, rank `r`) at input `i`, with the axis
   // and rank of its output when it is split too; or a reason.
   std::optional<std::string> Classify(const TensorRef& t, int a, int r, int m, int i, Role* role,
@@ -219,20 +223,26 @@ std::optional<std::string> FieldSplitter::Classify(const TensorRef& t, int a, in
       "constant, ReduceSum over the field axis, Flatten, Concat, MatMul/Gemm by a constant)");
 }
 
-std::optional<std::string> FieldSplitter::Check(int seed,
-                                                absl::flat_hash_map<int, Role>* roles) const {
+std::optional<std::string> FieldSplitter::Check(int seed, absl::flat_hash_map<int, Role>* roles,
+                                                std::vector<std::string>* kept) const {
   struct Item {
     TensorRef t;
     int axis, rank;
+    bool moved_only;  // made from the concat by data movement only (Flatten, Concat)
   };
   const Node& s = in_.nodes()[seed];
-  std::vector<Item> work = {{TensorRef{s.name, 0}, ConcatAxis(s), RankOf(TensorRef{s.name, 0})}};
+  std::vector<Item> work = {
+      {TensorRef{s.name, 0}, ConcatAxis(s), RankOf(TensorRef{s.name, 0}), true}};
   (*roles)[seed] = Role::kSeed;
   while (!work.empty()) {
     const Item item = work.back();
     work.pop_back();
+    // A reader without a rule may keep reading a tensor that costs nothing to keep (the
+    // unsplit graph computes it too, and no arithmetic is repeated).
+    const bool at_seed = item.moved_only;
     if (consumers_.protected_tensors.contains(item.t)) {
-      return absl::StrCat("tensor ", item.t.node, " is a graph output");
+      if (!at_seed) return absl::StrCat("tensor ", item.t.node, " is a graph output");
+      kept->push_back("it is a graph output");
     }
     auto it = readers_.find(item.t);
     if (it == readers_.end()) continue;
@@ -243,11 +253,14 @@ std::optional<std::string> FieldSplitter::Check(int seed,
       int axis = 0, rank = 0;
       if (std::optional<std::string> no =
               Classify(item.t, item.axis, item.rank, m, i, &role, &axis, &rank)) {
-        return no;
+        if (!at_seed) return no;
+        kept->push_back(*std::move(no));
+        continue;
       }
       (*roles)[m] = role;
       if (role != Role::kReduce && role != Role::kDense) {
-        work.push_back({TensorRef{in_.nodes()[m].name, 0}, axis, rank});
+        work.push_back({TensorRef{in_.nodes()[m].name, 0}, axis, rank,
+                        item.moved_only && (role == Role::kFlatten || role == Role::kConcat)});
       }
     }
   }
@@ -460,7 +473,8 @@ absl::StatusOr<PassReport> FieldSplitter::Run(Graph* out) {
     const Node& seed = in_.nodes()[m];
     if (taken_.contains(m) || !IsSeed(seed)) continue;
     absl::flat_hash_map<int, Role> roles;
-    if (std::optional<std::string> no = Check(m, &roles)) {
+    std::vector<std::string> kept;
+    if (std::optional<std::string> no = Check(m, &roles, &kept)) {
       notes.push_back(absl::StrCat("near miss: ", seed.name, " (a concat of request-level and ",
                                    "candidate fields) not split: ", *no));
       continue;
@@ -471,13 +485,21 @@ absl::StatusOr<PassReport> FieldSplitter::Run(Graph* out) {
       dense += role == Role::kDense;
       others += role != Role::kSeed && role != Role::kReduce && role != Role::kDense;
     }
-    if (reduces == 0 && others == 0) continue;  // a dense layer on the concat: split_first_dense
+    if (reduces == 0 && others == 0) {  // at most a dense layer on the concat: split_first_dense
+      if (!kept.empty()) {
+        notes.push_back(absl::StrCat("near miss: ", seed.name, " (a concat of request-level and ",
+                                     "candidate fields) not split: ", kept[0]));
+      }
+      continue;
+    }
     int request = 0;
     for (const TensorRef& ref : seed.inputs) request += KindOf(ref) == Kind::kRequest;
     Rewrite(roles);
     notes.push_back(absl::StrCat(seed.name, ": ", request, " of ", seed.inputs.size(),
                                  " fields request-level, split through ", others, " ops into ",
-                                 reduces, " field sums and ", dense, " dense layers"));
+                                 reduces, " field sums and ", dense, " dense layers",
+                                 kept.empty() ? "" : "; the concat stays for ",
+                                 absl::StrJoin(kept, "; ")));
   }
   if (replaced_.empty()) {
     if (notes.empty()) notes.push_back("not applicable: no concat mixes request-level fields");

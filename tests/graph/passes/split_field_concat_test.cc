@@ -173,8 +173,30 @@ TEST(SplitFieldConcatTest, FmAndFirstLayerSplitIntoUserAndItemParts) {
   ExpectNear(got[1], want[1], 1e-5, "deep");
 }
 
-TEST(SplitFieldConcatTest, AReaderWithoutARuleIsANearMiss) {
+TEST(SplitFieldConcatTest, AReaderOfTheConcatWithoutARuleKeepsItWhileTheRestSplits) {
   Node softmax = WithAxis(OnnxOp("att", "Softmax", {{"v", 0}}), 1);
+  const Graph graph = FieldModel({softmax}, {"att"});
+  const PassOptions options = Options("u1,u2", {"fm", "deep", "att"});
+  Graph split(graph.format());
+  absl::StatusOr<PassReport> report = SplitFieldConcat(graph, options, &split);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->changed);
+  EXPECT_THAT(report->notes,
+              ElementsAre(AllOf(HasSubstr("v: 2 of 3 fields request-level"),
+                                HasSubstr("the concat stays for node att (Softmax) reads it"))));
+  ASSERT_NE(split.FindNode("v"), nullptr);
+  EXPECT_EQ(split.FindNode("sum")->op, "Add");
+  Graph marked(graph.format());
+  ASSERT_TRUE(MarkRequestLevel(split, options, &marked).ok());
+  const std::vector<Tensor> want = RunGraph(graph, Feeds());
+  const std::vector<Tensor> got = RunGraph(marked, Feeds());
+  ASSERT_EQ(want.size(), 3u);
+  ASSERT_EQ(got.size(), 3u);
+  for (int o = 0; o < 3; ++o) ExpectNear(got[o], want[o], 1e-5, absl::StrCat("output ", o));
+}
+
+TEST(SplitFieldConcatTest, AReaderWithoutARuleBelowTheConcatIsANearMiss) {
+  Node softmax = WithAxis(OnnxOp("att", "Softmax", {{"vv", 0}}), 1);
   const Graph graph = FieldModel({softmax}, {"att"});
   Graph out(graph.format());
   absl::StatusOr<PassReport> report =
@@ -187,10 +209,10 @@ TEST(SplitFieldConcatTest, AReaderWithoutARuleIsANearMiss) {
 }
 
 TEST(SplitFieldConcatTest, AConstantVaryingAlongFieldsIsANearMiss) {
-  const Graph graph =
-      FieldModel({ConstNode("field_w", Floats({1, kFields, 1}, {1.0f, 2.0f, 3.0f}), true),
-                  OnnxOp("weighted", "Mul", {{"v", 0}, {"field_w", 0}})},
-                 {"weighted"});
+  const Graph graph = FieldModel(
+      {ConstNode("field_w", Floats({1, kFields, 1}, {1.0f, 2.0f, 3.0f}), true),
+       OnnxOp("weighted", "Mul", {{"vv", 0}, {"field_w", 0}})},
+      {"weighted"});
   Graph out(graph.format());
   absl::StatusOr<PassReport> report =
       SplitFieldConcat(graph, Options("u1,u2", {"fm", "deep", "weighted"}), &out);
