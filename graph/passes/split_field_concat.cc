@@ -215,6 +215,10 @@ std::optional<std::string> FieldSplitter::Classify(const TensorRef& t, int a, in
     if (w == nullptr || w->dtype() != DType::kFloat32 || w->dims().size() != 2) {
       return why("has a weight that is not a constant float matrix");
     }
+    const bool transpose_b = gemm && pass_util::BoolAttr(node, "transB", false);
+    if (ShapeOf(t).dim(1) != w->dims()[transpose_b ? 1 : 0]) {
+      return why("has a weight whose rows do not match the tensor's columns");
+    }
     *role = Role::kDense;
     return std::nullopt;
   }

@@ -259,8 +259,8 @@ class ConvKernel : public OpKernel {
   absl::Status Pointwise(KernelContext* ctx, const FilterView& f, const ActShape& xs,
                          const ActShape& os, const TensorView* bias, const TensorView& out) const {
     const int64_t p_size = xs.spatial_size, c_size = f.in_per_group, m_size = f.out_channels;
-    const GemmB b = packed_b_.data.empty() ? GemmBFromRowMajor(f.data, m_size)
-                                           : GemmBFromPacked(packed_b_);
+    const GemmB b =
+        packed_b_.data.empty() ? GemmBFromRowMajor(f.data, m_size) : GemmBFromPacked(packed_b_);
     // Channels last: the GEMM writes the output in place; channels first: [P, M] then transposed.
     float* tile = nullptr;
     if (!os.channels_last) {

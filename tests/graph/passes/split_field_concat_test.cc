@@ -209,10 +209,10 @@ TEST(SplitFieldConcatTest, AReaderWithoutARuleBelowTheConcatIsANearMiss) {
 }
 
 TEST(SplitFieldConcatTest, AConstantVaryingAlongFieldsIsANearMiss) {
-  const Graph graph = FieldModel(
-      {ConstNode("field_w", Floats({1, kFields, 1}, {1.0f, 2.0f, 3.0f}), true),
-       OnnxOp("weighted", "Mul", {{"vv", 0}, {"field_w", 0}})},
-      {"weighted"});
+  const Graph graph =
+      FieldModel({ConstNode("field_w", Floats({1, kFields, 1}, {1.0f, 2.0f, 3.0f}), true),
+                  OnnxOp("weighted", "Mul", {{"vv", 0}, {"field_w", 0}})},
+                 {"weighted"});
   Graph out(graph.format());
   absl::StatusOr<PassReport> report =
       SplitFieldConcat(graph, Options("u1,u2", {"fm", "deep", "weighted"}), &out);
@@ -221,6 +221,24 @@ TEST(SplitFieldConcatTest, AConstantVaryingAlongFieldsIsANearMiss) {
   EXPECT_THAT(report->notes,
               ElementsAre(HasSubstr("node weighted (Mul) has a constant that varies along the "
                                     "field axis")));
+}
+
+TEST(SplitFieldConcatTest, AWeightOfTheWrongHeightIsNotRegrouped) {
+  // A malformed layer (K = 13 for 12 columns) keeps reading the unsplit tensor; never a read
+  // past the weight.
+  const Graph graph = FieldModel(
+      {ConstNode("w_bad", Floats({kFields * kD + 1, 2}, RandomFloats((kFields * kD + 1) * 2, 9)),
+                 true),
+       OnnxOp("bad", "MatMul", {{"flat", 0}, {"w_bad", 0}})},
+      {"bad"});
+  Graph out(graph.format());
+  absl::StatusOr<PassReport> report =
+      SplitFieldConcat(graph, Options("u1,u2", {"fm", "deep", "bad"}), &out);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->notes,
+              ElementsAre(HasSubstr("node bad (MatMul) has a weight whose rows do not match")));
+  ASSERT_NE(out.FindNode("bad"), nullptr);
+  EXPECT_EQ(out.FindNode("bad")->inputs[0].node, "flat");
 }
 
 TEST(SplitFieldConcatTest, NoUserFieldsIsNotApplicable) {

@@ -167,8 +167,8 @@ TEST(ConvTest, OnnxDilationsSameLower) {
 // GEMM per batch row; each output is, bit for bit, fma(x, w, acc) over the input channels in
 // increasing order from 0, then + bias.
 float PointwiseReference(const std::vector<float>& x, const std::vector<float>& w,
-                         const std::vector<float>* bias, int64_t c_size, int64_t p_size,
-                         int64_t n, int64_t m, int64_t p) {
+                         const std::vector<float>* bias, int64_t c_size, int64_t p_size, int64_t n,
+                         int64_t m, int64_t p) {
   float acc = 0.0f;
   for (int64_t ci = 0; ci < c_size; ++ci) {
     acc = std::fma(x[(n * c_size + ci) * p_size + p], w[m * c_size + ci], acc);
@@ -201,8 +201,8 @@ TEST(ConvTest, OnnxPointwiseConv1dIsBitwiseTheFmaChain) {
             const float want =
                 PointwiseReference(xv, wv, with_bias ? &bv : nullptr, kC, kP, n, m, p);
             ASSERT_EQ(t.values<float>()[(n * kM + m) * kP + p], want)
-                << "n " << n << " m " << m << " p " << p << " bias " << with_bias
-                << " constant " << constant;
+                << "n " << n << " m " << m << " p " << p << " bias " << with_bias << " constant "
+                << constant;
           }
         }
       }
@@ -218,7 +218,8 @@ TEST(ConvTest, TfPointwiseConv2DNhwcMatchesTheReference) {
   for (int pos = 0; pos < 6; ++pos) {
     for (int m = 0; m < 3; ++m) {
       double acc = 0;
-      for (int c = 0; c < 4; ++c) acc += (-1.0 + 0.125 * (pos * 4 + c)) * (0.5 - 0.0625 * (c * 3 + m));
+      for (int c = 0; c < 4; ++c)
+        acc += (-1.0 + 0.125 * (pos * 4 + c)) * (0.5 - 0.0625 * (c * 3 + m));
       expected.push_back(static_cast<float>(acc));
     }
   }
