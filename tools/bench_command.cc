@@ -481,6 +481,7 @@ int RunBench(const std::vector<std::string>& args) {
       p->set_changed(pass.changed);
       p->set_nodes_before(pass.nodes_before);
       p->set_nodes_after(pass.nodes_after);
+      for (const std::string& note : pass.notes) p->add_notes(note);
     }
   }
   // Every scorer below is the one Model::Score builds for this model (at each thread count).

@@ -16,6 +16,7 @@
 #include "graph/passes/fuse_matmul_bias_activation.h"
 #include "graph/passes/prune.h"
 #include "graph/passes/request_level.h"
+#include "graph/passes/split_field_concat.h"
 #include "graph/passes/split_first_dense.h"
 #include "rankopt/status_macros.h"
 
@@ -39,6 +40,7 @@ std::vector<PassEntry> Passes(OptLevel level) {
     // Fusion first (it matches the attention block as exported), then the split (it reads the
     // request-level analysis of the unmarked graph), then the marking that makes it run once.
     passes.push_back({"fuse_attention_pooling", FuseAttentionPooling});
+    passes.push_back({"split_field_concat", SplitFieldConcat});
     passes.push_back({"split_first_dense", SplitFirstDense});
     passes.push_back({"request_level", MarkRequestLevel});
   }
@@ -149,7 +151,8 @@ absl::StatusOr<std::vector<PassReport>> OptimizeGraph(const Graph& in, OptLevel 
   Graph graph = in;
   for (const PassEntry& pass : passes) {
     if (disabled(pass.name)) continue;
-    if (pass.name == "split_first_dense" && disabled("request_level")) {
+    if ((pass.name == "split_first_dense" || pass.name == "split_field_concat") &&
+        disabled("request_level")) {
       // The split's request-level term has one row per request only once the graph is marked.
       PassReport skipped;
       skipped.pass = pass.name;

@@ -127,6 +127,10 @@ bool IsRowWise(const Graph& graph, const Node& node, const ShapeMap& shapes) {
     std::optional<std::vector<int64_t>> axes = ConstInts(graph, node.inputs[1]);
     return axes.has_value() && AvoidsBatchAxis(*axes, out_rank);
   }
+  if (op == "Flatten" && onnx) {  // [B, ...] -> [B, prod(rest)] keeps rows when axis is 1
+    const int64_t* axis = node.attrs.Get<int64_t>("axis");
+    return axis == nullptr || *axis == 1;
+  }
   if (op == "Squeeze") {
     std::optional<std::vector<int64_t>> axes =
         onnx ? AxesOf(graph, node, "axes", 1) : AxesOf(graph, node, "squeeze_dims", -1);

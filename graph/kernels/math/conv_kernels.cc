@@ -7,12 +7,18 @@
 // where positions outside the input contribute nothing (zero padding). The filter is kept as
 // w[k][ci][m] (TF's HWIO order; a depthwise filter [k, C, mult] is the same memory with C/G = 1
 // and m = c*mult + j); ONNX filters are transposed to it once at load when constant.
+//
+// A pointwise convolution (one group, every kernel extent 1, stride 1, no padding: xDeepFM's
+// CIN, Conv1d(kernel 1)) is a GEMM per batch: out[n,:,p] = x[n,:,p] . w + bias, computed by
+// GemmF32 (gemm.h) with the positions as rows: each output is fma(x[n,ci,p], w[ci,m], acc) in
+// increasing ci from 0, then + bias[m] (the same on every ISA and batch size).
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "graph/kernels/math/gemm.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/nn_kernels.h"
 #include "graph/ops/op_info.h"
@@ -107,7 +113,13 @@ class ConvKernel : public OpKernel {
         group_(group),
         packed_(std::move(packed)),
         filter_(std::move(filter)) {
-    if (filter_.has_value()) filter_->data = packed_.data();
+    if (filter_.has_value()) {
+      filter_->data = packed_.data();
+      if (filter_->kernel_size == 1) {  // pointwise: w[ci][m] is B [C/G, M] for the GEMM path
+        packed_b_ = PackGemmB(filter_->data, filter_->in_per_group, filter_->out_channels,
+                              filter_->out_channels, 1);
+      }
+    }
   }
 
   absl::Status Compute(KernelContext* ctx) const override {
@@ -176,6 +188,11 @@ class ConvKernel : public OpKernel {
     RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, DType::kFloat32, out_dims));
     RANKOPT_ASSIGN_OR_RETURN(ActShape os, SplitActivation(node, out, layout));
     const int s = layout.spatial_rank;
+    const bool pointwise =
+        groups == 1 && f.kernel_size == 1 && std::all_of(win.begin(), win.end(), [](const auto& w) {
+          return w.stride == 1 && w.pad_begin == 0 && w.out == w.in;
+        });
+    if (pointwise) return Pointwise(ctx, f, xs, os, bias, out);
     RANKOPT_ASSIGN_OR_RETURN(void* scratch,
                              ctx->AllocateScratch(sizeof(float) * f.out_channels +
                                                   sizeof(int64_t) * (f.kernel_size * s + 2 * s)));
@@ -238,6 +255,34 @@ class ConvKernel : public OpKernel {
   }
 
  private:
+  // out[n, m, p] = sum_ci x[n, ci, p] * w[ci][m] (+ bias[m]) as a GEMM per batch row.
+  absl::Status Pointwise(KernelContext* ctx, const FilterView& f, const ActShape& xs,
+                         const ActShape& os, const TensorView* bias, const TensorView& out) const {
+    const int64_t p_size = xs.spatial_size, c_size = f.in_per_group, m_size = f.out_channels;
+    const GemmB b =
+        packed_b_.data.empty() ? GemmBFromRowMajor(f.data, m_size) : GemmBFromPacked(packed_b_);
+    // Channels last: the GEMM writes the output in place; channels first: [P, M] then transposed.
+    float* tile = nullptr;
+    if (!os.channels_last) {
+      RANKOPT_ASSIGN_OR_RETURN(void* t, ctx->AllocateScratch(sizeof(float) * p_size * m_size));
+      tile = static_cast<float*>(t);
+    }
+    const float* xd = static_cast<const float*>(ctx->input(0).data);
+    float* od = static_cast<float*>(out.data);
+    const float* bd = bias != nullptr ? static_cast<const float*>(bias->data) : nullptr;
+    for (int64_t n = 0; n < xs.batch; ++n) {
+      float* o = od + n * os.batch_stride();
+      float* c = tile != nullptr ? tile : o;
+      GemmF32(p_size, m_size, c_size, xd + n * xs.batch_stride(), xs.position_stride(),
+              xs.channel_stride(), b, bd, c, m_size);
+      if (tile == nullptr) continue;
+      for (int64_t m = 0; m < m_size; ++m) {
+        for (int64_t p = 0; p < p_size; ++p) o[m * p_size + p] = tile[p * m_size + m];
+      }
+    }
+    return absl::OkStatus();
+  }
+
   FilterKind kind_;
   std::optional<ActLayout> tf_layout_;  // unset for ONNX (channels first, rank from filter)
   WindowSpec spec_;                     // kernel filled per run from the filter
@@ -245,6 +290,7 @@ class ConvKernel : public OpKernel {
   int64_t group_;                       // ONNX group; TF derives it from the shapes
   std::vector<float> packed_;           // the constant filter as w[k][ci][m]
   std::optional<FilterView> filter_;    // set when the filter is constant
+  PackedB packed_b_;                    // a constant pointwise filter packed for GemmF32
 };
 
 KernelFactory Conv(FilterKind kind) {

@@ -36,7 +36,8 @@ TEST(PassPipelineTest, PassListsPerLevel) {
                                                     "embedding_lookup", "final_prune"));
   EXPECT_THAT(PassNames(OptLevel::kO2),
               ElementsAre("prune", "constant_folding", "fold_batch_norm",
-                          "fuse_attention_pooling", "split_first_dense", "request_level",
+                          "fuse_attention_pooling", "split_field_concat", "split_first_dense",
+                          "request_level",
                           "fuse_matmul_bias_activation", "embedding_bag", "embedding_lookup",
                           "final_prune"));
   EXPECT_EQ(*ParseOptLevel("o1"), OptLevel::kO1);

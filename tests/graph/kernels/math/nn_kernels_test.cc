@@ -163,6 +163,70 @@ TEST(ConvTest, OnnxDilationsSameLower) {
                {false, true});
 }
 
+// Pointwise convolutions (one group, kernel 1, stride 1, no padding: xDeepFM's CIN) run as a
+// GEMM per batch row; each output is, bit for bit, fma(x, w, acc) over the input channels in
+// increasing order from 0, then + bias.
+float PointwiseReference(const std::vector<float>& x, const std::vector<float>& w,
+                         const std::vector<float>* bias, int64_t c_size, int64_t p_size, int64_t n,
+                         int64_t m, int64_t p) {
+  float acc = 0.0f;
+  for (int64_t ci = 0; ci < c_size; ++ci) {
+    acc = std::fma(x[(n * c_size + ci) * p_size + p], w[m * c_size + ci], acc);
+  }
+  return bias != nullptr ? acc + (*bias)[m] : acc;
+}
+
+TEST(ConvTest, OnnxPointwiseConv1dIsBitwiseTheFmaChain) {
+  // Ragged sizes: 37 input channels, 19 output channels (a full and a partial panel of 16), 5
+  // positions, 3 batch rows; a constant filter (packed at plan time) and a fed one.
+  constexpr int64_t kN = 3, kC = 37, kM = 19, kP = 5;
+  std::vector<float> xv(kN * kC * kP), wv(kM * kC), bv(kM);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(0.37f * i) * 1.7f;
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] = std::cos(0.11f * i) * 0.6f;
+  for (size_t i = 0; i < bv.size(); ++i) bv[i] = 0.05f * i - 0.4f;
+  Node node = OnnxConv(1, {1}, {1});
+  node.attrs.Set("kernel_shape", std::vector<int64_t>{1});
+  for (const bool with_bias : {true, false}) {
+    for (const bool constant : {true, false}) {
+      std::vector<std::optional<Tensor>> inputs = {F({kN, kC, kP}, xv), F({kM, kC, 1}, wv)};
+      if (with_bias) inputs.push_back(F({kM}, bv));
+      absl::StatusOr<std::vector<Tensor>> out =
+          RunNn(node, kOnnx, inputs, {false, constant, constant});
+      ASSERT_TRUE(out.ok()) << out.status();
+      const Tensor& t = (*out)[0];
+      ASSERT_THAT(t.dims(), ElementsAre(kN, kM, kP));
+      for (int64_t n = 0; n < kN; ++n) {
+        for (int64_t m = 0; m < kM; ++m) {
+          for (int64_t p = 0; p < kP; ++p) {
+            const float want =
+                PointwiseReference(xv, wv, with_bias ? &bv : nullptr, kC, kP, n, m, p);
+            ASSERT_EQ(t.values<float>()[(n * kM + m) * kP + p], want)
+                << "n " << n << " m " << m << " p " << p << " bias " << with_bias << " constant "
+                << constant;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(ConvTest, TfPointwiseConv2DNhwcMatchesTheReference) {
+  // x [1, 2, 3, 4] NHWC, filter [1, 1, 4, 3]: out[h, w, m] = sum_c x[h, w, c] * f[c, m].
+  Tensor x = F({1, 2, 3, 4}, Ramp(24, -1.0f, 0.125f));
+  Tensor w = F({1, 1, 4, 3}, Ramp(12, 0.5f, -0.0625f));
+  std::vector<float> expected;
+  for (int pos = 0; pos < 6; ++pos) {
+    for (int m = 0; m < 3; ++m) {
+      double acc = 0;
+      for (int c = 0; c < 4; ++c)
+        acc += (-1.0 + 0.125 * (pos * 4 + c)) * (0.5 - 0.0625 * (c * 3 + m));
+      expected.push_back(static_cast<float>(acc));
+    }
+  }
+  ExpectOutput(TfConv("Conv2D", "VALID"), kTf, {x, w}, {1, 2, 3, 3}, expected, {false, true});
+  ExpectOutput(TfConv("Conv2D", "SAME"), kTf, {x, w}, {1, 2, 3, 3}, expected);
+}
+
 TEST(ConvTest, BadShapesAndAttrsAreErrors) {
   // Channels do not match the filter's input depth.
   absl::Status s =
