@@ -527,11 +527,11 @@ bool IsTfServingPredictBody(absl::string_view body) {
   if (i >= body.size() || body[i] != '{') return false;  // not an object: the native errors
   ++i;
   skip_space();
-  if (i >= body.size() || body[i] != '"') return false;  // {} or malformed
+  if (i >= body.size() || body[i] != '"') return false;
   const size_t close = body.find('"', i + 1);
   if (close == absl::string_view::npos) return false;
   const absl::string_view key = body.substr(i + 1, close - i - 1);
-  return key != "user" && key != "context" && key != "candidates";
+  return key == "instances" || key == "inputs" || key == "signature_name";
 }
 
 absl::StatusOr<std::vector<std::string>> TfSignatureHeads(const Model& model,

@@ -55,8 +55,8 @@ struct TfServingRequest {
 };
 
 // True when a POST :predict body is TF Serving's rather than the native request JSON
-// (request_json.h): its first top-level key is none of "user", "context", "candidates" (and
-// the body is not the empty object). Scans only up to that key.
+// (request_json.h): its first top-level key is "instances", "inputs" or "signature_name". Scans
+// only up to that key.
 bool IsTfServingPredictBody(absl::string_view body);
 
 // Parses a :predict body ({"signature_name", "instances" | "inputs"}) for `model` into `out`.

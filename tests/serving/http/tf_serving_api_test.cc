@@ -31,6 +31,7 @@
 #include "rankopt/model.h"
 #include "rankopt/request_json.h"
 #include "serving/http/http_server.h"
+#include "serving/http/tf_serving_api.h"
 #include "serving/optimize.h"
 #include "tests/serving/din_package.h"
 
@@ -595,6 +596,18 @@ TEST_F(TfServingApiTest, BadRequestsAnswerTfServingErrors) {
   EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="predict",code="404",reason="unknown_version"} 1)"));
   EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="predict",code="400",reason="bad_json"} 1)"));
   EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="metadata",code="404",reason="unknown_model"} 1)"));
+}
+
+// rankopt's own :predict body and TF Serving's share the route; the first key tells them apart.
+TEST(TfServingPredictBodyTest, FirstKeyPicksTheFormat) {
+  EXPECT_TRUE(IsTfServingPredictBody(" {\n \"instances\": [1.0, 2.0]}"));
+  EXPECT_TRUE(IsTfServingPredictBody(R"({"inputs": {"x": [1]}})"));
+  EXPECT_TRUE(IsTfServingPredictBody(R"({"signature_name": "s", "instances": []})"));
+  EXPECT_FALSE(IsTfServingPredictBody(R"({"user": {"user_id": 1}, "candidates": []})"));
+  EXPECT_FALSE(IsTfServingPredictBody(R"({"users": {}})"));  // rankopt's parser names the key
+  EXPECT_FALSE(IsTfServingPredictBody("{}"));
+  EXPECT_FALSE(IsTfServingPredictBody("[1]"));
+  EXPECT_FALSE(IsTfServingPredictBody(R"({"instan)"));
 }
 
 // ---- the lifted Chicago-taxi serving export (../shared): tf.Examples through the native
