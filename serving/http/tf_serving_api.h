@@ -23,9 +23,10 @@
 // floats), null (missing: the config's default). Nested lists, booleans and strings sent for
 // numeric features (or floats for string or id features) are 400 errors naming the place.
 //
-// Signatures: "" and "serving_default" (and TF's method names "tensorflow/serving/predict",
-// ".../classify", ".../regress") answer every head; a head's name answers that head alone (TF
-// exports one signature per head of a multi-head estimator). Heads are one score per candidate,
+// Signatures: a head's name answers that head alone (TF exports one signature per head of a
+// multi-head estimator); "" and "serving_default" (and TF's method names
+// "tensorflow/serving/predict", ".../classify", ".../regress", and an Estimator export's
+// "predict", "classification", "regression") answer every head. Heads are one score per candidate,
 // so a prediction is a number, or an object of head -> number with several heads.
 //
 // Thread-safe: the parsers keep one simdjson parser per thread.

@@ -5,8 +5,9 @@
 // graph's own (ReferenceScores: the feature config, the feeds and one unchunked plan run, no
 // serving layer) for the same features. tf.Examples are encoded here by a writer of the proto wire
 // format independent of the server's reader. Errors must come back as TF Serving's
-// {"error": "..."} with its HTTP codes. With ../shared, the lifted Chicago-taxi serving export
-// scores its 656 raw eval tf.Examples sent as {"b64": ...} instances like Model::Score does.
+// {"error": "..."} with its HTTP codes. The lifted Chicago-taxi serving export
+// (tests/data/tf_feature_columns/taxi/serving) scores its 656 raw eval tf.Examples sent as
+// {"b64": ...} instances as Model::Score does on the same examples.
 #include <httplib.h>
 #include <simdjson.h>
 #include <zlib.h>
@@ -430,7 +431,9 @@ TEST_F(TfServingApiTest, SerializedTfExamplesAsB64) {
     ExpectScores(root["predictions"], (*want)[0], "b64 instances");
   }
   const auto [status, answer] = Post(
-      "/v1/models/din:predict", absl::StrCat("{\"inputs\": [", absl::StrJoin(whole, ", "), "]}"));
+      "/v1/models/din:predict",
+      absl::StrCat("{\"signature_name\": \"predict\", \"inputs\": [", absl::StrJoin(whole, ", "),
+                   "]}"));
   ASSERT_EQ(status, 200) << answer;
   ParseJson(parser, answer, &root);
   ExpectScores(root["outputs"], (*want)[0], "b64 inputs");
@@ -610,8 +613,7 @@ TEST(TfServingPredictBodyTest, FirstKeyPicksTheFormat) {
   EXPECT_FALSE(IsTfServingPredictBody(R"({"instan)"));
 }
 
-// ---- the lifted Chicago-taxi serving export (../shared): tf.Examples through the native
-// pipeline ----
+// ---- the lifted Chicago-taxi serving export: tf.Examples through the native pipeline ----
 
 std::vector<std::string> ReadTfRecords(const std::string& path) {
   std::vector<std::string> records;
@@ -635,10 +637,8 @@ std::vector<std::string> ReadTfRecords(const std::string& path) {
 }
 
 TEST_F(TfServingApiTest, LiftedTaxiScoresRawEvalExamplesSentAsB64) {
-  const std::string serving = std::string(RANKOPT_SHARED_DIR) +
-                              "/models/tf-feature-columns/taxi-bqml/trainer/current/"
-                              "serving_model_dir/export/chicago-taxi/1576111633";
-  if (!fs::exists(serving)) GTEST_SKIP() << serving << " is absent (../shared not here)";
+  const std::string serving =
+      std::string(RANKOPT_TESTDATA_DIR) + "/tf_feature_columns/taxi/serving";
   OptimizeModelOptions options;
   options.model_path = serving;
   options.out_path = (fs::path(*dir_) / "taxi.rkp").string();
