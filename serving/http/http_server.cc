@@ -277,8 +277,9 @@ class HttpServer::Impl {
       : options_(options), served_(std::move(served)) {
     // POST :predict takes rankopt's request and TF Serving's (IsTfServingPredictBody tells);
     // :classify, :regress, the version paths and metadata are TF Serving's REST API.
-    const std::pair<const char*, TfVerb> verbs[] = {
-        {"predict", TfVerb::kPredict}, {"classify", TfVerb::kClassify}, {"regress", TfVerb::kRegress}};
+    const std::pair<const char*, TfVerb> verbs[] = {{"predict", TfVerb::kPredict},
+                                                    {"classify", TfVerb::kClassify},
+                                                    {"regress", TfVerb::kRegress}};
     for (const auto& [name, verb] : verbs) {
       for (const char* prefix : {"/v1/models/{model}:", "/v1/models/{model}/versions/{version}:"}) {
         router_.Add("POST", absl::StrCat(prefix, name),
@@ -333,12 +334,13 @@ class HttpServer::Impl {
     o.trim_bytes = kTrimBytes;
     HttpEventServerHooks hooks;
     hooks.not_found = [](const HttpRequest& req, const HttpRouteParams&, HttpResponse* res) {
-      SetError(404,
-               absl::NotFoundError(absl::StrCat(
-                   "no route for ", req.method, " ", req.path,
-                   "; the routes are POST /v1/models/NAME[/versions/V]:(predict|classify|regress), GET "
-                   "/v1/models/NAME[/versions/V][/metadata], GET /metrics and GET /healthz")),
-               "no_route", res);
+      SetError(
+          404,
+          absl::NotFoundError(absl::StrCat(
+              "no route for ", req.method, " ", req.path,
+              "; the routes are POST /v1/models/NAME[/versions/V]:(predict|classify|regress), GET "
+              "/v1/models/NAME[/versions/V][/metadata], GET /metrics and GET /healthz")),
+          "no_route", res);
     };
     hooks.error = [](int status, const std::string& reason, const std::string& message) {
       HttpResponse res;
@@ -465,8 +467,8 @@ class HttpServer::Impl {
                   "bad_version");
     }
     return fail(404,
-                absl::NotFoundError(absl::StrCat("Servable not found for request: Specific(",
-                                                 name, ", ", version, "); this server serves '",
+                absl::NotFoundError(absl::StrCat("Servable not found for request: Specific(", name,
+                                                 ", ", version, "); this server serves '",
                                                  model.name(), "' version ", model.version())),
                 "unknown_version");
   }
@@ -474,9 +476,10 @@ class HttpServer::Impl {
   // A TF Serving :predict, :classify or :regress body, answered in its shapes.
   void TfInto(TfVerb verb, absl::string_view body, const Model& model, PredictScratch& s,
               HttpResponse* res) {
-    absl::Status status = verb == TfVerb::kPredict
-                              ? ParseTfPredictRequest(body, model, &s.tf)
-                              : ParseTfExamplesRequest(body, model, verb == TfVerb::kRegress, &s.tf);
+    absl::Status status =
+        verb == TfVerb::kPredict
+            ? ParseTfPredictRequest(body, model, &s.tf)
+            : ParseTfExamplesRequest(body, model, verb == TfVerb::kRegress, &s.tf);
     if (!status.ok()) {
       const bool json = absl::StartsWith(status.message(), "the request body is not valid JSON") ||
                         absl::StartsWith(status.message(), "the request body must be");

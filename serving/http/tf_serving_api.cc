@@ -70,8 +70,8 @@ absl::Status ParseJson(absl::string_view body, dom::element* root) {
         absl::StrCat("the request body is not valid JSON: ", simdjson::error_message(error)));
   }
   if (root->type() != dom::element_type::OBJECT) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the request body must be a JSON object, found ", TypeName(root->type())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request body must be a JSON object, found ", TypeName(root->type())));
   }
   return absl::OkStatus();
 }
@@ -83,8 +83,8 @@ bool IsB64(dom::element e, std::string_view* text = nullptr) {
   if (object.size() != 1 || (*object.begin()).key != "b64") return false;
   if (text != nullptr) {
     dom::element v = (*object.begin()).value;
-    *text = v.type() == dom::element_type::STRING ? v.get_string().value_unsafe()
-                                                  : std::string_view();
+    *text =
+        v.type() == dom::element_type::STRING ? v.get_string().value_unsafe() : std::string_view();
   }
   return true;
 }
@@ -124,8 +124,9 @@ absl::Status ElementToValue(dom::element e, absl::string_view where, FeatureValu
       return InvalidAt(where, "found a boolean; features are numbers, strings or lists of them");
     case dom::element_type::OBJECT: {
       if (!IsB64(e)) {
-        return InvalidAt(where, "found an object; only {\"b64\": \"...\"} (binary bytes) is an "
-                                "object value");
+        return InvalidAt(where,
+                         "found an object; only {\"b64\": \"...\"} (binary bytes) is an "
+                         "object value");
       }
       std::string bytes;
       if (absl::Status s = DecodeB64(e, where, &bytes); !s.ok()) return s;
@@ -199,17 +200,17 @@ absl::Status ElementToValue(dom::element e, absl::string_view where, FeatureValu
 absl::Status FitToFeature(const ModelFeature& f, absl::string_view where, FeatureValue* v) {
   const bool is_string = std::holds_alternative<std::string>(*v) ||
                          std::holds_alternative<std::vector<std::string>>(*v);
-  const bool is_float = std::holds_alternative<double>(*v) ||
-                        std::holds_alternative<std::vector<double>>(*v);
+  const bool is_float =
+      std::holds_alternative<double>(*v) || std::holds_alternative<std::vector<double>>(*v);
   if (is_string && f.dtype != "string") {
     return InvalidAt(where, absl::StrCat("found a string for feature '", f.name,
                                          "', expected a number (", TfDtype(f), ")"));
   }
   if (is_float && f.dtype != "float") {
-    return InvalidAt(where, absl::StrCat("found a float for feature '", f.name, "', expected ",
-                                         f.dtype == "string" ? "a string or an integer"
-                                                             : "an integer id",
-                                         " (", TfDtype(f), ")"));
+    return InvalidAt(
+        where, absl::StrCat("found a float for feature '", f.name, "', expected ",
+                            f.dtype == "string" ? "a string or an integer" : "an integer id", " (",
+                            TfDtype(f), ")"));
   }
   if (!f.list) {
     if (auto* l = std::get_if<std::vector<int64_t>>(v); l != nullptr && l->size() == 1) {
@@ -223,9 +224,9 @@ absl::Status FitToFeature(const ModelFeature& f, absl::string_view where, Featur
                             std::holds_alternative<std::vector<double>>(*v) ||
                             std::holds_alternative<std::vector<std::string>>(*v);
     if (still_list) {
-      return InvalidAt(where, absl::StrCat("found a list for feature '", f.name,
-                                           "', which takes one value per instance (",
-                                           TfDtype(f), ")"));
+      return InvalidAt(where,
+                       absl::StrCat("found a list for feature '", f.name,
+                                    "', which takes one value per instance (", TfDtype(f), ")"));
     }
   } else if (auto* i = std::get_if<int64_t>(v)) {
     *v = std::vector<int64_t>{*i};
@@ -326,8 +327,8 @@ class RequestBuilder {
       std::vector<std::string> names;
       for (const ModelFeature& f : model_.features()) names.push_back(f.name);
       return InvalidAt(
-          where, absl::StrCat("found ", TypeName(value.type()), "; this model has ",
-                              names.size(), " named inputs (", absl::StrJoin(names, ", "),
+          where, absl::StrCat("found ", TypeName(value.type()), "; this model has ", names.size(),
+                              " named inputs (", absl::StrJoin(names, ", "),
                               "), so each instance must be an object of input name -> value, or "
                               "a serialized tf.Example {\"b64\": \"...\"}"));
     }
@@ -357,9 +358,9 @@ absl::Status ReadSignature(dom::element value, std::string* out) {
 
 absl::Status ParseRows(dom::element instances, RequestBuilder* b) {
   if (instances.type() != dom::element_type::ARRAY) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "instances: expected a list with one entry per instance, found ",
-        TypeName(instances.type())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("instances: expected a list with one entry per instance, found ",
+                     TypeName(instances.type())));
   }
   dom::array rows = instances.get_array().value_unsafe();
   b->Resize(rows.size());
@@ -482,8 +483,7 @@ void AppendList(const std::vector<float>& values, std::string* out) {
 }
 
 // A TensorInfo as TF Serving prints it (proto3 JSON: int64 sizes as strings).
-void AppendTensorInfo(absl::string_view dtype, int rank, absl::string_view name,
-                      std::string* out) {
+void AppendTensorInfo(absl::string_view dtype, int rank, absl::string_view name, std::string* out) {
   absl::StrAppend(out, "{\"dtype\": \"", dtype, "\", \"tensor_shape\": {\"dim\": [");
   for (int d = 0; d < rank; ++d) {
     if (d > 0) out->append(", ");
@@ -494,8 +494,7 @@ void AppendTensorInfo(absl::string_view dtype, int rank, absl::string_view name,
   out->push_back('}');
 }
 
-void AppendSignature(const Model& model, const std::vector<std::string>& heads,
-                     std::string* out) {
+void AppendSignature(const Model& model, const std::vector<std::string>& heads, std::string* out) {
   out->append("{\"inputs\": {");
   bool first = true;
   for (const ModelFeature& f : model.features()) {
@@ -547,11 +546,11 @@ absl::StatusOr<std::vector<std::string>> TfSignatureHeads(const Model& model,
   }
   if (IsDefaultSignature(signature_name)) return model.heads();
   std::vector<std::string> names = {"serving_default"};
-  if (model.heads().size() > 1) names.insert(names.end(), model.heads().begin(), model.heads().end());
-  return absl::InvalidArgumentError(
-      absl::StrCat("Serving signature name: \"", signature_name,
-                   "\" not found in signature def; this model's signatures are ",
-                   absl::StrJoin(names, ", ")));
+  if (model.heads().size() > 1)
+    names.insert(names.end(), model.heads().begin(), model.heads().end());
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Serving signature name: \"", signature_name,
+      "\" not found in signature def; this model's signatures are ", absl::StrJoin(names, ", ")));
 }
 
 absl::Status ParseTfPredictRequest(absl::string_view body, const Model& model,
@@ -657,8 +656,8 @@ absl::Status ParseTfExamplesRequest(absl::string_view body, const Model& model, 
       const dom::object row_object = row.get_object().value_unsafe();
       for (dom::key_value_pair field : row_object) {
         const absl::string_view name = ToAbsl(field.key);
-        if (has_context && context.get_object().value_unsafe()[field.key].error() ==
-                               simdjson::SUCCESS) {
+        if (has_context &&
+            context.get_object().value_unsafe()[field.key].error() == simdjson::SUCCESS) {
           return InvalidAt(b.Where(i, name),
                            "also given in \"context\"; features that appear in the context must "
                            "not appear in the examples");

@@ -8,6 +8,8 @@
 // {"error": "..."} with its HTTP codes. The lifted Chicago-taxi serving export
 // (tests/data/tf_feature_columns/taxi/serving) scores its 656 raw eval tf.Examples sent as
 // {"b64": ...} instances as Model::Score does on the same examples.
+#include "serving/http/tf_serving_api.h"
+
 #include <httplib.h>
 #include <simdjson.h>
 #include <zlib.h>
@@ -32,7 +34,6 @@
 #include "rankopt/model.h"
 #include "rankopt/request_json.h"
 #include "serving/http/http_server.h"
-#include "serving/http/tf_serving_api.h"
 #include "serving/optimize.h"
 #include "tests/serving/din_package.h"
 
@@ -194,9 +195,9 @@ class TfServingApiTest : public ::testing::Test {
   }
 
   static void Build(const std::string& name, Served* served) {
-    absl::StatusOr<ModelPackage> package =
-        name == "din" ? BuildDinPackage(TableQuantizationMode::kOff, "7")
-                      : BuildEsmmPackage(TableQuantizationMode::kOff, "7");
+    absl::StatusOr<ModelPackage> package = name == "din"
+                                               ? BuildDinPackage(TableQuantizationMode::kOff, "7")
+                                               : BuildEsmmPackage(TableQuantizationMode::kOff, "7");
     ASSERT_TRUE(package.ok()) << package.status();
     served->package = *std::move(package);
     served->path = (fs::path(*dir_) / (name + ".rkp")).string();
@@ -290,7 +291,8 @@ void ExpectScores(dom::element numbers, const std::vector<float>& want, const st
 }
 
 // TF Serving's error body: one member, "error", a string containing `contains`.
-void ExpectTfError(const std::pair<int, std::string>& got, int status, const std::string& contains) {
+void ExpectTfError(const std::pair<int, std::string>& got, int status,
+                   const std::string& contains) {
   EXPECT_EQ(got.first, status) << got.second;
   dom::parser parser;
   dom::element root;
@@ -331,8 +333,8 @@ TEST_F(TfServingApiTest, RowFormatWithSeveralHeadsAnswersAnObjectPerInstance) {
   const std::string head = m.package.outputs[1];
   const auto [status2, answer2] =
       Post("/v1/models/esmm/versions/7:predict",
-           absl::StrCat("{\"signature_name\": \"", head, "\", \"instances\": ",
-                        Instances(m.request), "}"));
+           absl::StrCat("{\"signature_name\": \"", head,
+                        "\", \"instances\": ", Instances(m.request), "}"));
   ASSERT_EQ(status2, 200) << answer2;
   ParseJson(parser, answer2, &root);
   ExpectScores(root["predictions"], m.reference[1], "predictions of " + head);
@@ -395,10 +397,10 @@ TEST_F(TfServingApiTest, OneHeadAnswersAPlainListInBothFormats) {
     for (const FeatureRow& c : m.request.candidates) column.push_back(ValueJson(*c.Find(name)));
     columns.push_back(absl::StrCat("\"", name, "\": [", absl::StrJoin(column, ", "), "]"));
   }
-  std::tie(status, answer) = Post(
-      "/v1/models/din:predict",
-      absl::StrCat("{\"signature_name\": \"serving_default\", \"inputs\": {",
-                   absl::StrJoin(columns, ", "), "}}"));
+  std::tie(status, answer) =
+      Post("/v1/models/din:predict",
+           absl::StrCat("{\"signature_name\": \"serving_default\", \"inputs\": {",
+                        absl::StrJoin(columns, ", "), "}}"));
   ASSERT_EQ(status, 200) << answer;
   ParseJson(parser, answer, &root);
   ExpectScores(root["outputs"], m.reference[0], "columnar");
@@ -430,10 +432,9 @@ TEST_F(TfServingApiTest, SerializedTfExamplesAsB64) {
     ParseJson(parser, answer, &root);
     ExpectScores(root["predictions"], (*want)[0], "b64 instances");
   }
-  const auto [status, answer] = Post(
-      "/v1/models/din:predict",
-      absl::StrCat("{\"signature_name\": \"predict\", \"inputs\": [", absl::StrJoin(whole, ", "),
-                   "]}"));
+  const auto [status, answer] =
+      Post("/v1/models/din:predict", absl::StrCat("{\"signature_name\": \"predict\", \"inputs\": [",
+                                                  absl::StrJoin(whole, ", "), "]}"));
   ASSERT_EQ(status, 200) << answer;
   ParseJson(parser, answer, &root);
   ExpectScores(root["outputs"], (*want)[0], "b64 inputs");
@@ -484,14 +485,14 @@ TEST_F(TfServingApiTest, ClassifyAndRegressTakeContextAndExamples) {
   for (const FeatureRow& c : e.request.candidates) {
     examples.push_back(absl::StrCat("{", Members({&c}), "}"));
   }
-  const std::string esmm_examples = absl::StrCat(
-      "\"context\": {", Members({&e.request.user, &e.request.context}), "}, \"examples\": [",
-      absl::StrJoin(examples, ", "), "]");
+  const std::string esmm_examples =
+      absl::StrCat("\"context\": {", Members({&e.request.user, &e.request.context}),
+                   "}, \"examples\": [", absl::StrJoin(examples, ", "), "]");
   ExpectTfError(Post("/v1/models/esmm:regress", absl::StrCat("{", esmm_examples, "}")), 400,
                 "name one of them as \"signature_name\"");
-  std::tie(status, answer) =
-      Post("/v1/models/esmm:regress", absl::StrCat("{\"signature_name\": \"", e.package.outputs[0],
-                                                   "\", ", esmm_examples, "}"));
+  std::tie(status, answer) = Post(
+      "/v1/models/esmm:regress",
+      absl::StrCat("{\"signature_name\": \"", e.package.outputs[0], "\", ", esmm_examples, "}"));
   ASSERT_EQ(status, 200) << answer;
   ParseJson(parser, answer, &root);
   ExpectScores(root["results"], e.reference[0], "esmm regress");
@@ -511,8 +512,7 @@ TEST_F(TfServingApiTest, ModelStatusAndMetadata) {
   dom::element root;
   ParseJson(parser, answer, &root);
   std::string_view state;
-  ASSERT_EQ(root["model_version_status"].at(0)["state"].get_string().get(state),
-            simdjson::SUCCESS);
+  ASSERT_EQ(root["model_version_status"].at(0)["state"].get_string().get(state), simdjson::SUCCESS);
   EXPECT_EQ(state, "AVAILABLE");
 
   std::tie(status, answer) = Get("/v1/models/din/metadata");
@@ -532,9 +532,10 @@ TEST_F(TfServingApiTest, ModelStatusAndMetadata) {
   dom::array dims;
   ASSERT_EQ(sig["inputs"]["hist_item_ids"]["tensor_shape"]["dim"].get_array().get(dims),
             simdjson::SUCCESS);
-  EXPECT_EQ(dims.size(), 2u);  // a sequence: [-1, -1]
+  EXPECT_EQ(dims.size(), 2u);                                             // a sequence: [-1, -1]
   EXPECT_EQ(sig["inputs"]["hist_len"].error(), simdjson::NO_SUCH_FIELD);  // derived, not sent
-  ASSERT_EQ(sig["outputs"][din_->package.outputs[0]]["tensor_shape"]["dim"].at(0)["size"]
+  ASSERT_EQ(sig["outputs"][din_->package.outputs[0]]["tensor_shape"]["dim"]
+                .at(0)["size"]
                 .get_string()
                 .get(size),
             simdjson::SUCCESS);
@@ -553,23 +554,24 @@ TEST_F(TfServingApiTest, BadRequestsAnswerTfServingErrors) {
   const std::string user = Members({&m.request.user});
   const std::string item = Members({&m.request.candidates[0]});
   const std::string one = absl::StrCat("{", user, ", ", item, "}");
-  ExpectTfError(Post("/v1/models/din:predict", "{\"instances\": [{\"b64\": \"not*base64\"}]}"),
-                400, "instances[0].b64: not valid base64");
+  ExpectTfError(Post("/v1/models/din:predict", "{\"instances\": [{\"b64\": \"not*base64\"}]}"), 400,
+                "instances[0].b64: not valid base64");
   ExpectTfError(Post("/v1/models/din:predict", "{\"instances\": [{\"b64\": \"AAEC\"}]}"), 400,
                 "malformed tf.Example");
   ExpectTfError(
-      Post("/v1/models/din:predict",
-           absl::StrCat("{\"instances\": [{", user, ", \"item_id\": 3, \"item_dense_0\": \"x\"}]}")),
-      400, "instances[0].item_dense_0: found a string for feature 'item_dense_0', expected a "
-           "number (DT_FLOAT)");
+      Post("/v1/models/din:predict", absl::StrCat("{\"instances\": [{", user,
+                                                  ", \"item_id\": 3, \"item_dense_0\": \"x\"}]}")),
+      400,
+      "instances[0].item_dense_0: found a string for feature 'item_dense_0', expected a "
+      "number (DT_FLOAT)");
   ExpectTfError(Post("/v1/models/din:predict",
                      absl::StrCat("{\"instances\": [", one, ", {\"user_id\": 9, ", item, "}]}")),
                 400, "instances[1].user_id: differs from instances[0].user_id");
   ExpectTfError(Post("/v1/models/din:predict", "{\"signature_name\": \"serving_default\"}"), 400,
                 "neither \"instances\"");
-  ExpectTfError(Post("/v1/models/din:predict",
-                     absl::StrCat("{\"instances\": [", one, "], \"inputs\": {}}")),
-                400, "either of them but not both");
+  ExpectTfError(
+      Post("/v1/models/din:predict", absl::StrCat("{\"instances\": [", one, "], \"inputs\": {}}")),
+      400, "either of them but not both");
   ExpectTfError(Post("/v1/models/din:predict",
                      absl::StrCat("{\"signature_name\": \"nope\", \"instances\": [", one, "]}")),
                 400, "Serving signature name: \"nope\" not found");
@@ -578,12 +580,12 @@ TEST_F(TfServingApiTest, BadRequestsAnswerTfServingErrors) {
   ExpectTfError(Post("/v1/models/din:predict", "{\"instances\": [1.0, 2.0]}"), 400,
                 "each instance must be an object");
   ExpectTfError(Post("/v1/models/din:classify", "{\"instances\": []}"), 400, "unknown key");
-  ExpectTfError(Post("/v1/models/din/versions/8:predict",
-                     absl::StrCat("{\"instances\": [", one, "]}")),
-                404, "Servable not found for request: Specific(din, 8)");
-  ExpectTfError(Post("/v1/models/din/versions/x1:predict",
-                     absl::StrCat("{\"instances\": [", one, "]}")),
-                400, "Failed to convert version: x1 to numeric.");
+  ExpectTfError(
+      Post("/v1/models/din/versions/8:predict", absl::StrCat("{\"instances\": [", one, "]}")), 404,
+      "Servable not found for request: Specific(din, 8)");
+  ExpectTfError(
+      Post("/v1/models/din/versions/x1:predict", absl::StrCat("{\"instances\": [", one, "]}")), 400,
+      "Failed to convert version: x1 to numeric.");
   ExpectTfError(Post("/v1/models/half:predict", "{\"instances\": [1.0, 5.0]}"), 404,
                 "Servable not found for request: Latest(half)");
   ExpectTfError(Get("/v1/models/din/versions/3"), 404, "Specific(din, 3)");
@@ -595,10 +597,21 @@ TEST_F(TfServingApiTest, BadRequestsAnswerTfServingErrors) {
 
   const auto [mstatus, metrics] = Get("/metrics");
   ASSERT_EQ(mstatus, 200);
-  EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="predict",code="400",reason="tf_bad_request"} )"));
-  EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="predict",code="404",reason="unknown_version"} 1)"));
-  EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="predict",code="400",reason="bad_json"} 1)"));
-  EXPECT_THAT(metrics, HasSubstr(R"(rankopt_http_errors_total{route="metadata",code="404",reason="unknown_model"} 1)"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(
+          R"(rankopt_http_errors_total{route="predict",code="400",reason="tf_bad_request"} )"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(
+          R"(rankopt_http_errors_total{route="predict",code="404",reason="unknown_version"} 1)"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(R"(rankopt_http_errors_total{route="predict",code="400",reason="bad_json"} 1)"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(
+          R"(rankopt_http_errors_total{route="metadata",code="404",reason="unknown_model"} 1)"));
 }
 
 // rankopt's own :predict body and TF Serving's share the route; the first key tells them apart.
@@ -684,6 +697,33 @@ TEST_F(TfServingApiTest, LiftedTaxiScoresRawEvalExamplesSentAsB64) {
   dom::element root;
   ParseJson(parser, answer, &root);
   ExpectScores(root["predictions"], want->values[0], "taxi");
+
+  // The first 5 examples as JSON features instead, the strings of the model's features as
+  // {"b64": ...} bytes (under a name the model does not know, {"b64"} is a tf.Example).
+  std::vector<std::string> rows;
+  auto known = [&](const std::string& name) {
+    for (const ModelFeature& f : (*model)->features()) {
+      if (f.name == name) return true;
+    }
+    return false;
+  };
+  for (size_t i = 0; i < 5; ++i) {
+    std::vector<std::string> members;
+    for (const auto& [name, value] : request.candidates[i].entries()) {
+      const std::string* text = std::get_if<std::string>(&value);
+      members.push_back(absl::StrCat(
+          "\"", name, "\": ", text != nullptr && known(name) ? B64(*text) : ValueJson(value)));
+    }
+    rows.push_back(absl::StrCat("{", absl::StrJoin(members, ", "), "}"));
+  }
+  const auto [status2, answer2] =
+      Post("/v1/models/taxi:predict",
+           absl::StrCat("{\"instances\": [", absl::StrJoin(rows, ", "), "]}"));
+  ASSERT_EQ(status2, 200) << answer2;
+  ParseJson(parser, answer2, &root);
+  ExpectScores(root["predictions"],
+               std::vector<float>(want->values[0].begin(), want->values[0].begin() + 5),
+               "taxi JSON with b64 strings");
 }
 
 }  // namespace
