@@ -32,6 +32,7 @@ struct Model::State {
   // The transformer, plan and runner of the whole graph.
   std::unique_ptr<const Scorer> scorer;
   std::vector<std::string> heads;
+  std::vector<ModelFeature> features;
   std::unique_ptr<ModelStats> stats;
   // The user and item caches' split execution; null when both are off or not applicable.
   std::unique_ptr<const SplitRunner> split;
@@ -118,6 +119,30 @@ const std::vector<float>* Scores::Find(std::string_view head) const {
 }
 
 namespace {
+
+// The features a request sends (not crosses or sequence lengths) and the value type each reads.
+std::vector<ModelFeature> ModelFeaturesOf(const FeatureConfig& config) {
+  std::vector<ModelFeature> out;
+  for (const FeatureSpec& f : config.features) {
+    if (f.kind == FeatureKind::kCross || f.kind == FeatureKind::kSequenceLength) continue;
+    ModelFeature m;
+    m.name = f.name;
+    m.side = f.side == FeatureSide::kUser      ? ModelFeature::Side::kUser
+             : f.side == FeatureSide::kContext ? ModelFeature::Side::kContext
+                                               : ModelFeature::Side::kItem;
+    m.list = f.kind == FeatureKind::kSequence;
+    if (f.kind == FeatureKind::kNumeric) {
+      m.dtype = f.numeric.from_string ? "string" : "float";
+    } else {
+      const CategoricalSpec::Source s = f.categorical.source;
+      m.dtype = s == CategoricalSpec::Source::kHash || s == CategoricalSpec::Source::kVocabulary
+                    ? "string"
+                    : "int64";
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
 
 size_t FeedBytes(const GraphFeeds& feeds) {
   size_t bytes = 0;
@@ -230,6 +255,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
   if (!config.ok()) return config.status();
   std::vector<std::string> features;
   for (const FeatureSpec& f : config->features) features.push_back(f.name);
+  state->features = ModelFeaturesOf(*config);
   ScorerOptions scorer_options;
   scorer_options.outputs = package.outputs;
   scorer_options.threads = options.threads;
@@ -353,6 +379,8 @@ absl::Status Model::CheckPackage(uint64_t scrub_bytes) const {
 }
 const std::string& Model::path() const { return state_->path; }
 const std::vector<std::string>& Model::heads() const { return state_->heads; }
+
+const std::vector<ModelFeature>& Model::features() const { return state_->features; }
 const std::vector<std::string>& Model::warmup_requests() const {
   return state_->package.warmup_requests;
 }

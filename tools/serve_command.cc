@@ -44,6 +44,8 @@ const CommandSpec& Spec() {
       "                                [scores]}}, one score per candidate; ?heads=a,b\n"
       "                                picks the heads\n"
       "  GET  /v1/models/NAME          the version being served and its heads\n"
+      "  TF Serving's REST API too (README \"TF Serving REST API\"): :predict with\n"
+      "  \"instances\"/\"inputs\", :classify, :regress, /versions/V, /metadata\n"
       "  GET  /metrics                 Prometheus text: requests, candidates, errors by code,\n"
       "                                latency, feature defaults, reloads, HTTP responses\n"
       "  GET  /healthz                 \"ok\"\n"

@@ -123,6 +123,19 @@ struct ScoreOptions {
   std::vector<std::string> heads;
 };
 
+// One raw feature a request sends, as the package's feature config reads it: for front ends that
+// describe the model or split a flat row into user, context and candidate features (TF Serving's
+// REST API in `rankopt serve`). Derived features (crosses, sequence lengths) are not listed.
+struct ModelFeature {
+  enum class Side { kUser, kContext, kItem };
+  std::string name;
+  Side side = Side::kItem;
+  // The value type the config reads: "string" (hashed or vocabulary categoricals, which take
+  // integers too, and numbers sent as strings), "int64" (identity ids) or "float".
+  std::string dtype;
+  bool list = false;  // a sequence: a list of values per row
+};
+
 // One score vector per requested head, each with one value per candidate.
 struct Scores {
   std::vector<std::string> heads;
@@ -173,6 +186,8 @@ class Model {
   const std::string& path() const;
   // The output heads, in package order.
   const std::vector<std::string>& heads() const;
+  // The raw features of the package's feature config, in config order.
+  const std::vector<ModelFeature>& features() const;
   // The package's warm-up requests (JSON).
   const std::vector<std::string>& warmup_requests() const;
 

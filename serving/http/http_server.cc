@@ -34,6 +34,7 @@
 #include "serving/http/http_event_server.h"
 #include "serving/http/http_message.h"
 #include "serving/http/http_router.h"
+#include "serving/http/tf_serving_api.h"
 
 namespace rankopt {
 namespace {
@@ -100,12 +101,18 @@ class HttpCounters {
  private:
   static constexpr int kMinStatus = 100;
   static constexpr int kStatuses = 500;
-  static constexpr int kRoutes = 5;
-  static constexpr const char* kRouteNames[kRoutes] = {"predict", "model", "metrics", "healthz",
-                                                       "other"};
+  static constexpr int kRoutes = 8;
+  static constexpr const char* kRouteNames[kRoutes] = {
+      "predict", "model", "metrics", "healthz", "other", "classify", "regress", "metadata"};
 
   static int RouteOf(absl::string_view path) {
-    if (absl::StartsWith(path, "/v1/models/")) return absl::EndsWith(path, ":predict") ? 0 : 1;
+    if (absl::StartsWith(path, "/v1/models/")) {
+      if (absl::EndsWith(path, ":predict")) return 0;
+      if (absl::EndsWith(path, ":classify")) return 5;
+      if (absl::EndsWith(path, ":regress")) return 6;
+      if (absl::EndsWith(path, "/metadata")) return 7;
+      return 1;
+    }
     if (path == "/metrics") return 2;
     if (path == "/healthz") return 3;
     return 4;
@@ -198,11 +205,23 @@ void SetError(int http_status, const absl::Status& status, std::string reason, H
 
 // The reason of a failed Score call, which Model counts itself.
 constexpr absl::string_view kScoreReason = "score";
+// TF Serving's error answer: {"error": "..."} alone (its REST API has no code member).
+void SetTfError(int http_status, const absl::Status& status, std::string reason,
+                HttpResponse* res) {
+  res->status = http_status;
+  res->content_type = "application/json";
+  res->body = TfErrorBody(status.message());
+  res->reason = std::move(reason);
+}
+
+// The TF Serving verb of a POST /v1/models/... route.
+enum class TfVerb { kPredict, kClassify, kRegress };
 
 // Per-thread buffers of the predict path: after a few requests it reuses their capacity.
 struct PredictScratch {
   RequestJsonParser parser;
   Request request;
+  TfServingRequest tf;
   ScoreOptions options;
   Scores scores;
   std::string body;
@@ -229,14 +248,33 @@ class HttpServer::Impl {
  public:
   Impl(const ServeOptions& options, ServedModel served)
       : options_(options), served_(std::move(served)) {
-    router_.Add("POST", "/v1/models/{model}:predict",
-                [this](const HttpRequest& req, const HttpRouteParams& params, HttpResponse* res) {
-                  Predict(req, params, res);
-                });
+    // POST :predict takes rankopt's request and TF Serving's (IsTfServingPredictBody tells);
+    // :classify, :regress, the version paths and metadata are TF Serving's REST API.
+    const std::pair<const char*, TfVerb> verbs[] = {{"predict", TfVerb::kPredict},
+                                                    {"classify", TfVerb::kClassify},
+                                                    {"regress", TfVerb::kRegress}};
+    for (const auto& [name, verb] : verbs) {
+      for (const char* prefix : {"/v1/models/{model}:", "/v1/models/{model}/versions/{version}:"}) {
+        router_.Add("POST", absl::StrCat(prefix, name),
+                    [this, verb = verb](const HttpRequest& req, const HttpRouteParams& params,
+                                        HttpResponse* res) { Predict(req, params, verb, res); });
+      }
+    }
     router_.Add("GET", "/v1/models/{model}",
                 [this](const HttpRequest&, const HttpRouteParams& params, HttpResponse* res) {
                   ModelStatus(params, res);
                 });
+    router_.Add("GET", "/v1/models/{model}/versions/{version}",
+                [this](const HttpRequest&, const HttpRouteParams& params, HttpResponse* res) {
+                  ModelStatus(params, res);
+                });
+    for (const char* path :
+         {"/v1/models/{model}/metadata", "/v1/models/{model}/versions/{version}/metadata"}) {
+      router_.Add("GET", path,
+                  [this](const HttpRequest&, const HttpRouteParams& params, HttpResponse* res) {
+                    Metadata(params, res);
+                  });
+    }
     router_.Add("GET", "/metrics",
                 [this](const HttpRequest&, const HttpRouteParams&, HttpResponse* res) {
                   res->content_type = "text/plain; version=0.0.4";
@@ -268,12 +306,13 @@ class HttpServer::Impl {
     o.trim_bytes = kTrimBytes;
     HttpEventServerHooks hooks;
     hooks.not_found = [](const HttpRequest& req, const HttpRouteParams&, HttpResponse* res) {
-      SetError(404,
-               absl::NotFoundError(absl::StrCat(
-                   "no route for ", req.method, " ", req.path,
-                   "; the routes are POST /v1/models/NAME:predict, GET /v1/models/NAME, GET "
-                   "/metrics and GET /healthz")),
-               "no_route", res);
+      SetError(
+          404,
+          absl::NotFoundError(absl::StrCat(
+              "no route for ", req.method, " ", req.path,
+              "; the routes are POST /v1/models/NAME[/versions/V]:(predict|classify|regress), GET "
+              "/v1/models/NAME[/versions/V][/metadata], GET /metrics and GET /healthz")),
+          "no_route", res);
     };
     hooks.error = [](int status, const std::string& reason, const std::string& message) {
       HttpResponse res;
@@ -304,7 +343,8 @@ class HttpServer::Impl {
   const std::string& host() const { return options_.host; }
 
  private:
-  void Predict(const HttpRequest& req, const HttpRouteParams& params, HttpResponse* res) {
+  void Predict(const HttpRequest& req, const HttpRouteParams& params, TfVerb verb,
+               HttpResponse* res) {
     const bool large = req.body.size() >= kTrimBytes;
     PredictScratch& s = Scratch(false);
     absl::string_view body = req.body;
@@ -321,11 +361,13 @@ class HttpServer::Impl {
       return;
     }
     const std::shared_ptr<const Model> model = served_.Current();
-    const std::string name(params.Get("model"));
-    if (name != model->name()) {
-      SetError(404, UnknownModel(name, *model), "unknown_model", res);
-    } else {
-      PredictInto(req, body, *model, s, res);
+    const bool tf = verb != TfVerb::kPredict || IsTfServingPredictBody(body);
+    if (CheckModelSpec(params, *model, tf, res)) {
+      if (tf) {
+        TfInto(verb, body, *model, s, res);
+      } else {
+        PredictInto(req, body, *model, s, res);
+      }
     }
     // After a large body, its parse (the Request's candidates) goes back to the system too.
     if (large || body.size() >= kTrimBytes) Scratch(true);
@@ -370,14 +412,96 @@ class HttpServer::Impl {
     res->content_type = "application/json";
   }
 
-  void ModelStatus(const HttpRouteParams& params, HttpResponse* res) {
-    const std::shared_ptr<const Model> model = served_.Current();
+  // Whether the path's model (and version, if it names one) is the one served; else fills the
+  // error TF Serving answers (404 "Servable not found ...", 400 for a version that is not a
+  // number), in TF Serving's shape when `tf`.
+  bool CheckModelSpec(const HttpRouteParams& params, const Model& model, bool tf,
+                      HttpResponse* res) {
     const std::string name(params.Get("model"));
-    if (name != model->name()) {
-      SetError(404, UnknownModel(name, *model), "unknown_model", res);
+    const std::string version(params.Get("version"));
+    auto fail = [&](int code, const absl::Status& status, const char* reason) {
+      if (tf) {
+        SetTfError(code, status, reason, res);
+      } else {
+        SetError(code, status, reason, res);
+      }
+      return false;
+    };
+    if (name != model.name()) {
+      return fail(404,
+                  absl::NotFoundError(absl::StrCat(
+                      "Servable not found for request: ",
+                      version.empty() ? absl::StrCat("Latest(", name, ")")
+                                      : absl::StrCat("Specific(", name, ", ", version, ")"),
+                      "; this server serves '", model.name(), "' version ", model.version())),
+                  "unknown_model");
+    }
+    if (version.empty() || version == model.version()) return true;
+    if (!IsTfServingVersion(version)) {
+      return fail(400,
+                  absl::InvalidArgumentError(
+                      absl::StrCat("Failed to convert version: ", version, " to numeric.")),
+                  "bad_version");
+    }
+    return fail(404,
+                absl::NotFoundError(absl::StrCat("Servable not found for request: Specific(", name,
+                                                 ", ", version, "); this server serves '",
+                                                 model.name(), "' version ", model.version())),
+                "unknown_version");
+  }
+
+  // A TF Serving :predict, :classify or :regress body, answered in its shapes.
+  void TfInto(TfVerb verb, absl::string_view body, const Model& model, PredictScratch& s,
+              HttpResponse* res) {
+    absl::Status status =
+        verb == TfVerb::kPredict
+            ? ParseTfPredictRequest(body, model, &s.tf)
+            : ParseTfExamplesRequest(body, model, verb == TfVerb::kRegress, &s.tf);
+    if (!status.ok()) {
+      const bool json = absl::StartsWith(status.message(), "the request body is not valid JSON") ||
+                        absl::StartsWith(status.message(), "the request body must be");
+      SetTfError(HttpStatusOf(status.code()), status, json ? "bad_json" : "tf_bad_request", res);
       return;
     }
-    std::string out = "{\"name\": ";
+    s.options.heads = s.tf.heads;
+    status = model.ScoreInto(s.tf.request, s.options, &s.scores);
+    if (!status.ok()) {
+      SetTfError(HttpStatusOf(status.code()), status, std::string(kScoreReason), res);
+      return;
+    }
+    res->content_type = "application/json";
+    switch (verb) {
+      case TfVerb::kPredict:
+        res->body = TfPredictResponse(s.tf.format, s.scores);
+        break;
+      case TfVerb::kClassify:
+        res->body = TfClassifyResponse(s.scores);
+        break;
+      case TfVerb::kRegress:
+        res->body = TfRegressResponse(s.scores);
+        break;
+    }
+  }
+
+  void Metadata(const HttpRouteParams& params, HttpResponse* res) {
+    const std::shared_ptr<const Model> model = served_.Current();
+    if (!CheckModelSpec(params, *model, /*tf=*/true, res)) return;
+    res->content_type = "application/json";
+    res->body = TfModelMetadataResponse(*model);
+  }
+
+  // GET /v1/models/NAME: TF Serving's model_version_status after rankopt's own members (name,
+  // version, heads). The versioned path answers TF Serving's alone.
+  void ModelStatus(const HttpRouteParams& params, HttpResponse* res) {
+    const std::shared_ptr<const Model> model = served_.Current();
+    const bool versioned = !params.Get("version").empty();
+    if (!CheckModelSpec(params, *model, /*tf=*/versioned, res)) return;
+    res->content_type = "application/json";
+    if (versioned) {
+      res->body = TfModelStatusResponse(*model, "");
+      return;
+    }
+    std::string out = "\"name\": ";
     AppendJsonString(model->name(), &out);
     out.append(", \"version\": ");
     AppendJsonString(model->version(), &out);
@@ -386,9 +510,8 @@ class HttpServer::Impl {
       if (h > 0) out.append(", ");
       AppendJsonString(model->heads()[h], &out);
     }
-    out.append("]}\n");
-    res->content_type = "application/json";
-    res->body = std::move(out);
+    out.append("]");
+    res->body = TfModelStatusResponse(*model, out);
   }
 
   absl::Status BodyTooLarge() const {
@@ -396,12 +519,6 @@ class HttpServer::Impl {
         absl::StrCat("the request body is over ", options_.max_body_bytes,
                      " bytes; split the candidates over several requests, or raise "
                      "--max-body-bytes"));
-  }
-
-  static absl::Status UnknownModel(const std::string& name, const Model& model) {
-    return absl::NotFoundError(absl::StrCat("no model named '", name, "'; this server serves '",
-                                            model.name(), "' (POST /v1/models/", model.name(),
-                                            ":predict)"));
   }
 
   const ServeOptions options_;
