@@ -478,8 +478,7 @@ struct Sym {
     kMask,         // NotEqual(x, ignore): feature columns' to_sparse_input
     kIndices,      // Where(mask): [N, rank] indices of the rows whose value is not `match`
     kRowIds,       // the row of each kIndices entry ([N]): its column 0
-    kZeros,        // zeros shaped by kIndices entries (a [B, 1] input's column index, times
-                   // anything, summed): what the old to_sparse_input adds to the row
+    kZeros,        // a [B, 1] input's column index of each kIndices entry: always 0
   };
   Kind kind = kRaw;
   int input = -1;                 // index of the raw input
@@ -1136,20 +1135,15 @@ class Lifter {
       for (int c : *columns) {
         if ((c < 0 ? -c - 1 : c) != 1) return std::nullopt;
       }
-      return with(a, Sym::kZeros, "StridedSlice");
-    }
-    if ((op == "Mul" || op == "Sum") && slots.size() == 1 && a.kind == Sym::kZeros &&
-        (op == "Mul" || slot == 0)) {
-      return a;  // 0 * x = 0; a sum of zeros is 0
+      Sym s = with(a, Sym::kZeros, "StridedSlice");
+      s.rank = shrink ? 1 : 2;
+      return s;
     }
     // The row times the row stride Shape(x)[1:] of a [B, 1] x (all ones), summed over its one
     // column: the row.
     if (op == "Mul" && slots.size() == 1 && a.kind == Sym::kRowIds) {
       std::optional<std::vector<int64_t>> m = KnownShapeValues(n.inputs[1 - slot], a.input);
-      if (!m || m->empty() ||
-          !std::all_of(m->begin(), m->end(), [](int64_t v) { return v == 1; })) {
-        return std::nullopt;
-      }
+      if (!m || m->size() != 1 || (*m)[0] != 1) return std::nullopt;  // no broadcast: [1]
       return a;
     }
     if (op == "Sum" && slots.size() == 1 && slot == 0 && a.kind == Sym::kRowIds && a.rank == 2) {
@@ -1167,6 +1161,7 @@ class Lifter {
       const Sym* x = SymOf(n.inputs[0]);
       const Sym* y = SymOf(n.inputs[1]);
       if (x->input == y->input && x->mask_rank == y->mask_rank && x->match == y->match &&
+          x->rank == 1 && y->rank == 1 &&
           ((x->kind == Sym::kRowIds && y->kind == Sym::kZeros) ||
            (x->kind == Sym::kZeros && y->kind == Sym::kRowIds))) {
         return x->kind == Sym::kRowIds ? *x : *y;
@@ -1181,8 +1176,9 @@ class Lifter {
             n.inputs.size() > 2 ? Ints(consts_.Eval(n.inputs[2])) : std::nullopt;
         if (!axis || axis->size() != 1 || (*axis)[0] != 0) return std::nullopt;
       }
-      // x holds one value per row in any of its shapes, so x.flat[row] is the row's value.
-      if (x->kind == Sym::kRaw && !x->ignore && rows->kind == Sym::kRowIds &&
+      // x (flattened to [B]) holds one value per row, so x[row] is the row's value.
+      if (x->kind == Sym::kRaw && !x->ignore && x->rank == 1 && rows->kind == Sym::kRowIds &&
+          rows->rank == 1 &&
           x->input == rows->input && x->replace == rows->replace) {
         Sym s = with(*x, Sym::kRaw, op);
         s.ignore = rows->match;
