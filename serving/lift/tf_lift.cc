@@ -1178,8 +1178,7 @@ class Lifter {
       }
       // x (flattened to [B]) holds one value per row, so x[row] is the row's value.
       if (x->kind == Sym::kRaw && !x->ignore && x->rank == 1 && rows->kind == Sym::kRowIds &&
-          rows->rank == 1 &&
-          x->input == rows->input && x->replace == rows->replace) {
+          rows->rank == 1 && x->input == rows->input && x->replace == rows->replace) {
         Sym s = with(*x, Sym::kRaw, op);
         s.ignore = rows->match;
         s.rank = 1;
@@ -1193,7 +1192,8 @@ class Lifter {
       // rewired at the cut like any other).
       const Sym* idx = SymOf(n.inputs[0]);
       const Sym* values = SymOf(n.inputs[2]);
-      const std::optional<int> shape_rank = ShapeRankOf(n.inputs[1], idx == nullptr ? -1 : idx->input);
+      const std::optional<int> shape_rank =
+          ShapeRankOf(n.inputs[1], idx == nullptr ? -1 : idx->input);
       std::optional<std::vector<int64_t>> def = Ints(consts_.Eval(n.inputs[3]));
       if (idx == nullptr || values == nullptr || !shape_rank || idx->kind != Sym::kIndices ||
           values->kind != Sym::kLookup || !values->ignore || *values->ignore != idx->match ||
