@@ -928,6 +928,25 @@ absl::StatusOr<GraphSummaryProto> SummarizeModel(const Graph& graph) {
     summary.add_fusion_notes(
         absl::StrCat("(O2 fusions not checked: ", reports.status().message(), ")"));
   }
+  // TF feature columns: what `rankopt lift` (and optimize without --features) would do.
+  if (summary.feature_columns_size() > 0) {
+    absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(graph);
+    if (!lift.ok()) {
+      summary.set_lift_note(absl::StrCat("lift failed: ", lift.status().message()));
+    } else {
+      for (const LiftedFeature& f : lift->lifted) {
+        SummaryLiftInput* in = summary.add_lift();
+        in->set_input(f.feature);
+        in->set_lifted(true);
+        in->set_detail(f.how);
+      }
+      for (const KeptFeature& f : lift->kept) {
+        SummaryLiftInput* in = summary.add_lift();
+        in->set_input(f.feature);
+        in->set_detail(f.reason);
+      }
+    }
+  }
   return summary;
 }
 

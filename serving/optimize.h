@@ -80,7 +80,8 @@ absl::StatusOr<OptimizeResult> OptimizeModel(const OptimizeModelOptions& options
 
 // What `rankopt summarize` reports on `graph`: SummarizeGraph, plus as fusion_notes what the O2
 // attention fusion finds on the graph after O1's folding (fused blocks and near misses); a graph
-// O1 cannot process gets one note saying so.
+// O1 cannot process gets one note saying so. A TF graph with feature columns also gets `lift`:
+// per raw input, what LiftFeatureTransforms would lift and what stays in the graph and why.
 absl::StatusOr<GraphSummaryProto> SummarizeModel(const Graph& graph);
 
 // The default package name for `model_path`: its file stem ("din" for "models/din.onnx",

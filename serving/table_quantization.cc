@@ -57,10 +57,14 @@ absl::StatusOr<std::vector<float>> GatePredictions(const Graph& graph,
       return absl::Status(run.code(), absl::StrCat("sample ", i, ": ", run.message()));
     }
     for (size_t o = 0; o < outputs.size(); ++o) {
+      if (outputs[o].dtype() == DType::kFloat64) {  // BigQuery ML exports: compared as float32
+        for (double v : outputs[o].values<double>()) predictions.push_back(static_cast<float>(v));
+        continue;
+      }
       if (outputs[o].dtype() != DType::kFloat32) {
-        return absl::InvalidArgumentError(absl::StrCat("output '", plan->outputs()[o], "' is ",
-                                                       DTypeName(outputs[o].dtype()),
-                                                       "; the gate compares float32 predictions"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("output '", plan->outputs()[o], "' is ", DTypeName(outputs[o].dtype()),
+                         "; the gate compares float32 (or float64) predictions"));
       }
       absl::Span<const float> values = outputs[o].values<float>();
       predictions.insert(predictions.end(), values.begin(), values.end());

@@ -7,7 +7,15 @@
 //     the difference to the above is the ParseExample share.
 //   BM_TaxiTransformOnly:       the tf.Transform graph alone from the parsed raw features (the
 //     feature transforms without the model).
-// The lifted native pipeline (issue 17 part 1) is the comparison these set the baseline for.
+// Lifted (rankopt lift / optimize without --features) against the same request in-graph:
+//   BM_TaxiFeaturesInGraph:   the serving export's ParseExample and string ops from the 200
+//     serialized tf.Examples up to the tensors lift cuts at (the ids and floats the model reads).
+//   BM_TaxiFeaturesLifted:    the same ids and floats from the lifted config: ParseTfExample per
+//     candidate and the native FeatureTransformer.
+//   BM_TaxiRequestLifted:     the whole request through the package optimize writes without
+//     --features at -O 0 (so the graph part is the in-graph one, cut): ParseTfExample per
+//     candidate + Model::ScoreInto. Compare with BM_TaxiServingFromExamples; the features' share
+//     of the request is BM_TaxiFeaturesLifted / BM_TaxiRequestLifted.
 //
 //   build-*/bench/kernels/tf_feature_columns_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
@@ -22,9 +30,14 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "features/pipeline/feature_transformer.h"
+#include "features/request/tf_example.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/io/model_io.h"
 #include "graph/tf/tensorflow_subset.pb.h"
+#include "rankopt/model.h"
+#include "serving/lift/tf_lift.h"
+#include "serving/optimize.h"
 
 namespace rankopt {
 namespace {
@@ -210,7 +223,126 @@ void BM_TaxiTransformOnly(benchmark::State& state) {
   RunBench(state, setup, "the taxi transform_fn does not plan");
 }
 
+// The serving export's feature part in-graph: outputs = the tensors lift replaces.
+std::unique_ptr<Setup> MakeFeaturesInGraph() {
+  absl::StatusOr<Graph> graph = LoadModel(kServing.string());
+  if (!graph.ok()) return nullptr;
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
+  if (!lift.ok() || lift->lifted.empty()) return nullptr;
+  PlanOptions options;
+  for (const LiftedFeature& f : lift->lifted) options.outputs.push_back(f.cut_tensor);
+  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
+      ExecutionPlan::Create(*graph, options);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "%s\n", plan.status().ToString().c_str());
+    return nullptr;
+  }
+  auto setup = std::make_unique<Setup>();
+  setup->plan = *std::move(plan);
+  const std::vector<std::string> raw = RawExamples();
+  setup->feeds.names.push_back(setup->plan->inputs()[0].name);
+  setup->feeds.tensors.push_back(*Tensor::FromStrings({static_cast<int64_t>(raw.size())}, raw));
+  setup->feeds.Bind();
+  return setup;
+}
+
+// The request's candidates decoded from the serialized tf.Examples, as a service would per call.
+absl::Status DecodeExamples(const std::vector<std::string>& raw, Request* request) {
+  request->candidates.resize(raw.size());
+  for (size_t k = 0; k < raw.size(); ++k) {
+    request->candidates[k] = FeatureRow();
+    absl::Status s = ParseTfExample(raw[k], &request->candidates[k]);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+void BM_TaxiFeaturesInGraph(benchmark::State& state) {
+  static const Setup* setup = MakeFeaturesInGraph().release();
+  RunBench(state, setup, "the taxi serving export (../shared) is absent or does not lift");
+}
+
+void BM_TaxiFeaturesLifted(benchmark::State& state) {
+  static const FeatureTransformer* transformer = []() -> const FeatureTransformer* {
+    absl::StatusOr<Graph> graph = LoadModel(kServing.string());
+    if (!graph.ok()) return nullptr;
+    absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
+    if (!lift.ok()) return nullptr;
+    // Through YAML, as optimize packs it (vocabularies inline).
+    absl::StatusOr<FeatureConfig> config =
+        ParseFeatureConfig(FeatureConfigToYaml(lift->config), "lifted");
+    if (!config.ok()) return nullptr;
+    absl::StatusOr<FeatureTransformer> t = FeatureTransformer::Create(*std::move(config));
+    return t.ok() ? new FeatureTransformer(*std::move(t)) : nullptr;
+  }();
+  if (transformer == nullptr) {
+    state.SkipWithError("the taxi serving export (../shared) is absent or does not lift");
+    return;
+  }
+  const std::vector<std::string> raw = RawExamples();
+  Request request;
+  TransformedRequest out;
+  for (auto _ : state) {
+    absl::Status s = DecodeExamples(raw, &request);
+    if (s.ok()) s = transformer->Transform(request, &out);
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations() * kRequest);
+}
+
+void BM_TaxiRequestLifted(benchmark::State& state) {
+  static const Model* model = []() -> const Model* {
+    if (!fs::exists(kServing)) return nullptr;
+    const fs::path dir = fs::temp_directory_path() / "rankopt_tf_feature_columns_bench";
+    fs::create_directories(dir);
+    OptimizeModelOptions o;
+    o.model_path = kServing.string();
+    o.out_path = (dir / "taxi_o0.rkp").string();
+    o.outputs = {"logistic"};
+    o.level = OptLevel::kO0;
+    o.int8 = TableQuantizationMode::kOff;
+    o.precision = PrecisionMode::kFp32;
+    o.name = "taxi";
+    o.version = "1";
+    o.time_s = 0;
+    absl::StatusOr<OptimizeResult> result = OptimizeModel(o);
+    if (!result.ok()) {
+      std::fprintf(stderr, "%s\n", result.status().ToString().c_str());
+      return nullptr;
+    }
+    absl::StatusOr<std::shared_ptr<const Model>> loaded = Model::Load(o.out_path);
+    if (!loaded.ok()) return nullptr;
+    // Kept for the process' life, as the other setups are.
+    auto* kept = new std::shared_ptr<const Model>(*std::move(loaded));
+    return kept->get();
+  }();
+  if (model == nullptr) {
+    state.SkipWithError("the taxi serving export (../shared) is absent or does not optimize");
+    return;
+  }
+  const std::vector<std::string> raw = RawExamples();
+  Request request;
+  Scores scores;
+  for (auto _ : state) {
+    absl::Status s = DecodeExamples(raw, &request);
+    if (s.ok()) s = model->ScoreInto(request, {}, &scores);
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(scores);
+  }
+  state.SetItemsProcessed(state.iterations() * kRequest);
+}
+
 BENCHMARK(BM_TaxiServingFromExamples)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiRequestLifted)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiFeaturesInGraph)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiFeaturesLifted)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TaxiServingFromParsed)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TaxiTransformOnly)->Unit(benchmark::kMicrosecond);
 

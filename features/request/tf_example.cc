@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 
 namespace rankopt {
@@ -16,14 +17,18 @@ enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFix
 // A bounds-checked cursor over protobuf wire bytes. `what` names the message in errors.
 class Reader {
  public:
-  Reader(absl::string_view bytes, absl::string_view what)
-      : bytes_(bytes), what_(std::string(what)) {}
+  // `what` is a literal ("Features"); `feature`, when set, a feature name inside the example's
+  // bytes (both outlive the Reader): the error message is built only on error.
+  Reader(absl::string_view bytes, absl::string_view what, absl::string_view feature = {})
+      : bytes_(bytes), what_(what), feature_(feature) {}
 
   bool done() const { return pos_ >= bytes_.size(); }
 
   absl::Status Error(absl::string_view problem) const {
     return absl::InvalidArgumentError(
-        absl::StrCat("malformed tf.Example: ", what_, " at byte ", pos_, ": ", problem));
+        absl::StrCat("malformed tf.Example: ", what_,
+                     feature_.data() == nullptr ? "" : absl::StrCat(" '", feature_, "'"),
+                     " at byte ", pos_, ": ", problem));
   }
 
   absl::Status Varint(uint64_t* out) {
@@ -91,7 +96,8 @@ class Reader {
 
  private:
   absl::string_view bytes_;
-  std::string what_;  // owned: callers pass temporaries (StrCat)
+  absl::string_view what_;
+  absl::string_view feature_;
   size_t pos_ = 0;
 };
 
@@ -102,17 +108,18 @@ float FloatOfBits(uint32_t bits) {
 }
 
 // One Feature's values; `kind` 0 = none, 1 bytes, 2 float, 3 int64.
+// One feature's values; strings are views into the example's bytes. Inline storage for the one
+// value most features carry, so decoding asks the heap for nothing but the row's own strings.
 struct FeatureValues {
   int kind = 0;
-  std::vector<std::string> strings;
-  std::vector<double> floats;
-  std::vector<int64_t> ints;
+  absl::InlinedVector<absl::string_view, 1> strings;
+  absl::InlinedVector<double, 1> floats;
+  absl::InlinedVector<int64_t, 1> ints;
 };
 
 absl::Status ParseList(absl::string_view bytes, int kind, absl::string_view name,
                        FeatureValues* out) {
-  const std::string what = absl::StrCat("feature '", name, "'");
-  Reader r(bytes, what);
+  Reader r(bytes, "feature", name);
   while (!r.done()) {
     uint32_t field = 0, wire = 0;
     if (absl::Status s = r.Tag(&field, &wire); !s.ok()) return s;
@@ -135,7 +142,7 @@ absl::Status ParseList(absl::string_view bytes, int kind, absl::string_view name
         if (absl::Status s = r.Bytes(&packed); !s.ok()) return s;
         if (packed.size() % 4 != 0)
           return r.Error("packed float_list length is not a multiple of 4");
-        Reader p(packed, what);
+        Reader p(packed, "feature", name);
         while (!p.done()) {
           if (absl::Status s = p.Fixed(4, &bits); !s.ok()) return s;
           out->floats.push_back(FloatOfBits(static_cast<uint32_t>(bits)));
@@ -151,7 +158,7 @@ absl::Status ParseList(absl::string_view bytes, int kind, absl::string_view name
       } else if (wire == kLengthDelimited) {
         absl::string_view packed;
         if (absl::Status s = r.Bytes(&packed); !s.ok()) return s;
-        Reader p(packed, what);
+        Reader p(packed, "feature", name);
         while (!p.done()) {
           if (absl::Status s = p.Varint(&v); !s.ok()) return s;
           out->ints.push_back(static_cast<int64_t>(v));
@@ -165,7 +172,7 @@ absl::Status ParseList(absl::string_view bytes, int kind, absl::string_view name
 }
 
 absl::Status ParseFeature(absl::string_view bytes, absl::string_view name, FeatureValues* out) {
-  Reader r(bytes, absl::StrCat("feature '", name, "'"));
+  Reader r(bytes, "feature", name);
   while (!r.done()) {
     uint32_t field = 0, wire = 0;
     if (absl::Status s = r.Tag(&field, &wire); !s.ok()) return s;
@@ -177,26 +184,29 @@ absl::Status ParseFeature(absl::string_view bytes, absl::string_view name, Featu
     absl::string_view list;
     if (absl::Status s = r.Bytes(&list); !s.ok()) return s;
     const int kind = static_cast<int>(field);
-    if (kind != out->kind) *out = FeatureValues{kind, {}, {}, {}};  // oneof: the last kind wins
+    if (kind != out->kind) {  // oneof: the last kind wins
+      *out = FeatureValues();
+      out->kind = kind;
+    }
     if (absl::Status s = ParseList(list, kind, name, out); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
 
-FeatureValue ToValue(FeatureValues v) {
+FeatureValue ToValue(const FeatureValues& v) {
   switch (v.kind) {
     case 1:
       if (v.strings.empty()) return std::monostate{};
-      if (v.strings.size() == 1) return std::move(v.strings[0]);
-      return std::move(v.strings);
+      if (v.strings.size() == 1) return std::string(v.strings[0]);
+      return std::vector<std::string>(v.strings.begin(), v.strings.end());
     case 2:
       if (v.floats.empty()) return std::monostate{};
       if (v.floats.size() == 1) return v.floats[0];
-      return std::move(v.floats);
+      return std::vector<double>(v.floats.begin(), v.floats.end());
     case 3:
       if (v.ints.empty()) return std::monostate{};
       if (v.ints.size() == 1) return v.ints[0];
-      return std::move(v.ints);
+      return std::vector<int64_t>(v.ints.begin(), v.ints.end());
     default:
       return std::monostate{};
   }
@@ -237,7 +247,7 @@ absl::Status ParseFeatures(absl::string_view bytes, FeatureRow* row) {
     if (has_value) {
       if (absl::Status s = ParseFeature(value, key, &values); !s.ok()) return s;
     }
-    row->Set(key, ToValue(std::move(values)));
+    row->Set(key, ToValue(values));
   }
   return absl::OkStatus();
 }

@@ -384,6 +384,17 @@ std::string FormatSummaryText(const GraphSummaryProto& s) {
     }
     absl::StrAppend(&out, Table(rows, {false, false, true, false, false, false}));
   }
+  if (s.lift_size() > 0 || !s.lift_note().empty()) {
+    int lifted = 0;
+    for (const SummaryLiftInput& in : s.lift()) lifted += in.lifted() ? 1 : 0;
+    absl::StrAppend(&out, "\nrankopt lift would lift ", lifted, " of ", s.lift_size(),
+                    " raw input(s) into the feature config",
+                    s.lift_note().empty() ? "" : absl::StrCat(" (", s.lift_note(), ")"), ":\n");
+    for (const SummaryLiftInput& in : s.lift()) {
+      absl::StrAppend(&out, "  ", in.lifted() ? "lifted " : "kept   ", in.input(), ": ",
+                      in.detail(), "\n");
+    }
+  }
   return out;
 }
 

@@ -82,11 +82,21 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const std::string& path) {
   return ModelFormat::kTfGraphDef;
 }
 
-absl::StatusOr<Graph> LoadModel(const std::string& path) {
+absl::StatusOr<Graph> LoadModel(const std::string& path) { return LoadModel(path, {}); }
+
+absl::StatusOr<Graph> LoadModel(const std::string& path, const LoadModelOptions& options) {
   RANKOPT_ASSIGN_OR_RETURN(ModelFormat format, DetectModelFormat(path));
+  if (!options.saved_model_tags.empty() && format != ModelFormat::kTfSavedModel) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": tags ('", options.saved_model_tags,
+                     "') pick a SavedModel's MetaGraphDef; this model is not a SavedModel"));
+  }
   switch (format) {
-    case ModelFormat::kTfSavedModel:
-      return ImportSavedModel(SavedModelDir(path));
+    case ModelFormat::kTfSavedModel: {
+      SavedModelOptions saved;
+      if (!options.saved_model_tags.empty()) saved.tags = options.saved_model_tags;
+      return ImportSavedModel(SavedModelDir(path), saved);
+    }
     case ModelFormat::kOnnx:
       return ImportOnnxFile(path);
     case ModelFormat::kTfGraphDef:

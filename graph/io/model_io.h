@@ -18,6 +18,15 @@ absl::StatusOr<ModelFormat> DetectModelFormat(const std::string& path);
 // Reads and validates the model at `path` (format detected as above).
 absl::StatusOr<Graph> LoadModel(const std::string& path);
 
+struct LoadModelOptions {
+  // A SavedModel's MetaGraphDef: the one whose tags include every comma-separated tag here, like
+  // saved_model_cli's --tag_set ("" = "serve"). Set for another kind of model: InvalidArgument.
+  std::string saved_model_tags;
+};
+
+// LoadModel with options.
+absl::StatusOr<Graph> LoadModel(const std::string& path, const LoadModelOptions& options);
+
 // Writes `graph` to `path` in graph.format(), so it loads where the source loaded: a file for
 // GraphDef and ONNX (a GraphDef goes out as text when `path` ends in .pbtxt), a directory for a
 // SavedModel.

@@ -147,12 +147,27 @@ class ConstEval {
                        table == nullptr ? "missing" : table->op, "), not a HashTableV2"));
     }
     auto inits = initializers_.find(table->name);
-    if (inits == initializers_.end() || inits->second.size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "table '", table->name, "' has ", inits == initializers_.end() ? 0 : inits->second.size(),
-          " initializers; lift needs exactly one"));
+    if (inits == initializers_.end() || inits->second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("table '", table->name, "' has no initializer lift can read"));
     }
-    const Node& init = *inits->second[0];
+    // Keras SavedModels initialize a table once per traced function: the same contents.
+    RANKOPT_ASSIGN_OR_RETURN(Table t, TableFrom(*inits->second[0]));
+    for (size_t i = 1; i < inits->second.size(); ++i) {
+      RANKOPT_ASSIGN_OR_RETURN(Table other, TableFrom(*inits->second[i]));
+      if (other.keys != t.keys || other.values != t.values) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("table '", table->name, "' has ", inits->second.size(),
+                         " initializers that fill it differently ('", inits->second[0]->name,
+                         "', '", inits->second[i]->name, "')"));
+      }
+    }
+    return &tables_.emplace(table->name, std::move(t)).first->second;
+  }
+
+ private:
+  // The contents one initializer gives a table.
+  absl::StatusOr<Table> TableFrom(const Node& init) {
     Table t;
     if (init.op == "InitializeTableFromTextFileV2" || init.op == "InitializeTableFromTextFile") {
       const int64_t* key_index = init.attrs.Get<int64_t>("key_index");
@@ -211,10 +226,9 @@ class ConstEval {
       t.values = *values;
       t.source = absl::StrCat(init.op, " constants");
     }
-    return &tables_.emplace(table->name, std::move(t)).first->second;
+    return t;
   }
 
- private:
   // A vocabulary file named in the graph (often an absolute path on the training machine): the
   // file of that name in the SavedModel's assets/.
   absl::StatusOr<std::string> AssetPath(const std::string& named, const std::string& node) const {
@@ -261,6 +275,22 @@ class ConstEval {
     }
     std::optional<ConstValue> a = in(0);
     if (!a.has_value()) return std::nullopt;
+    if (n->op == "Range") {  // feature columns' vocabulary ids: range(0, size)
+      std::optional<std::vector<int64_t>> limit = Ints(in(1)), delta = Ints(in(2));
+      std::optional<std::vector<int64_t>> start = Ints(a);
+      if (!start || !limit || !delta || start->size() != 1 || limit->size() != 1 ||
+          delta->size() != 1 || (*delta)[0] <= 0 || (*limit)[0] - (*start)[0] > (1 << 20)) {
+        return std::nullopt;
+      }
+      ConstValue c;
+      const DType* tidx = n->attrs.Get<DType>("Tidx");
+      c.dtype = tidx != nullptr ? *tidx : DType::kInt32;
+      for (int64_t v = (*start)[0]; v < (*limit)[0]; v += (*delta)[0]) {
+        c.num.push_back(static_cast<double>(v));
+      }
+      c.dims = {static_cast<int64_t>(c.num.size())};
+      return c;
+    }
     if (n->op == "Neg" || n->op == "Sqrt") {
       if (a->dtype == DType::kString) return std::nullopt;
       for (double& v : a->num) v = Round(a->dtype, n->op == "Neg" ? -v : std::sqrt(v));
@@ -446,7 +476,9 @@ struct Sym {
     kShape,        // Shape(x)
     kFill,         // Tile([fill], Shape(x))
     kMask,         // NotEqual(x, ignore): feature columns' to_sparse_input
-    kIndices,      // Where(mask)
+    kIndices,      // Where(mask): [N, rank] indices of the rows whose value is not `match`
+    kRowIds,       // the row of each kIndices entry ([N]): its column 0
+    kZeros,        // a [B, 1] input's column index of each kIndices entry: always 0
   };
   Kind kind = kRaw;
   int input = -1;                 // index of the raw input
@@ -464,6 +496,7 @@ struct Sym {
   std::optional<std::pair<std::string, std::string>> replace;  // x == first -> second
   std::optional<std::string> ignore;  // sparse values: rows equal to it are absent
   std::string match;                  // kIsValue's constant; kFill's value; kMask's ignore
+  int mask_rank = -1;  // kMask, kIndices, kRowIds, kZeros: the rank of the masked tensor (1 or 2)
 
   bool Final() const {
     if (ignore || (replace && kind != kLookup)) return false;
@@ -497,6 +530,7 @@ struct RawInput {
 struct Use {
   TensorRef tensor;
   std::string consumer;  // "node 'x' (Op)" or "signature output 'y'"
+  std::string node;      // the consumer node's name ("" for an output)
 };
 
 // A Shape node that reads a tensor between a raw input and its lifted form, and whose result
@@ -620,6 +654,9 @@ class Lifter {
         if (!s.Final() || (s.kind == Sym::kRaw && s.IsString())) {
           problem = absl::StrCat("its value (after ", s.ops.empty() ? "no op" : s.ops, ") feeds ",
                                  use.consumer, ", which lift does not model");
+          if (auto it = table_problems_.find(use.node); it != table_problems_.end()) {
+            absl::StrAppend(&problem, " (", it->second, ")");
+          }
           break;
         }
       }
@@ -630,11 +667,14 @@ class Lifter {
             absl::StrCat("the graph reads it in ", tensors.size(), " different forms (",
                          absl::StrJoin(names, ", "), "); one request value makes one lifted input");
       }
-      if (!problem.empty()) {
+      // A number the graph transforms in ways lift does not model (or in several): the native
+      // pipeline passes the number as is and the graph keeps its transforms.
+      const bool as_is = !problem.empty() && raw.dtype != DType::kString;
+      if (!problem.empty() && !as_is) {
         result.kept.push_back({raw.key, problem});
         continue;
       }
-      const TensorRef frontier = by_input[i][0].tensor;
+      const TensorRef frontier = as_is ? raw.ref : by_input[i][0].tensor;
       const Sym& s = syms_.at(frontier);
       FeatureSpec spec;
       std::string how;
@@ -642,6 +682,7 @@ class Lifter {
         result.kept.push_back({raw.key, std::string(st.message())});
         continue;
       }
+      if (as_is) absl::StrAppend(&how, "; its transforms stay in the graph: ", problem);
       // The new input: [B] as the native pipeline feeds it, reshaped back to [B, 1] if needed.
       const std::string placeholder = absl::StrCat("lifted/", raw.key);
       if (cut.FindNode(placeholder) != nullptr) {
@@ -674,7 +715,8 @@ class Lifter {
         RANKOPT_ASSIGN_OR_RETURN(replacement, AddColumnView(placeholder, dtype, &new_nodes));
       }
       rewire[frontier] = replacement;
-      views[i] = {placeholder, dtype};
+      // Shape reads of the raw input's intermediates: rewired only when those are gone.
+      if (!as_is) views[i] = {placeholder, dtype};
       for (Signature& sig : signatures) {
         for (SignatureTensor& in : sig.inputs) {
           if (in.key != raw.key) continue;
@@ -849,6 +891,109 @@ class Lifter {
     return raw.shape.rank();
   }
 
+  // The columns a StridedSlice of an [N, rank] indices tensor keeps, all rows kept: column c, or
+  // -c - 1 when that axis is shrunk away. nullopt unless begin/end/strides are constants, the
+  // rows are sliced [:] and the columns with stride 1.
+  std::optional<std::vector<int>> SlicedIndexColumns(const Node& n, int rank) {
+    if (n.inputs.size() != 4) return std::nullopt;
+    std::optional<std::vector<int64_t>> b = Ints(consts_.Eval(n.inputs[1]));
+    std::optional<std::vector<int64_t>> e = Ints(consts_.Eval(n.inputs[2]));
+    std::optional<std::vector<int64_t>> st = Ints(consts_.Eval(n.inputs[3]));
+    auto mask = [&](const char* name) {
+      const int64_t* m = n.attrs.Get<int64_t>(name);
+      return m == nullptr ? int64_t{0} : *m;
+    };
+    if (!b || !e || !st || b->size() != 2 || e->size() != 2 || st->size() != 2 ||
+        mask("ellipsis_mask") != 0 || mask("new_axis_mask") != 0) {
+      return std::nullopt;
+    }
+    const int64_t begin_mask = mask("begin_mask"), end_mask = mask("end_mask");
+    const int64_t shrink = mask("shrink_axis_mask");
+    // Rows: all of them.
+    if ((*st)[0] != 1 || !(begin_mask & 1) || !(end_mask & 1) || (shrink & 1)) return std::nullopt;
+    if ((*st)[1] != 1) return std::nullopt;
+    int64_t from = (begin_mask & 2) ? 0 : (*b)[1];
+    if (from < 0) from += rank;
+    if (shrink & 2) {
+      if (from < 0 || from >= rank) return std::nullopt;
+      return std::vector<int>{-static_cast<int>(from) - 1};
+    }
+    int64_t to = (end_mask & 2) ? rank : (*e)[1];
+    if (to < 0) to += rank;
+    from = std::clamp<int64_t>(from, 0, rank);
+    to = std::clamp<int64_t>(to, from, rank);
+    std::vector<int> columns;
+    for (int64_t c = from; c < to; ++c) columns.push_back(static_cast<int>(c));
+    if (columns.empty()) return std::nullopt;
+    return columns;
+  }
+
+  // The values of a small int tensor made of the known dimensions of a raw input's tensors:
+  // Pack of Unpack of Cast of Shape(t), t [B] or [B, 1] (only the 1 is known), or constants.
+  // nullopt when any value is unknown.
+  std::optional<std::vector<int64_t>> KnownShapeValues(TensorRef ref, int input) {
+    std::optional<std::vector<std::optional<int64_t>>> v = ShapeValues(ref, input, 0);
+    if (!v) return std::nullopt;
+    std::vector<int64_t> out;
+    for (const std::optional<int64_t>& x : *v) {
+      if (!x) return std::nullopt;
+      out.push_back(*x);
+    }
+    return out;
+  }
+  std::optional<std::vector<std::optional<int64_t>>> ShapeValues(TensorRef ref, int input,
+                                                                 int depth) {
+    if (depth > 8) return std::nullopt;
+    if (std::optional<std::vector<int64_t>> c = Ints(consts_.Eval(ref))) {
+      return std::vector<std::optional<int64_t>>(c->begin(), c->end());
+    }
+    const Node* n = g_.FindNode(ref.node);
+    if (n == nullptr || n->inputs.empty()) return std::nullopt;
+    if (n->op == "Shape" && ref.port == 0) {
+      auto it = shape_of_.find(n->name);
+      const Sym* t = it == shape_of_.end() ? nullptr : SymOf(it->second);
+      if (t == nullptr || t->input != input) return std::nullopt;
+      if (t->rank == 1) return std::vector<std::optional<int64_t>>{std::nullopt};
+      if (t->rank == 2) return std::vector<std::optional<int64_t>>{std::nullopt, 1};
+      return std::nullopt;
+    }
+    if (n->op == "Cast" && ref.port == 0) return ShapeValues(n->inputs[0], input, depth + 1);
+    if (n->op == "Unpack") {
+      const int64_t* axis = n->attrs.Get<int64_t>("axis");
+      if (axis != nullptr && *axis != 0) return std::nullopt;
+      auto v = ShapeValues(n->inputs[0], input, depth + 1);
+      if (!v || ref.port < 0 || ref.port >= static_cast<int>(v->size())) return std::nullopt;
+      return std::vector<std::optional<int64_t>>{(*v)[ref.port]};
+    }
+    if (n->op == "Pack" && ref.port == 0) {
+      std::vector<std::optional<int64_t>> out;
+      for (const TensorRef& in : n->inputs) {
+        auto v = ShapeValues(in, input, depth + 1);
+        if (!v || v->size() != 1) return std::nullopt;
+        out.push_back((*v)[0]);
+      }
+      return out;
+    }
+    return std::nullopt;
+  }
+
+  // The rank of t when `ref` is Shape(t) (or a Cast of it) for a tensor t of raw input `input`.
+  std::optional<int> ShapeRankOf(TensorRef ref, int input) const {
+    for (int i = 0; i < 4; ++i) {
+      const Node* n = g_.FindNode(ref.node);
+      if (n == nullptr || ref.port != 0) return std::nullopt;
+      if (n->op == "Shape") {
+        auto it = shape_of_.find(n->name);
+        const Sym* t = it == shape_of_.end() ? nullptr : SymOf(it->second);
+        if (t == nullptr || t->input != input || t->rank < 0) return std::nullopt;
+        return t->rank;
+      }
+      if (n->op != "Cast" || n->inputs.empty()) return std::nullopt;
+      ref = n->inputs[0];
+    }
+    return std::nullopt;
+  }
+
   const Sym* SymOf(const TensorRef& ref) const {
     auto it = syms_.find(ref);
     return it == syms_.end() ? nullptr : &it->second;
@@ -873,7 +1018,7 @@ class Lifter {
         shape_reads_.push_back({n.inputs[slot].node, shape_of_[n.inputs[slot].node], s.input});
         continue;
       }
-      uses_.push_back({n.inputs[slot], absl::StrCat("node '", n.name, "' (", n.op, ")")});
+      uses_.push_back({n.inputs[slot], absl::StrCat("node '", n.name, "' (", n.op, ")"), n.name});
     }
   }
 
@@ -952,6 +1097,7 @@ class Lifter {
       if (!c.has_value() || c->dtype != DType::kString || c->str.size() != 1) return std::nullopt;
       Sym s = with(a, Sym::kMask, "NotEqual");
       s.match = c->str[0];
+      s.mask_rank = a.rank;
       s.dtype = DType::kBool;
       return s;
     }
@@ -970,6 +1116,100 @@ class Lifter {
         return s;
       }
       return std::nullopt;
+    }
+    // The older to_sparse_input (TF 1.x): values = Gather(Reshape(x, [-1]), flat index), the flat
+    // index = indices[:, -1] + Sum(indices[:, :-1] * Shape(x)[1:]). Modeled for one value per
+    // row ([B] or [B, 1]), where every column index is 0 and the flat index is the row.
+    if (op == "StridedSlice" && slots.size() == 1 && slot == 0 && a.kind == Sym::kIndices &&
+        (a.mask_rank == 1 || a.mask_rank == 2)) {
+      std::optional<std::vector<int>> columns = SlicedIndexColumns(n, a.mask_rank);
+      if (!columns.has_value()) return std::nullopt;
+      // Column 0 is the row; column 1 (of a [B, 1] tensor) is always 0.
+      const bool shrink = (*columns)[0] < 0;
+      const int first = shrink ? -(*columns)[0] - 1 : (*columns)[0];
+      if (columns->size() == 1 && first == 0) {
+        Sym s = with(a, Sym::kRowIds, "StridedSlice");
+        s.rank = shrink ? 1 : 2;  // [N] or [N, 1]
+        return s;
+      }
+      for (int c : *columns) {
+        if ((c < 0 ? -c - 1 : c) != 1) return std::nullopt;
+      }
+      Sym s = with(a, Sym::kZeros, "StridedSlice");
+      s.rank = shrink ? 1 : 2;
+      return s;
+    }
+    // The row times the row stride Shape(x)[1:] of a [B, 1] x (all ones), summed over its one
+    // column: the row.
+    if (op == "Mul" && slots.size() == 1 && a.kind == Sym::kRowIds) {
+      std::optional<std::vector<int64_t>> m = KnownShapeValues(n.inputs[1 - slot], a.input);
+      if (!m || m->size() != 1 || (*m)[0] != 1) return std::nullopt;  // no broadcast: [1]
+      return a;
+    }
+    if (op == "Sum" && slots.size() == 1 && slot == 0 && a.kind == Sym::kRowIds && a.rank == 2) {
+      std::optional<std::vector<int64_t>> axis = Ints(consts_.Eval(n.inputs[1]));
+      const bool* keep = n.attrs.Get<bool>("keep_dims");
+      if (!axis || axis->size() != 1 || ((*axis)[0] != 1 && (*axis)[0] != -1) ||
+          (keep != nullptr && *keep)) {
+        return std::nullopt;
+      }
+      Sym s = a;
+      s.rank = 1;
+      return s;
+    }
+    if ((op == "Add" || op == "AddV2") && slots.size() == 2) {
+      const Sym* x = SymOf(n.inputs[0]);
+      const Sym* y = SymOf(n.inputs[1]);
+      if (x->input == y->input && x->mask_rank == y->mask_rank && x->match == y->match &&
+          x->rank == 1 && y->rank == 1 &&
+          ((x->kind == Sym::kRowIds && y->kind == Sym::kZeros) ||
+           (x->kind == Sym::kZeros && y->kind == Sym::kRowIds))) {
+        return x->kind == Sym::kRowIds ? *x : *y;
+      }
+      return std::nullopt;
+    }
+    if ((op == "Gather" || op == "GatherV2") && slots.size() == 2 && n.inputs.size() >= 2) {
+      const Sym* x = SymOf(n.inputs[0]);
+      const Sym* rows = SymOf(n.inputs[1]);
+      if (op == "GatherV2") {
+        std::optional<std::vector<int64_t>> axis =
+            n.inputs.size() > 2 ? Ints(consts_.Eval(n.inputs[2])) : std::nullopt;
+        if (!axis || axis->size() != 1 || (*axis)[0] != 0) return std::nullopt;
+      }
+      // x (flattened to [B]) holds one value per row, so x[row] is the row's value.
+      if (x->kind == Sym::kRaw && !x->ignore && x->rank == 1 && rows->kind == Sym::kRowIds &&
+          rows->rank == 1 && x->input == rows->input && x->replace == rows->replace) {
+        Sym s = with(*x, Sym::kRaw, op);
+        s.ignore = rows->match;
+        s.rank = 1;
+        return s;
+      }
+      return std::nullopt;
+    }
+    if (op == "SparseToDense" && n.inputs.size() >= 4 && slots.size() == 2 &&
+        SymOf(n.inputs[1]) == nullptr) {
+      // The dense shape as Cast(Shape(t)) of a tensor t of the same raw input (its Shape read is
+      // rewired at the cut like any other).
+      const Sym* idx = SymOf(n.inputs[0]);
+      const Sym* values = SymOf(n.inputs[2]);
+      const std::optional<int> shape_rank =
+          ShapeRankOf(n.inputs[1], idx == nullptr ? -1 : idx->input);
+      std::optional<std::vector<int64_t>> def = Ints(consts_.Eval(n.inputs[3]));
+      if (idx == nullptr || values == nullptr || !shape_rank || idx->kind != Sym::kIndices ||
+          values->kind != Sym::kLookup || !values->ignore || *values->ignore != idx->match ||
+          values->input != idx->input || !def || def->size() != 1) {
+        return std::nullopt;
+      }
+      Sym s = *values;
+      if (PlainLookupAgrees(s, (*def)[0], /*keep_replace=*/false)) {
+        s.replace.reset();
+      } else if (!PlainLookupAgrees(s, (*def)[0], /*keep_replace=*/true)) {
+        return std::nullopt;
+      }
+      s.ignore.reset();
+      s.rank = *shape_rank;
+      s.ops = AddOp(s.ops, "SparseToDense");
+      return s;
     }
     if (op == "SparseToDense" && n.inputs.size() >= 4 && slots.size() == 3) {
       const Sym* idx = SymOf(n.inputs[0]);
@@ -1317,6 +1557,11 @@ absl::StatusOr<LiftResult> LiftFeatureTransforms(const Graph& graph, const LiftO
 }
 
 absl::Status WriteLift(const LiftResult& result, const std::string& dir) {
+  if (result.config.features.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "nothing was lifted, so there is no feature config to write to '", dir,
+        "'; the model keeps its feature transforms (LiftReportText says why, per input)"));
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));

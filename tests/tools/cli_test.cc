@@ -318,6 +318,35 @@ TEST_F(CliTest, PruneSavedModelWritesALoadableDirectory) {
   EXPECT_THAT(summary.out, AllOf(HasSubstr("pred"), Not(HasSubstr("SaveV2"))));
 }
 
+// rankopt lift --tags picks the MetaGraphDef (tf.Transform's transform_fn is tagged "transform");
+// a model with nothing to lift writes nothing; summarize shows what lift would do.
+TEST_F(CliTest, LiftTakesTagsAndSummarizeShowsWhatLiftWouldDo) {
+  const std::string transform = kData + "/tf_feature_columns/lift/taxi/transform_fn";
+  ExpectOneLineError(Run("lift " + transform + " --tags serve,gpu -o " + Temp("none").string()),
+                     1, {"no MetaGraphDef with tags 'serve,gpu'", "[transform]"});
+  RunResult lifted = Run("lift " + transform + " --tags transform -o " + Temp("taxi").string());
+  ASSERT_EQ(lifted.exit_code, 0) << lifted.err;
+  EXPECT_THAT(lifted.out, AllOf(HasSubstr("lifted company -> lifted/company"),
+                                HasSubstr("wrote ")));
+  EXPECT_TRUE(fs::exists(Temp("taxi") / "features.yaml"));
+  ExpectOneLineError(Run("lift " + kData + "/tf/dense.pb --tags serve -o " + Temp("x").string()),
+                     1, {"not a SavedModel"});
+  // Nothing to lift: the reasons, and no empty config written.
+  RunResult nothing = Run("lift " + kData + "/tf/dense.pb -o " + Temp("dense").string());
+  EXPECT_EQ(nothing.exit_code, 1) << nothing.out;
+  EXPECT_THAT(nothing.err, HasSubstr("nothing was lifted"));
+  EXPECT_FALSE(fs::exists(Temp("dense") / "features.yaml"));
+
+  RunResult summary = Run("summarize " + kData + "/tf_feature_columns/lift/babyweight_estimator");
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_THAT(summary.out, AllOf(HasSubstr("rankopt lift would lift 3 of 8 raw input(s)"),
+                                 HasSubstr("kept   mother_race: "), HasSubstr("SparseCross")));
+  RunResult json =
+      Run("summarize --json " + kData + "/tf_feature_columns/lift/babyweight_estimator");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, AllOf(HasSubstr("\"lift\""), HasSubstr("\"lifted\": true")));
+}
+
 // Every "max relative error vs reference: X" of a `run` printout; fails when there is none.
 std::vector<double> RelativeErrors(const std::string& out) {
   std::vector<double> errors;

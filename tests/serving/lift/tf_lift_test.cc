@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "features/pipeline/feature_transformer.h"
 #include "features/request/tf_example.h"
 #include "gmock/gmock.h"
+#include "graph/exec/execution_plan.h"
 #include "graph/io/model_io.h"
 #include "graph/tf/saved_model_io.h"
 #include "gtest/gtest.h"
@@ -33,6 +35,10 @@ using ::testing::HasSubstr;
 
 const std::string kTaxi = std::string(RANKOPT_TESTDATA_DIR) + "/tf_feature_columns/lift/taxi";
 const std::string kChurn = std::string(RANKOPT_TESTDATA_DIR) + "/tf_feature_columns/lift/churn";
+const std::string kBabyweightEstimator =
+    std::string(RANKOPT_TESTDATA_DIR) + "/tf_feature_columns/lift/babyweight_estimator";
+const std::string kSharedBabyweightKeras =
+    std::string(RANKOPT_SHARED_DIR) + "/models/tf-feature-columns/babyweight-keras";
 const std::string kSharedTaxiServing =
     std::string(RANKOPT_SHARED_DIR) +
     "/models/tf-feature-columns/taxi-bqml/trainer/current/serving_model_dir/export/chicago-taxi/"
@@ -363,6 +369,324 @@ TEST(TfLiftTest, ChurnVocabularyOneHotsLiftWithTfIds) {
   const FeatureColumn* engagement = out.FindColumn("lifted/cnt_user_engagement");
   ASSERT_NE(engagement, nullptr);
   EXPECT_EQ(engagement->values[0], 120.0f);
+}
+
+// Churn served through the lifted model: optimize without --features lifts the vocabulary
+// one-hots into the config, and the package, fed golden.json's input as a native request,
+// reproduces the prediction TF recorded. The head is the signature's churned_probs[:, 0] (a
+// package head has one score per candidate): the float64 Sigmoid it concatenates with 1 - itself.
+TEST(TfLiftTest, ChurnLiftedPackageReproducesTheRecordedPrediction) {
+  const std::string dir = ::testing::TempDir() + "/tflift_churn_pkg";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  OptimizeModelOptions options;
+  options.model_path = kChurn;
+  options.out_path = dir + "/churn.rkp";
+  options.outputs = {"Sigmoid"};
+  options.name = "churn";
+  options.version = "1";
+  options.int8 = TableQuantizationMode::kOff;
+  options.precision = PrecisionMode::kFp32;  // exact: no bf16/int8 dense layers
+  options.time_s = 0;
+  absl::StatusOr<OptimizeResult> result = OptimizeModel(options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(options.out_path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  FeatureRow row;
+  const std::pair<const char*, int64_t> counts[] = {{"cnt_ad_reward", 0},
+                                                    {"cnt_challenge_a_friend", 0},
+                                                    {"cnt_completed_5_levels", 1},
+                                                    {"cnt_level_complete_quickplay", 3},
+                                                    {"cnt_level_end_quickplay", 5},
+                                                    {"cnt_level_reset_quickplay", 2},
+                                                    {"cnt_level_start_quickplay", 6},
+                                                    {"cnt_post_score", 34},
+                                                    {"cnt_spend_virtual_currency", 0},
+                                                    {"cnt_use_extra_steps", 0},
+                                                    {"cnt_user_engagement", 120},
+                                                    {"dayofweek", 3},
+                                                    {"julianday", 254},
+                                                    {"month", 9}};
+  // JSON ints, as golden.json sends them; the lifted numeric features take them as numbers.
+  for (const auto& [name, v] : counts) row.Set(name, v);
+  row.Set("country", std::string("Denmark"));
+  row.Set("language", std::string("da-dk"));
+  row.Set("operating_system", std::string("IOS"));
+  row.Set("user_pseudo_id", std::string("104B0770BAE16E8B53DF330C95881893"));
+  Request request;
+  request.candidates.push_back(row);
+  absl::StatusOr<Scores> scores = (*model)->Score(request);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->values.size(), 1u);
+  ASSERT_EQ(scores->values[0].size(), 1u);  // P(churned = 1)
+  EXPECT_NEAR(scores->values[0][0], 0.8705776921658448, 1e-6);
+  EXPECT_NEAR(1.0 - scores->values[0][0], 0.1294223078341552, 1e-6);
+  // (optimize without --features refuses a model with any input left in the graph, so the
+  // strings went through the native pipeline's vocabularies.)
+  // An unknown country: TF's lookup gives -1, an all-zero one-hot; the lifted default_id too.
+  row.Set("country", std::string("Atlantis"));
+  request.candidates.push_back(row);
+  scores = (*model)->Score(request);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->values[0].size(), 2u);
+  EXPECT_NEAR(scores->values[0][0], 0.8705776921658448, 1e-6);
+  EXPECT_NE(scores->values[0][1], scores->values[0][0]);
+}
+
+// Raw babyweight requests: inference_test.py.txt's instance, then unknown, empty and boundary
+// values (18 and 22 are mother_age bucket boundaries of the estimator's cross).
+std::vector<FeatureRow> BabyweightRows(bool estimator) {
+  struct Raw {
+    const char* is_male;
+    double mother_age;
+    const char* plurality;  // the Keras model's string plurality
+    double gestation_weeks;
+    const char* mother_race;
+    const char* married;
+    const char* cigarettes;
+    const char* alcohol;
+  };
+  const Raw raws[] = {
+      {"True", 26, "Single(1)", 39, "Asian Indian", "True", "False", "False"},
+      {"False", 18, "Twins(2)", 32, "White", "False", "True", "True"},
+      {"Unknown", 22, "Triplets(3)", 41.5, "Atlantis", "", "", "maybe"},
+      {"", 44.9, "", 25, "", "True", "Unknown", ""},
+      {"True", 12, "Multiple(2+)", 46, "Black", "Unknown", "False", "Unknown"},
+  };
+  std::vector<FeatureRow> rows;
+  for (int k = 0; k < 5; ++k) {
+    const Raw& r = raws[k];
+    FeatureRow row;
+    row.Set("is_male", std::string(r.is_male));
+    row.Set("mother_age", r.mother_age);
+    row.Set("gestation_weeks", r.gestation_weeks);
+    if (estimator) {
+      row.Set("plurality", static_cast<double>(k % 3 + 1));
+      row.Set("mother_race", std::string(r.mother_race));
+      row.Set("mother_married", std::string(r.married));
+      row.Set("cigarette_use", std::string(r.cigarettes));
+      row.Set("alcohol_use", std::string(r.alcohol));
+    } else {
+      row.Set("plurality", std::string(r.plurality));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Owned feeds of an ExecutionPlan, by node name.
+struct PlanFeeds {
+  std::vector<std::string> names;
+  std::vector<Tensor> tensors;
+  std::vector<std::vector<absl::string_view>> strings;
+  std::vector<NamedTensorView> views;
+  void Bind() {
+    strings.assign(tensors.size(), {});
+    views.clear();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      TensorView v;
+      v.dtype = tensors[i].dtype();
+      v.dims.assign(tensors[i].dims().begin(), tensors[i].dims().end());
+      if (v.dtype == DType::kString) {
+        for (const std::string& x : tensors[i].strings()) strings[i].emplace_back(x);
+        v.data = strings[i].data();
+      } else {
+        v.data = const_cast<char*>(tensors[i].bytes().data());
+      }
+      views.push_back({names[i], v});
+    }
+  }
+};
+
+// The signature input `in` fed from the rows' raw values (one per row, [B]).
+Tensor RawColumn(const std::vector<FeatureRow>& rows, const SignatureTensor& in) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  std::vector<std::string> strings;
+  std::vector<float> floats;
+  for (const FeatureRow& row : rows) {
+    const FeatureValue* v = row.Find(in.key);
+    if (in.dtype == DType::kString) {
+      strings.push_back(v != nullptr && std::holds_alternative<std::string>(*v)
+                            ? std::get<std::string>(*v)
+                            : std::string());
+    } else {
+      floats.push_back(v != nullptr && std::holds_alternative<double>(*v)
+                           ? static_cast<float>(std::get<double>(*v))
+                           : 0.0f);
+    }
+  }
+  if (in.dtype == DType::kString) return *Tensor::FromStrings({n}, std::move(strings));
+  return *Tensor::FromValues<float>({n}, floats);
+}
+
+// Runs `graph` to `outputs`; signature inputs fed from the rows (raw), or, for lifted inputs,
+// from the native pipeline's columns in `lifted` (nullptr: none).
+absl::StatusOr<std::vector<Tensor>> RunRows(const Graph& graph, const Signature& sig,
+                                            const std::vector<std::string>& outputs,
+                                            const std::vector<FeatureRow>& rows,
+                                            const TransformedRequest* lifted) {
+  PlanOptions options;
+  options.outputs = outputs;
+  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<const ExecutionPlan> plan,
+                           ExecutionPlan::Create(graph, options));
+  PlanFeeds feeds;
+  for (const SignatureTensor& in : sig.inputs) {
+    const FeatureColumn* column = lifted != nullptr ? lifted->FindColumn(in.ref.node) : nullptr;
+    bool read = false;
+    for (const ExecutionPlan::Input& p : plan->inputs()) read |= p.name == in.ref.node;
+    if (!read) continue;
+    feeds.names.push_back(in.ref.node);
+    if (column == nullptr) {
+      feeds.tensors.push_back(RawColumn(rows, in));
+    } else if (column->dtype == DType::kInt64) {
+      feeds.tensors.push_back(*Tensor::FromValues<int64_t>({column->rows()}, column->ids));
+    } else {
+      feeds.tensors.push_back(*Tensor::FromValues<float>({column->rows()}, column->values));
+    }
+  }
+  feeds.Bind();
+  std::vector<Tensor> out;
+  RANKOPT_RETURN_IF_ERROR(plan->Run(feeds.views, &out));
+  return out;
+}
+
+const Signature* SignatureNamed(const Graph& graph, const std::string& key) {
+  for (const Signature& s : graph.signatures()) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+// Babyweight, TF1 Estimator: the numbers lift (mother_age as is: the graph buckets and crosses
+// it in-graph), the five strings stay (a SparseCross and the linear model's sparse combiners
+// read them) and the report says so. The cut graph, fed the native pipeline's numbers and the
+// raw strings, predicts what the original graph predicts.
+TEST(TfLiftTest, BabyweightEstimatorLiftsTheNumbersAndSaysWhyTheStringsStay) {
+  absl::StatusOr<Graph> graph = LoadModel(kBabyweightEstimator);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
+  ASSERT_TRUE(lift.ok()) << lift.status();
+  std::set<std::string> lifted, kept;
+  for (const LiftedFeature& f : lift->lifted) lifted.insert(f.feature);
+  for (const KeptFeature& f : lift->kept) {
+    kept.insert(f.feature);
+    EXPECT_THAT(f.reason, ::testing::AnyOf(HasSubstr("SparseCross"), HasSubstr("SparseReshape")))
+        << f.feature;
+  }
+  EXPECT_EQ(lifted, (std::set<std::string>{"gestation_weeks", "mother_age", "plurality"}))
+      << LiftReportText(*lift);
+  EXPECT_EQ(kept, (std::set<std::string>{"is_male", "mother_race", "mother_married",
+                                         "cigarette_use", "alcohol_use"}))
+      << LiftReportText(*lift);
+
+  const std::string dir = ::testing::TempDir() + "/tflift_babyweight_estimator";
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WriteLift(*lift, dir).ok());
+  absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(dir + "/features.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*config);
+  ASSERT_TRUE(transformer.ok()) << transformer.status();
+  absl::StatusOr<Graph> cut = LoadModel(dir + "/model");
+  ASSERT_TRUE(cut.ok()) << cut.status();
+
+  const std::vector<FeatureRow> rows = BabyweightRows(/*estimator=*/true);
+  Request request;
+  for (const FeatureRow& row : rows) {
+    FeatureRow numbers;  // the lifted features only; the strings go to the graph as they are
+    for (const std::string& name : lifted) numbers.Set(name, *row.Find(name));
+    request.candidates.push_back(std::move(numbers));
+  }
+  TransformedRequest out;
+  ASSERT_TRUE(transformer->Transform(request, &out).ok());
+  const Signature* original = SignatureNamed(*graph, "predict");
+  const Signature* cut_sig = SignatureNamed(*cut, "predict");
+  ASSERT_NE(original, nullptr);
+  ASSERT_NE(cut_sig, nullptr);
+  auto want = RunRows(*graph, *original, {"predictions"}, rows, nullptr);
+  ASSERT_TRUE(want.ok()) << want.status();
+  auto got = RunRows(*cut, *cut_sig, {"predictions"}, rows, &out);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ((*want)[0].num_elements(), 5);
+  ASSERT_EQ((*got)[0].num_elements(), 5);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_NEAR((*got)[0].values<float>()[k], (*want)[0].values<float>()[k], 1e-6) << "row " << k;
+  }
+}
+
+// Babyweight, Keras (../shared): every input lifts, the vocabulary one-hots with TF's ids (the
+// in-graph SparseToDense values, -1 unknown and empty), and the package optimize writes without
+// --features scores what the original graph scores, at -O 0 and -O 2.
+TEST(TfLiftTest, BabyweightKerasLiftsEveryInputWithTheInGraphIdsAndScores) {
+  if (!std::filesystem::exists(kSharedBabyweightKeras)) {
+    GTEST_SKIP() << kSharedBabyweightKeras << " is absent (../shared not here)";
+  }
+  absl::StatusOr<Graph> graph = LoadModel(kSharedBabyweightKeras);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
+  ASSERT_TRUE(lift.ok()) << lift.status();
+  ASSERT_EQ(lift->lifted.size(), 4u) << LiftReportText(*lift);
+  EXPECT_TRUE(lift->kept.empty()) << LiftReportText(*lift);
+  absl::StatusOr<FeatureConfig> config = ParseFeatureConfig(FeatureConfigToYaml(lift->config), "k");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*config);
+  ASSERT_TRUE(transformer.ok()) << transformer.status();
+  const std::vector<FeatureRow> rows = BabyweightRows(/*estimator=*/false);
+  Request request;
+  for (const FeatureRow& row : rows) request.candidates.push_back(row);
+  TransformedRequest out;
+  ASSERT_TRUE(transformer->Transform(request, &out).ok());
+  const Signature* sig = SignatureNamed(*graph, "serving_default");
+  ASSERT_NE(sig, nullptr);
+  // The ids: the in-graph tensors lift cut at, against the native columns.
+  int vocabularies = 0;
+  for (const LiftedFeature& f : lift->lifted) {
+    const FeatureColumn* column = out.FindColumn(f.graph_input);
+    ASSERT_NE(column, nullptr) << f.graph_input;
+    if (column->dtype != DType::kInt64) continue;
+    ++vocabularies;
+    auto in_graph = RunRows(*graph, *sig, {f.cut_tensor}, rows, nullptr);
+    ASSERT_TRUE(in_graph.ok()) << in_graph.status();
+    ASSERT_EQ((*in_graph)[0].num_elements(), 5) << f.feature;
+    std::vector<int64_t> want;
+    if ((*in_graph)[0].dtype() == DType::kInt64) {
+      for (int64_t v : (*in_graph)[0].values<int64_t>()) want.push_back(v);
+    } else {
+      for (int32_t v : (*in_graph)[0].values<int32_t>()) want.push_back(v);
+    }
+    EXPECT_EQ(column->ids, want) << f.feature;
+    EXPECT_EQ(want[3], -1) << f.feature << ": the empty string is absent, TF's -1";
+  }
+  EXPECT_EQ(vocabularies, 2);  // is_male, plurality
+
+  auto want = RunRows(*graph, *sig, {sig->outputs[0].ref.ToString()}, rows, nullptr);
+  ASSERT_TRUE(want.ok()) << want.status();
+  std::vector<std::vector<float>> by_level;
+  for (OptLevel level : {OptLevel::kO0, OptLevel::kO2}) {
+    const std::string dir = ::testing::TempDir() + "/tflift_babyweight_keras";
+    std::filesystem::create_directories(dir);
+    OptimizeModelOptions options;
+    options.model_path = kSharedBabyweightKeras;
+    options.out_path = dir + "/keras.rkp";
+    options.level = level;
+    options.name = "babyweight";
+    options.version = "1";
+    options.int8 = TableQuantizationMode::kOff;
+    options.precision = PrecisionMode::kFp32;
+    options.time_s = 0;
+    absl::StatusOr<OptimizeResult> result = OptimizeModel(options);
+    ASSERT_TRUE(result.ok()) << result.status();
+    absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(options.out_path);
+    ASSERT_TRUE(model.ok()) << model.status();
+    absl::StatusOr<Scores> scores = (*model)->Score(request);
+    ASSERT_TRUE(scores.ok()) << scores.status();
+    ASSERT_EQ(scores->values[0].size(), 5u);
+    by_level.push_back(scores->values[0]);
+    for (int k = 0; k < 5; ++k) {
+      EXPECT_NEAR(scores->values[0][k], (*want)[0].values<float>()[k], 1e-6)
+          << "row " << k << " at -O " << (level == OptLevel::kO0 ? 0 : 2);
+    }
+  }
+  for (int k = 0; k < 5; ++k) EXPECT_NEAR(by_level[0][k], by_level[1][k], 1e-6) << "row " << k;
 }
 
 // The cut serving export runs in rankopt: optimize without a feature config lifts, packs, and
