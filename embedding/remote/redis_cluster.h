@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -77,7 +78,7 @@ struct RedisClusterOptions {
 // One command, routed by `key` (which the command's arguments normally include).
 struct RedisCommand {
   absl::string_view key;
-  std::vector<absl::string_view> args;  // e.g. {"GET", key}
+  absl::InlinedVector<absl::string_view, 3> args;  // e.g. {"GET", key}
 };
 
 // The outcome of one command.
@@ -126,6 +127,7 @@ class RedisCluster {
 
   // GET of every key; replies as Execute's.
   void Get(absl::Span<const std::string> keys, std::vector<RedisReply>* replies);
+  void Get(absl::Span<const absl::string_view> keys, std::vector<RedisReply>* replies);
 
   // The primaries of the current map ("host:port"), for commands that go to every primary.
   std::vector<RedisEndpoint> Primaries() const;

@@ -40,6 +40,7 @@ struct ServeOptions {
   size_t max_body_bytes = size_t{8} << 20;  // counted after decompression
   size_t user_cache_bytes = 0;              // ModelOptions::user_cache capacity; 0 = off
   size_t item_cache_bytes = 0;              // ModelOptions::item_cache capacity; 0 = off
+  RemoteTableOptions remote_tables;         // ModelOptions::remote_tables (--redis, --remote-*)
   // Where a directory's reload and load errors go, one line each (default: stderr).
   std::function<void(const std::string&)> log;
 };
