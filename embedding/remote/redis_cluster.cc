@@ -38,8 +38,9 @@ constexpr Crc16Table kCrc16Table;
 
 }  // namespace
 
-uint16_t RedisCrc16(absl::string_view bytes) {
-  uint16_t crc = 0;
+uint16_t RedisCrc16(absl::string_view bytes) { return RedisCrc16Update(0, bytes); }
+
+uint16_t RedisCrc16Update(uint16_t crc, absl::string_view bytes) {
   for (const char ch : bytes) {
     crc = static_cast<uint16_t>((crc << 8) ^
                                 kCrc16Table.entry[((crc >> 8) ^ static_cast<uint8_t>(ch)) & 0xff]);
@@ -306,8 +307,10 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
     bool backoff = false;
     for (const int i : pending) {
       RedisReply& reply = (*replies)[i];
-      Node* node = override_node[i] != nullptr ? override_node[i]
-                                               : map->slots[RedisKeySlot(commands[i].key)];
+      const int slot = commands[i].slot >= 0 && commands[i].slot < kRedisClusterSlots
+                           ? commands[i].slot
+                           : RedisKeySlot(commands[i].key);
+      Node* node = override_node[i] != nullptr ? override_node[i] : map->slots[slot];
       override_node[i] = nullptr;
       if (node == nullptr) {
         reply.kind = RedisReply::Kind::kFailed;
@@ -474,11 +477,12 @@ void RedisCluster::Get(absl::Span<const std::string> keys, std::vector<RedisRepl
 }
 
 void RedisCluster::Get(absl::Span<const absl::string_view> keys,
-                       std::vector<RedisReply>* replies) {
+                       std::vector<RedisReply>* replies, absl::Span<const uint16_t> slots) {
   thread_local std::vector<RedisCommand> commands;  // reused: a warm call allocates nothing here
   commands.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     commands[i].key = keys[i];
+    commands[i].slot = slots.size() == keys.size() ? static_cast<int>(slots[i]) : -1;
     commands[i].args = {"GET", keys[i]};
   }
   Execute(commands, replies);

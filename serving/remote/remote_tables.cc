@@ -84,6 +84,11 @@ absl::StatusOr<std::unique_ptr<RemoteTables>> RemoteTables::Open(
     for (const RemoteTableDesc& t : tables) shapes.push_back({t.rows, t.row_bytes});
     RANKOPT_ASSIGN_OR_RETURN(remote->cache_, RowCache::Create(shapes, options.cache_bytes));
   }
+  for (const RemoteTableDesc& t : tables) {
+    remote->prefix_crc_.push_back(t.key_prefix.find('{') == std::string::npos
+                                      ? static_cast<int32_t>(RedisCrc16(t.key_prefix))
+                                      : -1);
+  }
   remote->tables_ = std::move(tables);
   return remote;
 }
@@ -178,15 +183,26 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
     }
   }
   s->redis_keys.clear();
+  s->slots.clear();
+  bool all_slots = true;
   for (size_t m = 0, begin = 0; m < s->key_ends.size(); begin = s->key_ends[m++]) {
-    s->redis_keys.emplace_back(s->key_bytes.data() + begin, s->key_ends[m] - begin);
+    const absl::string_view key(s->key_bytes.data() + begin, s->key_ends[m] - begin);
+    s->redis_keys.push_back(key);
+    const int32_t prefix_crc = prefix_crc_[static_cast<size_t>(s->misses[m].first)];
+    all_slots = all_slots && prefix_crc >= 0;
+    if (!all_slots) continue;
+    const size_t prefix = tables_[static_cast<size_t>(s->misses[m].first)].key_prefix.size();
+    s->slots.push_back(static_cast<uint16_t>(
+        RedisCrc16Update(static_cast<uint16_t>(prefix_crc), key.substr(prefix)) &
+        (kRedisClusterSlots - 1)));
   }
+  if (!all_slots) s->slots.clear();
   counters_.rows_requested.fetch_add(requested, std::memory_order_relaxed);
   counters_.cache_hits.fetch_add(requested - s->misses.size(), std::memory_order_relaxed);
   // 3. The misses of every table, one pipelined batch per node.
   absl::Status failure;
   if (!s->misses.empty()) {
-    cluster_->Get(s->redis_keys, &s->replies);
+    cluster_->Get(s->redis_keys, &s->replies, s->slots);
     uint64_t fetched = 0;
     uint64_t defaulted = 0;
     for (size_t m = 0; m < s->misses.size(); ++m) {

@@ -47,6 +47,7 @@ struct RemoteFetchScratch {
   std::string key_bytes;                    // the misses' keys, back to back
   std::vector<size_t> key_ends;             // where each ends in key_bytes
   std::vector<absl::string_view> redis_keys;  // views into key_bytes
+  std::vector<uint16_t> slots;                // each key's cluster slot
   std::vector<RedisReply> replies;
   // The request's feeds followed by the remote feeds (views into `tables`).
   std::vector<NamedTensorView> feeds;
@@ -80,6 +81,9 @@ class RemoteTables {
   absl::Status FetchRows(absl::Span<const NamedTensorView> feeds, RemoteFetchScratch* s) const;
 
   std::vector<RemoteTableDesc> tables_;
+  // Per table: the CRC16 of its key prefix, which each key's slot continues from; -1 when the
+  // prefix holds a '{' (a hash tag: the client hashes whole keys then).
+  std::vector<int32_t> prefix_crc_;
   RemoteTableOptions options_;
   std::unique_ptr<RedisCluster> cluster_;
   std::unique_ptr<RowCache> cache_;  // null when off
