@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -119,9 +120,16 @@ absl::StatusOr<std::unique_ptr<RowCache>> RowCache::Create(absl::Span<const Tabl
     table->row_bytes = tables[t].row_bytes;
     table->num_sets = budget[t] / Table::SetCost(tables[t].row_bytes);
     if (table->num_sets > 0) {
-      table->sets = std::make_unique<Table::Set[]>(table->num_sets);
+      // Allocated up front; a budget the host cannot give is an error, not a crash.
+      table->sets.reset(new (std::nothrow) Table::Set[table->num_sets]);
       // Not zeroed: a way's row is read only after its id was written with it.
-      table->rows.reset(new uint8_t[table->num_sets * kWays * table->row_bytes]);
+      table->rows.reset(new (std::nothrow) uint8_t[table->num_sets * kWays * table->row_bytes]);
+      if (table->sets == nullptr || table->rows == nullptr) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("row cache: cannot allocate ", budget[t], " bytes for table ", t,
+                         " (RemoteTableOptions::cache_bytes / --remote-cache-mb ",
+                         capacity_bytes >> 20, " MiB in all); lower it"));
+      }
     }
     cache->tables_.push_back(std::move(table));
   }
