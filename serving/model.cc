@@ -90,27 +90,6 @@ struct Model::State {
   absl::Status Feed(const Request& request, ScoreContext* context) const;
 };
 
-namespace {
-std::mutex& DefaultRemoteMutex() {
-  static std::mutex* mu = new std::mutex;
-  return *mu;
-}
-RemoteTableOptions& DefaultRemote() {
-  static RemoteTableOptions* options = new RemoteTableOptions;
-  return *options;
-}
-}  // namespace
-
-void SetDefaultRemoteTableOptions(const RemoteTableOptions& options) {
-  std::lock_guard<std::mutex> lock(DefaultRemoteMutex());
-  DefaultRemote() = options;
-}
-
-RemoteTableOptions DefaultRemoteTableOptions() {
-  std::lock_guard<std::mutex> lock(DefaultRemoteMutex());
-  return DefaultRemote();
-}
-
 const std::vector<float>* Scores::Find(std::string_view head) const {
   for (size_t i = 0; i < heads.size(); ++i) {
     if (heads[i] == head) return &values[i];
@@ -263,27 +242,20 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
   scorer_options.memory_cap_bytes = options.max_request_bytes;
   scorer_options.request_level_inputs = package.request_level_inputs;
   // Remote tables: the cluster, checked to hold this package's rows, before any scoring.
-  absl::StatusOr<std::vector<RemoteTableDesc>> remote = DescribeRemoteTables(package.graph);
-  if (!remote.ok()) {
-    return absl::Status(remote.status().code(), absl::StrCat(path, ": ", remote.status().message()));
+  absl::StatusOr<std::shared_ptr<const RemoteTables>> opened =
+      OpenRemoteTables(package.graph, options.remote_tables);
+  if (!opened.ok()) {
+    return absl::Status(opened.status().code(), absl::StrCat(path, ": ", opened.status().message()));
   }
-  std::shared_ptr<const RemoteTables> remote_tables;
-  if (!remote->empty()) {
-    if (options.item_cache.capacity_bytes > 0 || options.user_cache.capacity_bytes > 0) {
-      return absl::UnimplementedError(absl::StrCat(
-          path, ": the package has remote tables, which do not combine with the user or item "
-                "result caches yet; turn ModelOptions::user_cache / item_cache off (the remote "
-                "row cache, RemoteTableOptions::cache_bytes, keeps hot rows local)"));
-    }
-    absl::StatusOr<std::unique_ptr<RemoteTables>> opened =
-        RemoteTables::Open(*std::move(remote), options.remote_tables);
-    if (!opened.ok()) {
-      return absl::Status(opened.status().code(),
-                          absl::StrCat(path, ": ", opened.status().message()));
-    }
-    remote_tables = *std::move(opened);
-    scorer_options.remote_tables = remote_tables;
+  const std::shared_ptr<const RemoteTables> remote_tables = *std::move(opened);
+  if (remote_tables != nullptr &&
+      (options.item_cache.capacity_bytes > 0 || options.user_cache.capacity_bytes > 0)) {
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": the package has remote tables, which do not combine with the user or item "
+              "result caches yet; turn ModelOptions::user_cache / item_cache off (the remote "
+              "row cache, RemoteTableOptions::cache_bytes, keeps hot rows local)"));
   }
+  scorer_options.remote_tables = remote_tables;
   absl::StatusOr<std::unique_ptr<Scorer>> scorer =
       Scorer::Create(&package.graph, *std::move(config), std::move(scorer_options));
   if (!scorer.ok()) {

@@ -120,6 +120,15 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const Graph* graph,
 
 Scorer::~Scorer() = default;
 
+absl::StatusOr<std::shared_ptr<const RemoteTables>> OpenRemoteTables(
+    const Graph& graph, const RemoteTableOptions& options) {
+  RANKOPT_ASSIGN_OR_RETURN(std::vector<RemoteTableDesc> tables, DescribeRemoteTables(graph));
+  if (tables.empty()) return std::shared_ptr<const RemoteTables>();
+  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<RemoteTables> opened,
+                           RemoteTables::Open(std::move(tables), options));
+  return std::shared_ptr<const RemoteTables>(std::move(opened));
+}
+
 absl::Status Scorer::Feed(const Request& request, ScorerContext* context) const {
   if (!transformer_.has_value()) {
     return absl::FailedPreconditionError(

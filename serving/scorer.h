@@ -36,6 +36,14 @@
 namespace rankopt {
 
 class RemoteTables;  // serving/remote/remote_tables.h
+struct RemoteTableOptions;  // rankopt/model.h
+
+// The remote tables `graph` reads (a package made with --tables-remote), opened with `options`
+// and checked to be published with the package's rows, for ScorerOptions::remote_tables; null
+// when the graph has none. Errors as RemoteTables::Open's (no cluster named, none answers, a
+// table not fully published).
+absl::StatusOr<std::shared_ptr<const RemoteTables>> OpenRemoteTables(
+    const Graph& graph, const RemoteTableOptions& options);
 
 // The one rule for which inputs are fed with one row (FeedOptions::one_row_inputs) and passed
 // whole to every chunk: the whole request-level inputs of `request_inputs` (no `columns`) whose

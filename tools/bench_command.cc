@@ -23,6 +23,7 @@
 #include "serving/int8_report.h"
 #include "serving/limits.h"
 #include "serving/model_source.h"
+#include "tools/remote_flags.h"
 #include "serving/scorer.h"
 #include "serving/synthetic_requests.h"
 #include "serving/table_quantization.h"
@@ -41,7 +42,7 @@ const CommandSpec& Spec() {
     spec.usage =
         "rankopt bench MODEL|PACKAGE [--candidates 1,16,200,512] [--threads 1,2] [--chunk ROWS] "
         "[-O LEVEL] [--config CONFIG | --request-inputs LIST] [--requests INPUTS] [--warmup-s 0.3] "
-        "[--min-s 1] [--no-profile] [--int8 off|auto|force] [--json]";
+        "[--min-s 1] [--no-profile] [--int8 off|auto|force] [--json] [--redis HOST:PORT,...]";
     spec.description =
         "Times the model per request of N candidates (one user x N candidate rows), each\n"
         "request on its own: latency p50/p99, candidates/s and achieved GFLOP/s per candidate\n"
@@ -54,7 +55,9 @@ const CommandSpec& Spec() {
         "int8 tables, output heads and request-level inputs; -O, --int8, --config and\n"
         "--request-inputs do not apply); its requests are synthesized from its feature config\n"
         "(one user, N candidates, valid values per feature kind) unless --requests is given;\n"
-        "so are a model's with --config.";
+        "so are a model's with --config. A package with remote tables reads its rows\n"
+        "from the Redis Cluster (--redis) behind the row cache (--remote-cache-mb), as\n"
+        "`rankopt serve` does: the times include the fetch.";
     spec.flags = {
       {"candidates", "", true, "LIST", "candidate counts per request (default 1,16,200,512)"},
       {"threads", "", true, "LIST", "thread counts (default 1,2)"},
@@ -80,6 +83,7 @@ const CommandSpec& Spec() {
     for (FlagSpec& f : OptimizeFlagSpecs("0", /*with_config=*/true)) {
       spec.flags.push_back(std::move(f));
     }
+    for (FlagSpec& f : RemoteTableFlagSpecs()) spec.flags.push_back(std::move(f));
     return spec;
   }();
   return spec;
@@ -491,6 +495,20 @@ int RunBench(const std::vector<std::string>& args) {
   base.request_level_inputs = config.request_level_inputs;
   base.request_inputs = optimize->request_inputs;
   base.memory_cap_bytes = limits.max_request_bytes;
+  // A package with remote tables: every scorer reads through one RemoteTables (cluster, cache).
+  absl::StatusOr<RemoteTableOptions> remote_options = ReadRemoteTableFlags(line);
+  if (!remote_options.ok()) {
+    ReportError("bench", remote_options.status());
+    return kExitUsage;
+  }
+  absl::StatusOr<std::shared_ptr<const RemoteTables>> remote_tables =
+      OpenRemoteTables(*graph, *remote_options);
+  if (!remote_tables.ok()) {
+    return ReportError("bench", absl::Status(remote_tables.status().code(),
+                                             absl::StrCat(model_path, ": ",
+                                                          remote_tables.status().message())));
+  }
+  base.remote_tables = *std::move(remote_tables);
   RequestSource requests;
   std::optional<RequestTemplate>& request_template = requests.tiled;
   // The feature config requests are synthesized from (a package's, or --config).

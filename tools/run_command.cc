@@ -22,6 +22,7 @@
 #include "serving/graph_inputs.h"
 #include "serving/limits.h"
 #include "serving/model_source.h"
+#include "tools/remote_flags.h"
 #include "serving/scorer.h"
 #include "serving/table_quantization.h"
 #include "tools/command_line.h"
@@ -40,7 +41,7 @@ const CommandSpec& Spec() {
         "rankopt run MODEL (--inputs INPUTS | --requests REQUESTS.jsonl --config CONFIG) "
         "[--outputs NAMES] [-O LEVEL] [--request-inputs LIST] [--int8 off|auto|force] [--json]\n"
         "       rankopt run PACKAGE (--inputs INPUTS | --requests REQUESTS.jsonl) [--outputs NAMES] "
-        "[--json]";
+        "[--json] [--redis HOST:PORT,...]";
     spec.description =
         "Runs the model (as is, or after the passes of -O) on each request's graph\n"
         "inputs and prints every output's dims and values, so rankopt can be checked against\n"
@@ -56,7 +57,8 @@ const CommandSpec& Spec() {
         "PACKAGE: a model package from `rankopt optimize` (.rkp, recognised by its first\n"
         "bytes) runs as packaged: its graph (passes and int8 tables already applied), its\n"
         "output heads and its feature config, so --requests needs no --config; -O, --int8,\n"
-        "--config and --request-inputs do not apply.";
+        "--config and --request-inputs do not apply. A package with remote tables\n"
+        "(`rankopt tables publish -o`) reads its rows from the Redis Cluster (--redis).";
     spec.flags = {
       {"inputs", "", true, "INPUTS",
        "JSON {\"inputs\": {NAME: {\"dtype\", \"dims\", \"data\"}}}, or JSON lines of such "
@@ -75,6 +77,7 @@ const CommandSpec& Spec() {
     for (FlagSpec& f : OptimizeFlagSpecs("0", /*with_config=*/false)) {
       spec.flags.push_back(std::move(f));
     }
+    for (FlagSpec& f : RemoteTableFlagSpecs()) spec.flags.push_back(std::move(f));
     return spec;
   }();
   return spec;
@@ -288,9 +291,11 @@ absl::StatusOr<std::unique_ptr<Scorer>> MakeScorer(const Graph& graph,
                                                    const std::optional<FeatureConfig>& config,
                                                    const std::vector<std::string>& outputs,
                                                    const std::string& model_path,
-                                                   const ModelOptions& limits) {
+                                                   const ModelOptions& limits,
+                                                   std::shared_ptr<const RemoteTables> remote) {
   ScorerOptions options;
   options.outputs = outputs;
+  options.remote_tables = std::move(remote);
   options.memory_cap_bytes = limits.max_request_bytes;  // raw models too, as Model::Score
   options.separability = Separability::kNever;
   absl::StatusOr<std::unique_ptr<Scorer>> scorer = Scorer::Create(&graph, config, options);
@@ -363,11 +368,25 @@ int RunRun(const std::vector<std::string>& args) {
   }
   const std::vector<std::string> output_names =
       line.Has("outputs") ? line.GetList("outputs") : source->outputs;
+  // A package with remote tables reads its rows from the cluster (--redis, else the package's).
+  absl::StatusOr<RemoteTableOptions> remote_options = ReadRemoteTableFlags(line);
+  if (!remote_options.ok()) {
+    ReportError("run", remote_options.status());
+    return kExitUsage;
+  }
+  absl::StatusOr<std::shared_ptr<const RemoteTables>> remote_tables_or =
+      OpenRemoteTables(*graph, *remote_options);
+  if (!remote_tables_or.ok()) {
+    return ReportError("run", absl::Status(remote_tables_or.status().code(),
+                                           absl::StrCat(model_path, ": ",
+                                                        remote_tables_or.status().message())));
+  }
+  const std::shared_ptr<const RemoteTables> remote_tables = *std::move(remote_tables_or);
   // The feature config goes to the scorer only for --requests (--inputs are graph inputs).
   const std::optional<FeatureConfig> scorer_config =
       requests_path.empty() ? std::nullopt : feature_config;
   absl::StatusOr<std::unique_ptr<Scorer>> scorer =
-      MakeScorer(*graph, scorer_config, output_names, model_path, limits);
+      MakeScorer(*graph, scorer_config, output_names, model_path, limits, remote_tables);
   if (!scorer.ok()) return ReportError("run", scorer.status());
   if (optimize->int8 != TableQuantizationMode::kOff) {
     TableQuantizationOptions quantization;
@@ -390,7 +409,7 @@ int RunRun(const std::vector<std::string>& args) {
                                                    tables.status().message())));
     }
     std::cerr << FormatGraphQuantizationReport(*tables);
-    scorer = MakeScorer(*graph, scorer_config, output_names, model_path, limits);
+    scorer = MakeScorer(*graph, scorer_config, output_names, model_path, limits, remote_tables);
     if (!scorer.ok()) return ReportError("run", scorer.status());
   }
   if (!requests_path.empty()) return RunFeatureRequests(**scorer, requests_path, limits, json);

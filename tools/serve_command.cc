@@ -25,18 +25,21 @@
 #include "serving/http/http_server.h"
 #include "tools/command_line.h"
 #include "tools/commands.h"
+#include "tools/remote_flags.h"
 
 namespace rankopt {
 namespace {
 
 const CommandSpec& Spec() {
-  static const CommandSpec spec = {
+  static const CommandSpec spec = [] {
+    CommandSpec s = {
       "serve",
       "rankopt serve MODEL_DIR|PACKAGE [--port 8500] [--host 127.0.0.1] [--threads N] "
       "[--http-threads N] [--poll-s 10] [--max-body-bytes BYTES] [--user-cache-mb MB] "
       "[--item-cache-mb MB] [--io-threads N] [--max-connections N] [--max-header-count N] "
       "[--max-header-bytes BYTES] [--header-timeout-s S] [--body-timeout-s S] "
-      "[--idle-timeout-s S] [--allow-model-change]",
+      "[--idle-timeout-s S] [--allow-model-change] [--redis HOST:PORT,...] [--remote-timeout-ms MS] "
+      "[--remote-on-failure fail|default_row] [--remote-cache-mb MB]",
       "Serves a model over HTTP, as a sidecar next to a ranking service:\n"
       "  POST /v1/models/NAME:predict  one JSON request {\"user\", \"context\",\n"
       "                                \"candidates\"} (the format `rankopt features` reads);\n"
@@ -109,18 +112,10 @@ const CommandSpec& Spec() {
           {"allow-model-change", "", false, "",
            "swap in a new version even when it is another model (another name or other output "
            "heads); by default such a version is rejected, logged and counted"},
-          {"redis", "", true, "HOST:PORT,...",
-           "remote tables: the Redis Cluster to read them from (default: the one the package "
-           "names)"},
-          {"remote-timeout-ms", "", true, "MS",
-           "remote tables: per-call timeout of a node's batch (default 100)"},
-          {"remote-on-failure", "", true, "fail|default_row",
-           "remote tables: on a timeout, lost node or missing row fail the request (default, "
-           "UNAVAILABLE) or serve the table's default row (zeros), counted in "
-           "rankopt_remote_rows_defaulted_total"},
-          {"remote-cache-mb", "", true, "MB",
-           "remote tables: local row cache per model version, in MiB (default 64; 0 = off)"},
       }};
+    for (FlagSpec& f : RemoteTableFlagSpecs()) s.flags.push_back(std::move(f));
+    return s;
+  }();
   return spec;
 }
 
@@ -176,25 +171,9 @@ absl::StatusOr<ServeOptions> ReadServeFlags(const CommandLine& line) {
                                                      "' is not a number of seconds in (0, 86400]"));
     }
   }
-  RemoteTableOptions remote = DefaultRemoteTableOptions();
-  remote.redis = line.Get("redis", remote.redis);
-  absl::StatusOr<int64_t> remote_timeout = IntFlag(line, "remote-timeout-ms", 100, 1, 600000);
-  absl::StatusOr<int64_t> remote_cache_mb =
-      IntFlag(line, "remote-cache-mb", static_cast<int64_t>(remote.cache_bytes >> 20), 0,
-              int64_t{1} << 20);
-  if (!remote_timeout.ok()) return remote_timeout.status();
-  if (!remote_cache_mb.ok()) return remote_cache_mb.status();
-  remote.timeout = absl::Milliseconds(*remote_timeout);
-  remote.cache_bytes = static_cast<size_t>(*remote_cache_mb) << 20;
-  const std::string on_failure = line.Get("remote-on-failure", "fail");
-  if (on_failure != "fail" && on_failure != "default_row") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--remote-on-failure: '", on_failure, "'; expected fail or default_row"));
-  }
-  remote.on_failure = on_failure == "fail" ? RemoteTableOptions::FailurePolicy::kFail
-                                           : RemoteTableOptions::FailurePolicy::kDefaultRow;
-  // ServeOptions has no remote-table fields (yet): the models the server loads start from these.
-  SetDefaultRemoteTableOptions(remote);
+  absl::StatusOr<RemoteTableOptions> remote = ReadRemoteTableFlags(line);
+  if (!remote.ok()) return remote.status();
+  v.remote_tables = *std::move(remote);
   v.user_cache_bytes = static_cast<size_t>(*user_cache_mb) << 20;
   v.item_cache_bytes = static_cast<size_t>(*item_cache_mb) << 20;
   v.port = static_cast<int>(*port);

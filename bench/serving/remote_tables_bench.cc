@@ -3,7 +3,7 @@
 // bytes, side by side in one run.
 //
 //   remote_tables_bench PACKAGE... --redis HOST:PORT,... [--threads 2] [--warmup N]
-//                       [--requests N] [--max-ids N]
+//                       [--requests N] [--max-ids N] [--timeout-ms 100]
 //
 // PACKAGE: a package with local tables (`rankopt optimize`); its tables are published to the
 // cluster (`rankopt tables publish`, under version "<version>-bench") and a remote twin written to
@@ -11,8 +11,10 @@
 // 500k items), ids folded into [1, min(vocabulary, --max-ids)) (tests/serving/population.h), scored
 // by --threads threads through Model::ScoreInto; every cell scores the same stream: --warmup
 // requests per thread untimed (the cache fills), then --requests timed. Reported per cell: p50/p99
-// of Score, requests/s, the p50 ratio to local tables, network round trips per request, and the
-// row cache's hit rate over the timed requests. bench/serving/remote_tables_bench.sh starts a
+// of Score, requests/s, the p50 ratio to local tables, network round trips per request, the row
+// cache's hit rate, rows fetched per request, the mean fetch time, and failed calls (a fetch
+// slower than --timeout-ms fails its request), over the timed requests. Then the floor: the 10%
+// cell's misses per request as one bare pipelined GET batch per node, no scoring. bench/serving/remote_tables_bench.sh starts a
 // cluster on loopback, runs this, and stops it.
 #include <algorithm>
 #include <atomic>
@@ -31,7 +33,10 @@
 #include "features/config/feature_config.h"
 #include "rankopt/model.h"
 #include "serving/package/model_package.h"
+#include "serving/remote/row_cache.h"
 #include "serving/remote/table_publish.h"
+#include "embedding/remote/redis_cluster.h"
+#include "rankopt/status_macros.h"
 #include "tests/serving/population.h"
 
 namespace rankopt {
@@ -48,6 +53,7 @@ struct Args {
   int warmup = 500;
   int requests = 1500;
   int64_t max_ids = 1'000'000;
+  int timeout_ms = 100;
 };
 
 struct Stream {
@@ -65,6 +71,9 @@ struct Cell {
   std::string name;
   double p50_ms = 0, p99_ms = 0, throughput = 0;
   double trips_per_request = 0, hit_rate = -1, defaulted = 0;
+  double fetch_ms = 0;             // mean RemoteTables::Fetch time per request
+  double misses_per_request = 0;   // rows fetched from the cluster per request
+  int64_t failed = 0;              // Score calls that failed (timeouts on a loaded machine)
 };
 
 absl::StatusOr<Cell> RunCell(const std::string& path, const Population& population,
@@ -108,9 +117,6 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
   const auto start = std::chrono::steady_clock::now();
   go = true;
   for (std::thread& t : threads) t.join();
-  if (failed.load() != 0) {
-    return absl::InternalError(absl::StrCat(name, ": ", failed.load(), " Score calls failed"));
-  }
   const RemoteTableCounters after = model->stats().RemoteTables();
   std::vector<double> all;
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
@@ -130,8 +136,49 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
     cell.hit_rate =
         requested == 0 ? 0 : static_cast<double>(after.cache_hits - before.cache_hits) / requested;
     cell.defaulted = static_cast<double>(after.rows_defaulted - before.rows_defaulted);
+    const double fetches = static_cast<double>(after.fetches - before.fetches);
+    cell.fetch_ms = fetches == 0 ? 0
+                                 : (after.latency_sum_seconds - before.latency_sum_seconds) *
+                                       1e3 / fetches;
+    cell.misses_per_request = (requested - static_cast<double>(after.cache_hits -
+                                                               before.cache_hits)) / n;
   }
+  cell.failed = failed.load();
   return cell;
+}
+
+// The floor of one request's fetch: `keys` GETs of published rows of `table` in one pipelined
+// batch per node through the client alone (RedisCluster::Get: no cache, no scoring), p50 over
+// `rounds` batches.
+struct Floor {
+  double cluster_p50_ms = 0;
+};
+absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDesc& table,
+                                   int keys, int rounds, int timeout_ms) {
+  RedisClusterOptions options;
+  RANKOPT_ASSIGN_OR_RETURN(options.seeds, ParseRedisEndpoints(redis));
+  options.timeout = absl::Milliseconds(timeout_ms);
+  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<RedisCluster> cluster,
+                           RedisCluster::Connect(std::move(options)));
+  std::vector<std::string> names;
+  for (int i = 0; i < keys; ++i) {
+    names.push_back(absl::StrCat(table.key_prefix, (i * 7919) % std::max<int64_t>(1, table.rows)));
+  }
+  std::vector<RedisReply> replies;
+  std::vector<double> ms;
+  for (int r = 0; r < rounds; ++r) {
+    const auto s = std::chrono::steady_clock::now();
+    cluster->Get(names, &replies);
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+    for (const RedisReply& reply : replies) {
+      if (reply.kind != RedisReply::Kind::kString) {
+        return absl::InternalError(absl::StrCat("floor: GET failed: ", reply.str));
+      }
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  return Floor{ms[ms.size() / 2]};
 }
 
 int Run(const Args& args) {
@@ -185,6 +232,7 @@ int Run(const Args& args) {
     std::vector<Cell> cells;
     ModelOptions local;
     local.threads = 1;
+    local.remote_tables.timeout = absl::Milliseconds(args.timeout_ms);
     absl::StatusOr<Cell> base = RunCell(local_path, population, args, local, "local tables");
     if (!base.ok()) {
       std::fprintf(stderr, "%s\n", base.status().ToString().c_str());
@@ -194,9 +242,11 @@ int Run(const Args& args) {
     for (const double fraction : {0.0, 0.01, 0.10, 1.0}) {
       ModelOptions remote = local;
       remote.remote_tables.redis = args.redis;
-      // 100% also pays for each row's bookkeeping, so that the whole table fits.
+      // 100%: what holds every row (the row cache's per-row id and set overhead included).
+      std::vector<RowCache::TableShape> shapes;
+      for (const PublishedTable& t : report->tables) shapes.push_back({t.desc.rows, t.desc.row_bytes});
       remote.remote_tables.cache_bytes =
-          fraction >= 1.0 ? static_cast<size_t>(table_bytes) + rows * 400
+          fraction >= 1.0 ? RowCache::BytesToHoldAll(shapes)
                           : static_cast<size_t>(static_cast<double>(table_bytes) * fraction);
       absl::StatusOr<Cell> cell =
           RunCell(remote_path, population, args, remote,
@@ -208,12 +258,25 @@ int Run(const Args& args) {
       }
       cells.push_back(*cell);
     }
-    std::printf("%-22s %9s %9s %10s %9s %12s %9s\n", "cell", "p50 ms", "p99 ms", "req/s",
-                "p50/local", "trips/req", "hit rate");
+    std::printf("%-22s %9s %9s %10s %9s %10s %9s %10s %9s %7s\n", "cell", "p50 ms", "p99 ms",
+                "req/s", "p50/local", "trips/req", "hit rate", "miss/req", "fetch ms", "failed");
     for (const Cell& c : cells) {
-      std::printf("%-22s %9.3f %9.3f %10.1f %9.2f %12.2f %9s\n", c.name.c_str(), c.p50_ms,
-                  c.p99_ms, c.throughput, c.p50_ms / cells[0].p50_ms, c.trips_per_request,
-                  c.hit_rate < 0 ? "-" : absl::StrFormat("%.3f", c.hit_rate).c_str());
+      std::printf("%-22s %9.3f %9.3f %10.1f %9.2f %10.2f %9s %10.1f %9.3f %7lld\n",
+                  c.name.c_str(), c.p50_ms, c.p99_ms, c.throughput, c.p50_ms / cells[0].p50_ms,
+                  c.trips_per_request,
+                  c.hit_rate < 0 ? "-" : absl::StrFormat("%.3f", c.hit_rate).c_str(),
+                  c.misses_per_request, c.fetch_ms, static_cast<long long>(c.failed));
+    }
+    // The floor: the 10% cell's misses per request as bare pipelined GETs, no scoring.
+    const int floor_keys = std::max(1, static_cast<int>(cells[3].misses_per_request + 0.5));
+    absl::StatusOr<Floor> floor =
+        MeasureFloor(args.redis, report->tables[0].desc, floor_keys, 400, args.timeout_ms);
+    if (floor.ok()) {
+      std::printf("floor: %d GETs (the 10%% cell's misses/request) in one pipelined batch per "
+                  "node, no scoring: p50 %.3f ms = %.2fx local p50\n",
+                  floor_keys, floor->cluster_p50_ms, floor->cluster_p50_ms / cells[0].p50_ms);
+    } else {
+      std::printf("floor: %s\n", floor.status().ToString().c_str());
     }
     absl::StatusOr<int64_t> dropped =
         DropPublishedVersion(args.redis, package->model_name, package->model_version);
@@ -252,6 +315,9 @@ int main(int argc, char** argv) {
       args.requests = static_cast<int>(v);
     } else if (a == "--max-ids") {
       int_flag(&args.max_ids);
+    } else if (a == "--timeout-ms") {
+      int_flag(&v);
+      args.timeout_ms = static_cast<int>(v);
     } else if (a.rfind("--", 0) == 0) {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -262,7 +328,7 @@ int main(int argc, char** argv) {
   if (args.packages.empty() || args.redis.empty()) {
     std::fprintf(stderr,
                  "usage: remote_tables_bench PACKAGE... --redis HOST:PORT,... [--threads 2] "
-                 "[--warmup N] [--requests N] [--max-ids N]\n");
+                 "[--warmup N] [--requests N] [--max-ids N] [--timeout-ms 100]\n");
     return 2;
   }
   return rankopt::Run(args);

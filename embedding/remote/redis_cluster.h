@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -45,6 +46,9 @@ inline constexpr int kRedisClusterSlots = 16384;
 int RedisKeySlot(absl::string_view key);
 // CRC16-XMODEM (poly 0x1021, init 0), the checksum Redis Cluster routes by.
 uint16_t RedisCrc16(absl::string_view bytes);
+// The CRC of a || b from RedisCrc16(a) and b: RedisCrc16Update(RedisCrc16(a), b). Keys that
+// share a prefix without '{' route by the prefix's CRC carried over their own bytes.
+uint16_t RedisCrc16Update(uint16_t crc, absl::string_view bytes);
 
 struct RedisEndpoint {
   std::string host;
@@ -77,7 +81,8 @@ struct RedisClusterOptions {
 // One command, routed by `key` (which the command's arguments normally include).
 struct RedisCommand {
   absl::string_view key;
-  std::vector<absl::string_view> args;  // e.g. {"GET", key}
+  absl::InlinedVector<absl::string_view, 3> args;  // e.g. {"GET", key}
+  int slot = -1;  // RedisKeySlot(key) when the caller has it, else -1
 };
 
 // The outcome of one command.
@@ -126,6 +131,9 @@ class RedisCluster {
 
   // GET of every key; replies as Execute's.
   void Get(absl::Span<const std::string> keys, std::vector<RedisReply>* replies);
+  // `slots`: empty, or RedisKeySlot of each key (saves hashing keys the caller routed already).
+  void Get(absl::Span<const absl::string_view> keys, std::vector<RedisReply>* replies,
+           absl::Span<const uint16_t> slots = {});
 
   // The primaries of the current map ("host:port"), for commands that go to every primary.
   std::vector<RedisEndpoint> Primaries() const;

@@ -59,16 +59,12 @@ struct RemoteTableOptions {
   // (rankopt_remote_rows_defaulted_total). A row of the wrong size always fails the request.
   enum class FailurePolicy { kFail, kDefaultRow };
   FailurePolicy on_failure = FailurePolicy::kFail;
-  // The local row cache in front of the cluster (cache/sharded_cache.h; each row charges its
-  // bytes plus ~250 bytes of bookkeeping); a hit never touches the network. 0 = off.
+  // The local row cache in front of the cluster (serving/remote/row_cache.h: each row costs its
+  // bytes plus ~9 bytes; split over the tables by their size); a hit never touches the network.
+  // 0 = off.
   size_t cache_bytes = size_t{64} << 20;
 };
 
-// The RemoteTableOptions a newly made ModelOptions starts with: the built-in defaults above until
-// SetDefaultRemoteTableOptions changes them. For front ends that make ModelOptions out of sight of
-// their flags (`rankopt serve` sets its --redis/--remote-* flags here). Thread-safe.
-void SetDefaultRemoteTableOptions(const RemoteTableOptions& options);
-RemoteTableOptions DefaultRemoteTableOptions();
 
 struct ModelOptions {
   // Threads that score the candidate chunks of one request (the caller's thread included).
@@ -115,7 +111,7 @@ struct ModelOptions {
   CacheOptions item_cache;
   // Remote embedding tables (packages that name them): the cluster, timeout, failure policy and
   // local row cache. Remote tables do not combine with user_cache / item_cache yet (Load fails).
-  RemoteTableOptions remote_tables = DefaultRemoteTableOptions();
+  RemoteTableOptions remote_tables;
 };
 
 struct ScoreOptions {

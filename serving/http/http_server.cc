@@ -47,6 +47,7 @@ class ServedModel {
     model_options.threads = serve_options.threads;
     model_options.user_cache.capacity_bytes = serve_options.user_cache_bytes;
     model_options.item_cache.capacity_bytes = serve_options.item_cache_bytes;
+    model_options.remote_tables = serve_options.remote_tables;
     // A package file goes through the manager too: it watches the file and swaps in what an
     // operator publishes over it (by rename, or a copy it can verify), never serving bytes that
     // no longer match their checksums.

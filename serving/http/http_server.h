@@ -43,6 +43,7 @@ struct ServeOptions {
   // Swap in a version of another model (name or output heads) instead of rejecting it
   // (ModelManagerOptions::allow_model_change).
   bool allow_model_change = false;
+  RemoteTableOptions remote_tables;         // ModelOptions::remote_tables (--redis, --remote-*)
   // Where a directory's reload and load errors go, one line each (default: stderr).
   std::function<void(const std::string&)> log;
 };

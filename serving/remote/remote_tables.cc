@@ -13,8 +13,6 @@ namespace rankopt {
 
 namespace {
 
-constexpr uint64_t kRowKeySeed = 0x72656d6f74652121ull;  // "remote!!": seeds each table's row cache keys
-
 int64_t SourceValue(const TensorView& v, int64_t i) {
   switch (v.dtype) {
     case DType::kInt64: return v.data_as<int64_t>()[i];
@@ -82,12 +80,14 @@ absl::StatusOr<std::unique_ptr<RemoteTables>> RemoteTables::Open(
     }
   }
   if (options.cache_bytes > 0) {
-    ShardedCacheOptions cache_options;
-    cache_options.capacity_bytes = options.cache_bytes;
-    RANKOPT_ASSIGN_OR_RETURN(remote->cache_, ShardedCache::Create(cache_options));
+    std::vector<RowCache::TableShape> shapes;
+    for (const RemoteTableDesc& t : tables) shapes.push_back({t.rows, t.row_bytes});
+    RANKOPT_ASSIGN_OR_RETURN(remote->cache_, RowCache::Create(shapes, options.cache_bytes));
   }
   for (const RemoteTableDesc& t : tables) {
-    remote->seeds_.push_back(MakeCacheKey(kRowKeySeed, t.key_prefix).lo);
+    remote->prefix_crc_.push_back(t.key_prefix.find('{') == std::string::npos
+                                      ? static_cast<int32_t>(RedisCrc16(t.key_prefix))
+                                      : -1);
   }
   remote->tables_ = std::move(tables);
   return remote;
@@ -161,47 +161,48 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
       table.rows_capacity = rounded;
     }
   }
-  // 2. The local cache: one batch over all tables.
-  s->keys.clear();
-  s->key_offsets.clear();
-  for (size_t t = 0; t < n_tables; ++t) {
-    s->key_offsets.push_back(s->keys.size());
-    for (const int64_t id : s->tables[t].ids) {
-      s->keys.push_back(MakeCacheKey(seeds_[t], absl::string_view(
-                                                    reinterpret_cast<const char*>(&id), 8)));
-    }
-  }
-  s->values.resize(s->keys.size());
-  if (cache_ != nullptr) {
-    cache_->LookupBatch(s->keys, absl::MakeSpan(s->values));
-  } else {
-    for (auto& v : s->values) v.reset();
-  }
+  // 2. The local row cache, table by table; the misses of all tables are fetched together.
   s->misses.clear();
-  s->redis_keys.clear();
-  size_t k = 0;
+  s->key_bytes.clear();
+  s->key_ends.clear();
   uint64_t requested = 0;
   for (size_t t = 0; t < n_tables; ++t) {
     const RemoteTableDesc& desc = tables_[t];
     RemoteFetchScratch::Table& table = s->tables[t];
     requested += table.ids.size();
-    for (size_t i = 0; i < table.ids.size(); ++i, ++k) {
-      uint8_t* row = table.rows.get() + i * desc.row_bytes;
-      const std::shared_ptr<const CacheValue>& v = s->values[k];
-      if (v != nullptr && v->bytes().size() == desc.row_bytes) {
-        std::memcpy(row, v->bytes().data(), desc.row_bytes);
-        continue;
-      }
+    s->hit.assign(table.ids.size(), 0);
+    if (cache_ != nullptr) {
+      cache_->LookupBatch(static_cast<int>(t), table.ids, table.rows.get(),
+                          absl::MakeSpan(s->hit));
+    }
+    for (size_t i = 0; i < table.ids.size(); ++i) {
+      if (s->hit[i] != 0) continue;
       s->misses.emplace_back(static_cast<int>(t), static_cast<int64_t>(i));
-      s->redis_keys.push_back(absl::StrCat(desc.key_prefix, table.ids[i]));
+      absl::StrAppend(&s->key_bytes, desc.key_prefix, table.ids[i]);
+      s->key_ends.push_back(s->key_bytes.size());
     }
   }
+  s->redis_keys.clear();
+  s->slots.clear();
+  bool all_slots = true;
+  for (size_t m = 0, begin = 0; m < s->key_ends.size(); begin = s->key_ends[m++]) {
+    const absl::string_view key(s->key_bytes.data() + begin, s->key_ends[m] - begin);
+    s->redis_keys.push_back(key);
+    const int32_t prefix_crc = prefix_crc_[static_cast<size_t>(s->misses[m].first)];
+    all_slots = all_slots && prefix_crc >= 0;
+    if (!all_slots) continue;
+    const size_t prefix = tables_[static_cast<size_t>(s->misses[m].first)].key_prefix.size();
+    s->slots.push_back(static_cast<uint16_t>(
+        RedisCrc16Update(static_cast<uint16_t>(prefix_crc), key.substr(prefix)) &
+        (kRedisClusterSlots - 1)));
+  }
+  if (!all_slots) s->slots.clear();
   counters_.rows_requested.fetch_add(requested, std::memory_order_relaxed);
   counters_.cache_hits.fetch_add(requested - s->misses.size(), std::memory_order_relaxed);
   // 3. The misses of every table, one pipelined batch per node.
   absl::Status failure;
   if (!s->misses.empty()) {
-    cluster_->Get(s->redis_keys, &s->replies);
+    cluster_->Get(s->redis_keys, &s->replies, s->slots);
     uint64_t fetched = 0;
     uint64_t defaulted = 0;
     for (size_t m = 0; m < s->misses.size(); ++m) {
@@ -212,10 +213,7 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
       if (r.kind == RedisReply::Kind::kString && r.str.size() == desc.row_bytes) {
         std::memcpy(row, r.str.data(), desc.row_bytes);
         ++fetched;
-        if (cache_ != nullptr) {
-          cache_->Insert(s->keys[s->key_offsets[t] + static_cast<size_t>(i)],
-                         CacheValue::FromBytes(r.str));
-        }
+        if (cache_ != nullptr) cache_->Insert(t, s->tables[t].ids[i], row);
         continue;
       }
       if (r.kind == RedisReply::Kind::kString) {
@@ -305,19 +303,7 @@ RemoteTableCounters RemoteTables::counters() const {
 }
 
 CacheCounters RemoteTables::cache_counters() const {
-  CacheCounters c;
-  if (cache_ == nullptr) return c;
-  const CacheStats s = cache_->Stats();
-  c.hits = s.hits;
-  c.misses = s.misses;
-  c.inserts = s.inserts;
-  c.evictions = s.evictions;
-  c.expirations = s.expirations;
-  c.rejections = s.rejections;
-  c.bytes = s.bytes;
-  c.entries = s.entries;
-  c.capacity_bytes = s.capacity_bytes;
-  return c;
+  return cache_ == nullptr ? CacheCounters{} : cache_->Counters();
 }
 
 }  // namespace rankopt

@@ -1,7 +1,7 @@
 // The remote-table backend a model scores through: for each request, every row its graph can look
 // up in a remote table (the values of the graph inputs the table's ids come from,
-// serving/remote/remote_graph.h), from the local row cache (the sharded cache: a hit never touches
-// the network) or, for all the misses of all the tables together, from the Redis Cluster in one
+// serving/remote/remote_graph.h), from the local row cache (serving/remote/row_cache.h: a hit never
+// touches the network) or, for all the misses of all the tables together, from the Redis Cluster in one
 // pipelined batch per node (embedding/remote/redis_cluster.h). The rows and their ids become the
 // graph's remote feeds, which the remote lookup kernels read with the local kernels' code: scores
 // equal the local tables' bit for bit.
@@ -25,14 +25,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "cache/cache_key.h"
-#include "cache/cache_value.h"
-#include "cache/sharded_cache.h"
 #include "embedding/remote/redis_cluster.h"
 #include "graph/exec/execution_plan.h"
 #include "rankopt/model.h"
 #include "rankopt/model_stats.h"
 #include "serving/remote/remote_graph.h"
+#include "serving/remote/row_cache.h"
 
 namespace rankopt {
 
@@ -44,11 +42,12 @@ struct RemoteFetchScratch {
     size_t rows_capacity = 0;
   };
   std::vector<Table> tables;
-  std::vector<CacheKey> keys;         // every table's ids, table after table
-  std::vector<size_t> key_offsets;    // table t's first key
-  std::vector<std::shared_ptr<const CacheValue>> values;
+  std::vector<uint8_t> hit;  // one table's row cache hits
   std::vector<std::pair<int, int64_t>> misses;  // (table, position)
-  std::vector<std::string> redis_keys;
+  std::string key_bytes;                    // the misses' keys, back to back
+  std::vector<size_t> key_ends;             // where each ends in key_bytes
+  std::vector<absl::string_view> redis_keys;  // views into key_bytes
+  std::vector<uint16_t> slots;                // each key's cluster slot
   std::vector<RedisReply> replies;
   // The request's feeds followed by the remote feeds (views into `tables`).
   std::vector<NamedTensorView> feeds;
@@ -82,10 +81,12 @@ class RemoteTables {
   absl::Status FetchRows(absl::Span<const NamedTensorView> feeds, RemoteFetchScratch* s) const;
 
   std::vector<RemoteTableDesc> tables_;
-  std::vector<uint64_t> seeds_;  // cache key seed per table
+  // Per table: the CRC16 of its key prefix, which each key's slot continues from; -1 when the
+  // prefix holds a '{' (a hash tag: the client hashes whole keys then).
+  std::vector<int32_t> prefix_crc_;
   RemoteTableOptions options_;
   std::unique_ptr<RedisCluster> cluster_;
-  std::unique_ptr<ShardedCache> cache_;
+  std::unique_ptr<RowCache> cache_;  // null when off
 
   struct Counters {
     std::atomic<uint64_t> fetches{0}, rows_requested{0}, cache_hits{0}, rows_fetched{0},

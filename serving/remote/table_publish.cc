@@ -140,7 +140,7 @@ absl::StatusOr<PublishReport> PublishTables(const Graph& graph, const std::strin
     const std::string ready_key = absl::StrCat(d.key_prefix, "#ready");
     const std::string progress_key = absl::StrCat(d.key_prefix, "#progress");
     std::vector<RedisReply> replies;
-    cluster->Get({ready_key, progress_key}, &replies);
+    cluster->Get(std::vector<std::string>{ready_key, progress_key}, &replies);
     for (const RedisReply& r : replies) {
       if (r.kind == RedisReply::Kind::kFailed || r.kind == RedisReply::Kind::kError) {
         return absl::UnavailableError(

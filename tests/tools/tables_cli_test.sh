@@ -66,6 +66,18 @@ while IFS= read -r request; do
   n=$((n + 1))
 done <"$src/tests/data/features/requests_din.jsonl"
 ((n > 0)) || fail "no request compared"
+# `rankopt run` on the remote package prints what it prints on the local one; `rankopt bench`
+# times it (the fetch included).
+requests="$src/tests/data/features/requests_din.jsonl"
+"$rankopt" run "$work/local.rkp" --requests "$requests" --json >"$work/run_local.json" ||
+  fail "run local"
+"$rankopt" run "$work/remote.rkp" --requests "$requests" --json --redis "$seeds" \
+  >"$work/run_remote.json" 2>"$work/run_remote.err" || fail "run remote: $(cat "$work/run_remote.err")"
+[[ -s $work/run_local.json ]] && cmp -s "$work/run_local.json" "$work/run_remote.json" ||
+  fail "run: the remote package's outputs differ from the local one's"
+"$rankopt" bench "$work/remote.rkp" --redis "$seeds" --candidates 16 --threads 1 --warmup-s 0.05 \
+  --min-s 0.1 --no-profile >"$work/bench.out" 2>&1 || fail "bench remote: $(cat "$work/bench.out")"
+grep -q "p50" "$work/bench.out" || fail "bench printed no latency: $(cat "$work/bench.out")"
 metrics=$(curl -s "$remote_url/metrics")  # captured: grep -q would cut curl off (pipefail)
 grep -Eq "^rankopt_remote_round_trips_total(\{[^}]*\})? [1-9]" <<<"$metrics" ||
   fail "no remote round trips in /metrics"

@@ -20,6 +20,13 @@ namespace {
 TEST(RedisSlotTest, MatchesTheClusterSpec) {
   // The spec's CRC16 check value, and slots redis-cli reports (CLUSTER KEYSLOT).
   EXPECT_EQ(RedisCrc16("123456789"), 0x31C3);
+  // A prefix's CRC carried over the rest routes as the whole key (RemoteTables' slots).
+  for (const char* id : {"0", "7", "123456", "99999999999"}) {
+    const std::string prefix = "rankopt:din:3:item%2Femb:";
+    EXPECT_EQ(RedisCrc16Update(RedisCrc16(prefix), id) & (kRedisClusterSlots - 1),
+              RedisKeySlot(prefix + id))
+        << id;
+  }
   EXPECT_EQ(RedisKeySlot("foo"), 12182);
   EXPECT_EQ(RedisKeySlot("bar"), 5061);
   EXPECT_EQ(RedisKeySlot("{user1000}.following"), RedisKeySlot("{user1000}.followers"));
