@@ -65,7 +65,9 @@ void ModelStats::RecordError(absl::StatusCode code, std::string_view reason) {
   errors_[c].fetch_add(1, kRelaxed);
   if (reason.empty()) reason = "other";
   const auto less = [](const ErrorReason& e, const std::pair<int, std::string_view>& key) {
-    return std::tie(e.code, e.reason) < std::tie(key.first, key.second);
+    // By code, then reason (spelled out: clang 14 with libstdc++ 12 has no mixed tuple <).
+    if (e.code != key.first) return e.code < key.first;
+    return std::string_view(e.reason) < key.second;
   };
   std::lock_guard<std::mutex> lock(reasons_mu_);
   auto it = std::lower_bound(reasons_.begin(), reasons_.end(), std::pair{c, reason}, less);
