@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -148,6 +149,19 @@ bool OpenCommand(const CommandSpec& spec, const std::vector<std::string>& args, 
 int UsageError(const CommandSpec& spec, absl::string_view why) {
   std::cerr << "usage: " << spec.usage << "  (" << why << ")\n";
   return kExitUsage;
+}
+
+absl::StatusOr<int64_t> CommandLine::GetInt(absl::string_view flag, int64_t fallback,
+                                            int64_t min, int64_t max) const {
+  if (!Has(flag)) return fallback;
+  const std::string text = Get(flag);
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < min || v > max) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", text,
+                                                   "' is not an integer in [", min, ", ", max,
+                                                   "]"));
+  }
+  return v;
 }
 
 }  // namespace rankopt

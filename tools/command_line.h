@@ -4,6 +4,7 @@
 #ifndef RANKOPT_TOOLS_COMMAND_LINE_H_
 #define RANKOPT_TOOLS_COMMAND_LINE_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ class CommandLine {
   std::string Get(absl::string_view flag, std::string fallback = "") const;
   // Comma-separated values of every occurrence: `--outputs a,b --outputs c` -> {a, b, c}.
   std::vector<std::string> GetList(absl::string_view flag) const;
+  // The flag as an integer in [min, max], or `fallback` when absent; an error names the flag,
+  // the value and the range.
+  absl::StatusOr<int64_t> GetInt(absl::string_view flag, int64_t fallback, int64_t min,
+                                 int64_t max) const;
 
  private:
   std::vector<std::string> positional_;

@@ -18,20 +18,6 @@
 #include "tools/optimize_spec.h"
 
 namespace rankopt {
-namespace {
-
-absl::StatusOr<int64_t> IntFlag(const CommandLine& line, const char* flag, int64_t fallback,
-                                int64_t min, int64_t max) {
-  if (!line.Has(flag)) return fallback;
-  int64_t v = 0;
-  if (!absl::SimpleAtoi(line.Get(flag), &v) || v < min || v > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, ": '", line.Get(flag), "' is not an integer in [", min, ", ", max, "]"));
-  }
-  return v;
-}
-
-}  // namespace
 
 int RunOptimize(const std::vector<std::string>& args) {
   CommandLine line;
@@ -52,8 +38,8 @@ int RunOptimize(const std::vector<std::string>& args) {
   absl::StatusOr<OptLevel> level = ParseOptLevel(line.Get("opt-level", "2"));
   absl::StatusOr<TableQuantizationMode> int8 = ParseTableQuantizationMode(line.Get("int8", "auto"));
   absl::StatusOr<PrecisionMode> precision = ParsePrecisionMode(line.Get("precision", "auto"));
-  absl::StatusOr<int64_t> candidates = IntFlag(line, "candidates", 0, 1, int64_t{1} << 20);
-  absl::StatusOr<int64_t> threads = IntFlag(line, "threads", 1, 1, 1024);
+  absl::StatusOr<int64_t> candidates = line.GetInt("candidates", 0, 1, int64_t{1} << 20);
+  absl::StatusOr<int64_t> threads = line.GetInt("threads", 1, 1, 1024);
   absl::Status time_s_status = absl::OkStatus();
   if (line.Has("time-s") &&
       (!absl::SimpleAtod(line.Get("time-s"), &o.time_s) || !(o.time_s >= 0) || o.time_s > 600)) {

@@ -27,20 +27,10 @@ std::vector<FlagSpec> RemoteTableFlagSpecs() {
 absl::StatusOr<RemoteTableOptions> ReadRemoteTableFlags(const CommandLine& line) {
   RemoteTableOptions remote;
   remote.redis = line.Get("redis", remote.redis);
-  auto int_flag = [&](const char* flag, int64_t fallback, int64_t min,
-                      int64_t max) -> absl::StatusOr<int64_t> {
-    if (!line.Has(flag)) return fallback;
-    int64_t v = 0;
-    if (!absl::SimpleAtoi(line.Get(flag), &v) || v < min || v > max) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--", flag, ": '", line.Get(flag), "' is not an integer in [", min, ", ", max, "]"));
-    }
-    return v;
-  };
   absl::StatusOr<int64_t> timeout_ms =
-      int_flag("remote-timeout-ms", absl::ToInt64Milliseconds(remote.timeout), 1, 600000);
+      line.GetInt("remote-timeout-ms", absl::ToInt64Milliseconds(remote.timeout), 1, 600000);
   if (!timeout_ms.ok()) return timeout_ms.status();
-  absl::StatusOr<int64_t> cache_mb = int_flag(
+  absl::StatusOr<int64_t> cache_mb = line.GetInt(
       "remote-cache-mb", static_cast<int64_t>(remote.cache_bytes >> 20), 0, int64_t{1} << 20);
   if (!cache_mb.ok()) return cache_mb.status();
   remote.timeout = absl::Milliseconds(*timeout_ms);

@@ -119,16 +119,6 @@ const CommandSpec& Spec() {
   return spec;
 }
 
-absl::StatusOr<int64_t> IntFlag(const CommandLine& line, const char* flag, int64_t fallback,
-                                int64_t min, int64_t max) {
-  if (!line.Has(flag)) return fallback;
-  int64_t v = 0;
-  if (!absl::SimpleAtoi(line.Get(flag), &v) || v < min || v > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, ": '", line.Get(flag), "' is not an integer in [", min, ", ", max, "]"));
-  }
-  return v;
-}
 
 absl::StatusOr<ServeOptions> ReadServeFlags(const CommandLine& line) {
   ServeOptions v;
@@ -138,20 +128,20 @@ absl::StatusOr<ServeOptions> ReadServeFlags(const CommandLine& line) {
     return absl::InvalidArgumentError("--host is empty; e.g. --host 127.0.0.1 or --host ::1");
   }
   const int64_t cpus = std::max(1u, std::thread::hardware_concurrency());
-  absl::StatusOr<int64_t> port = IntFlag(line, "port", v.port, 0, 65535);
-  absl::StatusOr<int64_t> threads = IntFlag(line, "threads", v.threads, 1, 1024);
-  absl::StatusOr<int64_t> http_threads = IntFlag(line, "http-threads", cpus, 1, 4096);
+  absl::StatusOr<int64_t> port = line.GetInt("port", v.port, 0, 65535);
+  absl::StatusOr<int64_t> threads = line.GetInt("threads", v.threads, 1, 1024);
+  absl::StatusOr<int64_t> http_threads = line.GetInt("http-threads", cpus, 1, 4096);
   absl::StatusOr<int64_t> max_body =
-      IntFlag(line, "max-body-bytes", static_cast<int64_t>(v.max_body_bytes), 1, int64_t{1} << 40);
-  absl::StatusOr<int64_t> user_cache_mb = IntFlag(line, "user-cache-mb", 0, 0, int64_t{1} << 20);
-  absl::StatusOr<int64_t> item_cache_mb = IntFlag(line, "item-cache-mb", 0, 0, int64_t{1} << 20);
-  absl::StatusOr<int64_t> io_threads = IntFlag(line, "io-threads", v.io_threads, 1, 64);
+      line.GetInt("max-body-bytes", static_cast<int64_t>(v.max_body_bytes), 1, int64_t{1} << 40);
+  absl::StatusOr<int64_t> user_cache_mb = line.GetInt("user-cache-mb", 0, 0, int64_t{1} << 20);
+  absl::StatusOr<int64_t> item_cache_mb = line.GetInt("item-cache-mb", 0, 0, int64_t{1} << 20);
+  absl::StatusOr<int64_t> io_threads = line.GetInt("io-threads", v.io_threads, 1, 64);
   absl::StatusOr<int64_t> max_connections =
-      IntFlag(line, "max-connections", static_cast<int64_t>(v.max_connections), 1, 1 << 20);
+      line.GetInt("max-connections", static_cast<int64_t>(v.max_connections), 1, 1 << 20);
   absl::StatusOr<int64_t> max_header_count =
-      IntFlag(line, "max-header-count", static_cast<int64_t>(v.max_header_count), 1, 1 << 16);
+      line.GetInt("max-header-count", static_cast<int64_t>(v.max_header_count), 1, 1 << 16);
   absl::StatusOr<int64_t> max_header_bytes =
-      IntFlag(line, "max-header-bytes", static_cast<int64_t>(v.max_header_bytes), 256, 1 << 24);
+      line.GetInt("max-header-bytes", static_cast<int64_t>(v.max_header_bytes), 256, 1 << 24);
   for (const absl::Status& s :
        {port.status(), threads.status(), http_threads.status(), max_body.status(),
         user_cache_mb.status(), item_cache_mb.status(), io_threads.status(),

@@ -45,19 +45,7 @@ export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 rankopt="$dir/rankopt"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc)"
 python3 -c 'import onnxruntime, torch; print("onnxruntime", onnxruntime.__version__, "torch", torch.__version__)'
-if [[ ! -f /tmp/peers_full/din.onnx ]]; then
-  # The TorchScript exporter, as the peers were made (torch 2.x defaults to dynamo).
-  python3 - "$dir/make_models.py" <<'EOF_PY'
-import inspect, sys, torch
-path = sys.argv[1]
-src = open(path).read()
-if "dynamo" in inspect.signature(torch.onnx.export).parameters and "dynamo=False" not in src:
-    src = src.replace("do_constant_folding=True,", "do_constant_folding=True, dynamo=False,")
-    open(path, "w").write(src)
-EOF_PY
-  (cd "$dir" && python3 make_models.py --scale full --out /tmp/peers_full >/dev/null)
-fi
-python3 "$root/bench/peers/prepare.py" /tmp/peers_full /tmp/peers_work >/dev/null
+bash "$root/bench/peers/make_full_peers.sh" "$dir"
 IFS=, read -ra models <<<"$only"
 for m in "${models[@]}"; do
   onnx=/tmp/peers_full/$m.onnx

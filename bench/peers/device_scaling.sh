@@ -49,18 +49,7 @@ export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 rankopt="$dir/rankopt"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc)"
 python3 -c 'import onnxruntime, torch; print("onnxruntime", onnxruntime.__version__, "torch", torch.__version__)'
-# PyTorch 2.x exports with dynamo by default (opset 18, external data, other node patterns);
-# the peers were made with the TorchScript exporter, which dynamo=False keeps.
-python3 - "$dir/make_models.py" <<'EOF_PY'
-import inspect, sys, torch
-path = sys.argv[1]
-src = open(path).read()
-if "dynamo" in inspect.signature(torch.onnx.export).parameters and "dynamo=False" not in src:
-    src = src.replace("do_constant_folding=True,", "do_constant_folding=True, dynamo=False,")
-    open(path, "w").write(src)
-EOF_PY
-(cd "$dir" && python3 make_models.py --scale full --out /tmp/peers_full >/dev/null)
-python3 "$root/bench/peers/prepare.py" /tmp/peers_full /tmp/peers_work >/dev/null
+bash "$root/bench/peers/make_full_peers.sh" "$dir"
 for model in din esmm; do
   model_path="/tmp/peers_full/$model.onnx"
   request="/tmp/peers_work/${model}_request.json"

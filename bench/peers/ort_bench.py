@@ -15,56 +15,11 @@ inter_op_num_threads = 1, sequential execution, ORT_ENABLE_ALL.
 """
 import argparse
 import json
-import statistics
 import sys
-import time
 
-import numpy as np
 import onnxruntime as ort
 
-DTYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64,
-          "bool": np.bool_}
-
-
-def load_template(path):
-    with open(path) as f:
-        doc = json.load(f)
-    inputs = {}
-    for name, t in doc["inputs"].items():
-        inputs[name] = np.asarray(t["data"], dtype=DTYPES[t["dtype"]]).reshape(t["dims"])
-    return inputs
-
-
-def tile(template, n):
-    out = {}
-    for name, a in template.items():
-        rows = a.shape[0]
-        idx = np.arange(n) % rows
-        out[name] = np.ascontiguousarray(a[idx])
-    return out
-
-
-def time_requests(session, feeds, warmup_s, min_s):
-    start = time.perf_counter()
-    runs = 0
-    while runs < 10 or time.perf_counter() - start < warmup_s:
-        session.run(None, feeds)
-        runs += 1
-    times = []
-    start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - start
-        slow = statistics.median(times) > 0.01
-        if slow and len(times) >= 50 and elapsed >= max(3.0, min_s):
-            break
-        if not slow and len(times) >= 200 and elapsed >= min_s:
-            break
-    times.sort()
-    return {"runs": len(times), "p50_us": times[len(times) // 2] * 1e6,
-            "p99_us": times[min(len(times) - 1, int(len(times) * 0.99))] * 1e6}
+from bench_common import load_template, tile, time_calls
 
 
 def main():
@@ -87,7 +42,8 @@ def main():
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
         for n in [int(x) for x in args.candidates.split(",")]:
-            cell = time_requests(session, tile(template, n), args.warmup_s, args.min_s)
+            feeds = tile(template, n)
+            cell = time_calls(lambda: session.run(None, feeds), args.warmup_s, args.min_s)
             cell.update({"candidates": n, "threads": threads})
             cells.append(cell)
             print(f"ort {args.model} candidates {n} threads {threads}: p50 "

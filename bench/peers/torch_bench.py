@@ -19,50 +19,11 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import sys
-import time
 
-import numpy as np
 import torch
 
-DTYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64,
-          "bool": np.bool_}
-
-
-def load_template(path):
-    with open(path) as f:
-        doc = json.load(f)
-    return {name: np.asarray(t["data"], dtype=DTYPES[t["dtype"]]).reshape(t["dims"])
-            for name, t in doc["inputs"].items()}
-
-
-def tile(template, n):
-    return {name: torch.from_numpy(np.ascontiguousarray(a[np.arange(n) % a.shape[0]]))
-            for name, a in template.items()}
-
-
-def time_calls(fn, warmup_s, min_s):
-    start = time.perf_counter()
-    runs = 0
-    while runs < 10 or time.perf_counter() - start < warmup_s:
-        fn()
-        runs += 1
-    times = []
-    start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - start
-        slow = statistics.median(times) > 0.01
-        if slow and len(times) >= 50 and elapsed >= max(3.0, min_s):
-            break
-        if not slow and len(times) >= 200 and elapsed >= min_s:
-            break
-    times.sort()
-    return {"runs": len(times), "p50_us": times[len(times) // 2] * 1e6,
-            "p99_us": times[min(len(times) - 1, int(len(times) * 0.99))] * 1e6}
+from bench_common import load_template, tile, time_calls
 
 
 def flat(out):
@@ -99,7 +60,7 @@ def main():
     for threads in [int(x) for x in args.threads.split(",")]:
         torch.set_num_threads(threads)
         for n in [int(x) for x in args.candidates.split(",")]:
-            feeds = tile(template, n)
+            feeds = {k: torch.from_numpy(v) for k, v in tile(template, n).items()}
             call_args = [feeds[name] for name in names]
             with torch.inference_mode():
                 reference = flat(module(*call_args))
