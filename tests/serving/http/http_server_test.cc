@@ -418,11 +418,14 @@ TEST_F(HttpServerTest, ClientThatStopsReadingIsClosed) {
   std::string batch;
   for (int i = 0; i < 10000; ++i) batch += Get("/healthz");
   RawConnection c(port, 2);
+  const int64_t resident_before = ResidentBytes();
   const auto start = std::chrono::steady_clock::now();
   int batches = 0;
   while (batches < 1000 && c.Send(batch)) ++batches;  // until the server stops taking them
   EXPECT_LT(batches, 1000);
-  const int64_t resident = ResidentBytes();
+  // What the unread answers cost: bounded by the backlog, not by what the client sent (the
+  // growth, not the process's size; Release grows ~0.3 MB here, ASan ~64 MB of quarantine).
+  const int64_t grown = ResidentBytes() - resident_before;
   int64_t timed_out = 0;
   std::string metrics;
   for (int i = 0; i < 200 && timed_out < 1; ++i) {
@@ -433,7 +436,7 @@ TEST_F(HttpServerTest, ClientThatStopsReadingIsClosed) {
   EXPECT_EQ(timed_out, 1) << metrics;
   EXPECT_EQ(Sample(metrics, "rankopt_http_open_connections"), 1) << metrics;  // the /metrics one
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 15);
-  EXPECT_LT(resident, int64_t{200} << 20);
+  EXPECT_LT(grown, int64_t{128} << 20) << "batches sent: " << batches;
   (*server)->Stop();
 }
 
