@@ -9,7 +9,9 @@
 # sanitizer report; the input is written to build-fuzz/artifacts/<target>/. Reproduce one with
 #   build-fuzz/fuzz/<target> build-fuzz/artifacts/<target>/crash-...
 # New inputs that reach new code are kept in fuzz/corpus/<target>/ (not checked in) for the
-# next run. Environment: BUILD_DIR (default build-fuzz), JOBS (default 2).
+# next run. Environment: BUILD_DIR (default build-fuzz), JOBS (default 2), RUNS (stop a target
+# after this many executions, or at SECONDS, whichever comes first: the depth campaign is
+#   RUNS=10000000 scripts/fuzz.sh 86400 TARGET, for the 10M-execution depth runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -155,7 +157,8 @@ for t in "${targets[@]}"; do
   echo "== $t: ${seconds}s, max_len $max_len, corpus $corpus ($(ls "$corpus" | wc -l) files)"
   start=$(date +%s)
   rc=0
-  "$build_dir/fuzz/$t" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 \
+  "$build_dir/fuzz/$t" "$corpus" -max_total_time="$seconds" ${RUNS:+-runs="$RUNS"} \
+    -rss_limit_mb=2048 -timeout=30 \
     -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$build_dir/artifacts/$t/" \
     >"$log" 2>&1 || rc=$?
   elapsed=$(( $(date +%s) - start ))
