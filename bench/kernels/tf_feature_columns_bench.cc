@@ -23,9 +23,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -38,6 +38,7 @@
 #include "rankopt/model.h"
 #include "serving/lift/tf_lift.h"
 #include "serving/optimize.h"
+#include "tests/tf_records.h"
 
 namespace rankopt {
 namespace {
@@ -55,19 +56,8 @@ std::vector<std::string> RawExamples() {
   for (const auto& e : fs::directory_iterator(kTaxi / "raw_eval")) files.push_back(e.path());
   std::sort(files.begin(), files.end());
   for (const fs::path& p : files) {
-    gzFile f = gzopen(p.c_str(), "rb");
-    if (f == nullptr) continue;
-    uint64_t length;
-    uint32_t crc;
-    while (gzread(f, &length, 8) == 8 && gzread(f, &crc, 4) == 4 && length < (1u << 24)) {
-      std::string data(length, '\0');
-      if (gzread(f, data.data(), static_cast<unsigned>(length)) != static_cast<int>(length) ||
-          gzread(f, &crc, 4) != 4) {
-        break;
-      }
-      out.push_back(std::move(data));
-    }
-    gzclose(f);
+    for (std::string& r : rankopt::test_data::ReadTfRecordsGz(p.string()))
+      out.push_back(std::move(r));
   }
   if (out.size() > static_cast<size_t>(kRequest)) out.resize(kRequest);
   return out;

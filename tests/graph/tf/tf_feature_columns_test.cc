@@ -29,6 +29,7 @@
 #include "graph/tf/tensorflow_subset.pb.h"
 #include "gtest/gtest.h"
 #include "rankopt/status_macros.h"
+#include "tests/tf_records.h"
 
 namespace rankopt {
 namespace {
@@ -39,34 +40,13 @@ using ::testing::HasSubstr;
 const fs::path kTaxiData = fs::path(RANKOPT_TESTDATA_DIR) / "tf_feature_columns" / "taxi";
 const fs::path kShared = fs::path(RANKOPT_SHARED_DIR) / "models" / "tf-feature-columns";
 
-// The records of a gzip-compressed TFRecord file (length, crc, data, crc; crcs not checked).
-std::vector<std::string> ReadTfRecordsGz(const fs::path& path) {
-  std::vector<std::string> records;
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return records;
-  for (;;) {
-    uint64_t length;
-    uint32_t crc;
-    if (gzread(f, &length, 8) != 8 || gzread(f, &crc, 4) != 4) break;
-    if (length > (1u << 24)) break;
-    std::string data(length, '\0');
-    if (gzread(f, data.data(), static_cast<unsigned>(length)) != static_cast<int>(length) ||
-        gzread(f, &crc, 4) != 4) {
-      break;
-    }
-    records.push_back(std::move(data));
-  }
-  gzclose(f);
-  return records;
-}
-
 std::vector<tf::Example> ReadExamples(const fs::path& dir) {
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
   std::vector<tf::Example> examples;
   for (const fs::path& p : files) {
-    for (const std::string& r : ReadTfRecordsGz(p)) {
+    for (const std::string& r : rankopt::test_data::ReadTfRecordsGz(p.string())) {
       tf::Example e;
       EXPECT_TRUE(e.ParseFromString(r)) << p;
       examples.push_back(std::move(e));

@@ -36,6 +36,7 @@
 #include "serving/http/http_server.h"
 #include "serving/optimize.h"
 #include "tests/serving/din_package.h"
+#include "tests/tf_records.h"
 
 namespace rankopt {
 namespace {
@@ -599,11 +600,10 @@ TEST_F(TfServingApiTest, BadRequestsAnswerTfServingErrors) {
   ASSERT_EQ(mstatus, 200);
   // Every refused TF Serving request in the one error counter, by code and reason, whatever the
   // route (unknown versions and models: one :predict and one GET each).
-  for (const char* counted :
-       {R"(code="invalid_argument",reason="tf_bad_request"} )",
-        R"(code="not_found",reason="unknown_version"} 2)",
-        R"(code="invalid_argument",reason="bad_json"} 1)",
-        R"(code="not_found",reason="unknown_model"} 2)"}) {
+  for (const char* counted : {R"(code="invalid_argument",reason="tf_bad_request"} )",
+                              R"(code="not_found",reason="unknown_version"} 2)",
+                              R"(code="invalid_argument",reason="bad_json"} 1)",
+                              R"(code="not_found",reason="unknown_model"} 2)"}) {
     EXPECT_THAT(metrics, HasSubstr(counted)) << counted;
   }
 }
@@ -621,27 +621,6 @@ TEST(TfServingPredictBodyTest, FirstKeyPicksTheFormat) {
 }
 
 // ---- the lifted Chicago-taxi serving export: tf.Examples through the native pipeline ----
-
-std::vector<std::string> ReadTfRecords(const std::string& path) {
-  std::vector<std::string> records;
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return records;
-  std::string all;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) all.append(buf, static_cast<size_t>(n));
-  gzclose(f);
-  size_t pos = 0;
-  while (pos + 12 <= all.size()) {
-    uint64_t len;
-    std::memcpy(&len, all.data() + pos, 8);
-    pos += 12;
-    if (len > all.size() - pos - 4) break;
-    records.push_back(all.substr(pos, len));
-    pos += len + 4;
-  }
-  return records;
-}
 
 TEST_F(TfServingApiTest, LiftedTaxiScoresRawEvalExamplesSentAsB64) {
   const std::string serving =
@@ -665,7 +644,8 @@ TEST_F(TfServingApiTest, LiftedTaxiScoresRawEvalExamplesSentAsB64) {
   for (const auto& e : fs::directory_iterator(raw)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
   for (const std::string& file : files) {
-    for (std::string& r : ReadTfRecords(file)) records.push_back(std::move(r));
+    std::vector<std::string> more = rankopt::test_data::ReadTfRecordsGz(file);
+    records.insert(records.end(), more.begin(), more.end());
   }
   ASSERT_EQ(records.size(), 656u);
   Request request;

@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "rankopt/model.h"
 #include "serving/optimize.h"
+#include "tests/tf_records.h"
 
 namespace rankopt {
 namespace {
@@ -49,35 +50,13 @@ const char* const kKey[] = {
     "trip_start_day",       "trip_start_hour",       "trip_start_month",      "pickup_census_tract",
     "dropoff_census_tract", "pickup_community_area", "dropoff_community_area"};
 
-// The records of a gzip'ed TFRecord file (length, masked crc, data, masked crc; crcs unchecked).
-std::vector<std::string> ReadTfRecords(const std::string& path) {
-  std::vector<std::string> records;
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return records;
-  std::string all;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) all.append(buf, static_cast<size_t>(n));
-  gzclose(f);
-  size_t pos = 0;
-  while (pos + 12 <= all.size()) {
-    uint64_t len;
-    std::memcpy(&len, all.data() + pos, 8);
-    pos += 12;
-    if (len > all.size() - pos - 4) break;
-    records.push_back(all.substr(pos, len));
-    pos += len + 4;
-  }
-  return records;
-}
-
 std::vector<FeatureRow> ReadExamples(const std::string& dir) {
   std::vector<FeatureRow> rows;
   std::vector<std::string> files;
   for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
   for (const std::string& file : files) {
-    for (const std::string& record : ReadTfRecords(file)) {
+    for (const std::string& record : rankopt::test_data::ReadTfRecordsGz(file)) {
       FeatureRow row;
       absl::Status s = ParseTfExample(record, &row);
       EXPECT_TRUE(s.ok()) << file << ": " << s;
