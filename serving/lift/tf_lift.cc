@@ -646,6 +646,21 @@ class Lifter {
         result.config.ignore_unknown_features = true;
         continue;
       }
+      // A string the graph reads as vocabulary ids in several forms (the sparse ids of
+      // to_sparse_input + lookup that crosses and embedding combiners read, dense ids of an
+      // indicator): one lifted id column, each form rebuilt from it in-graph on numbers.
+      if (std::optional<VocabularyForms> forms = FindVocabularyForms(raw, by_input[i])) {
+        absl::StatusOr<LiftedFeature> lifted =
+            LiftVocabularyForms(raw, *forms, &new_nodes, &rewire, &result.config);
+        if (!lifted.ok()) {
+          result.kept.push_back({raw.key, std::string(lifted.status().message())});
+          continue;
+        }
+        views[i] = {lifted->graph_input, DType::kInt64};
+        RenameSignatureInput(raw.key, lifted->graph_input, DType::kInt64, &signatures);
+        result.lifted.push_back(*std::move(lifted));
+        continue;
+      }
       std::set<std::pair<std::string, int>> tensors;
       std::string problem;
       for (const Use& use : by_input[i]) {
@@ -725,7 +740,11 @@ class Lifter {
           in.shape = Shape({-1});
         }
       }
-      result.lifted.push_back({raw.key, placeholder, frontier.ToString(), how});
+      result.lifted.push_back({raw.key,
+                               placeholder,
+                               frontier.ToString(),
+                               how,
+                               {{frontier.ToString(), replacement.ToString()}}});
       result.config.features.push_back(std::move(spec));
     }
     if (result.lifted.empty()) {
@@ -873,6 +892,207 @@ class Lifter {
     nodes->push_back(std::move(shape));
     nodes->push_back(std::move(reshape));
     return TensorRef{name, 0};
+  }
+
+  static void RenameSignatureInput(const std::string& key, const std::string& placeholder,
+                                   DType dtype, std::vector<Signature>* signatures) {
+    for (Signature& sig : *signatures) {
+      for (SignatureTensor& in : sig.inputs) {
+        if (in.key != key) continue;
+        in.ref = TensorRef{placeholder, 0};
+        in.dtype = dtype;
+        in.shape = Shape({-1});
+      }
+    }
+  }
+
+  // The forms in which the graph reads one string input as ids of one vocabulary. Feature
+  // columns over a dense string make, per scope that reads it (each embedding, the linear
+  // model, each cross), their own to_sparse_input and lookup: the sparse indices (the rows whose
+  // value is not `absent`), the sparse values (the lookup of those rows) and, for indicators,
+  // the dense ids (SparseToDense back with the table default).
+  struct VocabularyForms {
+    const Sym* lookup = nullptr;        // a lookup symbol (table, default)
+    std::optional<std::string> absent;  // to_sparse_input's ignored value, when a form drops it
+    std::vector<TensorRef> tensors;     // the forms, in use order, each once
+  };
+
+  static bool SameTable(const Table& a, const Table& b) {
+    return &a == &b || (a.keys == b.keys && a.values == b.values);
+  }
+
+  // The vocabulary forms when every use of `raw` is one of them (and not just one dense tensor,
+  // which the plain path lifts); nullopt otherwise.
+  std::optional<VocabularyForms> FindVocabularyForms(const RawInput& raw,
+                                                     const std::vector<Use>& uses) const {
+    if (raw.dtype != DType::kString || uses.empty()) return std::nullopt;
+    VocabularyForms forms;
+    bool sparse = false;
+    std::set<std::pair<std::string, int>> seen;
+    for (const Use& use : uses) {
+      const Sym& s = syms_.at(use.tensor);
+      if (s.replace) return std::nullopt;
+      std::optional<std::string> absent;
+      if (s.kind == Sym::kIndices && (s.mask_rank == 1 || s.mask_rank == 2)) {
+        absent = s.match;
+      } else if (s.kind == Sym::kLookup && s.ignore) {
+        absent = *s.ignore;
+      } else if (!(s.kind == Sym::kLookup && !s.ignore)) {
+        return std::nullopt;
+      }
+      if (absent) {
+        if (forms.absent && *forms.absent != *absent) return std::nullopt;
+        forms.absent = absent;
+        sparse = true;
+      }
+      if (s.kind == Sym::kLookup) {
+        if (forms.lookup == nullptr) {
+          forms.lookup = &s;
+        } else if (!SameTable(*forms.lookup->table, *s.table) ||
+                   forms.lookup->table_default != s.table_default) {
+          return std::nullopt;
+        }
+      }
+      if (seen.insert({use.tensor.node, use.tensor.port}).second) {
+        forms.tensors.push_back(use.tensor);
+      }
+    }
+    if (forms.lookup == nullptr || (!sparse && forms.tensors.size() < 2)) return std::nullopt;
+    return forms;
+  }
+
+  // Lifts a string read in vocabulary forms: one int64 input `lifted/<key>` with the table's
+  // ids (unknown values: the table default) and, when some form drops to_sparse_input's
+  // ignored value, that value as one more vocabulary entry (id = table size) so the graph can
+  // tell it apart. Each form is rebuilt from it:
+  //   sparse indices  Where(NotEqual(ids, size))            ([n, rank] of the masked tensor)
+  //   sparse values   GatherNd(ids, those indices)           ([n]: the table ids or default)
+  //   dense ids       SelectV2(Equal(ids, size), default, ids) (SparseToDense's default)
+  absl::StatusOr<LiftedFeature> LiftVocabularyForms(
+      const RawInput& raw, const VocabularyForms& forms, std::vector<Node>* nodes,
+      absl::flat_hash_map<TensorRef, TensorRef>* rewire, FeatureConfig* config) {
+    const Sym& lookup = *forms.lookup;
+    Sym plain = lookup;
+    plain.ignore.reset();
+    plain.replace.reset();
+    FeatureSpec spec;
+    std::string how;
+    RANKOPT_RETURN_IF_ERROR(ToSpec(raw, plain, &spec, &how));
+    CategoricalSpec& c = spec.categorical;
+    const int64_t size = static_cast<int64_t>(c.vocabulary.size());
+    if (forms.absent) {
+      if (std::find(c.vocabulary.begin(), c.vocabulary.end(), *forms.absent) !=
+          c.vocabulary.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "its vocabulary holds '", *forms.absent,
+            "', the value to_sparse_input drops as absent; lift cannot tell the two apart"));
+      }
+      // The absent value as the last entry; inline, since a vocabulary file has no empty line.
+      c.vocabulary.push_back(*forms.absent);
+      c.vocabulary_file.clear();
+      absl::StrAppend(&how, "; '", *forms.absent, "' (absent) -> ", size);
+    }
+    const std::string placeholder = absl::StrCat("lifted/", raw.key);
+    if (g_.FindNode(placeholder) != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("node name '", placeholder, "' is taken"));
+    }
+    spec.input = placeholder;
+    Node ph;
+    ph.name = placeholder;
+    ph.op = std::string(kPlaceholderOp);
+    ph.attrs.Set("dtype", DType::kInt64);
+    ph.attrs.Set("shape", Shape({-1}));
+    nodes->push_back(ph);
+    auto add = [&](const std::string& suffix, std::string op, std::vector<TensorRef> inputs,
+                   std::vector<std::pair<std::string, DType>> types) -> TensorRef {
+      const std::string name = absl::StrCat(placeholder, "/", suffix);
+      for (const Node& n : *nodes) {
+        if (n.name == name) return TensorRef{name, 0};
+      }
+      Node n;
+      n.name = name;
+      n.op = std::move(op);
+      n.inputs = std::move(inputs);
+      for (const auto& [attr, type] : types) n.attrs.Set(attr, type);
+      nodes->push_back(std::move(n));
+      return TensorRef{name, 0};
+    };
+    auto scalar = [&](const std::string& suffix, int64_t v) -> absl::StatusOr<TensorRef> {
+      const std::string name = absl::StrCat(placeholder, "/", suffix);
+      for (const Node& n : *nodes) {
+        if (n.name == name) return TensorRef{name, 0};
+      }
+      Node n;
+      n.name = name;
+      n.op = std::string(kConstOp);
+      RANKOPT_ASSIGN_OR_RETURN(Tensor value,
+                               Tensor::FromValues<int64_t>({}, absl::MakeConstSpan(&v, 1)));
+      n.attrs.Set("dtype", DType::kInt64);
+      n.attrs.Set("value", std::move(value));
+      nodes->push_back(std::move(n));
+      return TensorRef{name, 0};
+    };
+    auto view = [&](int rank) -> absl::StatusOr<TensorRef> {
+      if (rank == 1) return TensorRef{placeholder, 0};
+      return AddColumnView(placeholder, DType::kInt64, nodes);
+    };
+    const DType i64 = DType::kInt64;
+    std::vector<std::string> cuts;
+    LiftedFeature lifted;
+    lifted.feature = raw.key;
+    lifted.graph_input = placeholder;
+    for (const TensorRef& t : forms.tensors) {
+      const Sym& s = syms_.at(t);
+      TensorRef replacement;
+      if (s.kind == Sym::kIndices || s.kind == Sym::kLookup) {
+        // The sparse forms: the rank of the tensor to_sparse_input masked.
+        const int rank = s.kind == Sym::kIndices ? s.mask_rank : -1;
+        int mask_rank = rank;
+        if (s.kind == Sym::kLookup && s.ignore) {
+          // Values pair with the indices of the same to_sparse_input; any rank gives the same
+          // values (row order), so take the raw input's.
+          mask_rank = raw.shape.rank() == 2 ? 2 : 1;
+        }
+        if (s.kind == Sym::kLookup && !s.ignore) {
+          const int dense_rank = FrontierRank(t, raw);
+          if (dense_rank != 1 && dense_rank != 2) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "the dense ids ", t.ToString(), " have rank ", dense_rank, ", not [B] or [B, 1]"));
+          }
+          RANKOPT_ASSIGN_OR_RETURN(TensorRef v, view(dense_rank));
+          if (!forms.absent) {
+            replacement = v;
+          } else {
+            RANKOPT_ASSIGN_OR_RETURN(TensorRef absent_id, scalar("absent_id", size));
+            RANKOPT_ASSIGN_OR_RETURN(TensorRef def, scalar("default_id", s.table_default));
+            const std::string r = absl::StrCat(dense_rank);
+            TensorRef is_absent = add("is_absent_" + r, "Equal", {v, absent_id}, {{"T", i64}});
+            replacement = add("dense_" + r, "SelectV2", {is_absent, def, v}, {{"T", i64}});
+          }
+        } else {
+          if (!forms.absent) return absl::InternalError("sparse form without an absent value");
+          RANKOPT_ASSIGN_OR_RETURN(TensorRef v, view(mask_rank));
+          RANKOPT_ASSIGN_OR_RETURN(TensorRef absent_id, scalar("absent_id", size));
+          const std::string r = absl::StrCat(mask_rank);
+          TensorRef present = add("present_" + r, "NotEqual", {v, absent_id}, {{"T", i64}});
+          TensorRef indices = add("indices_" + r, "Where", {present}, {{"T", DType::kBool}});
+          if (s.kind == Sym::kIndices) {
+            replacement = indices;
+          } else {
+            replacement =
+                add("values_" + r, "GatherNd", {v, indices}, {{"Tparams", i64}, {"Tindices", i64}});
+          }
+        }
+      }
+      (*rewire)[t] = replacement;
+      lifted.cuts.push_back({t.ToString(), replacement.ToString()});
+      cuts.push_back(t.ToString());
+    }
+    lifted.cut_tensor = absl::StrJoin(cuts, ", ");
+    lifted.how = absl::StrCat(how, "; read in ", forms.tensors.size(), " form(s)",
+                              forms.absent ? " (sparse ids rebuilt in-graph from the ids)" : "");
+    config->features.push_back(std::move(spec));
+    return lifted;
   }
 
   // The rank of the tensor the lifted input replaces: from TF's _output_shapes when recorded,

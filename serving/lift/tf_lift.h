@@ -37,6 +37,7 @@
 #define RANKOPT_SERVING_LIFT_TF_LIFT_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -63,8 +64,11 @@ struct LiftOptions {
 struct LiftedFeature {
   std::string feature;      // the request key (the signature input key)
   std::string graph_input;  // the new Placeholder, "lifted/<feature>"
-  std::string cut_tensor;   // the tensor it replaces
+  std::string cut_tensor;   // the tensor it replaces (several: joined with ", ")
   std::string how;          // "vocabulary of 11 + 10 OOV buckets", ...
+  // Each tensor of the original graph the lifted input replaces, and the cut graph's tensor in
+  // its place (the lifted input, a view of it, or the sparse ids rebuilt from it).
+  std::vector<std::pair<std::string, std::string>> cuts;
 };
 
 // One raw input left in the graph, and why.

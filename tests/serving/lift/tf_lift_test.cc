@@ -536,60 +536,180 @@ const Signature* SignatureNamed(const Graph& graph, const std::string& key) {
   return nullptr;
 }
 
-// Babyweight, TF1 Estimator: the numbers lift (mother_age as is: the graph buckets and crosses
-// it in-graph), the five strings stay (a SparseCross and the linear model's sparse combiners
-// read them) and the report says so. The cut graph, fed the native pipeline's numbers and the
-// raw strings, predicts what the original graph predicts.
-TEST(TfLiftTest, BabyweightEstimatorLiftsTheNumbersAndSaysWhyTheStringsStay) {
+// Babyweight Estimator requests: BabyweightRows, then every mother_race of the vocabulary (and an
+// unknown and the empty one) against mother ages in every bucket of the cross, with the other
+// strings cycling through their values, unknown and empty ones.
+std::vector<FeatureRow> BabyweightEstimatorRows() {
+  std::vector<FeatureRow> rows = BabyweightRows(/*estimator=*/true);
+  const char* const races[] = {"White",      "Black",    "American Indian", "Chinese", "Japanese",
+                               "Hawaiian",   "Filipino", "Asian Indian",    "Korean",  "Samaon",
+                               "Vietnamese", "Unknown",  "Other Asian",     "",        "Atlantis"};
+  const double ages[] = {12, 18, 19.5, 22, 27.9, 28, 33, 36, 41, 42, 44, 45, 49.99, 50, 61};
+  const char* const yes_no[] = {"True", "False", "Unknown", "", "maybe"};
+  int k = 0;
+  for (const char* race : races) {
+    for (double age : ages) {
+      FeatureRow row;
+      row.Set("is_male", std::string(yes_no[k % 5]));
+      row.Set("mother_age", age);
+      row.Set("plurality", static_cast<double>(k % 4 + 1));
+      row.Set("gestation_weeks", 25.0 + (k % 19));
+      row.Set("mother_race", std::string(race));
+      row.Set("mother_married", std::string(yes_no[(k / 5) % 5]));
+      row.Set("cigarette_use", std::string(yes_no[(k / 2) % 5]));
+      row.Set("alcohol_use", std::string(yes_no[(k / 3) % 5]));
+      rows.push_back(std::move(row));
+      ++k;
+    }
+  }
+  return rows;
+}
+
+std::vector<int64_t> IntValues(const Tensor& t) {
+  std::vector<int64_t> out;
+  if (t.dtype() == DType::kInt64) {
+    for (int64_t v : t.values<int64_t>()) out.push_back(v);
+  } else if (t.dtype() == DType::kInt32) {
+    for (int32_t v : t.values<int32_t>()) out.push_back(v);
+  } else {
+    ADD_FAILURE() << "not an integer tensor: " << DTypeName(t.dtype());
+  }
+  return out;
+}
+
+// Babyweight, TF1 Estimator: all 8 inputs lift. The strings become vocabulary ids in the native
+// pipeline; every form the graph reads them in (the sparse ids of each to_sparse_input that the
+// crosses and the linear/embedding combiners read, the indicators' dense ids) is rebuilt from
+// those ids in-graph, equal to what the original graph computes from the strings; mother_age
+// goes as a float (the graph buckets and crosses it on numbers).
+TEST(TfLiftTest, BabyweightEstimatorLiftsEveryInputWithTheInGraphIds) {
   absl::StatusOr<Graph> graph = LoadModel(kBabyweightEstimator);
   ASSERT_TRUE(graph.ok()) << graph.status();
   absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
   ASSERT_TRUE(lift.ok()) << lift.status();
-  std::set<std::string> lifted, kept;
-  for (const LiftedFeature& f : lift->lifted) lifted.insert(f.feature);
-  for (const KeptFeature& f : lift->kept) {
-    kept.insert(f.feature);
-    EXPECT_THAT(f.reason, ::testing::AnyOf(HasSubstr("SparseCross"), HasSubstr("SparseReshape")))
-        << f.feature;
-  }
-  EXPECT_EQ(lifted, (std::set<std::string>{"gestation_weeks", "mother_age", "plurality"}))
-      << LiftReportText(*lift);
-  EXPECT_EQ(kept, (std::set<std::string>{"is_male", "mother_race", "mother_married",
-                                         "cigarette_use", "alcohol_use"}))
-      << LiftReportText(*lift);
+  EXPECT_EQ(lift->lifted.size(), 8u) << LiftReportText(*lift);
+  EXPECT_TRUE(lift->kept.empty()) << LiftReportText(*lift);
 
   const std::string dir = ::testing::TempDir() + "/tflift_babyweight_estimator";
   std::filesystem::remove_all(dir);
   ASSERT_TRUE(WriteLift(*lift, dir).ok());
   absl::StatusOr<FeatureConfig> config = LoadFeatureConfig(dir + "/features.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
+  const FeatureSpec* race = Find(*config, "mother_race");
+  ASSERT_NE(race, nullptr);
+  ASSERT_EQ(race->categorical.vocabulary.size(), 13u);  // 12 + the absent ""
+  EXPECT_EQ(race->categorical.vocabulary.back(), "");
+  EXPECT_EQ(race->categorical.default_id, -1);
   absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*config);
   ASSERT_TRUE(transformer.ok()) << transformer.status();
   absl::StatusOr<Graph> cut = LoadModel(dir + "/model");
   ASSERT_TRUE(cut.ok()) << cut.status();
-
-  const std::vector<FeatureRow> rows = BabyweightRows(/*estimator=*/true);
-  Request request;
-  for (const FeatureRow& row : rows) {
-    FeatureRow numbers;  // the lifted features only; the strings go to the graph as they are
-    for (const std::string& name : lifted) numbers.Set(name, *row.Find(name));
-    request.candidates.push_back(std::move(numbers));
+  for (const Node& n : cut->nodes()) {
+    for (const char* op : {"LookupTableFindV2", "HashTableV2", "AsString"}) {
+      EXPECT_NE(n.op, op) << n.name << ": the cut graph has no string ops";
+    }
   }
+
+  const std::vector<FeatureRow> rows = BabyweightEstimatorRows();
+  const int64_t n = static_cast<int64_t>(rows.size());
+  Request request;
+  for (const FeatureRow& row : rows) request.candidates.push_back(row);
   TransformedRequest out;
   ASSERT_TRUE(transformer->Transform(request, &out).ok());
   const Signature* original = SignatureNamed(*graph, "predict");
   const Signature* cut_sig = SignatureNamed(*cut, "predict");
   ASSERT_NE(original, nullptr);
   ASSERT_NE(cut_sig, nullptr);
+  // Every tensor the lift replaced, against its replacement fed the native columns.
+  int forms = 0;
+  for (const LiftedFeature& f : lift->lifted) {
+    for (const auto& [was, now] : f.cuts) {
+      auto want = RunRows(*graph, *original, {was}, rows, nullptr);
+      ASSERT_TRUE(want.ok()) << want.status();
+      auto got = RunRows(*cut, *cut_sig, {now}, rows, &out);
+      ASSERT_TRUE(got.ok()) << got.status();
+      const Tensor& w = (*want)[0];
+      const Tensor& g = (*got)[0];
+      EXPECT_EQ(w.dims(), g.dims()) << f.feature << ": " << was << " vs " << now;
+      if (w.dtype() == DType::kFloat32) {
+        ASSERT_EQ(g.dtype(), DType::kFloat32);
+        for (int64_t k = 0; k < w.num_elements(); ++k) {
+          EXPECT_NEAR(g.values<float>()[k], w.values<float>()[k], 1e-6) << was << " [" << k << "]";
+        }
+      } else {
+        EXPECT_EQ(IntValues(g), IntValues(w)) << f.feature << ": " << was << " vs " << now;
+      }
+      ++forms;
+    }
+  }
+  EXPECT_EQ(forms, 23) << LiftReportText(*lift);
+  // What the three SparseCrosses make of them: ids equal, the empty rows too.
+  const std::string crosses[] = {
+      "linear/linear_model/alcohol_use_X_cigarette_use/SparseCross",
+      "linear/linear_model/mother_age_bucketized_X_mother_race/SparseCross",
+      "dnn/input_from_feature_columns/input_layer/mother_age_bucketized_X_mother_race_embedding/"
+      "SparseCross"};
+  for (const std::string& cross : crosses) {
+    const std::vector<std::string> parts = {cross + ":0", cross + ":1", cross + ":2"};
+    auto want = RunRows(*graph, *original, parts, rows, nullptr);
+    ASSERT_TRUE(want.ok()) << want.status();
+    auto got = RunRows(*cut, *cut_sig, parts, rows, &out);
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (int p = 0; p < 3; ++p) EXPECT_EQ(IntValues((*got)[p]), IntValues((*want)[p])) << parts[p];
+    EXPECT_LT((*want)[1].num_elements(), n) << cross << ": some rows cross nothing (empty strings)";
+  }
   auto want = RunRows(*graph, *original, {"predictions"}, rows, nullptr);
   ASSERT_TRUE(want.ok()) << want.status();
   auto got = RunRows(*cut, *cut_sig, {"predictions"}, rows, &out);
   ASSERT_TRUE(got.ok()) << got.status();
-  ASSERT_EQ((*want)[0].num_elements(), 5);
-  ASSERT_EQ((*got)[0].num_elements(), 5);
-  for (int k = 0; k < 5; ++k) {
+  ASSERT_EQ((*want)[0].num_elements(), n);
+  ASSERT_EQ((*got)[0].num_elements(), n);
+  for (int64_t k = 0; k < n; ++k) {
     EXPECT_NEAR((*got)[0].values<float>()[k], (*want)[0].values<float>()[k], 1e-6) << "row " << k;
   }
+}
+
+// The package `optimize` writes without --features (every input lifted) scores the raw rows as
+// the original graph does, at -O 0 and -O 2.
+TEST(TfLiftTest, BabyweightEstimatorPackagesScoreAsTheOriginalGraph) {
+  absl::StatusOr<Graph> graph = LoadModel(kBabyweightEstimator);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  const Signature* sig = SignatureNamed(*graph, "predict");
+  ASSERT_NE(sig, nullptr);
+  const std::vector<FeatureRow> rows = BabyweightEstimatorRows();
+  const int64_t n = static_cast<int64_t>(rows.size());
+  auto want = RunRows(*graph, *sig, {"predictions"}, rows, nullptr);
+  ASSERT_TRUE(want.ok()) << want.status();
+  Request request;
+  for (const FeatureRow& row : rows) request.candidates.push_back(row);
+  std::vector<std::vector<float>> by_level;
+  for (OptLevel level : {OptLevel::kO0, OptLevel::kO2}) {
+    const std::string dir = ::testing::TempDir() + "/tflift_babyweight_estimator_pkg";
+    std::filesystem::create_directories(dir);
+    OptimizeModelOptions options;
+    options.model_path = kBabyweightEstimator;
+    options.out_path = dir + "/estimator.rkp";
+    options.level = level;
+    options.name = "babyweight";
+    options.version = "1";
+    options.int8 = TableQuantizationMode::kOff;
+    options.precision = PrecisionMode::kFp32;
+    options.time_s = 0;
+    absl::StatusOr<OptimizeResult> result = OptimizeModel(options);
+    ASSERT_TRUE(result.ok()) << result.status();
+    absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(options.out_path);
+    ASSERT_TRUE(model.ok()) << model.status();
+    absl::StatusOr<Scores> scores = (*model)->Score(request);
+    ASSERT_TRUE(scores.ok()) << scores.status();
+    ASSERT_EQ(scores->values.size(), 1u);
+    ASSERT_EQ(static_cast<int64_t>(scores->values[0].size()), n);
+    by_level.push_back(scores->values[0]);
+    for (int64_t k = 0; k < n; ++k) {
+      EXPECT_NEAR(scores->values[0][k], (*want)[0].values<float>()[k], 1e-6)
+          << "row " << k << " at -O " << (level == OptLevel::kO0 ? 0 : 2);
+    }
+  }
+  for (int64_t k = 0; k < n; ++k) EXPECT_NEAR(by_level[0][k], by_level[1][k], 1e-6) << "row " << k;
 }
 
 // Babyweight, Keras (../shared): every input lifts, the vocabulary one-hots with TF's ids (the
