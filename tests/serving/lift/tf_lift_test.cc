@@ -20,12 +20,14 @@
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
 #include "features/request/tf_example.h"
+#include "features/transforms/hashing.h"
 #include "gmock/gmock.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/io/model_io.h"
 #include "graph/tf/saved_model_io.h"
 #include "gtest/gtest.h"
 #include "rankopt/model.h"
+#include "serving/http/tf_serving_api.h"
 #include "serving/optimize.h"
 #include "tests/tf_records.h"
 
@@ -708,8 +710,142 @@ TEST(TfLiftTest, BabyweightEstimatorPackagesScoreAsTheOriginalGraph) {
       EXPECT_NEAR(scores->values[0][k], (*want)[0].values<float>()[k], 1e-6)
           << "row " << k << " at -O " << (level == OptLevel::kO0 ? 0 : 2);
     }
+    // A TF Serving client's request as the fixture's inference_test.py sends it (row 0 of the
+    // rows above, twice), to the Estimator's signature.
+    TfServingRequest tf;
+    const absl::Status parsed = ParseTfPredictRequest(
+        R"({"signature_name": "predict", "instances": [)"
+        R"({"is_male": "True", "mother_age": 26.0, "mother_race": "Asian Indian",)"
+        R"( "plurality": 1.0, "gestation_weeks": 39, "mother_married": "True",)"
+        R"( "cigarette_use": "False", "alcohol_use": "False"},)"
+        R"({"is_male": "True", "mother_age": 26.0, "mother_race": "Asian Indian",)"
+        R"( "plurality": 1.0, "gestation_weeks": 39, "mother_married": "True",)"
+        R"( "cigarette_use": "False", "alcohol_use": "False"}]})",
+        **model, &tf);
+    ASSERT_TRUE(parsed.ok()) << parsed;
+    ScoreOptions score_options;
+    score_options.heads = tf.heads;
+    absl::StatusOr<Scores> served = (*model)->Score(tf.request, score_options);
+    ASSERT_TRUE(served.ok()) << served.status();
+    ASSERT_EQ(served->values.size(), 1u);
+    ASSERT_EQ(served->values[0].size(), 2u);
+    for (float p : served->values[0]) EXPECT_NEAR(p, (*want)[0].values<float>()[0], 1e-6);
+    EXPECT_THAT(TfPredictResponse(tf.format, *served),
+                ::testing::StartsWith("{\"predictions\": ["));
   }
   for (int64_t k = 0; k < n; ++k) EXPECT_NEAR(by_level[0][k], by_level[1][k], 1e-6) << "row " << k;
+}
+
+// The native `cross` feature (hash: tf_fingerprint64) against the in-graph SparseCross kernel
+// on the same rows: TF's FingerprintCat64 from hash_key 0xDECAFCAFFE over the crossed ids (a
+// bucketized mother_age's bucket, the vocabulary ids as int64, -1 for unknown values), modulo
+// num_buckets. The crossed features' specs are the graph's: mother_age's Bucketize boundaries,
+// the lifted vocabularies. Where TF's to_sparse_input drops an empty string the graph's row
+// crosses nothing, while the native cross (which knows only missing request keys) hashes it:
+// those rows are left out here, and the lifted graph keeps its SparseCross for that reason.
+TEST(TfLiftTest, BabyweightEstimatorNativeCrossesHashAsTheInGraphSparseCross) {
+  absl::StatusOr<Graph> graph = LoadModel(kBabyweightEstimator);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
+  ASSERT_TRUE(lift.ok()) << lift.status();
+  const std::string linear = "linear/linear_model/";
+  const Node* bucketize = graph->FindNode(linear + "mother_age_bucketized_X_mother_race/Bucketize");
+  ASSERT_NE(bucketize, nullptr);
+  const std::vector<float>* boundaries = bucketize->attrs.Get<std::vector<float>>("boundaries");
+  ASSERT_NE(boundaries, nullptr);
+  FeatureConfig crosses;
+  crosses.model = "babyweight_crosses";
+  crosses.ignore_unknown_features = true;
+  FeatureSpec age;
+  age.name = "mother_age";
+  age.input = "mother_age";
+  age.side = FeatureSide::kItem;
+  age.kind = FeatureKind::kNumeric;
+  age.numeric.boundaries = *boundaries;
+  crosses.features.push_back(age);
+  for (const char* name : {"mother_race", "cigarette_use", "alcohol_use"}) {
+    const FeatureSpec* lifted = Find(lift->config, name);
+    ASSERT_NE(lifted, nullptr) << name;
+    FeatureSpec spec = *lifted;
+    ASSERT_EQ(spec.categorical.vocabulary.back(), "") << name;
+    spec.categorical.vocabulary.pop_back();  // "" is one more unknown value here
+    spec.input = name;
+    crosses.features.push_back(spec);
+  }
+  // The crossed features in the order the graph's SparseCross reads them (its attr
+  // num_buckets): the Estimator's alcohol_use_X_cigarette_use reads cigarette_use first.
+  struct Cross {
+    std::string name;
+    std::vector<std::string> crossed;
+    std::string node;
+  };
+  const Cross wanted[] = {
+      {"age_x_race", {"mother_age", "mother_race"}, linear + "mother_age_bucketized_X_mother_race"},
+      {"age_x_race_dnn",
+       {"mother_age", "mother_race"},
+       "dnn/input_from_feature_columns/input_layer/mother_age_bucketized_X_mother_race_embedding"},
+      {"cigarette_x_alcohol",
+       {"cigarette_use", "alcohol_use"},
+       linear + "alcohol_use_X_cigarette_use"}};
+  for (const Cross& c : wanted) {
+    const Node* node = graph->FindNode(c.node + "/SparseCross");
+    ASSERT_NE(node, nullptr) << c.node;
+    const int64_t* buckets = node->attrs.Get<int64_t>("num_buckets");
+    const int64_t* key = node->attrs.Get<int64_t>("hash_key");
+    ASSERT_NE(buckets, nullptr);
+    ASSERT_NE(key, nullptr);
+    EXPECT_EQ(static_cast<uint64_t>(*key), kTfCrossHashKey) << c.node;
+    FeatureSpec cross;
+    cross.name = c.name;
+    cross.input = c.name;
+    cross.side = FeatureSide::kItem;
+    cross.kind = FeatureKind::kCross;
+    cross.crossed = c.crossed;
+    cross.categorical.hash = HashFunction::kTfFingerprint64;
+    cross.categorical.hash_buckets = *buckets;
+    crosses.features.push_back(cross);
+  }
+  absl::StatusOr<FeatureConfig> config =
+      ParseFeatureConfig(FeatureConfigToYaml(crosses), "babyweight_crosses");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::StatusOr<FeatureTransformer> transformer = FeatureTransformer::Create(*config);
+  ASSERT_TRUE(transformer.ok()) << transformer.status();
+  const std::vector<FeatureRow> rows = BabyweightEstimatorRows();
+  Request request;
+  for (const FeatureRow& row : rows) request.candidates.push_back(row);
+  TransformedRequest out;
+  ASSERT_TRUE(transformer->Transform(request, &out).ok());
+  const Signature* sig = SignatureNamed(*graph, "predict");
+  ASSERT_NE(sig, nullptr);
+  for (const Cross& c : wanted) {
+    const FeatureColumn* native = out.FindColumn(c.name);
+    ASSERT_NE(native, nullptr) << c.name;
+    auto in_graph = RunRows(*graph, *sig, {c.node + "/SparseCross:0", c.node + "/SparseCross:1"},
+                            rows, nullptr);
+    ASSERT_TRUE(in_graph.ok()) << in_graph.status();
+    const std::vector<int64_t> indices = IntValues((*in_graph)[0]);
+    const std::vector<int64_t> values = IntValues((*in_graph)[1]);
+    ASSERT_EQ(indices.size(), 2 * values.size());
+    std::set<int64_t> crossed_rows;
+    for (size_t k = 0; k < values.size(); ++k) {
+      const int64_t row = indices[2 * k];
+      ASSERT_EQ(indices[2 * k + 1], 0) << c.name << ": one crossed value per row";
+      crossed_rows.insert(row);
+      EXPECT_EQ(native->ids[row], values[k]) << c.name << " row " << row;
+    }
+    // The rows TF crosses are exactly those without an empty string among the crossed values.
+    std::set<int64_t> present_rows;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      bool present = true;
+      for (const std::string& name : c.crossed) {
+        const FeatureValue* v = rows[r].Find(name);
+        present &= !(std::holds_alternative<std::string>(*v) && std::get<std::string>(*v).empty());
+      }
+      if (present) present_rows.insert(static_cast<int64_t>(r));
+    }
+    EXPECT_EQ(crossed_rows, present_rows) << c.name;
+    EXPECT_GT(crossed_rows.size(), rows.size() / 2) << c.name;
+  }
 }
 
 // Babyweight, Keras (../shared): every input lifts, the vocabulary one-hots with TF's ids (the
