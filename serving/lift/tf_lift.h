@@ -23,6 +23,11 @@
 //     over negated reversed boundaries)
 //   LowerBound(b, x)                                       numeric boundaries, boundary_equal:
 //                                                          below
+//   a string read as ids of one vocabulary in several     categorical vocabulary + the dropped
+//     forms (to_sparse_input's sparse indices and          value ("") as the last entry; each
+//     looked-up values per scope, SparseToDense ids):      form rebuilt in-graph from the ids
+//     what SparseCross and the embedding/linear combiners  (Where/GatherNd/SelectV2 on int64),
+//     read                                                 so crosses and combiners run on them
 // Constants are read through the small constant chains tf.Transform writes (sorts, reversals,
 // shapes, sqrt). Anything else stays in the graph: the raw input is kept and LiftResult::kept
 // says why (the op that was not modeled, or a value read in two different ways).
