@@ -220,7 +220,9 @@ std::unique_ptr<Setup> MakeFeaturesInGraph() {
   absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
   if (!lift.ok() || lift->lifted.empty()) return nullptr;
   PlanOptions options;
-  for (const LiftedFeature& f : lift->lifted) options.outputs.push_back(f.cut_tensor);
+  for (const LiftedFeature& f : lift->lifted) {
+    for (const auto& [replaced, replacement] : f.cuts) options.outputs.push_back(replaced);
+  }
   absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
       ExecutionPlan::Create(*graph, options);
   if (!plan.ok()) {
