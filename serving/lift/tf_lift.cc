@@ -732,14 +732,7 @@ class Lifter {
       rewire[frontier] = replacement;
       // Shape reads of the raw input's intermediates: rewired only when those are gone.
       if (!as_is) views[i] = {placeholder, dtype};
-      for (Signature& sig : signatures) {
-        for (SignatureTensor& in : sig.inputs) {
-          if (in.key != raw.key) continue;
-          in.ref = TensorRef{placeholder, 0};
-          in.dtype = dtype;
-          in.shape = Shape({-1});
-        }
-      }
+      RenameSignatureInput(raw.key, placeholder, dtype, &signatures);
       result.lifted.push_back({raw.key,
                                placeholder,
                                frontier.ToString(),
@@ -894,6 +887,7 @@ class Lifter {
     return TensorRef{name, 0};
   }
 
+  // Points the signature inputs named `key` at the lifted input.
   static void RenameSignatureInput(const std::string& key, const std::string& placeholder,
                                    DType dtype, std::vector<Signature>* signatures) {
     for (Signature& sig : *signatures) {
