@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/file_io.h"
+#include "features/transforms/hashing.h"
 #include "graph/io/model_io.h"
 #include "graph/passes/prune.h"
 #include "graph/tf/saved_model_io.h"
@@ -631,6 +632,7 @@ class Lifter {
     std::vector<Signature> signatures;
     if (signature != nullptr) signatures.push_back(*signature);
     result.config.model = options.model_name;
+    std::map<int, AbsentIds> absent_ids;  // by raw input
     for (size_t i = 0; i < raws.size(); ++i) {
       const RawInput& raw = raws[i];
       if (!raw_problem[i].empty()) {
@@ -657,6 +659,12 @@ class Lifter {
           continue;
         }
         views[i] = {lifted->graph_input, DType::kInt64};
+        if (forms->absent) {
+          const FeatureSpec& spec = result.config.features.back();
+          absent_ids[static_cast<int>(i)] = {
+              raw.key, lifted->graph_input,
+              static_cast<int64_t>(spec.categorical.vocabulary.size()) - 1};
+        }
         RenameSignatureInput(raw.key, lifted->graph_input, DType::kInt64, &signatures);
         result.lifted.push_back(*std::move(lifted));
         continue;
@@ -740,6 +748,7 @@ class Lifter {
                                {{frontier.ToString(), replacement.ToString()}}});
       result.config.features.push_back(std::move(spec));
     }
+    RANKOPT_RETURN_IF_ERROR(LiftNativeCrosses(absent_ids, raws, &new_nodes, &rewire, &result));
     if (result.lifted.empty()) {
       result.graph = g_;
       return result;
@@ -791,6 +800,15 @@ class Lifter {
     }
     Graph pruned(cut.format());
     RANKOPT_RETURN_IF_ERROR(PruneGraph(cut, prune, &pruned).status());
+    // Forms only a lifted cross read are gone with it.
+    for (LiftedFeature& f : result.lifted) {
+      f.cuts.erase(std::remove_if(f.cuts.begin(), f.cuts.end(),
+                                  [&](const std::pair<std::string, std::string>& c) {
+                                    absl::StatusOr<TensorRef> t = pruned.ResolveTensor(c.second);
+                                    return !t.ok() || pruned.FindNode(t->node) == nullptr;
+                                  }),
+                   f.cuts.end());
+    }
     result.graph = std::move(pruned);
     return result;
   }
@@ -885,6 +903,139 @@ class Lifter {
     nodes->push_back(std::move(shape));
     nodes->push_back(std::move(reshape));
     return TensorRef{name, 0};
+  }
+
+  // A string lifted with its absent value: what a native cross of it needs.
+  struct AbsentIds {
+    std::string feature;      // the lifted feature (the request key)
+    std::string placeholder;  // its int64 [B] input
+    int64_t absent_id = 0;    // the id of to_sparse_input's dropped value
+  };
+
+  // SparseCross nodes (hashed, TF's hash_key, every input a lifted string's sparse ids) become
+  // native `cross` features: the cross's ids come in as `lifted/<cross>` ([B]) and its sparse
+  // output is rebuilt in-graph, a row present when none of its crossed values is absent:
+  //   indices Where(AND_k NotEqual(ids_k, absent_k)), values GatherNd(cross, indices),
+  //   dense_shape Shape(cross as [B, 1]).
+  absl::Status LiftNativeCrosses(const std::map<int, AbsentIds>& absent_ids,
+                                 const std::vector<RawInput>& raws, std::vector<Node>* nodes,
+                                 absl::flat_hash_map<TensorRef, TensorRef>* rewire,
+                                 LiftResult* result) {
+    std::set<std::string> done;
+    for (const Use& use : uses_) {
+      if (use.node.empty() || !done.insert(use.node).second) continue;
+      const Node* n = g_.FindNode(use.node);
+      if (n == nullptr || n->op != "SparseCross") continue;
+      const int64_t* num = n->attrs.Get<int64_t>("N");
+      const bool* hashed = n->attrs.Get<bool>("hashed_output");
+      const int64_t* key = n->attrs.Get<int64_t>("hash_key");
+      const int64_t* buckets = n->attrs.Get<int64_t>("num_buckets");
+      const auto* dense = n->attrs.Get<std::vector<DType>>("dense_types");
+      if (num == nullptr || *num < 2 || hashed == nullptr || !*hashed || key == nullptr ||
+          static_cast<uint64_t>(*key) != kTfCrossHashKey || buckets == nullptr || *buckets < 1 ||
+          (dense != nullptr && !dense->empty()) ||
+          n->inputs.size() != static_cast<size_t>(3 * *num)) {
+        continue;
+      }
+      std::vector<const AbsentIds*> crossed;
+      for (int64_t k = 0; k < *num; ++k) {
+        const Sym* idx = SymOf(n->inputs[k]);
+        const Sym* values = SymOf(n->inputs[*num + k]);
+        if (idx == nullptr || values == nullptr || idx->kind != Sym::kIndices ||
+            values->kind != Sym::kLookup || !values->ignore || idx->input != values->input) {
+          break;
+        }
+        auto it = absent_ids.find(idx->input);
+        if (it == absent_ids.end() || !ShapeRankOf(n->inputs[2 * *num + k], idx->input)) break;
+        crossed.push_back(&it->second);
+      }
+      if (crossed.size() != static_cast<size_t>(*num)) continue;
+      // The cross's name: the feature column's scope ("alcohol_use_X_cigarette_use").
+      std::string name = n->name;
+      if (absl::EndsWith(name, "/SparseCross")) name.resize(name.size() - 12);
+      name = name.substr(name.rfind('/') + 1);
+      for (int suffix = 2;
+           result->config.FindFeature(name) != nullptr ||
+           std::any_of(raws.begin(), raws.end(), [&](const RawInput& r) { return r.key == name; });
+           ++suffix) {
+        name = absl::StrCat(name, "_", suffix);
+      }
+      const std::string placeholder = absl::StrCat("lifted/", name);
+      if (g_.FindNode(placeholder) != nullptr) continue;
+      FeatureSpec spec;
+      spec.name = name;
+      spec.input = placeholder;
+      spec.side = FeatureSide::kItem;
+      spec.kind = FeatureKind::kCross;
+      spec.categorical.source = CategoricalSpec::Source::kHash;
+      spec.categorical.hash = HashFunction::kTfFingerprint64;
+      spec.categorical.hash_buckets = *buckets;
+      std::vector<std::string> names;
+      for (const AbsentIds* c : crossed) names.push_back(c->feature);
+      spec.crossed = names;
+      Node ph;
+      ph.name = placeholder;
+      ph.op = std::string(kPlaceholderOp);
+      ph.attrs.Set("dtype", DType::kInt64);
+      ph.attrs.Set("shape", Shape({-1}));
+      nodes->push_back(ph);
+      RANKOPT_ASSIGN_OR_RETURN(TensorRef view, AddColumnView(placeholder, DType::kInt64, nodes));
+      auto add = [&](const std::string& suffix, std::string op, std::vector<TensorRef> inputs,
+                     std::vector<std::pair<std::string, DType>> types) {
+        Node node;
+        node.name = absl::StrCat(placeholder, "/", suffix);
+        node.op = std::move(op);
+        node.inputs = std::move(inputs);
+        for (const auto& [attr, type] : types) node.attrs.Set(attr, type);
+        nodes->push_back(std::move(node));
+        return TensorRef{absl::StrCat(placeholder, "/", suffix), 0};
+      };
+      TensorRef present;
+      for (size_t k = 0; k < crossed.size(); ++k) {
+        RANKOPT_ASSIGN_OR_RETURN(TensorRef ids,
+                                 AddColumnView(crossed[k]->placeholder, DType::kInt64, nodes));
+        Node absent;
+        absent.name = absl::StrCat(placeholder, "/absent_id_", k);
+        absent.op = std::string(kConstOp);
+        const int64_t a = crossed[k]->absent_id;
+        RANKOPT_ASSIGN_OR_RETURN(Tensor value,
+                                 Tensor::FromValues<int64_t>({}, absl::MakeConstSpan(&a, 1)));
+        absent.attrs.Set("dtype", DType::kInt64);
+        absent.attrs.Set("value", std::move(value));
+        nodes->push_back(std::move(absent));
+        TensorRef here = add(absl::StrCat("present_", k), "NotEqual",
+                             {ids, TensorRef{absl::StrCat(placeholder, "/absent_id_", k), 0}},
+                             {{"T", DType::kInt64}});
+        present =
+            k == 0 ? here : add(absl::StrCat("present_all_", k), "LogicalAnd", {present, here}, {});
+      }
+      TensorRef indices = add("indices", "Where", {present}, {{"T", DType::kBool}});
+      TensorRef values = add("values", "GatherNd", {view, indices},
+                             {{"Tparams", DType::kInt64}, {"Tindices", DType::kInt64}});
+      TensorRef shape = add("dense_shape", "Shape", {view}, {{"T", DType::kInt64}});
+      nodes->back().attrs.Set("out_type", DType::kInt64);
+      LiftedFeature lifted;
+      lifted.feature = name;
+      lifted.graph_input = placeholder;
+      lifted.how = absl::StrCat("cross of ", absl::StrJoin(names, ", "), ": FingerprintCat64 into ",
+                                *buckets, " buckets (", n->op,
+                                "); a row with an absent value crosses nothing (masked in-graph)");
+      for (int port = 0; port < 3; ++port) {
+        const TensorRef was{n->name, port};
+        const TensorRef now = port == 0 ? indices : port == 1 ? values : shape;
+        (*rewire)[was] = now;
+        lifted.cuts.push_back({was.ToString(), now.ToString()});
+      }
+      lifted.cut_tensor = absl::StrCat(n->name, ":0-2");
+      for (LiftedFeature& f : result->lifted) {
+        if (std::find(names.begin(), names.end(), f.feature) != names.end()) {
+          absl::StrAppend(&f.how, "; crossed natively in ", name);
+        }
+      }
+      result->crosses.push_back(std::move(lifted));
+      result->config.features.push_back(std::move(spec));
+    }
+    return absl::OkStatus();
   }
 
   // Points the signature inputs named `key` at the lifted input.
@@ -1808,10 +1959,16 @@ absl::Status WriteLift(const LiftResult& result, const std::string& dir) {
 }
 
 std::string LiftReportText(const LiftResult& result) {
-  std::string out = absl::StrCat("lifted ", result.lifted.size(), " feature(s), kept ",
-                                 result.kept.size(), " in the graph\n");
+  std::string out = absl::StrCat(
+      "lifted ", result.lifted.size(), " feature(s)",
+      result.crosses.empty() ? "" : absl::StrCat(" and ", result.crosses.size(), " cross(es)"),
+      ", kept ", result.kept.size(), " in the graph\n");
   for (const LiftedFeature& f : result.lifted) {
     absl::StrAppend(&out, "  lifted ", f.feature, " -> ", f.graph_input, ": ", f.how, "; replaces ",
+                    f.cut_tensor, "\n");
+  }
+  for (const LiftedFeature& f : result.crosses) {
+    absl::StrAppend(&out, "  cross  ", f.feature, " -> ", f.graph_input, ": ", f.how, "; replaces ",
                     f.cut_tensor, "\n");
   }
   for (const KeptFeature& f : result.kept) {

@@ -90,7 +90,10 @@ struct LiftResult {
   // input not at all (as ParseExample ignores extra features). Not validated by
   // ParseFeatureConfig until written and read back.
   FeatureConfig config;
-  std::vector<LiftedFeature> lifted;
+  std::vector<LiftedFeature> lifted;  // per raw input
+  // Native `cross` features (computed, not sent): SparseCross nodes whose inputs all lifted.
+  // feature is the cross's config name; cuts are the SparseCross outputs.
+  std::vector<LiftedFeature> crosses;
   std::vector<KeptFeature> kept;
 };
 

@@ -525,6 +525,16 @@ absl::StatusOr<std::vector<Tensor>> RunRows(const Graph& graph, const Signature&
       feeds.tensors.push_back(*Tensor::FromValues<float>({column->rows()}, column->values));
     }
   }
+  // Lifted inputs no request key names (a native cross), from their columns.
+  for (const ExecutionPlan::Input& p : plan->inputs()) {
+    const FeatureColumn* column = lifted != nullptr ? lifted->FindColumn(p.name) : nullptr;
+    if (column == nullptr || column->dtype != DType::kInt64 ||
+        std::find(feeds.names.begin(), feeds.names.end(), p.name) != feeds.names.end()) {
+      continue;
+    }
+    feeds.names.push_back(p.name);
+    feeds.tensors.push_back(*Tensor::FromValues<int64_t>({column->rows()}, column->ids));
+  }
   feeds.Bind();
   std::vector<Tensor> out;
   RANKOPT_RETURN_IF_ERROR(plan->Run(feeds.views, &out));
@@ -582,15 +592,23 @@ std::vector<int64_t> IntValues(const Tensor& t) {
 // Babyweight, TF1 Estimator: all 8 inputs lift. The strings become vocabulary ids in the native
 // pipeline; every form the graph reads them in (the sparse ids of each to_sparse_input that the
 // crosses and the linear/embedding combiners read, the indicators' dense ids) is rebuilt from
-// those ids in-graph, equal to what the original graph computes from the strings; mother_age
-// goes as a float (the graph buckets and crosses it on numbers).
+// those ids in-graph, equal to what the original graph computes from the strings; the cross of
+// two of them becomes a native cross whose SparseCross output is rebuilt in-graph too;
+// mother_age goes as a float (the graph buckets and crosses it on numbers).
 TEST(TfLiftTest, BabyweightEstimatorLiftsEveryInputWithTheInGraphIds) {
   absl::StatusOr<Graph> graph = LoadModel(kBabyweightEstimator);
   ASSERT_TRUE(graph.ok()) << graph.status();
   absl::StatusOr<LiftResult> lift = LiftFeatureTransforms(*graph);
   ASSERT_TRUE(lift.ok()) << lift.status();
   EXPECT_EQ(lift->lifted.size(), 8u) << LiftReportText(*lift);
+  ASSERT_EQ(lift->crosses.size(), 1u) << LiftReportText(*lift);
   EXPECT_TRUE(lift->kept.empty()) << LiftReportText(*lift);
+  const FeatureSpec* native_cross = Find(lift->config, "alcohol_use_X_cigarette_use");
+  ASSERT_NE(native_cross, nullptr) << LiftReportText(*lift);
+  EXPECT_EQ(native_cross->kind, FeatureKind::kCross);
+  // The graph's SparseCross reads cigarette_use first.
+  EXPECT_EQ(native_cross->crossed, (std::vector<std::string>{"cigarette_use", "alcohol_use"}));
+  EXPECT_EQ(native_cross->categorical.hash_buckets, 9);
 
   const std::string dir = ::testing::TempDir() + "/tflift_babyweight_estimator";
   std::filesystem::remove_all(dir);
@@ -624,7 +642,9 @@ TEST(TfLiftTest, BabyweightEstimatorLiftsEveryInputWithTheInGraphIds) {
   ASSERT_NE(cut_sig, nullptr);
   // Every tensor the lift replaced, against its replacement fed the native columns.
   int forms = 0;
-  for (const LiftedFeature& f : lift->lifted) {
+  std::vector<LiftedFeature> replaced = lift->lifted;
+  replaced.push_back(lift->crosses[0]);
+  for (const LiftedFeature& f : replaced) {
     for (const auto& [was, now] : f.cuts) {
       auto want = RunRows(*graph, *original, {was}, rows, nullptr);
       ASSERT_TRUE(want.ok()) << want.status();
@@ -644,10 +664,11 @@ TEST(TfLiftTest, BabyweightEstimatorLiftsEveryInputWithTheInGraphIds) {
       ++forms;
     }
   }
-  EXPECT_EQ(forms, 23) << LiftReportText(*lift);
-  // What the three SparseCrosses make of them: ids equal, the empty rows too.
+  EXPECT_EQ(forms, 26) << LiftReportText(*lift);  // 23 forms of the 8 inputs, 3 of the cross
+  // What the two SparseCrosses left in the graph make of them: ids equal, the empty rows too
+  // (the lifted cross's outputs are among the replaced tensors above).
+  EXPECT_EQ(cut->FindNode("linear/linear_model/alcohol_use_X_cigarette_use/SparseCross"), nullptr);
   const std::string crosses[] = {
-      "linear/linear_model/alcohol_use_X_cigarette_use/SparseCross",
       "linear/linear_model/mother_age_bucketized_X_mother_race/SparseCross",
       "dnn/input_from_feature_columns/input_layer/mother_age_bucketized_X_mother_race_embedding/"
       "SparseCross"};
