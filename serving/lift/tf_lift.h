@@ -28,6 +28,10 @@
 //     looked-up values per scope, SparseToDense ids):      form rebuilt in-graph from the ids
 //     what SparseCross and the embedding/linear combiners  (Where/GatherNd/SelectV2 on int64),
 //     read                                                 so crosses and combiners run on them
+//   SparseCross (hashed, TF's hash_key) whose inputs are  cross, tf_fingerprint64 (in
+//     all such strings' sparse ids                         LiftResult::crosses); its sparse
+//                                                          output rebuilt in-graph, rows with an
+//                                                          absent value masked
 // Constants are read through the small constant chains tf.Transform writes (sorts, reversals,
 // shapes, sqrt). Anything else stays in the graph: the raw input is kept and LiftResult::kept
 // says why (the op that was not modeled, or a value read in two different ways).
