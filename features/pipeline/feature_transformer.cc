@@ -5,8 +5,11 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -470,14 +473,12 @@ struct DiscardSink {
 // How many entry positions remember their key (bounds the scratch a hostile example can grow).
 constexpr size_t kRememberedPositions = 256;
 
-// The feature of key `key` at entry `position` of an example.
-int FeatureOfKey(const FeatureTransformer::State& state, size_t position, absl::string_view key,
-                 TransformedRequest::Scratch* scratch) {
+// The feature of key `key` at entry `position` of an example, looked up (and remembered).
+ABSL_ATTRIBUTE_NOINLINE int LookUpKey(const FeatureTransformer::State& state, size_t position,
+                                      absl::string_view key, TransformedRequest::Scratch* scratch) {
   const bool remembered = position < kRememberedPositions;
   if (remembered) {
-    if (position < scratch->example_keys.size()) {
-      if (scratch->example_keys[position] == key) return scratch->example_order[position];
-    } else {
+    if (position >= scratch->example_keys.size()) {
       scratch->example_keys.resize(position + 1);
       scratch->example_order.resize(position + 1, -1);
     }
@@ -489,6 +490,32 @@ int FeatureOfKey(const FeatureTransformer::State& state, size_t position, absl::
     scratch->example_order[position] = f;
   }
   return f;
+}
+
+// a == b for short keys, 8 bytes at a time, without a call into libc's memcmp.
+inline bool SameKey(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  size_t i = 0;
+  for (; i + 8 <= a.size(); i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return false;
+  }
+  for (; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// The feature of key `key` at entry `position`: the key seen there in the previous example first.
+inline int FeatureOfKey(const FeatureTransformer::State& state, size_t position,
+                        absl::string_view key, TransformedRequest::Scratch* scratch) {
+  if (ABSL_PREDICT_TRUE(position < scratch->example_keys.size() &&
+                        SameKey(scratch->example_keys[position], key))) {
+    return scratch->example_order[position];
+  }
+  return LookUpKey(state, position, key, scratch);
 }
 
 // Decodes candidate `where`'s serialized tf.Example into the slots of the features it sends, as
@@ -506,7 +533,10 @@ absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string
       bytes, [&](absl::string_view key, absl::string_view value, bool has_value) -> absl::Status {
         const int f = FeatureOfKey(state, position++, key, scratch);
         const bool ignored = f < 0 && state.config.ignore_unknown_features;
-        if (!ignored && first_error.ok() && (f < 0 || scratch->sent[f] != 2)) {
+        // The common case inline: a known item feature of the example, not in the row.
+        const bool fine = f >= 0 && scratch->sent[f] != 1 && state.plans[f].side == where.side &&
+                          !IsDerived(state.plans[f].kind);
+        if (!fine && !ignored && first_error.ok() && (f < 0 || scratch->sent[f] != 2)) {
           first_error = CheckSent(state, f, key, where, *scratch, true);
         }
         if (f < 0 || !first_error.ok()) {

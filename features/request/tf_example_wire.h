@@ -22,6 +22,8 @@
 #include <cstring>
 #include <string>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -63,11 +65,16 @@ class Reader {
     return false;
   }
 
-  bool Varint(uint64_t* out) {
-    if (p_ < end_ && *p_ < 0x80) {  // one byte: tags, lengths and small ints
+  // Inlined (the walk's hot path keeps the cursor in registers); longer varints out of line.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Varint(uint64_t* out) {
+    if (ABSL_PREDICT_TRUE(p_ < end_ && *p_ < 0x80)) {  // one byte: tags, lengths, small ints
       *out = *p_++;
       return true;
     }
+    return LongVarint(out);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE bool LongVarint(uint64_t* out) {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (p_ >= end_) return Fail("truncated varint");
@@ -81,7 +88,7 @@ class Reader {
     return Fail("varint longer than 10 bytes");
   }
 
-  bool Tag(uint32_t* field, uint32_t* wire) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Tag(uint32_t* field, uint32_t* wire) {
     uint64_t tag = 0;
     if (!Varint(&tag)) return false;
     *field = static_cast<uint32_t>(tag >> 3);
@@ -90,11 +97,11 @@ class Reader {
     return true;
   }
 
-  bool Bytes(absl::string_view* out) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Bytes(absl::string_view* out) {
     uint64_t len = 0;
     if (!Varint(&len)) return false;
     const uint64_t left = static_cast<uint64_t>(end_ - p_);
-    if (len > left) {
+    if (ABSL_PREDICT_FALSE(len > left)) {
       detail_kind_ = 1, detail_a_ = len, detail_b_ = left;
       return Fail("a length runs past the end");
     }
@@ -103,7 +110,7 @@ class Reader {
     return true;
   }
 
-  bool Fixed32(uint32_t* out) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Fixed32(uint32_t* out) {
     if (end_ - p_ < 4) return Fail("truncated fixed-width value");
     *out = static_cast<uint32_t>(p_[0]) | static_cast<uint32_t>(p_[1]) << 8 |
            static_cast<uint32_t>(p_[2]) << 16 | static_cast<uint32_t>(p_[3]) << 24;
