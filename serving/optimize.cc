@@ -172,8 +172,14 @@ absl::Status ReadSample(const std::string& path, const FeatureTransformer& trans
   }
   Request tiled = first;
   tiled.candidates.clear();
+  tiled.candidate_examples.clear();
   tiled.labels.clear();
-  for (int64_t i = 0; i < candidates; ++i) tiled.candidates.push_back(first.candidates[i % sent]);
+  for (int64_t i = 0; i < candidates; ++i) {
+    tiled.candidates.push_back(first.candidates[i % sent]);
+    if (!first.candidate_examples.empty()) {
+      tiled.candidate_examples.push_back(first.candidate_examples[i % sent]);
+    }
+  }
   RANKOPT_RETURN_IF_ERROR(
       TransformInto(transformer, tiled, sample->wheres.front(), &sample->timing));
   sample->timing_text = absl::StrCat("first request (", sample->wheres.front(), "), its ", sent,

@@ -57,6 +57,23 @@ void BoundIdentityIdsByTableRows(const Graph& graph, FeatureConfig* config) {
   }
 }
 
+namespace {
+
+// The most rows of an automatic chunk: 64, or half the graph's computing nodes when that is
+// more. Every chunk pays every node's fixed cost (a few hundred ns), so a graph of many small
+// ops (a lifted TF export's sparse feature-column plumbing: ~500 nodes, ~25 KFLOPs a row) ran
+// 200 candidates 1.5x slower in four chunks of 50 than whole; dense models (DIN, ESMM: ~50
+// nodes, 0.4-1.4 MFLOPs a row) keep chunks of 64, which DIN runs ~5% faster than whole.
+int64_t AutoChunkRowsCap(const Graph& graph) {
+  int64_t computing = 0;
+  for (const Node& node : graph.nodes()) {
+    computing += node.op != "Const" && node.op != "Placeholder" && node.op != "NoOp";
+  }
+  return std::max<int64_t>(64, computing / 2);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const Graph* graph,
                                                        std::optional<FeatureConfig> config,
                                                        ScorerOptions options) {
@@ -81,6 +98,7 @@ absl::StatusOr<std::unique_ptr<Scorer>> Scorer::Create(const Graph* graph,
   ChunkedRunnerOptions runner_options;
   runner_options.threads = options.threads;
   runner_options.chunk_rows = options.chunk_rows;
+  runner_options.max_auto_chunk_rows = AutoChunkRowsCap(*graph);
   runner_options.separability = options.separability;
   runner_options.request_level_inputs = options.request_level_inputs;
   // Remote tables: their rows and ids are fed per request (whole to every chunk), not from the

@@ -10,12 +10,19 @@
 // Lifted (rankopt lift / optimize without --features) against the same request in-graph:
 //   BM_TaxiFeaturesInGraph:   the serving export's ParseExample and string ops from the 200
 //     serialized tf.Examples up to the tensors lift cuts at (the ids and floats the model reads).
-//   BM_TaxiFeaturesLifted:    the same ids and floats from the lifted config: ParseTfExample per
-//     candidate and the native FeatureTransformer.
-//   BM_TaxiRequestLifted:     the whole request through the package optimize writes without
-//     --features at -O 0 (so the graph part is the in-graph one, cut): ParseTfExample per
-//     candidate + Model::ScoreInto. Compare with BM_TaxiServingFromExamples; the features' share
-//     of the request is BM_TaxiFeaturesLifted / BM_TaxiRequestLifted.
+//   BM_TaxiFeaturesLifted:    the same ids and floats from the lifted config: the serialized
+//     tf.Examples sent as Request::candidate_examples, decoded by the FeatureTransformer straight
+//     into its columns (no FeatureRow).
+//   BM_TaxiFeaturesLiftedRows: the same through rows: ParseTfExample into a FeatureRow per
+//     candidate, then the FeatureTransformer (what BM_TaxiFeaturesLifted measured before).
+//   BM_TaxiExamplesWireFloor: only walking the 200 examples' wire bytes (every feature's values
+//     decoded and dropped; the reader both paths share): the floor of any tf.Example path.
+//   BM_TaxiRequestLifted/chunk_rows:  the whole request through the package optimize writes
+//     without --features at -O 0 (so the graph part is the in-graph one, cut): candidate_examples
+//     + Model::ScoreInto; chunk_rows 0 = the runner's automatic chunks (one thread here).
+//     Compare with BM_TaxiServingFromExamples; the features' share of the request is
+//     BM_TaxiFeaturesLifted / BM_TaxiRequestLifted.
+//   BM_TaxiRequestLiftedO2/chunk_rows: the same with the -O 2 package (optimize's default level).
 //
 //   build-*/bench/kernels/tf_feature_columns_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
@@ -25,13 +32,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "features/pipeline/feature_transformer.h"
 #include "features/request/tf_example.h"
+#include "features/request/tf_example_wire.h"
 #include "graph/exec/execution_plan.h"
 #include "graph/io/model_io.h"
 #include "graph/tf/tensorflow_subset.pb.h"
@@ -254,7 +264,7 @@ void BM_TaxiFeaturesInGraph(benchmark::State& state) {
   RunBench(state, setup, "the taxi serving export (../shared) is absent or does not lift");
 }
 
-void BM_TaxiFeaturesLifted(benchmark::State& state) {
+const FeatureTransformer* LiftedTransformer() {
   static const FeatureTransformer* transformer = []() -> const FeatureTransformer* {
     absl::StatusOr<Graph> graph = LoadModel(kServing.string());
     if (!graph.ok()) return nullptr;
@@ -267,15 +277,26 @@ void BM_TaxiFeaturesLifted(benchmark::State& state) {
     absl::StatusOr<FeatureTransformer> t = FeatureTransformer::Create(*std::move(config));
     return t.ok() ? new FeatureTransformer(*std::move(t)) : nullptr;
   }();
+  return transformer;
+}
+
+// `rows`: ParseTfExample into FeatureRows per call; else candidate_examples (set once: the bytes
+// are the request, as the JSON or TF Serving front end leaves them).
+void FeaturesLifted(benchmark::State& state, bool rows) {
+  const FeatureTransformer* transformer = LiftedTransformer();
   if (transformer == nullptr) {
     state.SkipWithError("the taxi serving export (../shared) is absent or does not lift");
     return;
   }
   const std::vector<std::string> raw = RawExamples();
   Request request;
+  if (!rows) {
+    request.candidates.resize(raw.size());
+    request.candidate_examples = raw;
+  }
   TransformedRequest out;
   for (auto _ : state) {
-    absl::Status s = DecodeExamples(raw, &request);
+    absl::Status s = rows ? DecodeExamples(raw, &request) : absl::OkStatus();
     if (s.ok()) s = transformer->Transform(request, &out);
     if (!s.ok()) {
       state.SkipWithError(std::string(s.message()).c_str());
@@ -285,43 +306,91 @@ void BM_TaxiFeaturesLifted(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kRequest);
 }
+void BM_TaxiFeaturesLifted(benchmark::State& state) { FeaturesLifted(state, false); }
+void BM_TaxiFeaturesLiftedRows(benchmark::State& state) { FeaturesLifted(state, true); }
 
-void BM_TaxiRequestLifted(benchmark::State& state) {
-  static const Model* model = []() -> const Model* {
-    if (!fs::exists(kServing)) return nullptr;
-    const fs::path dir = fs::temp_directory_path() / "rankopt_tf_feature_columns_bench";
-    fs::create_directories(dir);
-    OptimizeModelOptions o;
-    o.model_path = kServing.string();
-    o.out_path = (dir / "taxi_o0.rkp").string();
-    o.outputs = {"logistic"};
-    o.level = OptLevel::kO0;
-    o.int8 = TableQuantizationMode::kOff;
-    o.precision = PrecisionMode::kFp32;
-    o.name = "taxi";
-    o.version = "1";
-    o.time_s = 0;
+// Counts what the wire reader hands over, so nothing is optimized away.
+struct CountingSink {
+  int64_t n = 0;
+  void Kind(int k) { n += k; }
+  void String(absl::string_view v) { n += static_cast<int64_t>(v.size()); }
+  void Float(float v) { n += v > 0; }
+  void Int(int64_t v) { n += v; }
+};
+
+void BM_TaxiExamplesWireFloor(benchmark::State& state) {
+  const std::vector<std::string> raw = RawExamples();
+  for (auto _ : state) {
+    CountingSink sink;
+    for (const std::string& example : raw) {
+      absl::Status s = tf_example_wire::ForEachTfExampleFeature(
+          example, [&sink](absl::string_view key, absl::string_view value, bool) {
+            sink.n += static_cast<int64_t>(key.size());
+            return tf_example_wire::DecodeTfFeature(value, key, &sink);
+          });
+      if (!s.ok()) {
+        state.SkipWithError(std::string(s.message()).c_str());
+        return;
+      }
+    }
+    benchmark::DoNotOptimize(sink.n);
+  }
+  state.SetItemsProcessed(state.iterations() * kRequest);
+}
+
+// The package optimize writes from the serving export at `level`, loaded with `chunk_rows`.
+const Model* LiftedModel(OptLevel level, int64_t chunk_rows) {
+  static std::map<std::pair<int, int64_t>, std::shared_ptr<const Model>>* models =
+      new std::map<std::pair<int, int64_t>, std::shared_ptr<const Model>>();
+  const std::pair<int, int64_t> key(static_cast<int>(level), chunk_rows);
+  if (auto it = models->find(key); it != models->end()) return it->second.get();
+  if (!fs::exists(kServing)) return nullptr;
+  const fs::path dir = fs::temp_directory_path() / "rankopt_tf_feature_columns_bench";
+  fs::create_directories(dir);
+  OptimizeModelOptions o;
+  o.model_path = kServing.string();
+  o.out_path = (dir / absl::StrCat("taxi_o", static_cast<int>(level), ".rkp")).string();
+  o.outputs = {"logistic"};
+  o.level = level;
+  o.int8 = TableQuantizationMode::kOff;
+  o.precision = PrecisionMode::kFp32;
+  o.name = "taxi";
+  o.version = "1";
+  o.time_s = 0;
+  static std::map<int, bool>* written = new std::map<int, bool>();
+  if (!(*written)[key.first]) {
     absl::StatusOr<OptimizeResult> result = OptimizeModel(o);
     if (!result.ok()) {
       std::fprintf(stderr, "%s\n", result.status().ToString().c_str());
       return nullptr;
     }
-    absl::StatusOr<std::shared_ptr<const Model>> loaded = Model::Load(o.out_path);
-    if (!loaded.ok()) return nullptr;
-    // Kept for the process' life, as the other setups are.
-    auto* kept = new std::shared_ptr<const Model>(*std::move(loaded));
-    return kept->get();
-  }();
+    (*written)[key.first] = true;
+  }
+  ModelOptions options;
+  options.chunk_rows = chunk_rows;
+  absl::StatusOr<std::shared_ptr<const Model>> loaded = Model::Load(o.out_path, options);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+    return nullptr;
+  }
+  // Kept for the process' life, as the other setups are.
+  (*models)[key] = *std::move(loaded);
+  return (*models)[key].get();
+}
+
+void RequestLifted(benchmark::State& state, OptLevel level) {
+  const Model* model = LiftedModel(level, state.range(0));
   if (model == nullptr) {
     state.SkipWithError("the taxi serving export (../shared) is absent or does not optimize");
     return;
   }
   const std::vector<std::string> raw = RawExamples();
   Request request;
+  request.candidates.resize(raw.size());
+  request.candidate_examples = raw;
   Scores scores;
   for (auto _ : state) {
-    absl::Status s = DecodeExamples(raw, &request);
-    if (s.ok()) s = model->ScoreInto(request, {}, &scores);
+    absl::Status s = model->ScoreInto(request, {}, &scores);
     if (!s.ok()) {
       state.SkipWithError(std::string(s.message()).c_str());
       return;
@@ -330,11 +399,16 @@ void BM_TaxiRequestLifted(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kRequest);
 }
+void BM_TaxiRequestLifted(benchmark::State& state) { RequestLifted(state, OptLevel::kO0); }
+void BM_TaxiRequestLiftedO2(benchmark::State& state) { RequestLifted(state, OptLevel::kO2); }
 
 BENCHMARK(BM_TaxiServingFromExamples)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_TaxiRequestLifted)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiRequestLifted)->Arg(0)->Arg(200)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiRequestLiftedO2)->Arg(0)->Arg(200)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TaxiFeaturesInGraph)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TaxiFeaturesLifted)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiFeaturesLiftedRows)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TaxiExamplesWireFloor)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TaxiServingFromParsed)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TaxiTransformOnly)->Unit(benchmark::kMicrosecond);
 

@@ -5,13 +5,17 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "features/pipeline/feature_values.h"
+#include "features/request/tf_example_wire.h"
 #include "features/transforms/bucketize.h"
 #include "features/transforms/hashing.h"
 #include "features/transforms/numeric.h"
@@ -30,7 +34,9 @@ using transformer_internal::NumericValue;
 using transformer_internal::Plan;
 using transformer_internal::SequenceIds;
 using transformer_internal::SideIndex;
+using transformer_internal::ValueView;
 using transformer_internal::Where;
+namespace wire = tf_example_wire;
 
 constexpr int kNumSides = 3;
 
@@ -371,6 +377,36 @@ const FeatureConfig& FeatureTransformer::config() const { return state_->config;
 
 namespace {
 
+// Why feature `f` (or -1: unknown) cannot be sent by `where` (OK when it can): unknown, another
+// side's, computed, or already sent in the row (`in_example`: the candidate's tf.Example sends it
+// too).
+absl::Status CheckSent(const FeatureTransformer::State& state, int f, absl::string_view name,
+                       Where where, const TransformedRequest::Scratch& scratch, bool in_example) {
+  if (f < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown feature '", name, "' in ", where.ToString(), ": the config ", state.config.path,
+        " does not list it (remove it from the request, add it to the "
+        "config, or set ignore_unknown_features)"));
+  }
+  const Plan& plan = state.plans[f];
+  if (plan.side != where.side) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feature '", name, "' sent in ", where.ToString(), " is a ",
+        FeatureSideName(plan.spec->side), " feature: send it in ", SectionName(plan.spec->side)));
+  }
+  if (IsDerived(plan.kind)) {
+    return absl::InvalidArgumentError(absl::StrCat("feature '", name, "' in ", where.ToString(),
+                                                   " is computed (", FeatureKindName(plan.kind),
+                                                   "); do not send it"));
+  }
+  if (scratch.sent[f] == 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("feature '", name, "' appears twice in ", where.ToString(),
+                     in_example ? " (in the row and in its serialized tf.Example)" : ""));
+  }
+  return absl::OkStatus();
+}
+
 // Maps a row's entries to feature slots, checking names and sections. The entry -> feature
 // mapping of the previous row of the same side is tried first: candidates usually list their
 // features in the same order, so the common case is one string compare per entry, no hashing.
@@ -387,29 +423,162 @@ absl::Status ResolveRow(const FeatureTransformer::State& state, const FeatureRow
       f = it == state.feature_index.end() ? -1 : it->second;
       order[i] = f;
     }
-    if (f < 0) {
-      if (state.config.ignore_unknown_features) continue;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown feature '", name, "' in ", where.ToString(), ": the config ", state.config.path,
-          " does not list it (remove it from the request, add it to the "
-          "config, or set ignore_unknown_features)"));
+    if (f < 0 && state.config.ignore_unknown_features) continue;
+    RANKOPT_RETURN_IF_ERROR(CheckSent(state, f, name, where, *scratch, false));
+    scratch->slots[f] = ValueView(&entries[i].second);
+    scratch->sent[f] = 1;
+  }
+  return absl::OkStatus();
+}
+
+// Where DecodeTfFeature puts one feature's values: the example arenas of `scratch`.
+class ExampleSink {
+ public:
+  ExampleSink(TransformedRequest::Scratch* scratch, TransformedRequest::Scratch::ExampleSlot* slot)
+      : scratch_(scratch), slot_(slot) {}
+  void Kind(int kind) {
+    if (kind == slot_->kind) return;  // another list of the same kind appends (protobuf's merge)
+    slot_->kind = kind;
+    slot_->count = 0;
+    slot_->begin = static_cast<uint32_t>(kind == wire::kBytes   ? scratch_->example_strings.size()
+                                         : kind == wire::kFloat ? scratch_->example_floats.size()
+                                                                : scratch_->example_ints.size());
+  }
+  void String(absl::string_view v) {
+    scratch_->example_strings.push_back(v);
+    ++slot_->count;
+  }
+  void Float(float v) {
+    scratch_->example_floats.push_back(v);
+    ++slot_->count;
+  }
+  void Int(int64_t v) {
+    scratch_->example_ints.push_back(v);
+    ++slot_->count;
+  }
+
+ private:
+  TransformedRequest::Scratch* scratch_;
+  TransformedRequest::Scratch::ExampleSlot* slot_;
+};
+
+// Checks the bytes of a feature nobody reads.
+struct DiscardSink {
+  void Kind(int) {}
+  void String(absl::string_view) {}
+  void Float(float) {}
+  void Int(int64_t) {}
+};
+
+// How many entry positions remember their key (bounds the scratch a hostile example can grow).
+constexpr size_t kRememberedPositions = 256;
+
+// The feature of key `key` at entry `position` of an example, looked up (and remembered).
+ABSL_ATTRIBUTE_NOINLINE int LookUpKey(const FeatureTransformer::State& state, size_t position,
+                                      absl::string_view key, TransformedRequest::Scratch* scratch) {
+  const bool remembered = position < kRememberedPositions;
+  if (remembered) {
+    if (position >= scratch->example_keys.size()) {
+      scratch->example_keys.resize(position + 1);
+      scratch->example_order.resize(position + 1, -1);
     }
-    const Plan& plan = state.plans[f];
-    if (plan.side != where.side) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "feature '", name, "' sent in ", where.ToString(), " is a ",
-          FeatureSideName(plan.spec->side), " feature: send it in ", SectionName(plan.spec->side)));
+  }
+  auto it = state.feature_index.find(key);
+  const int f = it == state.feature_index.end() ? -1 : it->second;
+  if (remembered) {
+    scratch->example_keys[position].assign(key.data(), key.size());
+    scratch->example_order[position] = f;
+  }
+  return f;
+}
+
+// a == b for short keys, 8 bytes at a time, without a call into libc's memcmp.
+inline bool SameKey(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  size_t i = 0;
+  for (; i + 8 <= a.size(); i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return false;
+  }
+  for (; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// The feature of key `key` at entry `position`: the key seen there in the previous example first.
+inline int FeatureOfKey(const FeatureTransformer::State& state, size_t position,
+                        absl::string_view key, TransformedRequest::Scratch* scratch) {
+  if (ABSL_PREDICT_TRUE(position < scratch->example_keys.size() &&
+                        SameKey(scratch->example_keys[position], key))) {
+    return scratch->example_order[position];
+  }
+  return LookUpKey(state, position, key, scratch);
+}
+
+// Decodes candidate `where`'s serialized tf.Example into the slots of the features it sends, as
+// ParseTfExample + ResolveRow would: the bytes are checked to the end before a feature's error
+// (unknown, another side's, sent twice) is reported, as ParseTfExample reads them all first.
+absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string_view bytes,
+                            Where where, TransformedRequest::Scratch* scratch) {
+  scratch->example_ints.clear();
+  scratch->example_floats.clear();
+  scratch->example_strings.clear();
+  scratch->example_features.clear();
+  absl::Status first_error;
+  size_t position = 0;
+  absl::Status status = wire::ForEachTfExampleFeature(
+      bytes, [&](absl::string_view key, absl::string_view value, bool has_value) -> absl::Status {
+        const int f = FeatureOfKey(state, position++, key, scratch);
+        const bool ignored = f < 0 && state.config.ignore_unknown_features;
+        // The common case inline: a known item feature of the example, not in the row.
+        const bool fine = f >= 0 && scratch->sent[f] != 1 && state.plans[f].side == where.side &&
+                          !IsDerived(state.plans[f].kind);
+        if (!fine && !ignored && first_error.ok() && (f < 0 || scratch->sent[f] != 2)) {
+          first_error = CheckSent(state, f, key, where, *scratch, true);
+        }
+        if (f < 0 || !first_error.ok()) {
+          DiscardSink discard;
+          return has_value ? wire::DecodeTfFeature(value, key, &discard) : absl::OkStatus();
+        }
+        TransformedRequest::Scratch::ExampleSlot& slot = scratch->example_slots[f];
+        if (scratch->sent[f] != 2) {
+          scratch->sent[f] = 2;
+          scratch->example_features.push_back(f);
+        }
+        slot = {};  // a key written again: its last entry
+        if (!has_value) return absl::OkStatus();
+        ExampleSink sink(scratch, &slot);
+        return wire::DecodeTfFeature(value, key, &sink);
+      });
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat(where.ToString(), ": ", status.message()));
+  }
+  RANKOPT_RETURN_IF_ERROR(first_error);
+  for (int f : scratch->example_features) {
+    const TransformedRequest::Scratch::ExampleSlot& slot = scratch->example_slots[f];
+    ValueView& view = scratch->slots[f];
+    view = ValueView();
+    if (slot.count == 0) continue;  // no kind or an empty list: missing
+    // One value is a scalar (ParseTfExample's row), except for a sequence: a list of one.
+    const bool list = slot.count > 1 || state.plans[f].kind == FeatureKind::kSequence;
+    view.size = slot.count;
+    switch (slot.kind) {
+      case wire::kBytes:
+        view.kind = list ? ValueView::kStringList : ValueView::kString;
+        view.views = scratch->example_strings.data() + slot.begin;
+        break;
+      case wire::kFloat:
+        view.kind = list ? ValueView::kFloatList : ValueView::kFloat;
+        view.floats = scratch->example_floats.data() + slot.begin;
+        break;
+      default:
+        view.kind = list ? ValueView::kIntList : ValueView::kInt;
+        view.ints = scratch->example_ints.data() + slot.begin;
+        break;
     }
-    if (IsDerived(plan.kind)) {
-      return absl::InvalidArgumentError(absl::StrCat("feature '", name, "' in ", where.ToString(),
-                                                     " is computed (", FeatureKindName(plan.kind),
-                                                     "); do not send it"));
-    }
-    if (scratch->slots[f] != nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("feature '", name, "' appears twice in ", where.ToString()));
-    }
-    scratch->slots[f] = &entries[i].second;
   }
   return absl::OkStatus();
 }
@@ -421,7 +590,7 @@ absl::Status ComputeFeature(const FeatureTransformer::State& state, int f, Where
   TransformedRequest::Scratch& scratch = out->scratch;
   FeatureStats* stats = &out->stats[f];
   FeatureColumn& column = out->columns[p.column];
-  const FeatureValue* value = scratch.slots[f];
+  const ValueView& value = scratch.slots[f];
   const int64_t index = row * column.width() + p.offset;
   int64_t id = 0;
   switch (p.kind) {
@@ -494,7 +663,9 @@ void Prepare(const FeatureTransformer::State& state, int64_t n, TransformedReque
     }
     out->stats.assign(num_features, FeatureStats());
     for (size_t f = 0; f < num_features; ++f) out->stats[f].feature = state.plans[f].spec->name;
-    scratch.slots.assign(num_features, nullptr);
+    scratch.slots.assign(num_features, ValueView());
+    scratch.sent.assign(num_features, 0);
+    scratch.example_slots.assign(num_features, {});
     scratch.lengths.assign(num_features, 0);
     scratch.broadcast_ids.assign(num_features, 0);
     scratch.broadcast_values.assign(num_features, 0.0f);
@@ -519,7 +690,8 @@ void Prepare(const FeatureTransformer::State& state, int64_t n, TransformedReque
   for (FeatureStats& stats : out->stats) {
     stats.defaults_applied = stats.truncated = stats.out_of_range = 0;
   }
-  std::fill(scratch.slots.begin(), scratch.slots.end(), nullptr);
+  std::fill(scratch.slots.begin(), scratch.slots.end(), ValueView());
+  std::fill(scratch.sent.begin(), scratch.sent.end(), 0);
 }
 
 }  // namespace
@@ -527,6 +699,12 @@ void Prepare(const FeatureTransformer::State& state, int64_t n, TransformedReque
 absl::Status FeatureTransformer::Transform(const Request& request, TransformedRequest* out) const {
   const State& state = *state_;
   const int64_t n = static_cast<int64_t>(request.candidates.size());
+  const bool examples = !request.candidate_examples.empty();
+  if (examples && request.candidate_examples.size() != request.candidates.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request has ", request.candidate_examples.size(), " candidate_examples for ", n,
+        " candidates; send one per candidate (an empty one adds no features) or none"));
+  }
   Prepare(state, n, out);
   TransformedRequest::Scratch& scratch = out->scratch;
 
@@ -541,8 +719,16 @@ absl::Status FeatureTransformer::Transform(const Request& request, TransformedRe
   const std::vector<int>& item_features = state.order[SideIndex(FeatureSide::kItem)];
   for (int64_t c = 0; c < n; ++c) {
     const Where where{SideIndex(FeatureSide::kItem), c};
-    for (int f : item_features) scratch.slots[f] = nullptr;
+    for (int f : item_features) {
+      scratch.slots[f] = ValueView();
+      scratch.sent[f] = 0;
+    }
+    scratch.example_features.clear();
     RANKOPT_RETURN_IF_ERROR(ResolveRow(state, request.candidates[c], where, &scratch));
+    if (examples) {
+      RANKOPT_RETURN_IF_ERROR(
+          ResolveExample(state, request.candidate_examples[c], where, &scratch));
+    }
     for (int f : item_features) {
       RANKOPT_RETURN_IF_ERROR(ComputeFeature(state, f, where, c, out));
     }

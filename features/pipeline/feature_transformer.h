@@ -27,8 +27,19 @@
 //                           tf_fingerprint64 crosses use TF's key and int casts (sparse_cross).
 //                           A missing crossed value gives the cross its default (id 0).
 //   missing value (absent or std::monostate) -> the feature's default, counted.
+//   request.candidate_examples (serialized tf.Examples): decoded straight into the columns, with
+//                           ParseTfExample's meaning (tf_example.h: one value -> a scalar,
+//                           several -> a list, an empty list -> missing, a key written twice ->
+//                           its last entry) and the row rules below; one difference: a sequence
+//                           feature's one-value list is a sequence of one (tf.Example has no
+//                           scalars). A malformed example -> InvalidArgument "candidates[i]:
+//                           malformed tf.Example: ..." naming the feature and byte offset.
+//                           Errors come candidate by candidate (the row path reads every example
+//                           before transforming, so with several bad candidates the two may name
+//                           different ones first).
 //   wrong value type, unknown feature (unless ignore_unknown_features), a feature sent in the
-//   wrong section, a computed feature (cross, sequence_length) sent -> InvalidArgument naming the
+//   wrong section, a computed feature (cross, sequence_length) sent, a feature both in
+//   candidates[i] and candidate_examples[i] -> InvalidArgument naming the
 //   feature and "user", "context" or "candidates[i]".
 //   no candidates -> item columns with 0 rows.
 // Several numeric/id features may fill columns of one [B, C] input (input_column); if any of them
@@ -51,6 +62,7 @@
 #include "absl/strings/string_view.h"
 #include "core/dtype.h"
 #include "features/config/feature_config.h"
+#include "features/pipeline/value_view.h"
 #include "rankopt/request.h"
 
 namespace rankopt {
@@ -100,12 +112,27 @@ struct TransformedRequest {
 
   // FeatureTransformer's working memory; not part of the result.
   struct Scratch {
-    std::vector<const FeatureValue*> slots;     // per feature: its value in the current row
+    std::vector<transformer_internal::ValueView> slots;  // per feature: its value in the row
+    std::vector<uint8_t> sent;                  // per feature: 0, 1 (in the row), 2 (example)
     std::vector<int64_t> lengths;               // per feature: valid sequence length
     std::array<std::vector<int32_t>, 3> order;  // per side: last row's entry -> feature index
     std::vector<int64_t> broadcast_ids;         // per feature: request-level value copied
     std::vector<float> broadcast_values;        //   into every row of an item column
     std::vector<uint64_t> cross_hashes;
+    // A candidate's serialized tf.Example, decoded: its values (strings as views into the
+    // request's bytes), per feature where they are, and per entry position the key seen there
+    // last and its feature (examples of one request list their keys in the same order).
+    struct ExampleSlot {
+      int kind = 0;  // tf_example_wire::FeatureKind
+      uint32_t begin = 0, count = 0;
+    };
+    std::vector<int64_t> example_ints;
+    std::vector<double> example_floats;
+    std::vector<absl::string_view> example_strings;
+    std::vector<ExampleSlot> example_slots;  // per feature
+    std::vector<int> example_features;       // the features the current example sent
+    std::vector<std::string> example_keys;
+    std::vector<int32_t> example_order;
     uint64_t owner = 0;  // id of the transformer that laid out `columns`
   } scratch;
 };

@@ -17,15 +17,11 @@
 namespace rankopt::transformer_internal {
 namespace {
 
-absl::Status TypeError(const FeatureSpec& spec, Where where, const FeatureValue& value,
+absl::Status TypeError(const FeatureSpec& spec, Where where, const ValueView& value,
                        absl::string_view expected) {
   return absl::InvalidArgumentError(absl::StrCat("feature '", spec.name, "' in ", where.ToString(),
                                                  ": expected ", expected, ", got ",
-                                                 FeatureValueTypeName(value)));
-}
-
-bool IsMissing(const FeatureValue* value) {
-  return value == nullptr || std::holds_alternative<std::monostate>(*value);
+                                                 value.TypeName()));
 }
 
 // Decimal text of an integer, as TF's AsString writes it.
@@ -96,21 +92,22 @@ int64_t IdOfInteger(const Plan& p, int64_t value, FeatureStats* stats) {
 
 }  // namespace
 
-absl::Status CategoricalId(const Plan& p, const FeatureValue* value, Where where,
-                           FeatureStats* stats, int64_t* id) {
-  if (IsMissing(value)) {
-    Count(&FeatureStats::defaults_applied, stats);
-    *id = p.default_id;
-    return absl::OkStatus();
+absl::Status CategoricalId(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
+                           int64_t* id) {
+  switch (value.kind) {
+    case ValueView::kMissing:
+      Count(&FeatureStats::defaults_applied, stats);
+      *id = p.default_id;
+      return absl::OkStatus();
+    case ValueView::kInt:
+      *id = IdOfInteger(p, value.ints[0], stats);
+      return absl::OkStatus();
+    case ValueView::kString:
+      return IdOfString(p, value.string(0), where, stats, id);
+    default:
+      break;
   }
-  if (const int64_t* i = std::get_if<int64_t>(value)) {
-    *id = IdOfInteger(p, *i, stats);
-    return absl::OkStatus();
-  }
-  if (const std::string* s = std::get_if<std::string>(value)) {
-    return IdOfString(p, *s, where, stats, id);
-  }
-  return TypeError(*p.spec, where, *value,
+  return TypeError(*p.spec, where, value,
                    p.source == CategoricalSpec::Source::kIdentity ||
                            p.source == CategoricalSpec::Source::kPassthrough
                        ? "an integer id"
@@ -127,34 +124,33 @@ double Normalized(const Plan& p, double x) { return p.normalize ? (x - p.subtrac
 
 // A numeric value as the model sees it: a float, or its bucket id. `*missing` when the default
 // applies (absent, NaN/Inf, or out of float range after normalizing).
-absl::Status NumericValue(const Plan& p, const FeatureValue* value, Where where, double* x,
+absl::Status NumericValue(const Plan& p, const ValueView& value, Where where, double* x,
                           bool* missing) {
   *missing = false;
-  if (IsMissing(value)) {
-    *missing = true;
-    return absl::OkStatus();
-  }
-  switch (value->index()) {
-    case 1:
-      *x = static_cast<double>(std::get<int64_t>(*value));
+  switch (value.kind) {
+    case ValueView::kMissing:
+      *missing = true;
+      return absl::OkStatus();
+    case ValueView::kInt:
+      *x = static_cast<double>(value.ints[0]);
       break;
-    case 2:
-      *x = std::get<double>(*value);
+    case ValueView::kFloat:
+      *x = value.floats[0];
       break;
-    case 3:
+    case ValueView::kString:
       if (!p.from_string) {
-        return TypeError(*p.spec, where, *value,
+        return TypeError(*p.spec, where, value,
                          "a number (declare `from_string: true` in the config to parse numbers "
                          "sent as text)");
       }
-      if (!ParseNumber(std::get<std::string>(*value), x)) {
+      if (!ParseNumber(value.string(0), x)) {
         return absl::InvalidArgumentError(
             absl::StrCat("feature '", p.spec->name, "' in ", where.ToString(), ": '",
-                         std::get<std::string>(*value).substr(0, 40), "' is not a number"));
+                         value.string(0).substr(0, 40), "' is not a number"));
       }
       break;
     default:
-      return TypeError(*p.spec, where, *value, "a number");
+      return TypeError(*p.spec, where, value, "a number");
   }
   if (!IsFiniteNumber(*x)) {
     *missing = true;
@@ -164,7 +160,7 @@ absl::Status NumericValue(const Plan& p, const FeatureValue* value, Where where,
   return absl::OkStatus();
 }
 
-absl::Status NumericId(const Plan& p, const FeatureValue* value, Where where, FeatureStats* stats,
+absl::Status NumericId(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
                        int64_t* id) {
   double x = 0;
   bool missing;
@@ -178,8 +174,8 @@ absl::Status NumericId(const Plan& p, const FeatureValue* value, Where where, Fe
   return absl::OkStatus();
 }
 
-absl::Status NumericFloat(const Plan& p, const FeatureValue* value, Where where,
-                          FeatureStats* stats, float* out) {
+absl::Status NumericFloat(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
+                          float* out) {
   double x = 0;
   bool missing;
   RANKOPT_RETURN_IF_ERROR(NumericValue(p, value, where, &x, &missing));
@@ -194,30 +190,27 @@ absl::Status NumericFloat(const Plan& p, const FeatureValue* value, Where where,
 }
 
 // Writes max_len ids to `out`; returns the valid length through `length`.
-absl::Status SequenceIds(const Plan& p, const FeatureValue* value, Where where, FeatureStats* stats,
+absl::Status SequenceIds(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
                          int64_t* out, int64_t* length) {
   int64_t n = 0;
-  const std::vector<int64_t>* ints = nullptr;
-  const std::vector<std::string>* strings = nullptr;
-  if (IsMissing(value)) {
+  const bool ints = value.kind == ValueView::kIntList;
+  const bool strings = value.kind == ValueView::kStringList;
+  if (value.missing()) {
     Count(&FeatureStats::defaults_applied, stats);
-  } else if ((ints = std::get_if<std::vector<int64_t>>(value)) != nullptr) {
-    n = static_cast<int64_t>(ints->size());
-  } else if ((strings = std::get_if<std::vector<std::string>>(value)) != nullptr) {
-    n = static_cast<int64_t>(strings->size());
-  } else if (const auto* floats = std::get_if<std::vector<double>>(value);
-             floats == nullptr || !floats->empty()) {
-    return TypeError(*p.spec, where, *value, "a list of integers or strings");
+  } else if (ints || strings) {
+    n = static_cast<int64_t>(value.size);
+  } else if (value.kind != ValueView::kFloatList || value.size != 0) {
+    return TypeError(*p.spec, where, value, "a list of integers or strings");
   }
   // Only the surviving elements are transformed: the last max_len (keep_last) or the first.
   const int64_t k = std::min(n, p.max_len);
   const int64_t start = p.keep_last ? n - k : 0;
   if (n > p.max_len) Count(&FeatureStats::truncated, stats);
-  if (ints != nullptr) {
-    for (int64_t j = 0; j < k; ++j) out[j] = IdOfInteger(p, (*ints)[start + j], stats);
-  } else if (strings != nullptr) {
+  if (ints) {
+    for (int64_t j = 0; j < k; ++j) out[j] = IdOfInteger(p, value.ints[start + j], stats);
+  } else if (strings) {
     for (int64_t j = 0; j < k; ++j) {
-      RANKOPT_RETURN_IF_ERROR(IdOfString(p, (*strings)[start + j], where, stats, &out[j]));
+      RANKOPT_RETURN_IF_ERROR(IdOfString(p, value.string(start + j), where, stats, &out[j]));
     }
   }
   for (int64_t j = k; j < p.max_len; ++j) out[j] = p.padding_id;
@@ -227,22 +220,24 @@ absl::Status SequenceIds(const Plan& p, const FeatureValue* value, Where where, 
 
 // The 64-bit value a crossed feature contributes (TF sparse_cross: Fingerprint64 of strings,
 // integers cast; ids for features that are not raw hashed categoricals). `*missing` if absent.
-absl::Status CrossInput(const Plan& cross, const Plan& p, const FeatureValue* value, Where where,
+absl::Status CrossInput(const Plan& cross, const Plan& p, const ValueView& value, Where where,
                         uint64_t* out, bool* missing) {
-  *missing = IsMissing(value);
+  *missing = value.missing();
   if (*missing) return absl::OkStatus();
   const bool tf = cross.hash == HashFunction::kTfFingerprint64;
   if (p.kind == FeatureKind::kCategorical && p.source == CategoricalSpec::Source::kHash) {
-    if (const int64_t* i = std::get_if<int64_t>(value)) {
-      *out = tf ? static_cast<uint64_t>(*i)
-                : HashInteger(*i, HashFunction::kXxh64, cross.seed, cross.as_decimal);
+    if (value.kind == ValueView::kInt) {
+      const int64_t i = value.ints[0];
+      *out = tf ? static_cast<uint64_t>(i)
+                : HashInteger(i, HashFunction::kXxh64, cross.seed, cross.as_decimal);
       return absl::OkStatus();
     }
-    if (const std::string* s = std::get_if<std::string>(value)) {
-      *out = tf ? TfFingerprint64(*s) : Xxh64(*s, cross.seed);
+    if (value.kind == ValueView::kString) {
+      const absl::string_view s = value.string(0);
+      *out = tf ? TfFingerprint64(s) : Xxh64(s, cross.seed);
       return absl::OkStatus();
     }
-    return TypeError(*p.spec, where, *value, "a string or an integer");
+    return TypeError(*p.spec, where, value, "a string or an integer");
   }
   int64_t id = 0;
   if (p.kind == FeatureKind::kCategorical) {

@@ -1,6 +1,7 @@
 // One feature's value as its model input, per kind (categorical id, numeric float or bucket id,
-// sequence ids, cross input), driven by the feature's Plan; FeatureTransformer plans the features
-// and assembles the request's columns from these. Internal to features/pipeline.
+// sequence ids, cross input), driven by the feature's Plan. Values come as ValueViews, so a
+// FeatureRow's values and a serialized tf.Example's run the same code; FeatureTransformer plans the
+// features and assembles the request's columns from these. Internal to features/pipeline.
 #ifndef RANKOPT_FEATURES_PIPELINE_FEATURE_VALUES_H_
 #define RANKOPT_FEATURES_PIPELINE_FEATURE_VALUES_H_
 
@@ -16,6 +17,7 @@
 #include "absl/types/span.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
+#include "features/pipeline/value_view.h"
 #include "features/transforms/hashing.h"
 #include "rankopt/request.h"
 
@@ -86,35 +88,35 @@ inline void Count(int64_t FeatureStats::*field, FeatureStats* stats) {
 
 // The categorical id of `value` (hashed, looked up or taken as is); the default when it is
 // missing, out of range or not in the vocabulary. `stats` may be null.
-absl::Status CategoricalId(const Plan& p, const FeatureValue* value, Where where,
-                           FeatureStats* stats, int64_t* id);
+absl::Status CategoricalId(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
+                           int64_t* id);
 
 // `x` after the feature's normalization (none, standard or min-max).
 double Normalized(const Plan& p, double x);
 
 // A numeric value as the model sees it, before normalizing. `*missing` when the default applies
 // (absent, NaN/Inf).
-absl::Status NumericValue(const Plan& p, const FeatureValue* value, Where where, double* x,
+absl::Status NumericValue(const Plan& p, const ValueView& value, Where where, double* x,
                           bool* missing);
 
 // The bucket of a finite float under p's boundaries and boundary_equal.
 int64_t BucketOf(const Plan& p, float v);
 
 // The bucket id of a numeric value (with boundaries); the default when it is missing.
-absl::Status NumericId(const Plan& p, const FeatureValue* value, Where where, FeatureStats* stats,
+absl::Status NumericId(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
                        int64_t* id);
 
 // The normalized float of a numeric value; the default when it is missing or not finite.
-absl::Status NumericFloat(const Plan& p, const FeatureValue* value, Where where,
-                          FeatureStats* stats, float* out);
+absl::Status NumericFloat(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
+                          float* out);
 
 // Writes max_len ids to `out` (truncated, then padded); returns the valid length through `length`.
-absl::Status SequenceIds(const Plan& p, const FeatureValue* value, Where where, FeatureStats* stats,
+absl::Status SequenceIds(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
                          int64_t* out, int64_t* length);
 
 // The 64-bit value crossed feature `p` contributes to `cross` (TF sparse_cross semantics).
 // `*missing` if absent.
-absl::Status CrossInput(const Plan& cross, const Plan& p, const FeatureValue* value, Where where,
+absl::Status CrossInput(const Plan& cross, const Plan& p, const ValueView& value, Where where,
                         uint64_t* out, bool* missing);
 
 }  // namespace rankopt::transformer_internal

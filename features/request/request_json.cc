@@ -140,8 +140,11 @@ absl::Status ElementToValue(dom::element element, absl::string_view where, Featu
 
 // Fills `row` from a JSON object; `section` is "user", "context" or "candidates[3]". `label`
 // (candidates only, else null) takes a "label" key's value, 0 or 1; NaN when there is none.
+// `example` (candidates only, else null): a {"b64": ...} candidate's serialized tf.Example bytes,
+// decoded later by the feature pipeline (`*example_seen` set); other sections' are read into `row`.
 absl::Status ObjectToRow(dom::element element, absl::string_view section, FeatureRow* row,
-                         float* label = nullptr) {
+                         float* label = nullptr, std::string* example = nullptr,
+                         bool* example_seen = nullptr) {
   row->Clear();
   if (label != nullptr) *label = std::numeric_limits<float>::quiet_NaN();
   if (element.type() == dom::element_type::NULL_VALUE) return absl::OkStatus();
@@ -159,11 +162,16 @@ absl::Status ObjectToRow(dom::element element, absl::string_view section, Featur
                                            "found ",
                                            ElementTypeName(value.type())));
     }
-    std::string bytes;
-    if (!absl::Base64Unescape(ToAbsl(value.get_string().value_unsafe()), &bytes)) {
+    std::string local;
+    std::string* bytes = example != nullptr ? example : &local;
+    if (!absl::Base64Unescape(ToAbsl(value.get_string().value_unsafe()), bytes)) {
       return InvalidAt(where, "not valid base64 (a serialized tf.Example is expected)");
     }
-    if (absl::Status s = ParseTfExample(bytes, row); !s.ok()) {
+    if (example != nullptr) {
+      *example_seen = true;
+      return absl::OkStatus();
+    }
+    if (absl::Status s = ParseTfExample(*bytes, row); !s.ok()) {
       row->Clear();
       return InvalidAt(where, s.message());
     }
@@ -228,6 +236,7 @@ absl::Status RequestJsonParser::Parse(absl::string_view json, Request* out) {
   out->user.Clear();
   out->context.Clear();
   out->candidates.clear();
+  out->candidate_examples.clear();
   out->labels.clear();
   dom::element root;
   if (simdjson::error_code error = impl_->parser.parse(json.data(), json.size()).get(root)) {
@@ -266,6 +275,9 @@ absl::Status RequestJsonParser::Parse(absl::string_view json, Request* out) {
       }
       dom::array candidates = field.value.get_array().value_unsafe();
       out->candidates.resize(candidates.size());
+      // Every candidate gets a slot for a serialized tf.Example; dropped again when none sends one.
+      out->candidate_examples.resize(candidates.size());
+      bool any_example = false;
       std::vector<float> labels(candidates.size());
       size_t labelled = 0;
       size_t index = 0;
@@ -276,7 +288,8 @@ absl::Status RequestJsonParser::Parse(absl::string_view json, Request* out) {
                                         ElementTypeName(candidate.type())));
         }
         RANKOPT_RETURN_IF_ERROR(ObjectToRow(candidate, absl::StrCat("candidates[", index, "]"),
-                                            &out->candidates[index], &labels[index]));
+                                            &out->candidates[index], &labels[index],
+                                            &out->candidate_examples[index], &any_example));
         if (!std::isnan(labels[index])) ++labelled;
         ++index;
       }
@@ -288,6 +301,7 @@ absl::Status RequestJsonParser::Parse(absl::string_view json, Request* out) {
                                       " candidates do; label every candidate or none"));
       }
       if (labelled > 0) out->labels = std::move(labels);
+      if (!any_example) out->candidate_examples.clear();
     }
   }
   return absl::OkStatus();
@@ -362,7 +376,8 @@ absl::Status AppendString(absl::string_view text, absl::string_view where, std::
 // Shortest round-trip text, with ".0" added where it would otherwise read back as an integer.
 absl::Status AppendDouble(double v, absl::string_view where, std::string* out) {
   if (!std::isfinite(v)) {
-    return InvalidAt(where, absl::StrCat("float ", v, " has no JSON form (JSON has no NaN or "
+    return InvalidAt(where, absl::StrCat("float ", v,
+                                         " has no JSON form (JSON has no NaN or "
                                          "infinity); send null for a missing value"));
   }
   char buf[32];
@@ -434,10 +449,26 @@ absl::StatusOr<std::string> RequestToJson(const Request& request) {
   out.append(",\"context\":");
   RANKOPT_RETURN_IF_ERROR(AppendRow(request.context, "context", &out));
   out.append(",\"candidates\":[");
+  if (!request.candidate_examples.empty() &&
+      request.candidate_examples.size() != request.candidates.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request has ", request.candidate_examples.size(),
+                     " candidate_examples for ", request.candidates.size(), " candidates"));
+  }
   for (size_t i = 0; i < request.candidates.size(); ++i) {
     if (i > 0) out.push_back(',');
-    RANKOPT_RETURN_IF_ERROR(
-        AppendRow(request.candidates[i], absl::StrCat("candidates[", i, "]"), &out));
+    const std::string section = absl::StrCat("candidates[", i, "]");
+    if (!request.candidate_examples.empty() && !request.candidate_examples[i].empty()) {
+      if (!request.candidates[i].empty() || i < request.labels.size()) {
+        return InvalidAt(section,
+                         "has a serialized tf.Example and features or a label beside it; JSON's "
+                         "{\"b64\": ...} candidate holds the tf.Example alone");
+      }
+      absl::StrAppend(&out, "{\"b64\":\"", absl::Base64Escape(request.candidate_examples[i]),
+                      "\"}");
+      continue;
+    }
+    RANKOPT_RETURN_IF_ERROR(AppendRow(request.candidates[i], section, &out));
     if (i < request.labels.size()) {
       out.pop_back();  // the row's '}'
       if (out.back() != '{') out.push_back(',');

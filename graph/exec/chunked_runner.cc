@@ -208,7 +208,9 @@ int64_t ChunkedRunner::ChunkRowsFor(int64_t candidates) const {
   if (candidates <= 0) return 1;
   if (options_.chunk_rows > 0) return options_.chunk_rows;
   const int64_t threads = options_.threads;
-  int64_t chunks = CeilDiv(CeilDiv(candidates, kMaxAutoChunkRows), threads) * threads;
+  const int64_t max_rows =
+      options_.max_auto_chunk_rows > 0 ? options_.max_auto_chunk_rows : kMaxAutoChunkRows;
+  int64_t chunks = CeilDiv(CeilDiv(candidates, max_rows), threads) * threads;
   int64_t rows = CeilDiv(candidates, chunks);
   if (rows < kMinAutoChunkRows) rows = std::min(candidates, kMinAutoChunkRows);
   return rows;

@@ -59,6 +59,10 @@ enum class Separability {
 struct ChunkedRunnerOptions {
   // Rows per chunk; 0 = automatic (ChunkRowsFor).
   int64_t chunk_rows = 0;
+  // The most rows of an automatic chunk; 0 = 64. Every chunk runs every node of the plan, so a
+  // plan of many cheap nodes (feature-column plumbing: sparse reshapes, gathers, combiners)
+  // wants fewer, larger chunks: Scorer sets it from the plan's size (AutoChunkRowsCap).
+  int64_t max_auto_chunk_rows = 0;
   // Concurrency of the runner's task arena (threads that run chunks, the caller included),
   // capped at the machine's.
   int threads = 1;
@@ -116,7 +120,8 @@ class ChunkedRunner {
   absl::Status RunInto(absl::Span<const NamedTensorView> feeds, ChunkedOutputs* outputs) const;
 
   // The rows per chunk for `candidates` under these options: chunk_rows when set; else chunks of
-  // at most 64 rows (at least 16), their number a multiple of the thread count.
+  // at most max_auto_chunk_rows (64) rows (at least 16), their number a multiple of the thread
+  // count.
   int64_t ChunkRowsFor(int64_t candidates) const;
 
   SeparabilityState separability() const { return state_.load(std::memory_order_acquire); }

@@ -66,6 +66,15 @@ struct Request {
   FeatureRow user;
   FeatureRow context;
   std::vector<FeatureRow> candidates;
+  // Serialized tf.Example candidates (tensorflow/core/example/example.proto; TF Serving's
+  // {"b64": ...} form): empty, or one per entry of `candidates`, whose features join that row's
+  // (a name in both is an error; an empty string adds none). The feature pipeline decodes them
+  // straight into the model's columns, never building FeatureRows: the fast way to send
+  // tf.Examples. Meaning as ParseTfExample's (one value: a scalar, several: a list, an empty list:
+  // missing, a key written twice: its last entry). Example:
+  //   request.candidates.resize(examples.size());  // the rows may stay empty
+  //   request.candidate_examples = examples;       // serialized tf.Examples
+  std::vector<std::string> candidate_examples;
   // Optional click/conversion labels, one per candidate (0 or 1), for accuracy gates
   // (`rankopt optimize --sample`); empty when the request carries none. In JSON, a candidate's
   // "label" key (reserved: never a feature).

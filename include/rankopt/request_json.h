@@ -16,7 +16,10 @@
 //   null           -> missing (std::monostate): the config's default applies.
 //   true/false, nested objects, arrays of arrays, nulls inside arrays, duplicate names -> error.
 // A section or candidate written {"b64": "..."} (its only key; TF Serving's binary form) is a
-// serialized tf.Example in base64: its features become the row (features/request/tf_example.h).
+// serialized tf.Example in base64. A candidate's bytes go to Request::candidate_examples (its row
+// stays empty; the feature pipeline decodes them, and reports a malformed one at Score as
+// "candidates[i]: malformed tf.Example: ..."); the user's or context's features become that row
+// (features/request/tf_example.h).
 // Errors name the place ("candidates[3].price") and what was expected; the JSON-lines readers
 // prefix "SOURCE:LINE: ".
 //
@@ -77,7 +80,8 @@ absl::StatusOr<std::vector<RequestLine>> ReadRequestJsonLines(const std::string&
 // (JSON's [] has no element type) and std::monostate is written as null.
 // Errors (InvalidArgument, naming the place as the parser would, e.g. "candidates[3].price"): a
 // string that is not valid UTF-8, a NaN or infinite float (JSON has neither), a name given twice
-// in one row.
+// in one row. A candidate with a serialized tf.Example is written {"b64": "..."}; one that also
+// has row features or a label is an error (that form holds the tf.Example alone).
 absl::StatusOr<std::string> RequestToJson(const Request& request);
 
 // Appends `text` as a JSON string literal: quotes, backslashes and control characters escaped,

@@ -243,10 +243,15 @@ class RequestBuilder {
  public:
   RequestBuilder(const Model& model, absl::string_view section, Request* request)
       : model_(model), section_(section), request_(request) {
-    for (const ModelFeature& f : model.features()) by_name_.emplace(f.name, &f);
+    examples_as_bytes_ = true;
+    for (const ModelFeature& f : model.features()) {
+      by_name_.emplace(f.name, &f);
+      examples_as_bytes_ &= f.side == ModelFeature::Side::kItem;
+    }
     request_->user.Clear();
     request_->context.Clear();
     request_->candidates.clear();
+    request_->candidate_examples.clear();
     request_->labels.clear();
   }
 
@@ -292,7 +297,21 @@ class RequestBuilder {
   }
 
   // Adds every feature of the serialized tf.Example in the {"b64"} object `e` to candidate i.
+  // When every feature of the model is an item feature (a lifted TF export's), the bytes go to
+  // Request::candidate_examples, decoded by the feature pipeline straight into the columns (a
+  // second example of one candidate is appended: serialized messages concatenated merge, as
+  // reading them one after the other would). Otherwise they are read here, so user and context
+  // features can be routed and checked equal.
   absl::Status AddExample(size_t i, dom::element e, absl::string_view where) {
+    if (examples_as_bytes_) {
+      std::vector<std::string>& examples = request_->candidate_examples;
+      if (examples.empty()) examples.resize(size());
+      if (examples[i].empty()) return DecodeB64(e, where, &examples[i]);
+      std::string more;
+      if (absl::Status s = DecodeB64(e, where, &more); !s.ok()) return s;
+      examples[i].append(more);
+      return absl::OkStatus();
+    }
     std::string bytes;
     if (absl::Status s = DecodeB64(e, where, &bytes); !s.ok()) return s;
     FeatureRow row;
@@ -344,7 +363,8 @@ class RequestBuilder {
   Request* request_;
   absl::flat_hash_map<absl::string_view, const ModelFeature*> by_name_;
   absl::flat_hash_map<std::string, size_t> first_;
-  std::string where_;  // AddField's place
+  std::string where_;               // AddField's place
+  bool examples_as_bytes_ = false;  // see AddExample
 };
 
 absl::Status ReadSignature(dom::element value, std::string* out) {

@@ -15,8 +15,13 @@
 //   - Other features (item side, or names the config does not know) go to the candidate.
 //   - {"b64": "..."} as a feature's value is that feature's bytes (a string). As a whole instance,
 //     or as the value of a name the config does not know (a serialized-example input such as
-//     "examples"), it is a serialized tf.Example whose features join the row
-//     (features/request/tf_example.h): with a lifted model they go through the native pipeline.
+//     "examples"), it is a serialized tf.Example whose features join the row. When every feature
+//     of the model is an item feature (a lifted TF export's), the bytes ride in
+//     Request::candidate_examples and the feature pipeline decodes them straight into the
+//     model's columns (its errors, e.g. a string for a numeric feature, are 400s naming the
+//     feature and candidates[i]; a feature both in the example and beside it is one). Otherwise
+//     they are decoded here (features/request/tf_example.h) so user/context features can be
+//     routed and checked equal.
 //   - A non-object instance (or an unnamed "inputs" column) is the value of the model's only
 //     feature; with several features each instance must be an object.
 // Values: integers, floats, strings, {"b64"}, flat lists of one kind (ints and floats mix into

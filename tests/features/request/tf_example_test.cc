@@ -142,18 +142,34 @@ TEST(TfExampleTest, RequestJsonTakesBase64TfExamples) {
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(std::get<std::string>(*request->user.Find("company")), "Flash Cab");
   ASSERT_EQ(request->candidates.size(), 2u);
-  EXPECT_EQ(std::get<double>(*request->candidates[0].Find("fare")), 9.5);
+  // A candidate's tf.Example stays serialized (the feature pipeline decodes it); its row is empty.
+  ASSERT_EQ(request->candidate_examples.size(), 2u);
+  EXPECT_EQ(request->candidate_examples[0], ex.SerializeAsString());
+  EXPECT_TRUE(request->candidates[0].empty());
+  EXPECT_EQ(request->candidate_examples[1], "");
   // With another key beside it, "b64" is an ordinary feature.
   EXPECT_EQ(std::get<int64_t>(*request->candidates[1].Find("b64")), 3);
+  // Without a {"b64"} candidate there are no candidate_examples.
+  absl::StatusOr<Request> plain = ParseRequestJson(R"({"candidates": [{"x": 1}]})");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->candidate_examples.empty());
+  // Written back as {"b64": ...}, read again the same.
+  absl::StatusOr<std::string> json = RequestToJson(*request);
+  ASSERT_TRUE(json.ok()) << json.status();
+  absl::StatusOr<Request> again = ParseRequestJson(*json);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->candidate_examples, request->candidate_examples);
 
   absl::StatusOr<Request> bad = ParseRequestJson(R"({"candidates": [{"b64": "%%%"}]})");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("candidates[0].b64"));
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("not valid base64"));
-  bad = ParseRequestJson(absl::StrCat(R"({"candidates": [{"b64": ")",
-                                      absl::Base64Escape(std::string("\x0a\x7f", 2)), R"("}]})"));
+  // A malformed tf.Example of the user is refused here; a candidate's when it is transformed
+  // (feature_transformer_test).
+  bad = ParseRequestJson(absl::StrCat(R"({"user": {"b64": ")",
+                                      absl::Base64Escape(std::string("\x0a\x7f", 2)), R"("}})"));
   ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("candidates[0].b64"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("user.b64"));
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("malformed tf.Example"));
   bad = ParseRequestJson(R"({"candidates": [{"b64": 7}]})");
   ASSERT_FALSE(bad.ok());

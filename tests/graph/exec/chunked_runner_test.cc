@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -127,6 +128,24 @@ TEST(ChunkedRunnerTest, VerifiesSeparabilityOnFirstRunAndAutoChunks) {
   ASSERT_TRUE((*runner)->Run(FeedsOf(m.doc.inputs), &outputs).ok());
   EXPECT_EQ((*runner)->separability(), SeparabilityState::kSeparable);
   EXPECT_LE(MaxRelativeError(outputs[0], m.doc.reference_outputs[0].tensor), 1e-5);
+}
+
+// A plan of many cheap nodes runs in fewer, larger automatic chunks (Scorer's cap): one chunk
+// per thread when the cap covers the request.
+TEST(ChunkedRunnerTest, AutoChunkRowsCapMakesLargerChunks) {
+  Model m = LoadPeer("peers/din.onnx", "exec/din_ref_200.json", nullptr);
+  ASSERT_NE(m.plan, nullptr);
+  for (const auto& [threads, cap, candidates, rows] :
+       std::vector<std::tuple<int, int64_t, int64_t, int64_t>>{
+           {1, 250, 200, 200}, {2, 250, 200, 100}, {1, 250, 512, 171}, {1, 100, 200, 100}}) {
+    ChunkedRunnerOptions options = Opts(0, threads);
+    options.max_auto_chunk_rows = cap;
+    absl::StatusOr<std::unique_ptr<ChunkedRunner>> runner =
+        ChunkedRunner::Create(m.plan.get(), options);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    EXPECT_EQ((*runner)->ChunkRowsFor(candidates), rows)
+        << threads << " threads, cap " << cap << ", " << candidates << " candidates";
+  }
 }
 
 TEST(ChunkedRunnerTest, ConcurrentRunsAgree) {
