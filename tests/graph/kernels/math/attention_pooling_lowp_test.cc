@@ -196,8 +196,9 @@ bool Bf16OrderAt(Isa isa, AttentionPooling::Bf16Order* order) {
   return kernel == "bf16-avx512bf16" || kernel == "bf16-scalar";
 }
 
-// Run at every ISA against RunReference: bitwise, except bf16 on AMX (within 1e-5 of the row's
-// largest element: the tiles sum the same exact bf16 products in fp32 in another order).
+// Run at every ISA against RunReference: bitwise, except bf16 on AMX (within 1e-4 of the row's
+// largest element: the tiles sum the same exact bf16 products in fp32 in another order, about
+// 1e-6 relative per GEMM; bf16 against fp32 differs by ~1e-2, so a wrong path still fails).
 void ExpectMatchesReference(const AttentionPooling& attn, const Inputs& in,
                             const std::string& what) {
   bool has_bf16 = false;
@@ -214,7 +215,7 @@ void ExpectMatchesReference(const AttentionPooling& attn, const Inputs& in,
           << what << " at " << IsaName(isa) << " (" << attn.KernelName(isa)
           << "): " << FirstDifference(got, want);
     } else {
-      EXPECT_LE(MaxRowRelativeError(got, want, in.dim), 1e-5)
+      EXPECT_LE(MaxRowRelativeError(got, want, in.dim), 1e-4)
           << what << " at " << IsaName(isa) << " (" << attn.KernelName(isa) << ")";
     }
   }
