@@ -389,8 +389,7 @@ __attribute__((target("avx512f,avx512bw"))) void QuantizeRows4U8InterleavedAvx51
       vmax1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(row + kk + 16)), vmax1);
     }
     for (; kk < k; kk += 16) {
-      vmax0 =
-          _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), row + kk)), vmax0);
+      vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), row + kk)), vmax0);
     }
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(vmax0, vmax1));
     vinv[r] = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
@@ -407,8 +406,8 @@ __attribute__((target("avx512f,avx512bw"))) void QuantizeRows4U8InterleavedAvx51
       x = _mm512_min_ps(x, hi);
       q[r] = _mm512_maskz_add_epi32(mask, _mm512_cvtps_epi32(x), offset);
     }
-    const __m512i packed = _mm512_packus_epi16(_mm512_packus_epi32(q[0], q[1]),
-                                               _mm512_packus_epi32(q[2], q[3]));
+    const __m512i packed =
+        _mm512_packus_epi16(_mm512_packus_epi32(q[0], q[1]), _mm512_packus_epi32(q[2], q[3]));
     uint8_t* o = out + (c / 4) * stride;
     const int64_t groups = std::min<int64_t>(4, (k4 - c) / 4);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm512_castsi512_si128(packed));
@@ -509,8 +508,8 @@ void GemmInt8Avx512(int64_t m, const float* a, int64_t lda, const PackedBInt8& b
                                          mr * 4, sa + r0 + r);
       }
       for (; r < mr; ++r) {
-        sa[r0 + r] = QuantizeRowU8InterleavedAvx512(a + (i0 + r0 + r) * lda, b.k, b.k4, il + r * 4,
-                                                    mr * 4);
+        sa[r0 + r] =
+            QuantizeRowU8InterleavedAvx512(a + (i0 + r0 + r) * lda, b.k, b.k4, il + r * 4, mr * 4);
       }
       for (int64_t p = 0; p < panels; p += 2) {
         const int64_t j0 = p * kPanel;
