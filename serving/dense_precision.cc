@@ -21,6 +21,8 @@ namespace rankopt {
 namespace {
 
 constexpr absl::string_view kFusedMatMulOp = "_RankoptFusedMatMul";
+constexpr absl::string_view kAttentionOp = "_RankoptAttentionPooling";
+constexpr int kAttentionFirstWeight = 3;  // q, keys, mask, then (weight, bias) per layer
 
 struct Layer {
   std::string node;
@@ -29,9 +31,41 @@ struct Layer {
   int64_t n = 0;
   bool transpose_b = false;
   bool owns_weight = false;  // the only reader of a Const it reads directly: storage may change
+  // A GEMM layer of a _RankoptAttentionPooling node: its index and the node's layer count
+  // (weights stay fp32 in the graph: the kernel folds layer 0's blocks before converting).
+  int attention_layer = -1;
+  int attention_layers = 0;
 };
 
-// Every _RankoptFusedMatMul whose weight is a constant float32 matrix, in graph order.
+// The GEMM layers of a _RankoptAttentionPooling whose weights are all float32 constant matrices
+// (every layer but the score layer, a dot product; a one-layer unit's layer 0), or none.
+std::vector<Layer> AttentionLayers(const Graph& graph, const Node& node) {
+  const auto* activations = node.attrs.Get<std::vector<std::string>>("activations");
+  if (activations == nullptr) return {};
+  const int count = static_cast<int>(activations->size()) + 1;
+  if (static_cast<int>(node.inputs.size()) < kAttentionFirstWeight + 2 * count) return {};
+  std::vector<Layer> layers;
+  for (int l = 0; l < std::max(count - 1, 1); ++l) {
+    const Node* weight = graph.ConstantBehind(node.inputs[kAttentionFirstWeight + 2 * l]);
+    const Tensor* value = weight == nullptr ? nullptr : weight->attrs.Get<Tensor>("value");
+    if (value == nullptr || value->dtype() != DType::kFloat32 || value->dims().size() != 2 ||
+        value->dims()[0] > kGemmInt8MaxK) {
+      return {};
+    }
+    Layer layer;
+    layer.node = node.name;
+    layer.weight = weight->name;
+    layer.k = value->dims()[0];
+    layer.n = value->dims()[1];
+    layer.attention_layer = l;
+    layer.attention_layers = count;
+    layers.push_back(std::move(layer));
+  }
+  return layers;
+}
+
+// Every _RankoptFusedMatMul whose weight is a constant float32 matrix and every GEMM layer of a
+// _RankoptAttentionPooling, in graph order.
 std::vector<Layer> FindLayers(const Graph& graph) {
   absl::flat_hash_map<std::string, int> readers;
   for (const Node& node : graph.nodes()) {
@@ -40,6 +74,10 @@ std::vector<Layer> FindLayers(const Graph& graph) {
   for (const GraphOutput& output : graph.outputs()) ++readers[output.ref.node];
   std::vector<Layer> layers;
   for (const Node& node : graph.nodes()) {
+    if (node.op == kAttentionOp) {
+      for (Layer& layer : AttentionLayers(graph, node)) layers.push_back(std::move(layer));
+      continue;
+    }
     if (node.op != kFusedMatMulOp || node.inputs.size() < 2) continue;
     const Node* weight = graph.ConstantBehind(node.inputs[1]);
     if (weight == nullptr) continue;
@@ -79,8 +117,29 @@ int64_t StoredBytes(const Layer& layer, DensePrecision p, bool store) {
 absl::StatusOr<Graph> WithPrecisions(const Graph& in, const std::vector<Layer>& layers,
                                      const std::vector<DensePrecision>& precisions, bool store) {
   Graph result = in;  // cheap: constants share storage
+  // Attention nodes: one `precisions` entry per layer (the score layer fp32), or none.
+  absl::flat_hash_map<std::string, std::vector<std::string>> attention;
   for (size_t i = 0; i < layers.size(); ++i) {
     const Layer& layer = layers[i];
+    if (layer.attention_layer < 0) continue;
+    std::vector<std::string>& names = attention[layer.node];
+    names.resize(layer.attention_layers, std::string(DensePrecisionName(DensePrecision::kFp32)));
+    names[layer.attention_layer] = std::string(DensePrecisionName(precisions[i]));
+  }
+  for (auto& [name, names] : attention) {
+    Node* node = result.FindMutableNode(name);
+    if (node == nullptr) return absl::InternalError(absl::StrCat("'", name, "' vanished"));
+    if (std::all_of(names.begin(), names.end(), [](const std::string& p) {
+          return p == DensePrecisionName(DensePrecision::kFp32);
+        })) {
+      node->attrs.Erase("precisions");
+    } else {
+      node->attrs.Set("precisions", names);
+    }
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    if (layer.attention_layer >= 0) continue;
     Node* node = result.FindMutableNode(layer.node);
     if (node == nullptr) return absl::InternalError(absl::StrCat("'", layer.node, "' vanished"));
     const DensePrecision p = precisions[i];
@@ -133,8 +192,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, double>> TimeLayers(
   int64_t runs = 0;
   const auto start = std::chrono::steady_clock::now();
   while (runs < 5 ||
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
-             time_s) {
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < time_s) {
     RANKOPT_RETURN_IF_ERROR(plan->Run(sample, &out));
     ++runs;
   }
@@ -197,9 +255,9 @@ std::vector<DensePrecision> FastestFirst() {
           GemmF32(m, n, k, a.data(), k, 1, GemmBFromPacked(fp32), nullptr, c.data(), n);
         }
       }
-      best[which] = std::min(
-          best[which],
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      best[which] =
+          std::min(best[which],
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   }
   auto time_of = [&](DensePrecision p) { return best[p == DensePrecision::kInt8 ? 0 : 1]; };
@@ -261,13 +319,12 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
 
   std::vector<float> fp32;
   if (!options.samples.empty()) {
-    RANKOPT_ASSIGN_OR_RETURN(fp32,
-                             GatePredictions(in, options.samples, options.outputs, &report.outputs));
+    RANKOPT_ASSIGN_OR_RETURN(
+        fp32, GatePredictions(in, options.samples, options.outputs, &report.outputs));
     report.predictions = static_cast<int64_t>(fp32.size());
   }
-  report.labels_note = options.labels.empty()
-                           ? "no labels in the sample: predictions compared only"
-                           : "labels in the sample: AUC and logloss judged too";
+  report.labels_note = options.labels.empty() ? "no labels in the sample: predictions compared only"
+                                              : "labels in the sample: AUC and logloss judged too";
   const std::vector<DensePrecision> all_fp32(layers.size(), DensePrecision::kFp32);
   // The gate on the graph with `precisions` against fp32.
   auto judge = [&](const std::vector<DensePrecision>& precisions) -> absl::StatusOr<GateResult> {
@@ -287,6 +344,7 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
   for (size_t i = 0; i < layers.size(); ++i) {
     DenseLayerReport& r = report.layers[i];
     r.node = layers[i].node;
+    r.attention_layer = layers[i].attention_layer;
     r.k = layers[i].k;
     r.n = layers[i].n;
   }
@@ -296,12 +354,12 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
       break;
     case PrecisionMode::kBf16:
     case PrecisionMode::kInt8: {
-      const DensePrecision p = options.mode == PrecisionMode::kInt8 ? DensePrecision::kInt8
-                                                                     : DensePrecision::kBf16;
+      const DensePrecision p =
+          options.mode == PrecisionMode::kInt8 ? DensePrecision::kInt8 : DensePrecision::kBf16;
       for (size_t i = 0; i < layers.size(); ++i) {
         chosen[i] = p;
-        report.layers[i].reason = absl::StrCat("--precision ", PrecisionModeName(options.mode),
-                                               " (no gate)");
+        report.layers[i].reason =
+            absl::StrCat("--precision ", PrecisionModeName(options.mode), " (no gate)");
         if (!fp32.empty()) {
           RANKOPT_ASSIGN_OR_RETURN(report.layers[i].alone, judge_alone(i, p));
         }
@@ -370,8 +428,8 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
   }
   RANKOPT_ASSIGN_OR_RETURN(Graph result, WithPrecisions(in, layers, chosen, /*store=*/true));
   if (!options.samples.empty() && options.time_s > 0 && !layers.empty()) {
-    RANKOPT_ASSIGN_OR_RETURN(auto base_us, TimeLayers(in, options.samples.front(),
-                                                      options.outputs, options.time_s));
+    RANKOPT_ASSIGN_OR_RETURN(
+        auto base_us, TimeLayers(in, options.samples.front(), options.outputs, options.time_s));
     RANKOPT_ASSIGN_OR_RETURN(auto chosen_us, TimeLayers(result, options.samples.front(),
                                                         options.outputs, options.time_s));
     for (DenseLayerReport& r : report.layers) {
@@ -393,15 +451,20 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
   return report;
 }
 
+std::string DenseLayerLabel(absl::string_view node, int attention_layer) {
+  if (attention_layer < 0) return std::string(node);
+  return absl::StrCat(node, " [attention layer ", attention_layer, "]");
+}
+
 std::string FormatDensePrecisionReport(const DensePrecisionReport& report) {
-  std::string text = absl::StrCat("dense layers (--precision ", PrecisionModeName(report.mode),
-                                  "): ", report.reduced, " of ", report.layers.size(),
-                                  " below fp32, weights ", report.bytes_fp32, " -> ",
-                                  report.bytes_stored, " bytes\n");
+  std::string text =
+      absl::StrCat("dense layers (--precision ", PrecisionModeName(report.mode),
+                   "): ", report.reduced, " of ", report.layers.size(), " below fp32, weights ",
+                   report.bytes_fp32, " -> ", report.bytes_stored, " bytes\n");
   if (report.layers.empty()) return text;
-  absl::StrAppend(&text, absl::StrFormat("  %-44s %11s %5s %-16s %10s %10s %9s %9s  %s\n",
-                                         "layer", "K x N", "prec", "kernel", "max diff",
-                                         "mean diff", "fp32 us", "us", "why"));
+  absl::StrAppend(
+      &text, absl::StrFormat("  %-44s %11s %5s %-16s %10s %10s %9s %9s  %s\n", "layer", "K x N",
+                             "prec", "kernel", "max diff", "mean diff", "fp32 us", "us", "why"));
   for (const DenseLayerReport& r : report.layers) {
     std::string max_diff = "-", mean_diff = "-";
     if (r.alone.has_value()) {
@@ -409,10 +472,10 @@ std::string FormatDensePrecisionReport(const DensePrecisionReport& report) {
       mean_diff = absl::StrFormat("%.2e", r.alone->mean_abs_diff);
     }
     absl::StrAppend(
-        &text, absl::StrFormat("  %-44s %11s %5s %-16s %10s %10s %9.1f %9.1f  %s\n", r.node,
+        &text, absl::StrFormat("  %-44s %11s %5s %-16s %10s %10s %9.1f %9.1f  %s\n",
+                               DenseLayerLabel(r.node, r.attention_layer),
                                absl::StrCat(r.k, "x", r.n), DensePrecisionName(r.precision),
-                               r.kernel, max_diff, mean_diff, r.time_us_fp32, r.time_us,
-                               r.reason));
+                               r.kernel, max_diff, mean_diff, r.time_us_fp32, r.time_us, r.reason));
   }
   if (report.combined.has_value()) {
     const GateResult& g = *report.combined;

@@ -1,8 +1,10 @@
 // Reduced-precision dense layers behind the accuracy gate (`rankopt optimize --precision`): which
-// _RankoptFusedMatMul layers run int8 or bf16 (graph/kernels/math/gemm_lowp.h), chosen per layer
-// on a sample of requests against the fp32 model, and the rewrite that stores each chosen
-// layer's weight at its precision (int8 codes + per-column scales, or bf16) so the package
-// shrinks. The embedding tables keep their own gate (table_quantization.h).
+// _RankoptFusedMatMul layers, and which GEMM layers of the fused DIN attention
+// (_RankoptAttentionPooling, its `precisions` attr), run int8 or bf16
+// (graph/kernels/math/gemm_lowp.h), chosen per layer on a sample of requests against the fp32
+// model, and the rewrite that stores each chosen fused MatMul's weight at its precision (int8
+// codes + per-column scales, or bf16) so the package shrinks. The embedding tables keep their own
+// gate (table_quantization.h).
 #ifndef RANKOPT_SERVING_DENSE_PRECISION_H_
 #define RANKOPT_SERVING_DENSE_PRECISION_H_
 
@@ -51,35 +53,38 @@ struct DensePrecisionOptions {
   std::vector<DensePrecision> ladder;
 };
 
-// One dense layer (a _RankoptFusedMatMul with a constant weight).
+// One dense layer (a _RankoptFusedMatMul with a constant weight, or one GEMM layer of a
+// _RankoptAttentionPooling: its weights stay fp32 in the graph, and its times are the whole
+// attention node's).
 struct DenseLayerReport {
   std::string node;
+  int attention_layer = -1;  // the layer within an attention node; -1: a fused MatMul
   int64_t k = 0;
   int64_t n = 0;
   DensePrecision precision = DensePrecision::kFp32;
-  std::string kernel;         // DenseKernelName of its precision on this CPU
+  std::string kernel;              // DenseKernelName of its precision on this CPU
   std::vector<std::string> tried;  // precisions tried, in order (kAuto)
   // The gate with only this layer at its precision (every other layer fp32): its error
   // contribution. Absent for fp32 layers that never left fp32 and when there is no sample.
   std::optional<GateResult> alone;
-  double time_us_fp32 = 0;  // kernel time per run on samples[0] at fp32 (0: not measured)
-  double time_us = 0;       // ... at the chosen precision
-  int64_t bytes_fp32 = 0;   // weight bytes as fp32
-  int64_t bytes_stored = 0; // weight bytes as stored in the graph
-  std::string reason;       // why this precision
+  double time_us_fp32 = 0;   // kernel time per run on samples[0] at fp32 (0: not measured)
+  double time_us = 0;        // ... at the chosen precision
+  int64_t bytes_fp32 = 0;    // weight bytes as fp32
+  int64_t bytes_stored = 0;  // weight bytes as stored in the graph
+  std::string reason;        // why this precision
 };
 
 struct DensePrecisionReport {
   PrecisionMode mode = PrecisionMode::kAuto;
   std::vector<DenseLayerReport> layers;
-  std::string outputs;        // the heads compared, comma-joined
+  std::string outputs;  // the heads compared, comma-joined
   int64_t samples = 0;
   int64_t predictions = 0;
   std::optional<GateResult> combined;  // every layer at its chosen precision
   std::string labels_note;             // whether AUC/logloss were judged
-  int64_t bytes_fp32 = 0;     // dense weights, summed
+  int64_t bytes_fp32 = 0;              // dense weights, summed
   int64_t bytes_stored = 0;
-  int reduced = 0;            // layers not at fp32
+  int reduced = 0;  // layers not at fp32
 };
 
 // Chooses each dense layer's precision (see PrecisionMode) and writes `out`: `in` with the
@@ -89,6 +94,9 @@ struct DensePrecisionReport {
 absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
                                                            const DensePrecisionOptions& options,
                                                            Graph* out);
+
+// The report's name for a layer: the node, with " [attention layer L]" for attention layers.
+std::string DenseLayerLabel(absl::string_view node, int attention_layer);
 
 // The report as a human table: one line per layer (K x N, precision, kernel, error alone, time
 // fp32 -> chosen, bytes) and the combined gate.

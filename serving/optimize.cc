@@ -749,6 +749,7 @@ absl::Status PrecisionStep(const OptimizeModelOptions& o, const Loaded& loaded,
     layer->set_bytes_fp32(l.bytes_fp32);
     layer->set_bytes_stored(l.bytes_stored);
     layer->set_reason(l.reason);
+    if (l.attention_layer >= 0) layer->set_attention_layer(l.attention_layer);
   }
   if (result->reduced > 0) {
     step->set_status("effective");
@@ -762,7 +763,8 @@ absl::Status PrecisionStep(const OptimizeModelOptions& o, const Loaded& loaded,
     step->set_status(o.precision == PrecisionMode::kFp32 ? "skipped" : "not applicable");
     step->set_reason(o.precision == PrecisionMode::kFp32 ? "--precision fp32"
                      : result->layers.empty()
-                         ? "no dense layer (_RankoptFusedMatMul with a constant weight)"
+                         ? "no dense layer (_RankoptFusedMatMul with a constant weight, "
+                           "_RankoptAttentionPooling)"
                          : "every dense layer stays fp32 (see the table)");
   }
   step->set_nodes_after(figures->nodes);

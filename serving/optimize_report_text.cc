@@ -70,9 +70,11 @@ void PrintDensePrecision(const serving::DensePrecisionReport& p, std::ostream& o
         l.has_alone_max_abs_diff() ? absl::StrFormat("%.2e", l.alone_max_abs_diff()) : "-";
     const std::string mean_diff =
         l.has_alone_mean_abs_diff() ? absl::StrFormat("%.2e", l.alone_mean_abs_diff()) : "-";
-    out << absl::StrFormat("  %-44s %9s %5s %-16s %9s %9s %9.1f %9.1f  %s\n", l.node(),
-                           absl::StrCat(l.k(), "x", l.n()), l.precision(), l.kernel(), max_diff,
-                           mean_diff, l.time_us_fp32(), l.time_us(), l.reason());
+    out << absl::StrFormat(
+        "  %-44s %9s %5s %-16s %9s %9s %9.1f %9.1f  %s\n",
+        DenseLayerLabel(l.node(), l.has_attention_layer() ? l.attention_layer() : -1),
+        absl::StrCat(l.k(), "x", l.n()), l.precision(), l.kernel(), max_diff, mean_diff,
+        l.time_us_fp32(), l.time_us(), l.reason());
   }
   if (p.has_gate_max_abs_diff()) {
     out << "  gate (" << p.outputs() << "; " << p.samples() << " requests, " << p.predictions()

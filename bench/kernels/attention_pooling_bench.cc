@@ -5,9 +5,11 @@
 //   ninja -C build attention_pooling_bench && build/bench/kernels/attention_pooling_bench
 //   ... --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //
-// Names: Attention/<fused|unfused_gemm|reference>/b<candidates>; AttentionForm/<activation>_<mul|
-// where_softmax>/b200 (the fused kernel with another hidden activation / mask form); DIN sizes: dim
-// 32, L 50, MLP 128 -> 80 sigmoid -> 40 sigmoid -> 1, keys shared by the request, mask length 37.
+// Names: Attention/<fused|fused_bf16|fused_int8|unfused_gemm|reference>/b<candidates> (fused_*:
+// both MLP GEMM layers at that precision, where this CPU has a vector kernel for it);
+// AttentionForm/<activation>_<mul| where_softmax>/b200 (the fused kernel with another hidden
+// activation / mask form); DIN sizes: dim 32, L 50, MLP 128 -> 80 sigmoid -> 40 sigmoid -> 1, keys
+// shared by the request, mask length 37.
 //   fused        = AttentionPooling::Run (split first layer, masked positions skipped);
 //   unfused_gemm = what an engine without the split does: materialize x = [q, k, q-k, q*k] for
 //                  all B x L positions, GemmF32 (packed weights) + bias + SigmoidF32 per layer,
@@ -32,6 +34,7 @@
 #include "core/cpu_features.h"
 #include "graph/kernels/math/attention_pooling.h"
 #include "graph/kernels/math/gemm.h"
+#include "graph/kernels/math/gemm_lowp.h"
 #include "graph/kernels/math/vector_math.h"
 
 namespace rankopt {
@@ -103,9 +106,12 @@ void SetCounters(benchmark::State& state, int64_t batch, double exec_flops) {
   }
 }
 
+// range(1): the precision of both GEMM layers (DensePrecision: 0 fp32, 1 bf16, 2 int8).
 void BM_Fused(benchmark::State& state) {
   const int64_t batch = state.range(0);
-  absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(kDim, DinLayers());
+  const DensePrecision p = static_cast<DensePrecision>(state.range(1));
+  absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(
+      kDim, DinLayers(), AttentionOptions(), {p, p, DensePrecision::kFp32});
   if (!attn.ok()) return state.SkipWithError(std::string(attn.status().message()).c_str());
   Request req(batch);
   Scratch scratch(attn->ScratchFloats(batch, kSeqLen));
@@ -242,7 +248,14 @@ void BM_Gemm(benchmark::State& state) {
 void RegisterAll() {
   for (int64_t b : {1, 16, 200, 512}) {
     const std::string suffix = "/b" + std::to_string(b);
-    benchmark::RegisterBenchmark(("Attention/fused" + suffix).c_str(), BM_Fused)->Arg(b);
+    benchmark::RegisterBenchmark(("Attention/fused" + suffix).c_str(), BM_Fused)
+        ->Args({b, static_cast<int64_t>(DensePrecision::kFp32)});
+    for (DensePrecision p : {DensePrecision::kBf16, DensePrecision::kInt8}) {
+      if (!DensePrecisionIsFast(p)) continue;
+      benchmark::RegisterBenchmark(
+          ("Attention/fused_" + std::string(DensePrecisionName(p)) + suffix).c_str(), BM_Fused)
+          ->Args({b, static_cast<int64_t>(p)});
+    }
     benchmark::RegisterBenchmark(("Attention/unfused_gemm" + suffix).c_str(), BM_UnfusedGemm)
         ->Arg(b);
     benchmark::RegisterBenchmark(("Attention/reference" + suffix).c_str(), BM_Reference)->Arg(b);

@@ -362,6 +362,91 @@ void SoftmaxRow(float* s, int64_t n, float* e, Isa isa) {
   for (int64_t t = 0; t < n; ++t) s[t] = e[t] / sum;
 }
 
+using Weight = AttentionPooling::Weight;
+
+// w [k, n] row-major packed for `precision`'s kernel (int8: quantized per column first; bf16:
+// rounded once). `what` names the weight in errors.
+absl::StatusOr<Weight> MakeWeight(const float* w, int64_t k, int64_t n, DensePrecision precision,
+                                  const std::string& what) {
+  Weight packed;
+  packed.precision = precision;
+  packed.k = k;
+  packed.n = n;
+  switch (precision) {
+    case DensePrecision::kFp32:
+      packed.f32 = PackGemmB(w, k, n, n, 1);
+      break;
+    case DensePrecision::kInt8: {
+      std::vector<int8_t> codes(static_cast<size_t>(k * n));
+      std::vector<float> scales(static_cast<size_t>(n));
+      QuantizeWeightsInt8(w, k, n, n, 1, codes.data(), scales.data());
+      absl::StatusOr<PackedBInt8> int8 = PackGemmBInt8(codes.data(), scales.data(), k, n, n, 1);
+      if (!int8.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " at int8: ", int8.status().message()));
+      }
+      packed.int8 = *std::move(int8);
+      break;
+    }
+    case DensePrecision::kBf16: {
+      std::vector<uint16_t> bits(static_cast<size_t>(k * n));
+      for (size_t i = 0; i < bits.size(); ++i) bits[i] = FloatToBf16(w[i]);
+      packed.bf16 = PackGemmBBf16(bits.data(), k, n, n, 1);
+      break;
+    }
+  }
+  return packed;
+}
+
+int64_t WeightScratchBytes(const Weight& w) {
+  switch (w.precision) {
+    case DensePrecision::kInt8:
+      return GemmInt8ScratchBytes(w.k);
+    case DensePrecision::kBf16:
+      return GemmBf16ScratchBytes(w.k);
+    case DensePrecision::kFp32:
+      break;
+  }
+  return 0;
+}
+
+// c = a @ w (+ bias) at w's precision; `relu` (int8/bf16 only: y > 0 ? y : 0 in the epilogue).
+// `scratch`: WeightScratchBytes(w) bytes, any alignment.
+void WeightGemm(const Weight& w, int64_t m, const float* a, int64_t lda, const float* bias,
+                bool relu, float* c, int64_t ldc, void* scratch, Isa isa) {
+  switch (w.precision) {
+    case DensePrecision::kFp32:
+      GemmF32(m, w.n, w.k, a, lda, 1, GemmBFromPacked(w.f32), bias, c, ldc, isa);
+      return;
+    case DensePrecision::kInt8:
+      GemmInt8(m, a, lda, w.int8, bias, relu, c, ldc, scratch, isa);
+      return;
+    case DensePrecision::kBf16:
+      GemmBf16(m, a, lda, w.bf16, bias, relu, c, ldc, scratch, isa);
+      return;
+  }
+}
+
+// One row of WeightGemm with the scalar references.
+void WeightGemmReference(const Weight& w, const float* a, const float* bias, bool relu, float* c,
+                         AttentionPooling::Bf16Order order) {
+  switch (w.precision) {
+    case DensePrecision::kFp32:
+      GemmF32(1, w.n, w.k, a, w.k, 1, GemmBFromPacked(w.f32), bias, c, w.n, Isa::kScalar);
+      return;
+    case DensePrecision::kInt8:
+      GemmInt8Reference(1, a, w.k, w.int8, bias, relu, c, w.n);
+      return;
+    case DensePrecision::kBf16:
+      if (order == AttentionPooling::Bf16Order::kFma) {
+        GemmBf16Avx2Reference(1, a, w.k, w.bf16, bias, relu, c, w.n);
+      } else {
+        GemmBf16Reference(1, a, w.k, w.bf16, bias, relu, c, w.n);
+      }
+      return;
+  }
+}
+
 // The inputs of one Run, resolved once.
 struct Request {
   int64_t dim;
@@ -506,6 +591,13 @@ absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
 absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
                                                           std::vector<AttentionLayer> layers,
                                                           AttentionOptions options) {
+  return Create(dim, std::move(layers), std::move(options), {});
+}
+
+absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
+                                                          std::vector<AttentionLayer> layers,
+                                                          AttentionOptions options,
+                                                          std::vector<DensePrecision> precisions) {
   if (dim <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("attention pooling: dim is ", dim, ", expected the embedding width (> 0)"));
@@ -526,8 +618,21 @@ absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
     in = layers[i].out;
   }
 
+  if (precisions.empty()) precisions.assign(layers.size(), DensePrecision::kFp32);
+  if (static_cast<int64_t>(precisions.size()) != count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attention pooling: ", precisions.size(), " layer precisions for ", count,
+                     " layers; expected one per layer (or none: every layer fp32)"));
+  }
+  if (count > 1 && precisions.back() != DensePrecision::kFp32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attention pooling: the score layer (layer ", count - 1, ") is a dot product kept fp32, ",
+        "but its precision is ", DensePrecisionName(precisions.back()), "; expected fp32"));
+  }
+
   AttentionPooling p;
   p.dim_ = dim;
+  p.precisions_ = precisions;
   const int64_t h1 = layers[0].out;
   const std::vector<float>& w0 = layers[0].weight;
   // Fold W_0's row blocks (header): sums in term order, starting from 0.
@@ -559,9 +664,11 @@ absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
       }
     }
   }
-  p.wq_ = PackGemmB(wq.data(), dim, h1, h1, 1);
-  p.wk_ = PackGemmB(wk.data(), dim, h1, h1, 1);
-  p.wp_ = PackGemmB(wp.data(), dim, h1, h1, 1);
+  const std::string first = absl::StrCat("attention layer 0 of ", count);
+  RANKOPT_ASSIGN_OR_RETURN(p.wq_, MakeWeight(wq.data(), dim, h1, precisions[0], first));
+  RANKOPT_ASSIGN_OR_RETURN(p.wk_, MakeWeight(wk.data(), dim, h1, precisions[0], first));
+  RANKOPT_ASSIGN_OR_RETURN(p.wp_, MakeWeight(wp.data(), dim, h1, precisions[0], first));
+  p.lowp_scratch_bytes_ = WeightScratchBytes(p.wq_);
   p.bias0_ = layers[0].bias;
   p.options_ = std::move(options);
   for (int64_t i = 0; i < count; ++i) {
@@ -585,8 +692,12 @@ absl::StatusOr<AttentionPooling> AttentionPooling::Create(int64_t dim,
       p.score_bias_ = layers[i].bias[0];
       continue;
     }
-    p.weights_.push_back(
-        PackGemmB(layers[i].weight.data(), layers[i].in, layers[i].out, layers[i].out, 1));
+    RANKOPT_ASSIGN_OR_RETURN(
+        Weight packed,
+        MakeWeight(layers[i].weight.data(), layers[i].in, layers[i].out, precisions[i],
+                   absl::StrCat("attention layer ", i, " of ", count)));
+    p.lowp_scratch_bytes_ = std::max(p.lowp_scratch_bytes_, WeightScratchBytes(packed));
+    p.weights_.push_back(std::move(packed));
     p.biases_.push_back(std::move(layers[i].bias));
   }
   return p;
@@ -596,12 +707,13 @@ namespace {
 
 // Scratch carving, shared by ScratchFloats and Run.
 struct Plan {
-  int64_t row_cap;                                        // rows per block
-  int64_t cand_cap;                                       // candidates per block
-  int64_t kw, ka, qk, qw, buf0, buf1, srow, erow, total;  // offsets in floats
+  int64_t row_cap;                                              // rows per block
+  int64_t cand_cap;                                             // candidates per block
+  int64_t kw, ka, qk, qw, buf0, buf1, srow, erow, lowp, total;  // offsets in floats
 };
 
-Plan MakePlan(int64_t batch, int64_t seq_len, int64_t dim, int64_t h1, int64_t max_width) {
+Plan MakePlan(int64_t batch, int64_t seq_len, int64_t dim, int64_t h1, int64_t max_width,
+              int64_t lowp_bytes) {
   Plan p;
   p.row_cap = std::min(std::max(kTargetRows, seq_len), batch * seq_len);
   p.cand_cap = std::min(batch, kMaxBlockCandidates);
@@ -619,6 +731,7 @@ Plan MakePlan(int64_t batch, int64_t seq_len, int64_t dim, int64_t h1, int64_t m
   p.buf1 = take(p.row_cap * max_width);
   p.srow = take(seq_len);
   p.erow = take(seq_len);
+  p.lowp = take((lowp_bytes + 3) / 4);
   p.total = at;
   return p;
 }
@@ -627,7 +740,7 @@ Plan MakePlan(int64_t batch, int64_t seq_len, int64_t dim, int64_t h1, int64_t m
 
 int64_t AttentionPooling::ScratchFloats(int64_t batch, int64_t seq_len) const {
   if (batch <= 0 || seq_len <= 0) return 0;
-  return MakePlan(batch, seq_len, dim_, widths_[0], max_width_).total;
+  return MakePlan(batch, seq_len, dim_, widths_[0], max_width_, lowp_scratch_bytes_).total;
 }
 
 absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* keys,
@@ -664,7 +777,7 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
       !options_.softmax && (options_.mask == AttentionMask::kMultiply ||
                             (options_.mask != AttentionMask::kAdd && options_.fill == 0.0f));
   const ElementOps ops = OpsFor(isa);
-  const Plan plan = MakePlan(batch, seq_len, d, h1, max_width_);
+  const Plan plan = MakePlan(batch, seq_len, d, h1, max_width_, lowp_scratch_bytes_);
   float* const kw = scratch + plan.kw;
   float* const ka = scratch + plan.ka;
   float* const qk = scratch + plan.qk;
@@ -672,6 +785,7 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
   float* const buf[2] = {scratch + plan.buf0, scratch + plan.buf1};
   float* const srow = scratch + plan.srow;
   float* const erow = scratch + plan.erow;
+  void* const lowp = scratch + plan.lowp;
 
   const int64_t shared_count = req.shared_mask ? req.CountActive(req.Mask(0)) : -1;
   if (seq_len == 0 || (shared_count == 0 && inactive_pools_zero)) {
@@ -692,8 +806,7 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
       });
     }
     if (t_lo < t_hi) {
-      GemmF32(t_hi - t_lo, h1, d, keys + t_lo * d, d, 1, GemmBFromPacked(wk_), bias0_.data(), kw,
-              h1, isa);
+      WeightGemm(wk_, t_hi - t_lo, keys + t_lo * d, d, bias0_.data(), false, kw, h1, lowp, isa);
     }
   }
 
@@ -716,7 +829,7 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
     float* cur = buf[0];
     if (rows > 0) {
       // qW_b = q_b @ Wq; rows q_b * k_t (and k_t itself when keys are per candidate).
-      GemmF32(nb, h1, d, q + begin * d, d, 1, GemmBFromPacked(wq_), nullptr, qw, h1, isa);
+      WeightGemm(wq_, nb, q + begin * d, d, nullptr, false, qw, h1, lowp, isa);
       int64_t r = 0;
       for (int64_t i = 0; i < nb; ++i) {
         const float* qb = q + (begin + i) * d;
@@ -729,12 +842,12 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
         });
       }
       if (!req.shared_keys) {
-        GemmF32(rows, h1, d, ka, d, 1, GemmBFromPacked(wk_), bias0_.data(), kw, h1, isa);
+        WeightGemm(wk_, rows, ka, d, bias0_.data(), false, kw, h1, lowp, isa);
       }
 
       // Layer 0: z = ((q*k) @ Wp + qW_b) + KW_t (no q*k term: (0 + qW_b) + KW_t), then act.
       if (has_product_) {
-        GemmF32(rows, h1, d, qk, d, 1, GemmBFromPacked(wp_), nullptr, cur, h1, isa);
+        WeightGemm(wp_, rows, qk, d, nullptr, false, cur, h1, lowp, isa);
       } else {
         std::fill(cur, cur + rows * h1, 0.0f);
       }
@@ -755,9 +868,12 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
       for (int64_t l = 1; l + 1 < layers; ++l) {
         float* next = buf[l % 2];
         const int64_t w = widths_[l];
-        GemmF32(rows, w, width, cur, width, 1, GemmBFromPacked(weights_[l - 1]),
-                biases_[l - 1].data(), next, w, isa);
-        Activate(acts_[l], act_params_[l], ops, next, rows, w, cur, isa);
+        // int8/bf16: relu in the GEMM's epilogue (the same bits as the separate step).
+        const bool fused_relu = acts_[l] == AttentionActivation::kRelu &&
+                                weights_[l - 1].precision != DensePrecision::kFp32;
+        WeightGemm(weights_[l - 1], rows, cur, width, biases_[l - 1].data(), fused_relu, next, w,
+                   lowp, isa);
+        if (!fused_relu) Activate(acts_[l], act_params_[l], ops, next, rows, w, cur, isa);
         cur = next;
         width = w;
       }
@@ -803,6 +919,83 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
     begin += nb;
   }
   return absl::OkStatus();
+}
+
+std::string AttentionPooling::KernelName(Isa isa) const {
+  const int64_t gemm_layers = std::max<int64_t>(num_layers() - 1, 1);
+  std::string name;
+  for (int64_t l = 0; l < gemm_layers; ++l) {
+    absl::StrAppend(&name, l == 0 ? "" : ",", DenseKernelName(precisions_[l], isa));
+  }
+  return name;
+}
+
+void AttentionPooling::RunReference(int64_t batch, const float* q, const float* keys,
+                                    int64_t keys_batch, int64_t seq_len, const float* mask,
+                                    int64_t mask_batch, float* out, Bf16Order order) const {
+  const int64_t d = dim_;
+  const int64_t h1 = widths_[0];
+  const int64_t layers = num_layers();
+  const ElementOps ops = OpsFor(Isa::kScalar);
+  const Request req{
+      d, seq_len, keys, keys_batch == 1, mask, mask == nullptr || mask_batch == 1, options_.mask};
+  const bool plain = options_.mask == AttentionMask::kMultiply && !options_.softmax;
+  const size_t width_max = static_cast<size_t>(std::max(max_width_, h1));
+  std::vector<float> qw(h1), kw(h1), qk(d), x(width_max), y(width_max), tmp(width_max);
+  std::vector<float> s(seq_len), e(seq_len);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* qb = q + b * d;
+    const float* kb = req.Keys(b);
+    const float* m = req.Mask(b);
+    float* o = out + b * d;
+    std::fill(o, o + d, 0.0f);
+    if (seq_len == 0) continue;
+    WeightGemmReference(wq_, qb, nullptr, false, qw.data(), order);
+    for (int64_t t = 0; t < seq_len; ++t) {
+      if (!req.Active(m, t)) {
+        s[t] = options_.mask == AttentionMask::kMultiply ? 0.0f
+               : options_.mask == AttentionMask::kAdd    ? m[t]
+                                                         : options_.fill;
+        continue;
+      }
+      const float* k = kb + t * d;
+      // Layer 0: ((q*k) @ Wp + qW_b) + (k @ Wk + b_0), then its activation.
+      WeightGemmReference(wk_, k, bias0_.data(), false, kw.data(), order);
+      if (has_product_) {
+        ops.mul(qb, k, qk.data(), d);
+        WeightGemmReference(wp_, qk.data(), nullptr, false, x.data(), order);
+      } else {
+        std::fill(x.begin(), x.begin() + h1, 0.0f);
+      }
+      ops.add2(x.data(), qw.data(), kw.data(), h1);
+      Activate(acts_[0], act_params_[0], ops, x.data(), 1, h1, tmp.data(), Isa::kScalar);
+      int64_t width = h1;
+      for (int64_t l = 1; l + 1 < layers; ++l) {
+        const bool fused_relu = acts_[l] == AttentionActivation::kRelu &&
+                                weights_[l - 1].precision != DensePrecision::kFp32;
+        WeightGemmReference(weights_[l - 1], x.data(), biases_[l - 1].data(), fused_relu, y.data(),
+                            order);
+        width = widths_[l];
+        if (!fused_relu) {
+          Activate(acts_[l], act_params_[l], ops, y.data(), 1, width, tmp.data(), Isa::kScalar);
+        }
+        std::swap(x, y);
+      }
+      const float a =
+          layers > 1 ? ops.dot16(x.data(), score_weight_.data(), width) + score_bias_ : x[0];
+      s[t] = plain ? (m == nullptr ? a : a * m[t]) : Combine(options_.mask, a, m, t);
+    }
+    if (plain) {
+      for (int64_t t = 0; t < seq_len; ++t) {
+        if (req.Active(m, t)) ops.axpy(s[t], kb + t * d, o, d);
+      }
+      continue;
+    }
+    if (options_.softmax) SoftmaxRow(s.data(), seq_len, e.data(), Isa::kScalar);
+    for (int64_t t = 0; t < seq_len; ++t) {
+      if (s[t] != 0.0f) ops.axpy(s[t], kb + t * d, o, d);
+    }
+  }
 }
 
 void AttentionPoolingReference(int64_t dim, const std::vector<AttentionLayer>& layers,

@@ -50,6 +50,19 @@
 //           max_t s_t; w_t = e_t / sum_t e_t (sum ascending).
 //   pooled_b = sum over t with w_t != 0, ascending, of fma(w_t, k_t[j], pooled[j]).
 // The default form's w_t = a_t * m_t, as before.
+//
+// Reduced precision (Create's `precisions`, one per layer; default all fp32): a layer at int8 or
+// bf16 runs its GEMMs through gemm_lowp.h instead of GemmF32, with the same split and the same
+// element steps. Layer 0 at precision p runs all three of its GEMMs at p (KW_t = Lowp(k_t, Wk - Wd)
+// + b_0, qW_b = Lowp(q_b, Wq + Wd), Lowp(q_b * k_t, Wp): each weight folded in fp32 first, then
+// quantized per column or rounded to bf16 once at Create); a hidden layer runs Lowp(h, W_i) + b_i
+// (relu fused into the GEMM's epilogue, the same bits). The score layer is a per-row dot
+// product and stays fp32 (its precision must be fp32 when there are >= 2 layers). int8 GEMM rows
+// depend only on their own A row (per-row dynamic scales), so chunk, sharing and thread
+// invariance hold at every precision; ISA invariance holds for int8 (every int8 kernel gives the
+// same bits) and not across bf16 kernels (AVX512-BF16 flushes denormals, AVX2 fma does not, AMX
+// sums in its own order: gemm_lowp.h). AttentionPooling::RunReference is the scalar reference of
+// the whole unit at the planned precisions.
 #ifndef RANKOPT_GRAPH_KERNELS_MATH_ATTENTION_POOLING_H_
 #define RANKOPT_GRAPH_KERNELS_MATH_ATTENTION_POOLING_H_
 
@@ -61,6 +74,7 @@
 #include "absl/status/statusor.h"
 #include "core/cpu_features.h"
 #include "graph/kernels/math/gemm.h"
+#include "graph/kernels/math/gemm_lowp.h"
 
 namespace rankopt {
 
@@ -119,9 +133,21 @@ class AttentionPooling {
   // (slope, dice_*) are checked too.
   static absl::StatusOr<AttentionPooling> Create(int64_t dim, std::vector<AttentionLayer> layers,
                                                  AttentionOptions options);
+  // With a precision per layer (empty: every layer fp32; otherwise layers.size() entries, the
+  // score layer's fp32 when there are >= 2 layers). InvalidArgument names a wrong count, a
+  // reduced score layer or an int8 layer wider than kGemmInt8MaxK.
+  static absl::StatusOr<AttentionPooling> Create(int64_t dim, std::vector<AttentionLayer> layers,
+                                                 AttentionOptions options,
+                                                 std::vector<DensePrecision> precisions);
 
   int64_t dim() const { return dim_; }
   int64_t num_layers() const { return static_cast<int64_t>(widths_.size()); }
+  // The precision layer `layer` runs at (the score layer of >= 2 layers: fp32).
+  DensePrecision precision(int64_t layer) const { return precisions_[layer]; }
+  // The GEMM kernel of each GEMM layer at `isa` on this CPU, comma-joined, e.g.
+  // "int8-avx512vnni,bf16-avx512bf16" (DenseKernelName per layer; the score dot product is not
+  // listed).
+  std::string KernelName(Isa isa = BestIsa()) const;
 
   // Floats of scratch Run needs for this batch and seq_len (any keys/mask sharing).
   int64_t ScratchFloats(int64_t batch, int64_t seq_len) const;
@@ -139,10 +165,34 @@ class AttentionPooling {
                    int64_t seq_len, const float* mask, int64_t mask_batch, float* out,
                    float* scratch, Isa isa = BestIsa()) const;
 
+  // Which bf16 GEMM order RunReference follows (gemm_lowp.h): kFlush is GemmBf16Reference (the
+  // AVX512-BF16 and scalar kernels' bits), kFma is GemmBf16Avx2Reference (the AVX2 kernel's).
+  enum class Bf16Order { kFlush, kFma };
+
+  // The scalar reference of Run at the planned precisions, written one (candidate, position) row
+  // at a time: no blocks, no shared KW, every GEMM a one-row call of the scalar reference
+  // (GemmF32 at Isa::kScalar, GemmInt8Reference, GemmBf16Reference or GemmBf16Avx2Reference),
+  // the element steps at Isa::kScalar. Run gives the same bits at int8 and fp32 on every ISA,
+  // and at bf16 where the kernel follows `order` (no denormal products or sums). Arguments as
+  // Run's; REQUIRES: the same checks pass.
+  void RunReference(int64_t batch, const float* q, const float* keys, int64_t keys_batch,
+                    int64_t seq_len, const float* mask, int64_t mask_batch, float* out,
+                    Bf16Order order = Bf16Order::kFlush) const;
+
   // Per-activation parameters of one layer, expanded to its width (kPRelu: slope; kDice: scale,
   // shift, alpha).
   struct ActParams {
     std::vector<float> slope, scale, shift, alpha;
+  };
+
+  // One GEMM weight [k, n], packed once for its precision's kernel.
+  struct Weight {
+    DensePrecision precision = DensePrecision::kFp32;
+    int64_t k = 0;
+    int64_t n = 0;
+    PackedB f32;
+    PackedBInt8 int8;
+    PackedBBf16 bf16;
   };
 
  private:
@@ -151,11 +201,13 @@ class AttentionPooling {
   int64_t dim_ = 0;
   std::vector<int64_t> widths_;             // out of each layer; widths_.back() == 1.
   std::vector<AttentionActivation> acts_;   // act of each layer.
-  PackedB wq_;                              // Wq + Wd  [d, h1]
-  PackedB wk_;                              // Wk - Wd  [d, h1]
-  PackedB wp_;                              // Wp       [d, h1]
+  std::vector<DensePrecision> precisions_;  // per layer
+  Weight wq_;                               // Wq + Wd  [d, h1]
+  Weight wk_;                               // Wk - Wd  [d, h1]
+  Weight wp_;                               // Wp       [d, h1]
   std::vector<float> bias0_;                // [h1]
-  std::vector<PackedB> weights_;            // hidden layers 1..n-2
+  std::vector<Weight> weights_;             // hidden layers 1..n-2
+  int64_t lowp_scratch_bytes_ = 0;          // the largest GemmInt8/Bf16ScratchBytes
   std::vector<std::vector<float>> biases_;  // hidden layers 1..n-2
   std::vector<float> score_weight_;         // layer n-1 (n > 1): [h_last]
   float score_bias_ = 0.0f;

@@ -3,7 +3,9 @@
 // Attributes: "activations" (one per hidden layer: none, relu, sigmoid, prelu, dice, swish),
 // optional "terms" (the first layer's input: q, k, q-k, k-q, q*k; default [q, k, q-k, q*k]),
 // "mask_mode" (mul, add, where, where_not; default mul), "fill" (where's fill score), "softmax"
-// (0/1). After the last bias come the activation parameters in layer order: prelu its slope
+// (0/1), optional "precisions" (one per layer: fp32, bf16, int8; the score layer fp32; set by the
+// accuracy gate, serving/dense_precision.h). After the last bias come the activation parameters in
+// layer order: prelu its slope
 // ([h] or one value), dice its scale, shift and alpha ([h] each). The mask is float32, or bool
 // for where / where_not.
 #include <memory>
@@ -11,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "graph/kernels/math/attention_pooling.h"
 #include "graph/kernels/math/fused_kernels.h"
 #include "graph/kernels/math/kernel_util.h"
@@ -79,6 +82,10 @@ class AttentionPoolingKernel : public OpKernel {
     }
     return attention_.Run(batch, q.data_as<float>(), keys.data_as<float>(), keys.dims[0], seq_len,
                           mask, mask_batch, out.data_as<float>(), work);
+  }
+
+  std::string KernelName() const override {
+    return absl::StrCat("attention[", attention_.KernelName(), "]");
   }
 
  private:
@@ -220,10 +227,22 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeAttentionPooling(const KernelBuild
     }
     layers.push_back(std::move(layer));
   }
+  std::vector<DensePrecision> precisions;
+  if (const auto* names = node.attrs.Get<std::vector<std::string>>("precisions")) {
+    if (static_cast<int>(names->size()) != num_layers) {
+      return NodeError(node, "attribute `precisions` has ", names->size(), " entries, expected ",
+                       num_layers, " (one per layer)");
+    }
+    for (const std::string& name : *names) {
+      absl::StatusOr<DensePrecision> p = ParseDensePrecision(name);
+      if (!p.ok()) return NodeError(node, "attribute `precisions`: ", p.status().message());
+      precisions.push_back(*p);
+    }
+  }
   const bool accepts_bool_mask =
       options.mask == AttentionMask::kSelect || options.mask == AttentionMask::kSelectNot;
   absl::StatusOr<AttentionPooling> attention =
-      AttentionPooling::Create(dim, std::move(layers), std::move(options));
+      AttentionPooling::Create(dim, std::move(layers), std::move(options), std::move(precisions));
   if (!attention.ok()) return NodeError(node, attention.status().message());
   return std::unique_ptr<OpKernel>(
       std::make_unique<AttentionPoolingKernel>(*std::move(attention), accepts_bool_mask));

@@ -334,6 +334,98 @@ __attribute__((target("avx512f,avx512bw"))) float QuantizeRowU8Avx512(const floa
   return amax / 127.0f;
 }
 
+// QuantizeRowU8Avx512's codes written straight into the kernel's interleaved layout: group g
+// (codes 4g .. 4g+3) at out + g * stride, for g < k4 / 4 (codes past K are 0). The same
+// operations per element (so the same codes and scale); full chunks go without masks, the codes
+// leave by a register vpmovdb and dword stores (no separate interleaving pass).
+__attribute__((target("avx512f,avx512bw"))) float QuantizeRowU8InterleavedAvx512(
+    const float* a, int64_t k, int64_t k4, uint8_t* out, int64_t stride) {
+  __m512 vmax0 = _mm512_setzero_ps(), vmax1 = _mm512_setzero_ps();
+  int64_t kk = 0;
+  for (; kk + 32 <= k; kk += 32) {
+    vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(a + kk)), vmax0);
+    vmax1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(a + kk + 16)), vmax1);
+  }
+  for (; kk < k; kk += 16) {
+    vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), a + kk)), vmax0);
+  }
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(vmax0, vmax1));
+  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  const __m512 vinv = _mm512_set1_ps(inv);
+  const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512i offset = _mm512_set1_epi32(128);
+  for (int64_t c = 0; c < k4; c += 16) {
+    const __mmask16 mask = MaskFor(k - c);
+    __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, a + c), vinv);
+    x = _mm512_max_ps(x, lo);  // x > -127 ? x : -127
+    x = _mm512_min_ps(x, hi);  // x < 127 ? x : 127
+    const __m128i q =
+        _mm512_cvtepi32_epi8(_mm512_maskz_add_epi32(mask, _mm512_cvtps_epi32(x), offset));
+    uint8_t* o = out + (c / 4) * stride;
+    const int64_t groups = std::min<int64_t>(4, (k4 - c) / 4);
+    const int32_t w0 = _mm_cvtsi128_si32(q), w1 = _mm_extract_epi32(q, 1),
+                  w2 = _mm_extract_epi32(q, 2), w3 = _mm_extract_epi32(q, 3);
+    std::memcpy(o, &w0, 4);
+    if (groups > 1) std::memcpy(o + stride, &w1, 4);
+    if (groups > 2) std::memcpy(o + 2 * stride, &w2, 4);
+    if (groups > 3) std::memcpy(o + 3 * stride, &w3, 4);
+  }
+  return amax / 127.0f;
+}
+
+// QuantizeRowU8InterleavedAvx512 for four rows at once (rows r .. r+3 of the interleaved block:
+// `out` points at row r's first word). The same codes and scales; the four rows' codes of a chunk
+// are packed together (vpackusdw / vpackuswb keep 0..255 exactly and interleave the rows by
+// 128-bit lane, so lane L holds group L's four words of the four rows: one 16-byte store).
+__attribute__((target("avx512f,avx512bw"))) void QuantizeRows4U8InterleavedAvx512(
+    const float* a, int64_t lda, int64_t k, int64_t k4, uint8_t* out, int64_t stride, float* sa) {
+  __m512 vinv[4];
+  for (int r = 0; r < 4; ++r) {
+    const float* row = a + r * lda;
+    __m512 vmax0 = _mm512_setzero_ps(), vmax1 = _mm512_setzero_ps();
+    int64_t kk = 0;
+    for (; kk + 32 <= k; kk += 32) {
+      vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(row + kk)), vmax0);
+      vmax1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(row + kk + 16)), vmax1);
+    }
+    for (; kk < k; kk += 16) {
+      vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), row + kk)), vmax0);
+    }
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(vmax0, vmax1));
+    vinv[r] = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    sa[r] = amax / 127.0f;
+  }
+  const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512i offset = _mm512_set1_epi32(128);
+  for (int64_t c = 0; c < k4; c += 16) {
+    const __mmask16 mask = MaskFor(k - c);
+    __m512i q[4];
+    for (int r = 0; r < 4; ++r) {
+      __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, a + r * lda + c), vinv[r]);
+      x = _mm512_max_ps(x, lo);
+      x = _mm512_min_ps(x, hi);
+      q[r] = _mm512_maskz_add_epi32(mask, _mm512_cvtps_epi32(x), offset);
+    }
+    const __m512i packed =
+        _mm512_packus_epi16(_mm512_packus_epi32(q[0], q[1]), _mm512_packus_epi32(q[2], q[3]));
+    uint8_t* o = out + (c / 4) * stride;
+    const int64_t groups = std::min<int64_t>(4, (k4 - c) / 4);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm512_castsi512_si128(packed));
+    if (groups > 1) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + stride),
+                       _mm512_extracti32x4_epi32(packed, 1));
+    }
+    if (groups > 2) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * stride),
+                       _mm512_extracti32x4_epi32(packed, 2));
+    }
+    if (groups > 3) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 3 * stride),
+                       _mm512_extracti32x4_epi32(packed, 3));
+    }
+  }
+}
+
 // acc += u8 `a` . s8 `b` per int32 lane (_mm512_dpbusd_epi32). In asm because GCC 12 allocates
 // the intrinsic's accumulators badly (copies and a stack store per instruction: int8 ran at
 // 1.4x fp32 instead of about 2x).
@@ -405,18 +497,19 @@ void GemmInt8Avx512(int64_t m, const float* a, int64_t lda, const PackedBInt8& b
   const int64_t panel_bytes = b.kp * kPanel;
   for (int64_t i0 = 0; i0 < m; i0 += kRowBlock) {
     const int64_t rows = std::min(kRowBlock, m - i0);
-    for (int64_t r = 0; r < rows; ++r) {
-      sa[r] = QuantizeRowU8Avx512(a + (i0 + r) * lda, b.k, b.k4, qa + r * b.kp);
-    }
     for (int64_t r0 = 0; r0 < rows; r0 += kMr) {
       const int mr = static_cast<int>(std::min<int64_t>(kMr, rows - r0));
-      // The mr rows interleaved by group (one base register and constant offsets in the
-      // kernel), in the half of the code area the u8 rows leave free.
-      uint8_t* il = qa + kRowBlock * b.kp;
-      for (int64_t g = 0; g < groups; ++g) {
-        for (int r = 0; r < mr; ++r) {
-          std::memcpy(il + (g * mr + r) * 4, qa + (r0 + r) * b.kp + g * 4, 4);
-        }
+      // The mr rows quantized straight into their layout interleaved by group (one base
+      // register and constant offsets in the kernel).
+      uint8_t* il = qa;
+      int r = 0;
+      for (; r + 4 <= mr; r += 4) {
+        QuantizeRows4U8InterleavedAvx512(a + (i0 + r0 + r) * lda, lda, b.k, b.k4, il + r * 4,
+                                         mr * 4, sa + r0 + r);
+      }
+      for (; r < mr; ++r) {
+        sa[r0 + r] =
+            QuantizeRowU8InterleavedAvx512(a + (i0 + r0 + r) * lda, b.k, b.k4, il + r * 4, mr * 4);
       }
       for (int64_t p = 0; p < panels; p += 2) {
         const int64_t j0 = p * kPanel;
