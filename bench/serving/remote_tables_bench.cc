@@ -16,6 +16,8 @@
 // slower than --timeout-ms fails its request), over the timed requests. Then the floor: the 10%
 // cell's misses per request as one bare pipelined GET batch per node, no scoring.
 // bench/serving/remote_tables_bench.sh starts a cluster on loopback, runs this, and stops it.
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -71,10 +73,19 @@ struct Cell {
   std::string name;
   double p50_ms = 0, p99_ms = 0, throughput = 0;
   double trips_per_request = 0, hit_rate = -1, defaulted = 0;
-  double fetch_ms = 0;            // mean RemoteTables::Fetch time per request
+  double fetch_ms = 0;  // mean RemoteTables::Fetch time per request
+  double cpu_ms = 0;    // p50 of the scoring thread's CPU time per request (no waiting counted)
   double misses_per_request = 0;  // rows fetched from the cluster per request
   int64_t failed = 0;             // Score calls that failed (timeouts on a loaded machine)
 };
+
+// The calling thread's CPU time (user + system), ms: what the client and the scoring cost
+// without the waits for Redis, which on a loaded machine dominate the wall-clock times.
+double ThreadCpuMs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
 
 absl::StatusOr<Cell> RunCell(const std::string& path, const Population& population,
                              const Args& args, const ModelOptions& options,
@@ -83,6 +94,7 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<const Model> model = *loaded;
   std::vector<std::vector<double>> latencies(args.threads);
+  std::vector<std::vector<double>> cpu(args.threads);
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
   std::atomic<int64_t> failed{0};
@@ -101,13 +113,16 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
       ready.fetch_add(1);
       while (!go.load()) std::this_thread::yield();
       latencies[t].reserve(args.requests);
+      cpu[t].reserve(args.requests);
       for (int i = 0; i < args.requests; ++i) {
         population.Fill(stream.Next(&items), items, &request);
+        const double cpu_start = ThreadCpuMs();
         const auto s = std::chrono::steady_clock::now();
         if (!model->ScoreInto(request, {}, &scores).ok()) failed.fetch_add(1);
         latencies[t].push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s)
                 .count());
+        cpu[t].push_back(ThreadCpuMs() - cpu_start);
       }
       ends[t] = std::chrono::steady_clock::now();
     });
@@ -128,6 +143,10 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
       std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) - start).count();
   cell.p50_ms = all[all.size() / 2];
   cell.p99_ms = all[all.size() * 99 / 100];
+  std::vector<double> all_cpu;
+  for (const auto& c : cpu) all_cpu.insert(all_cpu.end(), c.begin(), c.end());
+  std::sort(all_cpu.begin(), all_cpu.end());
+  cell.cpu_ms = all_cpu[all_cpu.size() / 2];
   if (model->stats().has_remote_tables()) {
     const double n = static_cast<double>(all.size());
     cell.trips_per_request = static_cast<double>(after.round_trips - before.round_trips) / n;
@@ -151,6 +170,7 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
 // `rounds` batches.
 struct Floor {
   double cluster_p50_ms = 0;
+  double cpu_p50_ms = 0;  // the calling thread's CPU time per batch
 };
 absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDesc& table, int keys,
                                    int rounds, int timeout_ms) {
@@ -174,11 +194,14 @@ absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDe
   }
   std::vector<RedisReply> replies;
   std::vector<double> ms;
+  std::vector<double> cpu_ms;
   for (int r = 0; r < rounds; ++r) {
+    const double c0 = ThreadCpuMs();
     const auto s = std::chrono::steady_clock::now();
     cluster->Execute(commands, &replies);
     ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+    cpu_ms.push_back(ThreadCpuMs() - c0);
     for (const RedisReply& reply : replies) {
       if (reply.kind != RedisReply::Kind::kString || !reply.in_place) {
         return absl::InternalError(absl::StrCat("floor: GET failed: ", reply.str));
@@ -186,7 +209,8 @@ absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDe
     }
   }
   std::sort(ms.begin(), ms.end());
-  return Floor{ms[ms.size() / 2]};
+  std::sort(cpu_ms.begin(), cpu_ms.end());
+  return Floor{ms[ms.size() / 2], cpu_ms[cpu_ms.size() / 2]};
 }
 
 int Run(const Args& args) {
@@ -267,13 +291,16 @@ int Run(const Args& args) {
       }
       cells.push_back(*cell);
     }
-    std::printf("%-22s %9s %9s %10s %9s %10s %9s %10s %9s %7s\n", "cell", "p50 ms", "p99 ms",
-                "req/s", "p50/local", "trips/req", "hit rate", "miss/req", "fetch ms", "failed");
+    std::printf("%-22s %9s %9s %10s %9s %10s %9s %10s %9s %7s %8s %9s\n", "cell", "p50 ms",
+                "p99 ms", "req/s", "p50/local", "trips/req", "hit rate", "miss/req", "fetch ms",
+                "failed", "cpu ms", "cpu/local");
     for (const Cell& c : cells) {
-      std::printf("%-22s %9.3f %9.3f %10.1f %9.2f %10.2f %9s %10.1f %9.3f %7lld\n", c.name.c_str(),
-                  c.p50_ms, c.p99_ms, c.throughput, c.p50_ms / cells[0].p50_ms, c.trips_per_request,
+      std::printf("%-22s %9.3f %9.3f %10.1f %9.2f %10.2f %9s %10.1f %9.3f %7lld %8.3f %9.2f\n",
+                  c.name.c_str(), c.p50_ms, c.p99_ms, c.throughput, c.p50_ms / cells[0].p50_ms,
+                  c.trips_per_request,
                   c.hit_rate < 0 ? "-" : absl::StrFormat("%.3f", c.hit_rate).c_str(),
-                  c.misses_per_request, c.fetch_ms, static_cast<long long>(c.failed));
+                  c.misses_per_request, c.fetch_ms, static_cast<long long>(c.failed), c.cpu_ms,
+                  c.cpu_ms / cells[0].cpu_ms);
     }
     // The floor: the 10% cell's misses per request as bare pipelined GETs, no scoring.
     const int floor_keys = std::max(1, static_cast<int>(cells[3].misses_per_request + 0.5));
@@ -282,8 +309,9 @@ int Run(const Args& args) {
     if (floor.ok()) {
       std::printf(
           "floor: %d GETs (the 10%% cell's misses/request) in one pipelined batch per "
-          "node, no scoring: p50 %.3f ms = %.2fx local p50\n",
-          floor_keys, floor->cluster_p50_ms, floor->cluster_p50_ms / cells[0].p50_ms);
+          "node, no scoring: p50 %.3f ms = %.2fx local p50; cpu p50 %.3f ms = %.2fx local cpu\n",
+          floor_keys, floor->cluster_p50_ms, floor->cluster_p50_ms / cells[0].p50_ms,
+          floor->cpu_p50_ms, floor->cpu_p50_ms / cells[0].cpu_ms);
     } else {
       std::printf("floor: %s\n", floor.status().ToString().c_str());
     }
