@@ -13,8 +13,10 @@
 // requests per thread untimed (the cache fills), then --requests timed. Reported per cell: p50/p99
 // of Score, requests/s, the p50 ratio to local tables, network round trips per request, the row
 // cache's hit rate, rows fetched per request, the mean fetch time, and failed calls (a fetch
-// slower than --timeout-ms fails its request), over the timed requests. Then the floor: the 10%
-// cell's misses per request as one bare pipelined GET batch per node, no scoring.
+// slower than --timeout-ms fails its request), and the p50 of the scoring thread's CPU time per
+// request (with --threads 1 and ModelOptions::threads 1, the client's and the scoring's work
+// without the waits for Redis), over the timed requests. Then the floor: the 10% cell's misses
+// per request as one bare pipelined GET batch per node, no scoring (wall-clock and CPU p50).
 // bench/serving/remote_tables_bench.sh starts a cluster on loopback, runs this, and stops it.
 #include <time.h>
 
