@@ -248,13 +248,6 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
     return absl::Status(opened.status().code(), absl::StrCat(path, ": ", opened.status().message()));
   }
   const std::shared_ptr<const RemoteTables> remote_tables = *std::move(opened);
-  if (remote_tables != nullptr &&
-      (options.item_cache.capacity_bytes > 0 || options.user_cache.capacity_bytes > 0)) {
-    return absl::UnimplementedError(absl::StrCat(
-        path, ": the package has remote tables, which do not combine with the user or item "
-              "result caches yet; turn ModelOptions::user_cache / item_cache off (the remote "
-              "row cache, RemoteTableOptions::cache_bytes, keeps hot rows local)"));
-  }
   scorer_options.remote_tables = remote_tables;
   absl::StatusOr<std::unique_ptr<Scorer>> scorer =
       Scorer::Create(&package.graph, *std::move(config), std::move(scorer_options));

@@ -7,10 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "cache/sharded_cache.h"
 #include "graph/exec/execution_plan.h"
+#include "graph/split/boundary.h"
 #include "graph/split/split_item_graph.h"
 #include "graph/split/split_request_graph.h"
 #include "rankopt/request_json.h"
 #include "rankopt/status_macros.h"
+#include "serving/remote/remote_tables.h"
 
 namespace rankopt {
 
@@ -110,6 +112,12 @@ struct ItemCache {
 
 namespace {
 
+// The feeds in the plan's input order: the request's, or with remote tables the request's and
+// the fetched rows (SplitRunner::PrepareFeeds).
+const std::vector<NamedTensorView>& ModelFeeds(const ScoreContext& context) {
+  return context.remote_fed ? context.remote_feeds : context.feeds.views;
+}
+
 int FindInput(const std::vector<ExecutionPlan::Input>& inputs, const std::string& name) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].name == name) return static_cast<int>(i);
@@ -161,7 +169,13 @@ absl::StatusOr<std::unique_ptr<SplitRunner>> SplitRunner::Create(
     const std::vector<std::string>& warmup_requests, FeedFunction feed, ModelStats* stats) {
   std::unique_ptr<SplitRunner> runner(
       new SplitRunner(scorer, graph, outputs, options, std::move(identity), stats));
-  const std::vector<RequestLevelInput>& request_inputs = scorer->request_inputs();
+  // Remote tables' rows and ids are request-wide: never item-level, never keyed on.
+  std::vector<RequestLevelInput> request_inputs = scorer->request_inputs();
+  std::vector<std::string> remote_inputs;
+  if (scorer->options().remote_tables != nullptr) {
+    remote_inputs = scorer->options().remote_tables->InputNames();
+    for (const std::string& name : remote_inputs) request_inputs.push_back({name, {}});
+  }
   std::optional<Graph> cross;  // the item cache's cross part
   std::vector<std::string> item_feeds;
   if (options.item_cache.capacity_bytes > 0) {
@@ -178,8 +192,15 @@ absl::StatusOr<std::unique_ptr<SplitRunner>> SplitRunner::Create(
     }
   }
   if (options.user_cache.capacity_bytes > 0) {
-    RANKOPT_RETURN_IF_ERROR(
-        runner->SetUpUserCache(cross.has_value() ? *cross : *graph, request_inputs, item_feeds));
+    const Graph& user_graph = cross.has_value() ? *cross : *graph;
+    std::vector<RequestLevelInput> user_inputs;
+    for (const RequestLevelInput& in : request_inputs) {
+      if (std::find(remote_inputs.begin(), remote_inputs.end(), in.name) == remote_inputs.end() ||
+          graph_split::CheckRequestInputs(user_graph, {in}, "").ok()) {
+        user_inputs.push_back(in);
+      }
+    }
+    RANKOPT_RETURN_IF_ERROR(runner->SetUpUserCache(user_graph, user_inputs, item_feeds));
     if (runner->user_cache_ != nullptr) {
       std::vector<std::string> hot = options.user_cache.prefill_requests;
       if (options.user_cache.prefill_from_warmup_requests) {
@@ -191,7 +212,42 @@ absl::StatusOr<std::unique_ptr<SplitRunner>> SplitRunner::Create(
   return runner;
 }
 
+absl::Status SplitRunner::PrepareFeeds(ScoreContext* context) const {
+  context->cache_results = true;
+  context->remote_fed = false;
+  const RemoteTables* remote = scorer_->options().remote_tables.get();
+  if (remote == nullptr) return absl::OkStatus();
+  if (context->remote == nullptr) context->remote = std::make_shared<RemoteFetchScratch>();
+  RANKOPT_RETURN_IF_ERROR(remote->Fetch(context->feeds.views, context->remote.get()));
+  context->cache_results = context->remote->defaulted_rows == 0;
+  const std::vector<ExecutionPlan::Input>& inputs = plan_->inputs();
+  const std::vector<NamedTensorView>& fed = context->remote->feeds;
+  context->remote_feeds.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const NamedTensorView* found = nullptr;
+    for (const NamedTensorView& f : fed) {
+      if (f.name == inputs[i].name) found = &f;
+    }
+    if (found == nullptr) {
+      return absl::InternalError(absl::StrCat("remote tables: graph input '", inputs[i].name,
+                                              "' was neither fed nor fetched"));
+    }
+    context->remote_feeds[i] = *found;
+  }
+  context->remote_fed = true;
+  return absl::OkStatus();
+}
+
+bool SplitRunner::ReadsRemoteRows(const ExecutionPlan& part) const {
+  if (scorer_->options().remote_tables == nullptr) return false;
+  for (const std::string& name : scorer_->options().remote_tables->InputNames()) {
+    if (FindInput(part.inputs(), name) >= 0) return true;
+  }
+  return false;
+}
+
 absl::Status SplitRunner::Run(ScoreContext* context, int64_t candidates) const {
+  RANKOPT_RETURN_IF_ERROR(PrepareFeeds(context));
   if (item_cache_ != nullptr) {
     RANKOPT_RETURN_IF_ERROR(RunItemPart(context, candidates));
     if (user_cache_ != nullptr) return RunCached(context);
@@ -210,7 +266,7 @@ absl::Status SplitRunner::Run(ScoreContext* context, int64_t candidates) const {
 
 const TensorView& SplitRunner::FeedView(const ScoreContext& context, size_t index) const {
   const size_t model_feeds = plan_->inputs().size();
-  return index < model_feeds ? context.feeds.views[index].view
+  return index < model_feeds ? ModelFeeds(context)[index].view
                              : context.item_boundary[index - model_feeds];
 }
 
@@ -218,10 +274,10 @@ absl::StatusOr<CacheKey> SplitRunner::UserKey(ScoreContext* context) const {
   std::string& bytes = context->key_bytes;
   bytes.clear();
   for (const UserCache::KeyInput& in : user_cache_->key_inputs) {
-    const TensorView& v = context->feeds.views[in.feed].view;
+    const TensorView& v = ModelFeeds(*context)[in.feed].view;
     if (v.rank() < 1 || v.dims[0] < 1) {
       return absl::InternalError(absl::StrCat("user cache: graph input '",
-                                              context->feeds.views[in.feed].name,
+                                              ModelFeeds(*context)[in.feed].name,
                                               "' has no row to key on"));
     }
     const size_t row_bytes = v.ByteSize() / static_cast<size_t>(v.dims[0]);
@@ -237,7 +293,7 @@ absl::StatusOr<CacheKey> SplitRunner::UserKey(ScoreContext* context) const {
     for (int64_t c : in.columns) {
       if (c < 0 || c >= width) {
         return absl::InternalError(absl::StrCat("user cache: column ", c, " of graph input '",
-                                                context->feeds.views[in.feed].name,
+                                                ModelFeeds(*context)[in.feed].name,
                                                 "' is out of range for its ", width, " columns"));
       }
       bytes.append(row + static_cast<size_t>(c) * esize, esize);
@@ -253,7 +309,7 @@ absl::StatusOr<std::shared_ptr<const BoundaryValue>> SplitRunner::RunUserPart(
   context->user_feeds.resize(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     NamedTensorView& feed = context->user_feeds[i];
-    const NamedTensorView& source = context->feeds.views[uc.user_feed[i]];
+    const NamedTensorView& source = ModelFeeds(*context)[uc.user_feed[i]];
     if (feed.name != source.name) feed.name = source.name;
     feed.view = source.view;
     // The user part reads row 0 only (through _RankoptRequestRow): feed that row.
@@ -283,7 +339,7 @@ absl::Status SplitRunner::RunCached(ScoreContext* context) const {
       std::static_pointer_cast<const BoundaryValue>(std::move(cached));
   if (value == nullptr) {
     RANKOPT_ASSIGN_OR_RETURN(value, RunUserPart(context));
-    uc.cache->Insert(key, value);
+    if (context->cache_results) uc.cache->Insert(key, value);
   }
   const absl::Span<const TensorView> boundary = value->views();
   const std::vector<ExecutionPlan::Input>& inputs = uc.candidate_plan->inputs();
@@ -318,6 +374,7 @@ absl::Status SplitRunner::SetUpUserCache(const Graph& graph,
   if (uc.candidate_plan->outputs() != plan_->outputs()) {
     return absl::InternalError("user cache: the candidate part's outputs differ from the model's");
   }
+  if (ReadsRemoteRows(*uc.user_plan)) return absl::OkStatus();  // keyed on ids only: stays off
   const std::vector<ExecutionPlan::Input>& feeds = plan_->inputs();
   auto feed_index = [&](const std::string& name) -> absl::StatusOr<size_t> {
     const int i = FindInput(feeds, name);
@@ -346,6 +403,13 @@ absl::Status SplitRunner::SetUpUserCache(const Graph& graph,
   runner_options.threads = options_.threads;
   runner_options.chunk_rows = options_.chunk_rows;
   runner_options.request_level_inputs = scorer_->feed_options().one_row_inputs;
+  if (scorer_->options().remote_tables != nullptr) {
+    for (const std::string& name : scorer_->options().remote_tables->InputNames()) {
+      if (FindInput(uc.candidate_plan->inputs(), name) >= 0) {
+        runner_options.request_level_inputs.push_back(name);  // whole to every chunk
+      }
+    }
+  }
   for (const ExecutionPlan::Input& in : uc.candidate_plan->inputs()) {
     UserCache::CandidateFeed source;
     for (size_t b = 0; b < split.boundary.size(); ++b) {
@@ -376,6 +440,8 @@ absl::Status SplitRunner::PrefillUserCache(const std::vector<std::string>& reque
     absl::Status status = parser.Parse(requests[i], &request);
     if (status.ok() && request.candidates.empty()) continue;  // nothing to key on
     if (status.ok()) status = feed(request, &context);
+    if (status.ok()) status = PrepareFeeds(&context);
+    if (status.ok() && !context.cache_results) continue;  // a defaulted row: nothing to cache
     absl::StatusOr<CacheKey> key = status.ok() ? UserKey(&context) : status;
     if (key.ok()) {
       status = user_cache_->cache
@@ -406,6 +472,7 @@ absl::Status SplitRunner::SetUpItemCache(const std::vector<RequestLevelInput>& r
   PlanOptions item_options;
   item_options.memory_cap_bytes = options_.max_request_bytes;
   RANKOPT_ASSIGN_OR_RETURN(ic.item_plan, ExecutionPlan::Create(split.item, item_options));
+  if (ReadsRemoteRows(*ic.item_plan)) return absl::OkStatus();  // not row-wise: stays off
   if (ic.item_plan->outputs().size() != split.boundary.size()) {
     return absl::InternalError("item cache: the item part's outputs are not the boundary");
   }
@@ -478,17 +545,17 @@ absl::Status SplitRunner::RunItemPart(ScoreContext* context, int64_t candidates)
   std::string& bytes = context->key_bytes;
   context->item_keys.resize(n);
   for (const UserCache::KeyInput& in : ic.key_inputs) {
-    const TensorView& v = context->feeds.views[in.feed].view;
+    const TensorView& v = ModelFeeds(*context)[in.feed].view;
     if (v.rank() < 1 || v.dims[0] != candidates) {
       return absl::InternalError(
-          absl::StrCat("item cache: graph input '", context->feeds.views[in.feed].name, "' has ",
+          absl::StrCat("item cache: graph input '", ModelFeeds(*context)[in.feed].name, "' has ",
                        v.rank() < 1 ? 0 : v.dims[0], " rows for ", candidates, " candidates"));
     }
     const int64_t width = v.rank() == 2 ? v.dims[1] : 0;
     for (int64_t c : in.columns) {
       if (c < 0 || c >= width) {
         return absl::InternalError(absl::StrCat("item cache: column ", c, " of graph input '",
-                                                context->feeds.views[in.feed].name,
+                                                ModelFeeds(*context)[in.feed].name,
                                                 "' is out of range for its ", width, " columns"));
       }
     }
@@ -496,7 +563,7 @@ absl::Status SplitRunner::RunItemPart(ScoreContext* context, int64_t candidates)
   for (size_t r = 0; r < n; ++r) {
     bytes.clear();
     for (const UserCache::KeyInput& in : ic.key_inputs) {
-      const TensorView& v = context->feeds.views[in.feed].view;
+      const TensorView& v = ModelFeeds(*context)[in.feed].view;
       const size_t row_bytes = v.ByteSize() / n;
       const char* row = static_cast<const char*>(v.data) + r * row_bytes;
       const size_t esize = DTypeSize(v.dtype);
@@ -532,7 +599,7 @@ absl::Status SplitRunner::RunItemPart(ScoreContext* context, int64_t candidates)
     context->item_feeds.resize(inputs.size());
     context->item_feed_buffers.resize(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
-      const NamedTensorView& source = context->feeds.views[ic.item_feed[i]];
+      const NamedTensorView& source = ModelFeeds(*context)[ic.item_feed[i]];
       if (source.view.rank() < 1 || source.view.dims[0] != candidates) {
         return absl::InternalError(absl::StrCat("item cache: graph input '", source.name,
                                                 "' does not have one row per candidate"));
@@ -578,7 +645,7 @@ absl::Status SplitRunner::RunItemPart(ScoreContext* context, int64_t candidates)
           }
           return absl::OkStatus();
         }));
-    for (size_t j = 0; j < missed; ++j) {
+    for (size_t j = 0; j < missed && context->cache_results; ++j) {
       ic.cache->Insert(context->item_keys[static_cast<size_t>(context->item_missed[j])],
                        context->item_fresh[j]);
     }
@@ -634,7 +701,8 @@ absl::Status SplitRunner::PrefillItemCache(const std::vector<std::string>& reque
     absl::Status status = parser.Parse(requests[i], &request);
     if (status.ok() && request.candidates.empty()) continue;  // nothing to cache
     if (status.ok()) status = feed(request, &context);
-    if (status.ok()) {
+    if (status.ok()) status = PrepareFeeds(&context);
+    if (status.ok() && context.cache_results) {
       status = RunItemPart(&context, static_cast<int64_t>(request.candidates.size()));
     }
     if (!status.ok()) {

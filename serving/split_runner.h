@@ -1,7 +1,10 @@
 // The cached split execution of a Model: the user-side cache (the request-level part of an O2
 // graph computed once per distinct user, graph/split/split_request_graph.h) and the item cache
 // (the item-level part computed once per distinct item row, graph/split/split_item_graph.h).
-// Scores are bitwise equal to the Scorer's whole-graph run.
+// Scores are bitwise equal to the Scorer's whole-graph run. With remote tables, the rows are
+// fetched once per request and fed whole to every part; the split treats them as request-wide
+// inputs, so no cached part reads a remote row (a cached value never depends on one), and a request
+// with a defaulted row inserts nothing.
 #ifndef RANKOPT_SERVING_SPLIT_RUNNER_H_
 #define RANKOPT_SERVING_SPLIT_RUNNER_H_
 
@@ -22,6 +25,8 @@
 #include "serving/scorer.h"
 
 namespace rankopt {
+
+struct RemoteFetchScratch;  // serving/remote/remote_tables.h
 
 // What one Model::Score call works in: the scorer's context plus the caches' scratch, reused
 // across calls so a warm context allocates nothing. Not thread-safe: one per concurrent call.
@@ -45,6 +50,14 @@ struct ScoreContext : ScorerContext {
   std::vector<std::vector<char>> item_boundary_buffers;
   std::vector<TensorView> item_boundary;
   std::vector<NamedTensorView> cross_feeds;
+  // Remote tables (a package whose tables live in a Redis Cluster): the request's rows fetched
+  // into `remote`, and the feeds in the plan's input order (the request's and the remote ones);
+  // `cache_results` false when a row was the default row (failure policy kDefaultRow), so that
+  // nothing computed for this request is cached.
+  std::shared_ptr<RemoteFetchScratch> remote;
+  std::vector<NamedTensorView> remote_feeds;
+  bool remote_fed = false;
+  bool cache_results = true;
 };
 
 class BoundaryValue;
@@ -82,6 +95,12 @@ class SplitRunner {
   SplitRunner(const Scorer* scorer, const Graph* graph, std::vector<std::string> outputs,
               const ModelOptions& options, std::string identity, ModelStats* stats);
 
+  // Before any part runs: with remote tables, fetches the request's rows and lays out
+  // context->remote_feeds; sets context->cache_results.
+  absl::Status PrepareFeeds(ScoreContext* context) const;
+  // Whether a user or item part reads remote rows or ids (the split keeps them out of both; a
+  // part that did would stay uncached, defensively).
+  bool ReadsRemoteRows(const ExecutionPlan& part) const;
   // The user cache's key of the request in context->feeds.
   absl::StatusOr<CacheKey> UserKey(ScoreContext* context) const;
   // Runs the user part on row 0 of context->feeds.

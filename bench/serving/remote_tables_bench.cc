@@ -13,9 +13,13 @@
 // requests per thread untimed (the cache fills), then --requests timed. Reported per cell: p50/p99
 // of Score, requests/s, the p50 ratio to local tables, network round trips per request, the row
 // cache's hit rate, rows fetched per request, the mean fetch time, and failed calls (a fetch
-// slower than --timeout-ms fails its request), over the timed requests. Then the floor: the 10%
-// cell's misses per request as one bare pipelined GET batch per node, no scoring. bench/serving/remote_tables_bench.sh starts a
-// cluster on loopback, runs this, and stops it.
+// slower than --timeout-ms fails its request), and the p50 of the scoring thread's CPU time per
+// request (with --threads 1 and ModelOptions::threads 1, the client's and the scoring's work
+// without the waits for Redis), over the timed requests. Then the floor: the 10% cell's misses
+// per request as one bare pipelined GET batch per node, no scoring (wall-clock and CPU p50).
+// bench/serving/remote_tables_bench.sh starts a cluster on loopback, runs this, and stops it.
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -30,13 +34,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/cache/zipf.h"
+#include "embedding/remote/redis_cluster.h"
 #include "features/config/feature_config.h"
 #include "rankopt/model.h"
+#include "rankopt/status_macros.h"
 #include "serving/package/model_package.h"
 #include "serving/remote/row_cache.h"
 #include "serving/remote/table_publish.h"
-#include "embedding/remote/redis_cluster.h"
-#include "rankopt/status_macros.h"
 #include "tests/serving/population.h"
 
 namespace rankopt {
@@ -71,10 +75,19 @@ struct Cell {
   std::string name;
   double p50_ms = 0, p99_ms = 0, throughput = 0;
   double trips_per_request = 0, hit_rate = -1, defaulted = 0;
-  double fetch_ms = 0;             // mean RemoteTables::Fetch time per request
-  double misses_per_request = 0;   // rows fetched from the cluster per request
-  int64_t failed = 0;              // Score calls that failed (timeouts on a loaded machine)
+  double fetch_ms = 0;  // mean RemoteTables::Fetch time per request
+  double cpu_ms = 0;    // p50 of the scoring thread's CPU time per request (no waiting counted)
+  double misses_per_request = 0;  // rows fetched from the cluster per request
+  int64_t failed = 0;             // Score calls that failed (timeouts on a loaded machine)
 };
+
+// The calling thread's CPU time (user + system), ms: what the client and the scoring cost
+// without the waits for Redis, which on a loaded machine dominate the wall-clock times.
+double ThreadCpuMs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
 
 absl::StatusOr<Cell> RunCell(const std::string& path, const Population& population,
                              const Args& args, const ModelOptions& options,
@@ -83,6 +96,7 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
   if (!loaded.ok()) return loaded.status();
   std::shared_ptr<const Model> model = *loaded;
   std::vector<std::vector<double>> latencies(args.threads);
+  std::vector<std::vector<double>> cpu(args.threads);
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
   std::atomic<int64_t> failed{0};
@@ -101,13 +115,16 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
       ready.fetch_add(1);
       while (!go.load()) std::this_thread::yield();
       latencies[t].reserve(args.requests);
+      cpu[t].reserve(args.requests);
       for (int i = 0; i < args.requests; ++i) {
         population.Fill(stream.Next(&items), items, &request);
+        const double cpu_start = ThreadCpuMs();
         const auto s = std::chrono::steady_clock::now();
         if (!model->ScoreInto(request, {}, &scores).ok()) failed.fetch_add(1);
         latencies[t].push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s)
                 .count());
+        cpu[t].push_back(ThreadCpuMs() - cpu_start);
       }
       ends[t] = std::chrono::steady_clock::now();
     });
@@ -123,12 +140,15 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
   std::sort(all.begin(), all.end());
   Cell cell;
   cell.name = name;
-  cell.throughput = static_cast<double>(all.size()) /
-                    std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) -
-                                                  start)
-                        .count();
+  cell.throughput =
+      static_cast<double>(all.size()) /
+      std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) - start).count();
   cell.p50_ms = all[all.size() / 2];
   cell.p99_ms = all[all.size() * 99 / 100];
+  std::vector<double> all_cpu;
+  for (const auto& c : cpu) all_cpu.insert(all_cpu.end(), c.begin(), c.end());
+  std::sort(all_cpu.begin(), all_cpu.end());
+  cell.cpu_ms = all_cpu[all_cpu.size() / 2];
   if (model->stats().has_remote_tables()) {
     const double n = static_cast<double>(all.size());
     cell.trips_per_request = static_cast<double>(after.round_trips - before.round_trips) / n;
@@ -137,24 +157,25 @@ absl::StatusOr<Cell> RunCell(const std::string& path, const Population& populati
         requested == 0 ? 0 : static_cast<double>(after.cache_hits - before.cache_hits) / requested;
     cell.defaulted = static_cast<double>(after.rows_defaulted - before.rows_defaulted);
     const double fetches = static_cast<double>(after.fetches - before.fetches);
-    cell.fetch_ms = fetches == 0 ? 0
-                                 : (after.latency_sum_seconds - before.latency_sum_seconds) *
-                                       1e3 / fetches;
-    cell.misses_per_request = (requested - static_cast<double>(after.cache_hits -
-                                                               before.cache_hits)) / n;
+    cell.fetch_ms =
+        fetches == 0 ? 0 : (after.latency_sum_seconds - before.latency_sum_seconds) * 1e3 / fetches;
+    cell.misses_per_request =
+        (requested - static_cast<double>(after.cache_hits - before.cache_hits)) / n;
   }
   cell.failed = failed.load();
   return cell;
 }
 
 // The floor of one request's fetch: `keys` GETs of published rows of `table` in one pipelined
-// batch per node through the client alone (RedisCluster::Get: no cache, no scoring), p50 over
+// batch per node through the client alone (RedisCluster::Execute, values read into rows as the
+// fetch does: no cache, no scoring), p50 over
 // `rounds` batches.
 struct Floor {
   double cluster_p50_ms = 0;
+  double cpu_p50_ms = 0;  // the calling thread's CPU time per batch
 };
-absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDesc& table,
-                                   int keys, int rounds, int timeout_ms) {
+absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDesc& table, int keys,
+                                   int rounds, int timeout_ms) {
   RedisClusterOptions options;
   RANKOPT_ASSIGN_OR_RETURN(options.seeds, ParseRedisEndpoints(redis));
   options.timeout = absl::Milliseconds(timeout_ms);
@@ -164,21 +185,34 @@ absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDe
   for (int i = 0; i < keys; ++i) {
     names.push_back(absl::StrCat(table.key_prefix, (i * 7919) % std::max<int64_t>(1, table.rows)));
   }
+  // Each value read into its row, as RemoteTables' fetch does.
+  std::vector<uint8_t> rows(static_cast<size_t>(keys) * table.row_bytes);
+  std::vector<RedisCommand> commands(static_cast<size_t>(keys));
+  for (int i = 0; i < keys; ++i) {
+    commands[i].key = names[i];
+    commands[i].args = {"GET", names[i]};
+    commands[i].value_out = rows.data() + static_cast<size_t>(i) * table.row_bytes;
+    commands[i].value_size = table.row_bytes;
+  }
   std::vector<RedisReply> replies;
   std::vector<double> ms;
+  std::vector<double> cpu_ms;
   for (int r = 0; r < rounds; ++r) {
+    const double c0 = ThreadCpuMs();
     const auto s = std::chrono::steady_clock::now();
-    cluster->Get(names, &replies);
+    cluster->Execute(commands, &replies);
     ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+    cpu_ms.push_back(ThreadCpuMs() - c0);
     for (const RedisReply& reply : replies) {
-      if (reply.kind != RedisReply::Kind::kString) {
+      if (reply.kind != RedisReply::Kind::kString || !reply.in_place) {
         return absl::InternalError(absl::StrCat("floor: GET failed: ", reply.str));
       }
     }
   }
   std::sort(ms.begin(), ms.end());
-  return Floor{ms[ms.size() / 2]};
+  std::sort(cpu_ms.begin(), cpu_ms.end());
+  return Floor{ms[ms.size() / 2], cpu_ms[cpu_ms.size() / 2]};
 }
 
 int Run(const Args& args) {
@@ -244,7 +278,8 @@ int Run(const Args& args) {
       remote.remote_tables.redis = args.redis;
       // 100%: what holds every row (the row cache's per-row id and set overhead included).
       std::vector<RowCache::TableShape> shapes;
-      for (const PublishedTable& t : report->tables) shapes.push_back({t.desc.rows, t.desc.row_bytes});
+      for (const PublishedTable& t : report->tables)
+        shapes.push_back({t.desc.rows, t.desc.row_bytes});
       remote.remote_tables.cache_bytes =
           fraction >= 1.0 ? RowCache::BytesToHoldAll(shapes)
                           : static_cast<size_t>(static_cast<double>(table_bytes) * fraction);
@@ -258,30 +293,33 @@ int Run(const Args& args) {
       }
       cells.push_back(*cell);
     }
-    std::printf("%-22s %9s %9s %10s %9s %10s %9s %10s %9s %7s\n", "cell", "p50 ms", "p99 ms",
-                "req/s", "p50/local", "trips/req", "hit rate", "miss/req", "fetch ms", "failed");
+    std::printf("%-22s %9s %9s %10s %9s %10s %9s %10s %9s %7s %8s %9s\n", "cell", "p50 ms",
+                "p99 ms", "req/s", "p50/local", "trips/req", "hit rate", "miss/req", "fetch ms",
+                "failed", "cpu ms", "cpu/local");
     for (const Cell& c : cells) {
-      std::printf("%-22s %9.3f %9.3f %10.1f %9.2f %10.2f %9s %10.1f %9.3f %7lld\n",
+      std::printf("%-22s %9.3f %9.3f %10.1f %9.2f %10.2f %9s %10.1f %9.3f %7lld %8.3f %9.2f\n",
                   c.name.c_str(), c.p50_ms, c.p99_ms, c.throughput, c.p50_ms / cells[0].p50_ms,
                   c.trips_per_request,
                   c.hit_rate < 0 ? "-" : absl::StrFormat("%.3f", c.hit_rate).c_str(),
-                  c.misses_per_request, c.fetch_ms, static_cast<long long>(c.failed));
+                  c.misses_per_request, c.fetch_ms, static_cast<long long>(c.failed), c.cpu_ms,
+                  c.cpu_ms / cells[0].cpu_ms);
     }
     // The floor: the 10% cell's misses per request as bare pipelined GETs, no scoring.
     const int floor_keys = std::max(1, static_cast<int>(cells[3].misses_per_request + 0.5));
     absl::StatusOr<Floor> floor =
         MeasureFloor(args.redis, report->tables[0].desc, floor_keys, 400, args.timeout_ms);
     if (floor.ok()) {
-      std::printf("floor: %d GETs (the 10%% cell's misses/request) in one pipelined batch per "
-                  "node, no scoring: p50 %.3f ms = %.2fx local p50\n",
-                  floor_keys, floor->cluster_p50_ms, floor->cluster_p50_ms / cells[0].p50_ms);
+      std::printf(
+          "floor: %d GETs (the 10%% cell's misses/request) in one pipelined batch per "
+          "node, no scoring: p50 %.3f ms = %.2fx local p50; cpu p50 %.3f ms = %.2fx local cpu\n",
+          floor_keys, floor->cluster_p50_ms, floor->cluster_p50_ms / cells[0].p50_ms,
+          floor->cpu_p50_ms, floor->cpu_p50_ms / cells[0].cpu_ms);
     } else {
       std::printf("floor: %s\n", floor.status().ToString().c_str());
     }
     absl::StatusOr<int64_t> dropped =
         DropPublishedVersion(args.redis, package->model_name, package->model_version);
-    std::printf("dropped %lld keys\n\n",
-                static_cast<long long>(dropped.ok() ? *dropped : -1));
+    std::printf("dropped %lld keys\n\n", static_cast<long long>(dropped.ok() ? *dropped : -1));
     std::filesystem::remove_all(dir);
   }
   return 0;

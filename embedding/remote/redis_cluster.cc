@@ -1,11 +1,13 @@
 #include "embedding/remote/redis_cluster.h"
 
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -114,12 +116,19 @@ bool ParseRedirect(absl::string_view error, RedisEndpoint* to) {
 
 }  // namespace
 
-struct RedisCluster::Connection {
+namespace internal_redis {
+// A connection: hiredis connects it and sets its timeouts; the bytes are read and written here.
+struct Socket {
   redisContext* ctx = nullptr;
-  ~Connection() {
+  std::unique_ptr<char[]> in;  // bytes read and not yet parsed: in[begin, end)
+  size_t capacity = 0, begin = 0, end = 0;
+  ~Socket() {
     if (ctx != nullptr) redisFree(ctx);
   }
 };
+}  // namespace internal_redis
+
+struct RedisCluster::Connection : internal_redis::Socket {};
 
 struct RedisCluster::Node {
   RedisEndpoint endpoint;
@@ -198,6 +207,8 @@ absl::StatusOr<std::unique_ptr<RedisCluster::Connection>> RedisCluster::Acquire(
 }
 
 void RedisCluster::Release(Node* node, std::unique_ptr<Connection> connection) {
+  // Bytes left unread would be taken for the next exchange's replies: never reuse such a one.
+  if (connection->begin != connection->end) return;
   std::lock_guard<std::mutex> lock(node->mu);
   if (static_cast<int>(node->idle.size()) < options_.max_idle_per_node) {
     node->idle.push_back(std::move(connection));
@@ -206,45 +217,71 @@ void RedisCluster::Release(Node* node, std::unique_ptr<Connection> connection) {
 
 namespace {
 
-// Reads one reply; false with *failure set when the connection failed (it is then unusable).
-bool ReadReply(redisContext* ctx, RedisReply* out) {
-  void* raw = nullptr;
-  errno = 0;
-  if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) {
-    const bool timeout = ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+// Reads one reply from the connection (hiredis connected it; the bytes are read here, into the
+// connection's buffer, and parsed in place: no reply object per command). False, with out's
+// failure and str set, when the connection failed (it is then unusable).
+bool ReadReply(internal_redis::Socket* c, RedisReply* out, uint8_t* value_out = nullptr,
+               size_t value_size = 0) {
+  for (;;) {
+    if (c->end > c->begin) {
+      const int64_t taken =
+          ParseRespReply(c->in.get() + c->begin, c->end - c->begin, out, value_out, value_size);
+      if (taken > 0) {
+        c->begin += static_cast<size_t>(taken);
+        if (c->begin == c->end) c->begin = c->end = 0;
+        return true;
+      }
+      if (taken < 0) {
+        out->kind = RedisReply::Kind::kFailed;
+        out->failure = RedisReply::Failure::kOther;
+        out->str = "the server's reply is not RESP (protocol error)";
+        return false;
+      }
+    }
+    if (c->begin > 0) {
+      std::memmove(c->in.get(), c->in.get() + c->begin, c->end - c->begin);
+      c->end -= c->begin;
+      c->begin = 0;
+    }
+    if (c->capacity - c->end < 4096) {
+      const size_t capacity = std::max<size_t>(16384, c->capacity * 2);
+      std::unique_ptr<char[]> grown(new char[capacity]);
+      std::memcpy(grown.get(), c->in.get(), c->end);
+      c->in = std::move(grown);
+      c->capacity = capacity;
+    }
+    const ssize_t n = recv(c->ctx->fd, c->in.get() + c->end, c->capacity - c->end, 0);
+    if (n > 0) {
+      c->end += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    const bool timeout = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     out->kind = RedisReply::Kind::kFailed;
+    out->in_place = false;
     out->failure = timeout ? RedisReply::Failure::kTimeout : RedisReply::Failure::kConnection;
-    out->str = timeout ? "timed out" : (ctx->err != 0 ? ctx->errstr : "connection lost");
+    out->str = timeout ? "timed out"
+                       : (n == 0 ? "connection closed by the server"
+                                 : absl::StrCat("read: ", std::strerror(errno)));
     return false;
   }
-  redisReply* r = static_cast<redisReply*>(raw);
-  out->failure = RedisReply::Failure::kNone;
-  out->str.clear();
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out->kind = RedisReply::Kind::kString;
-      out->str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out->kind = RedisReply::Kind::kStatus;
-      out->str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out->kind = RedisReply::Kind::kInteger;
-      out->integer = r->integer;
-      break;
-    case REDIS_REPLY_NIL:
-      out->kind = RedisReply::Kind::kNil;
-      break;
-    case REDIS_REPLY_ERROR:
-      out->kind = RedisReply::Kind::kError;
-      out->str.assign(r->str, r->len);
-      break;
-    default:
-      out->kind = RedisReply::Kind::kArray;
-      break;
+}
+
+// Writes all of `bytes`; false with *failure and *why set when the connection failed.
+bool SendAll(internal_redis::Socket* c, absl::string_view bytes, RedisReply::Failure* failure,
+             std::string* why) {
+  while (!bytes.empty()) {
+    const ssize_t n = send(c->ctx->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    const bool timeout = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    *failure = timeout ? RedisReply::Failure::kTimeout : RedisReply::Failure::kConnection;
+    *why = timeout ? "write timed out" : absl::StrCat("write: ", std::strerror(errno));
+    return false;
   }
-  freeReplyObject(r);
   return true;
 }
 
@@ -270,57 +307,80 @@ void AppendResp(absl::Span<const absl::string_view> args, std::string* out) {
   }
 }
 
-bool Flush(redisContext* ctx) {
-  int done = 0;
-  while (done == 0) {
-    if (redisBufferWrite(ctx, &done) != REDIS_OK) return false;
-  }
-  return true;
-}
-
 }  // namespace
+
+// What one thread's Execute works in, kept between calls so that a warm call allocates nothing
+// per command (Execute does not call itself).
+struct RedisCluster::ExecuteScratch {
+  struct Group {
+    Node* node = nullptr;
+    bool down = false;  // the node is skipped (IsDown, asked once per group)
+    bool ok = true;
+    std::vector<int> commands;
+    std::unique_ptr<Connection> connection;
+  };
+  std::vector<Node*> override_node;
+  std::vector<uint8_t> asking;
+  std::vector<int> pending, retry;
+  std::vector<Group> groups;  // groups[0, used)
+  size_t used = 0;
+  std::string pipeline;
+  RedisReply ask_reply;
+};
 
 void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
                            std::vector<RedisReply>* replies) {
+  thread_local ExecuteScratch scratch;
+  ExecuteScratch& s = scratch;
   const size_t n = commands.size();
-  replies->assign(n, RedisReply{});
-  std::vector<Node*> override_node(n, nullptr);
-  std::vector<uint8_t> asking(n, 0);
-  std::vector<int> pending(n);
-  for (size_t i = 0; i < n; ++i) pending[i] = static_cast<int>(i);
-  std::vector<int> retry;
-  struct Group {
-    Node* node;
-    std::vector<int> commands;
-    std::unique_ptr<Connection> connection;
-    bool ok = true;
-  };
-  std::vector<Group> groups;
-  std::string pipeline;
+  replies->resize(n);
+  for (RedisReply& r : *replies) {
+    r.kind = RedisReply::Kind::kFailed;
+    r.failure = RedisReply::Failure::kNone;
+    r.in_place = false;
+    r.str.clear();
+    r.integer = 0;
+  }
+  s.override_node.assign(n, nullptr);
+  s.asking.assign(n, 0);
+  s.pending.resize(n);
+  for (size_t i = 0; i < n; ++i) s.pending[i] = static_cast<int>(i);
 
-  for (int attempt = 0; attempt < options_.max_attempts && !pending.empty(); ++attempt) {
+  for (int attempt = 0; attempt < options_.max_attempts && !s.pending.empty(); ++attempt) {
     const std::shared_ptr<const SlotMap> map = Map();
-    groups.clear();
-    retry.clear();
+    for (size_t g = 0; g < s.used; ++g) s.groups[g].connection.reset();
+    s.used = 0;
+    s.retry.clear();
     bool refresh = false;
     bool force_refresh = false;
     bool backoff = false;
-    for (const int i : pending) {
+    for (const int i : s.pending) {
       RedisReply& reply = (*replies)[i];
       const int slot = commands[i].slot >= 0 && commands[i].slot < kRedisClusterSlots
                            ? commands[i].slot
                            : RedisKeySlot(commands[i].key);
-      Node* node = override_node[i] != nullptr ? override_node[i] : map->slots[slot];
-      override_node[i] = nullptr;
+      Node* node = s.override_node[i] != nullptr ? s.override_node[i] : map->slots[slot];
+      s.override_node[i] = nullptr;
       if (node == nullptr) {
         reply.kind = RedisReply::Kind::kFailed;
         reply.failure = RedisReply::Failure::kOther;
         reply.str = "no node serves the key's slot";
-        retry.push_back(i);
+        s.retry.push_back(i);
         refresh = true;
         continue;
       }
-      if (IsDown(node)) {
+      size_t g = 0;
+      while (g < s.used && s.groups[g].node != node) ++g;
+      if (g == s.used) {
+        if (s.used == s.groups.size()) s.groups.emplace_back();
+        ExecuteScratch::Group& group = s.groups[s.used++];
+        group.node = node;
+        group.down = IsDown(node);
+        group.ok = true;
+        group.commands.clear();
+      }
+      ExecuteScratch::Group& group = s.groups[g];
+      if (group.down) {
         reply.kind = RedisReply::Kind::kFailed;
         reply.failure =
             static_cast<RedisReply::Failure>(node->down_reason.load(std::memory_order_relaxed));
@@ -328,20 +388,19 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
             "redis node ", node->endpoint.ToString(), " is skipped for a while after a ",
             reply.failure == RedisReply::Failure::kTimeout ? "timeout" : "connection failure");
         counters_.down_skips.fetch_add(1, std::memory_order_relaxed);
-        retry.push_back(i);
+        s.retry.push_back(i);
         refresh = true;
         continue;
       }
-      auto it = std::find_if(groups.begin(), groups.end(),
-                             [node](const Group& g) { return g.node == node; });
-      if (it == groups.end()) {
-        groups.push_back(Group{node, {}, nullptr});
-        it = groups.end() - 1;
-      }
-      it->commands.push_back(i);
+      group.commands.push_back(i);
     }
     // Write every node's pipeline first, so the nodes work in parallel.
-    for (Group& g : groups) {
+    for (size_t gi = 0; gi < s.used; ++gi) {
+      ExecuteScratch::Group& g = s.groups[gi];
+      if (g.down || g.commands.empty()) {
+        g.ok = false;
+        continue;
+      }
       absl::StatusOr<std::unique_ptr<Connection>> c = Acquire(g.node);
       if (!c.ok()) {
         g.ok = false;
@@ -351,44 +410,41 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
           (*replies)[i].kind = RedisReply::Kind::kFailed;
           (*replies)[i].failure = RedisReply::Failure::kConnection;
           (*replies)[i].str = std::string(c.status().message());
-          retry.push_back(i);
+          s.retry.push_back(i);
         }
         refresh = true;
         continue;
       }
       g.connection = *std::move(c);
-      // The node's whole pipeline formatted here in one buffer and handed to hiredis at once
-      // (its per-command formatting allocates for every command).
-      pipeline.clear();
+      // The node's whole pipeline in one buffer, written straight to the socket.
+      s.pipeline.clear();
       for (const int i : g.commands) {
-        if (asking[i] != 0) pipeline.append("*1\r\n$6\r\nASKING\r\n");
-        AppendResp(commands[i].args, &pipeline);
+        if (s.asking[i] != 0) s.pipeline.append("*1\r\n$6\r\nASKING\r\n");
+        AppendResp(commands[i].args, &s.pipeline);
       }
-      redisAppendFormattedCommand(g.connection->ctx, pipeline.data(), pipeline.size());
       counters_.round_trips.fetch_add(1, std::memory_order_relaxed);
       counters_.commands.fetch_add(static_cast<int64_t>(g.commands.size()),
                                    std::memory_order_relaxed);
-      errno = 0;
-      if (!Flush(g.connection->ctx)) {
+      RedisReply::Failure failure = RedisReply::Failure::kNone;
+      std::string why;
+      if (!SendAll(g.connection.get(), s.pipeline, &failure, &why)) {
         g.ok = false;
-        const bool timeout = errno == EAGAIN || errno == EWOULDBLOCK;
-        (timeout ? counters_.timeouts : counters_.connection_errors)
+        (failure == RedisReply::Failure::kTimeout ? counters_.timeouts
+                                                  : counters_.connection_errors)
             .fetch_add(1, std::memory_order_relaxed);
-        MarkDown(g.node,
-                 timeout ? RedisReply::Failure::kTimeout : RedisReply::Failure::kConnection);
+        MarkDown(g.node, failure);
         refresh = true;
         for (const int i : g.commands) {
           (*replies)[i].kind = RedisReply::Kind::kFailed;
-          (*replies)[i].failure =
-              timeout ? RedisReply::Failure::kTimeout : RedisReply::Failure::kConnection;
-          (*replies)[i].str = absl::StrCat("writing to ", g.node->endpoint.ToString(), ": ",
-                                           g.connection->ctx->errstr);
-          retry.push_back(i);
+          (*replies)[i].failure = failure;
+          (*replies)[i].str = absl::StrCat("writing to ", g.node->endpoint.ToString(), ": ", why);
+          s.retry.push_back(i);
         }
         g.connection.reset();
       }
     }
-    for (Group& g : groups) {
+    for (size_t gi = 0; gi < s.used; ++gi) {
+      ExecuteScratch::Group& g = s.groups[gi];
       if (!g.ok) continue;
       bool broken = false;
       for (const int i : g.commands) {
@@ -397,15 +453,15 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
           reply.kind = RedisReply::Kind::kFailed;
           continue;  // failure and str set below with the first one's
         }
-        if (asking[i] != 0) {
-          RedisReply ask_reply;
-          if (!ReadReply(g.connection->ctx, &ask_reply)) {
-            reply = ask_reply;
-            broken = true;
-          }
+        if (s.asking[i] != 0 && !ReadReply(g.connection.get(), &s.ask_reply)) {
+          reply = s.ask_reply;
+          broken = true;
         }
-        if (!broken && !ReadReply(g.connection->ctx, &reply)) broken = true;
-        asking[i] = 0;
+        if (!broken &&
+            !ReadReply(g.connection.get(), &reply, commands[i].value_out, commands[i].value_size)) {
+          broken = true;
+        }
+        s.asking[i] = 0;
         if (broken) {
           (reply.failure == RedisReply::Failure::kTimeout ? counters_.timeouts
                                                           : counters_.connection_errors)
@@ -421,10 +477,11 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
             if (j == i || r.kind == RedisReply::Kind::kFailed) {
               r.kind = RedisReply::Kind::kFailed;
               r.failure = failure;
+              r.in_place = false;
               r.str = why;
             }
           }
-          retry.push_back(i);
+          s.retry.push_back(i);
           continue;
         }
         if (reply.kind != RedisReply::Kind::kError) continue;
@@ -432,23 +489,23 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
         RedisEndpoint to;
         if (absl::StartsWith(error, "MOVED ") && ParseRedirect(error, &to)) {
           counters_.moved.fetch_add(1, std::memory_order_relaxed);
-          override_node[i] = NodeFor(to);
+          s.override_node[i] = NodeFor(to);
           refresh = force_refresh = true;
           reply.kind = RedisReply::Kind::kFailed;
           reply.failure = RedisReply::Failure::kRedirects;
-          retry.push_back(i);
+          s.retry.push_back(i);
         } else if (absl::StartsWith(error, "ASK ") && ParseRedirect(error, &to)) {
           counters_.ask.fetch_add(1, std::memory_order_relaxed);
-          override_node[i] = NodeFor(to);
-          asking[i] = 1;
+          s.override_node[i] = NodeFor(to);
+          s.asking[i] = 1;
           reply.kind = RedisReply::Kind::kFailed;
           reply.failure = RedisReply::Failure::kRedirects;
-          retry.push_back(i);
+          s.retry.push_back(i);
         } else if (absl::StartsWith(error, "TRYAGAIN") || absl::StartsWith(error, "CLUSTERDOWN") ||
                    absl::StartsWith(error, "LOADING")) {
           reply.kind = RedisReply::Kind::kFailed;
           reply.failure = RedisReply::Failure::kOther;
-          retry.push_back(i);
+          s.retry.push_back(i);
           backoff = refresh = true;
         }
       }
@@ -456,8 +513,8 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
       if (broken) {
         for (const int j : g.commands) {
           if ((*replies)[j].kind == RedisReply::Kind::kFailed &&
-              std::find(retry.begin(), retry.end(), j) == retry.end()) {
-            retry.push_back(j);
+              std::find(s.retry.begin(), s.retry.end(), j) == s.retry.end()) {
+            s.retry.push_back(j);
           }
         }
         g.connection.reset();
@@ -465,10 +522,12 @@ void RedisCluster::Execute(absl::Span<const RedisCommand> commands,
         Release(g.node, std::move(g.connection));
       }
     }
+    for (size_t g = 0; g < s.used; ++g) s.groups[g].connection.reset();
     if (refresh) MaybeRefresh(force_refresh);
     if (backoff) std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
-    pending.swap(retry);
+    s.pending.swap(s.retry);
   }
+  s.pending.clear();
 }
 
 void RedisCluster::Get(absl::Span<const std::string> keys, std::vector<RedisReply>* replies) {
@@ -476,14 +535,15 @@ void RedisCluster::Get(absl::Span<const std::string> keys, std::vector<RedisRepl
   Get(absl::MakeConstSpan(views), replies);
 }
 
-void RedisCluster::Get(absl::Span<const absl::string_view> keys,
-                       std::vector<RedisReply>* replies, absl::Span<const uint16_t> slots) {
+void RedisCluster::Get(absl::Span<const absl::string_view> keys, std::vector<RedisReply>* replies,
+                       absl::Span<const uint16_t> slots) {
   thread_local std::vector<RedisCommand> commands;  // reused: a warm call allocates nothing here
   commands.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     commands[i].key = keys[i];
     commands[i].slot = slots.size() == keys.size() ? static_cast<int>(slots[i]) : -1;
     commands[i].args = {"GET", keys[i]};
+    commands[i].value_out = nullptr;
   }
   Execute(commands, replies);
 }
@@ -555,8 +615,10 @@ absl::StatusOr<std::shared_ptr<const RedisCluster::SlotMap>> RedisCluster::LoadM
           const redisReply* value = node->element[k + 1];
           if (name->type != REDIS_REPLY_STRING) continue;
           const absl::string_view field(name->str, name->len);
-          if (field == "ip" && value->type == REDIS_REPLY_STRING) ep.host.assign(value->str, value->len);
-          if (field == "port" && value->type == REDIS_REPLY_INTEGER) ep.port = static_cast<int>(value->integer);
+          if (field == "ip" && value->type == REDIS_REPLY_STRING)
+            ep.host.assign(value->str, value->len);
+          if (field == "port" && value->type == REDIS_REPLY_INTEGER)
+            ep.port = static_cast<int>(value->integer);
           if (field == "role" && value->type == REDIS_REPLY_STRING) {
             is_primary = absl::string_view(value->str, value->len) == "master";
           }
@@ -571,8 +633,8 @@ absl::StatusOr<std::shared_ptr<const RedisCluster::SlotMap>> RedisCluster::LoadM
       }
       if (primary.port == 0) continue;
       for (size_t k = 0; k + 1 < slots->elements; k += 2) {
-        RANKOPT_RETURN_IF_ERROR(assign(slots->element[k]->integer,
-                                       slots->element[k + 1]->integer, primary));
+        RANKOPT_RETURN_IF_ERROR(
+            assign(slots->element[k]->integer, slots->element[k + 1]->integer, primary));
       }
     }
   } else {
@@ -581,17 +643,18 @@ absl::StatusOr<std::shared_ptr<const RedisCluster::SlotMap>> RedisCluster::LoadM
     std::unique_ptr<redisReply, void (*)(void*)> slots(s, freeReplyObject);
     if (s == nullptr || s->type != REDIS_REPLY_ARRAY) {
       return absl::UnavailableError(
-          absl::StrCat("redis node ", from.ToString(), " answered neither CLUSTER SHARDS nor "
+          absl::StrCat("redis node ", from.ToString(),
+                       " answered neither CLUSTER SHARDS nor "
                        "CLUSTER SLOTS (is it started with --cluster-enabled yes?)"));
     }
     for (size_t i = 0; i < s->elements; ++i) {
       const redisReply* range = s->element[i];
       if (range->elements < 3 || range->element[2]->elements < 2) continue;
       const redisReply* primary = range->element[2];
-      RANKOPT_RETURN_IF_ERROR(assign(
-          range->element[0]->integer, range->element[1]->integer,
-          RedisEndpoint{std::string(primary->element[0]->str, primary->element[0]->len),
-                        static_cast<int>(primary->element[1]->integer)}));
+      RANKOPT_RETURN_IF_ERROR(
+          assign(range->element[0]->integer, range->element[1]->integer,
+                 RedisEndpoint{std::string(primary->element[0]->str, primary->element[0]->len),
+                               static_cast<int>(primary->element[1]->integer)}));
     }
   }
   for (int slot = 0; slot < kRedisClusterSlots; ++slot) {
@@ -662,16 +725,11 @@ absl::StatusOr<RedisReply> RedisCluster::RunOnNode(const RedisEndpoint& endpoint
                                                    absl::Span<const absl::string_view> args) {
   Node* node = NodeFor(endpoint);
   RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Acquire(node));
-  std::vector<const char*> argv;
-  std::vector<size_t> argvlen;
-  for (const absl::string_view a : args) {
-    argv.push_back(a.data());
-    argvlen.push_back(a.size());
-  }
-  redisAppendCommandArgv(c->ctx, static_cast<int>(argv.size()), argv.data(), argvlen.data());
+  std::string request;
+  AppendResp(args, &request);
   counters_.round_trips.fetch_add(1, std::memory_order_relaxed);
   RedisReply reply;
-  if (!ReadReply(c->ctx, &reply)) {
+  if (!SendAll(c.get(), request, &reply.failure, &reply.str) || !ReadReply(c.get(), &reply)) {
     return absl::UnavailableError(
         absl::StrCat("redis node ", endpoint.ToString(), ": ", reply.str));
   }
@@ -690,9 +748,9 @@ absl::Status RedisCluster::ScanNode(const RedisEndpoint& endpoint, absl::string_
   std::string cursor = "0";
   const std::string count_text = absl::StrCat(count);
   do {
-    redisReply* r = static_cast<redisReply*>(
-        redisCommand(c->ctx, "SCAN %s MATCH %b COUNT %s", cursor.c_str(), pattern.data(),
-                     pattern.size(), count_text.c_str()));
+    redisReply* r =
+        static_cast<redisReply*>(redisCommand(c->ctx, "SCAN %s MATCH %b COUNT %s", cursor.c_str(),
+                                              pattern.data(), pattern.size(), count_text.c_str()));
     std::unique_ptr<redisReply, void (*)(void*)> reply(r, freeReplyObject);
     counters_.round_trips.fetch_add(1, std::memory_order_relaxed);
     if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

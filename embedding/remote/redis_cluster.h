@@ -83,6 +83,10 @@ struct RedisCommand {
   absl::string_view key;
   absl::InlinedVector<absl::string_view, 3> args;  // e.g. {"GET", key}
   int slot = -1;  // RedisKeySlot(key) when the caller has it, else -1
+  // Where a bulk-string reply of exactly value_size bytes goes (RedisReply::in_place), read
+  // straight from the connection's buffer; null: into RedisReply::str.
+  uint8_t* value_out = nullptr;
+  size_t value_size = 0;
 };
 
 // The outcome of one command.
@@ -100,20 +104,31 @@ struct RedisReply {
   // Why the command failed (kFailed): a timeout, a lost or refused connection, other.
   enum class Failure : uint8_t { kNone, kTimeout, kConnection, kRedirects, kOther };
   Failure failure = Failure::kNone;
+  // kString whose bytes went to the command's value_out (value_size of them); `str` is empty.
+  bool in_place = false;
   std::string str;
   long long integer = 0;
 };
 
+// Parses one RESP2 reply from data[0, size) into `out`. Returns the bytes it spans (> 0), 0 when
+// `data` holds only part of it (read more, call again from the same start; nothing was written
+// to value_out), or -1 when the bytes are not RESP (the connection is unusable). A bulk string
+// of exactly value_size bytes goes to value_out when that is set (out->in_place); any other is
+// copied to out->str. Arrays are skipped (kArray, nested at most 8 deep); a bulk length above
+// 512 MB or a line above 1 MB without its CRLF is not RESP.
+int64_t ParseRespReply(const char* data, size_t size, RedisReply* out, uint8_t* value_out = nullptr,
+                       size_t value_size = 0);
+
 // Counters since Create (relaxed; approximate under concurrent updates).
 struct RedisClusterCounters {
-  int64_t round_trips = 0;   // node pipelines sent (one per node per round)
-  int64_t commands = 0;      // commands sent (retries included)
-  int64_t moved = 0;         // MOVED redirects
-  int64_t ask = 0;           // ASK redirects
-  int64_t timeouts = 0;      // node exchanges that timed out
+  int64_t round_trips = 0;        // node pipelines sent (one per node per round)
+  int64_t commands = 0;           // commands sent (retries included)
+  int64_t moved = 0;              // MOVED redirects
+  int64_t ask = 0;                // ASK redirects
+  int64_t timeouts = 0;           // node exchanges that timed out
   int64_t connection_errors = 0;  // refused / reset / closed connections
-  int64_t refreshes = 0;     // slot map refreshes that succeeded
-  int64_t down_skips = 0;    // commands failed at once: their node was marked down
+  int64_t refreshes = 0;          // slot map refreshes that succeeded
+  int64_t down_skips = 0;         // commands failed at once: their node was marked down
 };
 
 class RedisCluster {
@@ -134,7 +149,6 @@ class RedisCluster {
   // `slots`: empty, or RedisKeySlot of each key (saves hashing keys the caller routed already).
   void Get(absl::Span<const absl::string_view> keys, std::vector<RedisReply>* replies,
            absl::Span<const uint16_t> slots = {});
-
   // The primaries of the current map ("host:port"), for commands that go to every primary.
   std::vector<RedisEndpoint> Primaries() const;
   // Runs one command on one node (no routing); for SCAN, CLUSTER INFO and the like. Errors:
@@ -155,7 +169,7 @@ class RedisCluster {
   struct Node;
   struct SlotMap;
   struct Connection;
-  struct Batch;
+  struct ExecuteScratch;
 
   explicit RedisCluster(RedisClusterOptions options);
 

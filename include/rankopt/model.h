@@ -110,7 +110,9 @@ struct ModelOptions {
   // whose item part only reads tables (DIN) or has none. Combines with user_cache.
   CacheOptions item_cache;
   // Remote embedding tables (packages that name them): the cluster, timeout, failure policy and
-  // local row cache. Remote tables do not combine with user_cache / item_cache yet (Load fails).
+  // local row cache. With user_cache / item_cache on, the cached parts are those that read no
+  // remote row (the rows are fetched per request and fed whole), and a request with a defaulted
+  // row caches nothing.
   RemoteTableOptions remote_tables;
 };
 

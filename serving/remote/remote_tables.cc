@@ -15,9 +15,12 @@ namespace {
 
 int64_t SourceValue(const TensorView& v, int64_t i) {
   switch (v.dtype) {
-    case DType::kInt64: return v.data_as<int64_t>()[i];
-    case DType::kInt32: return v.data_as<int32_t>()[i];
-    default: return 0;
+    case DType::kInt64:
+      return v.data_as<int64_t>()[i];
+    case DType::kInt32:
+      return v.data_as<int32_t>()[i];
+    default:
+      return 0;
   }
 }
 
@@ -50,8 +53,8 @@ absl::StatusOr<std::unique_ptr<RemoteTables>> RemoteTables::Open(
   absl::StatusOr<std::unique_ptr<RedisCluster>> cluster =
       RedisCluster::Connect(std::move(cluster_options));
   if (!cluster.ok()) {
-    return absl::UnavailableError(absl::StrCat("remote tables: Redis Cluster at ", redis, ": ",
-                                               cluster.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("remote tables: Redis Cluster at ", redis, ": ", cluster.status().message()));
   }
   remote->cluster_ = *std::move(cluster);
   // Every table must be published completely, with the package's rows.
@@ -106,9 +109,9 @@ absl::Status RemoteTables::Fetch(absl::Span<const NamedTensorView> feeds,
                                  RemoteFetchScratch* s) const {
   const auto start = std::chrono::steady_clock::now();
   absl::Status status = FetchRows(feeds, s);
-  const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+  const int64_t ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
   counters_.fetches.fetch_add(1, std::memory_order_relaxed);
   counters_.latency_sum_ns.fetch_add(ns, std::memory_order_relaxed);
   size_t b = 0;
@@ -121,6 +124,7 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
                                      RemoteFetchScratch* s) const {
   const size_t n_tables = tables_.size();
   s->tables.resize(n_tables);
+  s->defaulted_rows = 0;
   // 1. Every id each table's sources hold (a superset of what the graph looks up), distinct.
   for (size_t t = 0; t < n_tables; ++t) {
     const RemoteTableDesc& desc = tables_[t];
@@ -138,8 +142,8 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
       }
       if (feed->view.dtype != DType::kInt64 && feed->view.dtype != DType::kInt32) {
         return absl::InvalidArgumentError(
-            absl::StrCat("remote table '", desc.table, "': graph input '", source.input,
-                         "' is ", DescribeTensor(feed->view), "; expected int32 or int64 ids"));
+            absl::StrCat("remote table '", desc.table, "': graph input '", source.input, "' is ",
+                         DescribeTensor(feed->view), "; expected int32 or int64 ids"));
       }
       const int64_t count = feed->view.NumElements();
       for (int64_t i = 0; i < count; ++i) {
@@ -172,8 +176,7 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
     requested += table.ids.size();
     s->hit.assign(table.ids.size(), 0);
     if (cache_ != nullptr) {
-      cache_->LookupBatch(static_cast<int>(t), table.ids, table.rows.get(),
-                          absl::MakeSpan(s->hit));
+      cache_->LookupBatch(static_cast<int>(t), table.ids, table.rows.get(), absl::MakeSpan(s->hit));
     }
     for (size_t i = 0; i < table.ids.size(); ++i) {
       if (s->hit[i] != 0) continue;
@@ -202,7 +205,19 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
   // 3. The misses of every table, one pipelined batch per node.
   absl::Status failure;
   if (!s->misses.empty()) {
-    cluster_->Get(s->redis_keys, &s->replies, s->slots);
+    // Each value is read from the connection's buffer straight into its row.
+    s->commands.resize(s->misses.size());
+    for (size_t m = 0; m < s->misses.size(); ++m) {
+      const auto [t, i] = s->misses[m];
+      const size_t row_bytes = tables_[t].row_bytes;
+      RedisCommand& command = s->commands[m];
+      command.key = s->redis_keys[m];
+      command.slot = s->slots.empty() ? -1 : static_cast<int>(s->slots[m]);
+      command.args = {"GET", command.key};
+      command.value_out = s->tables[t].rows.get() + static_cast<size_t>(i) * row_bytes;
+      command.value_size = row_bytes;
+    }
+    cluster_->Execute(s->commands, &s->replies);
     uint64_t fetched = 0;
     uint64_t defaulted = 0;
     for (size_t m = 0; m < s->misses.size(); ++m) {
@@ -210,8 +225,7 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
       const RemoteTableDesc& desc = tables_[t];
       uint8_t* row = s->tables[t].rows.get() + static_cast<size_t>(i) * desc.row_bytes;
       const RedisReply& r = s->replies[m];
-      if (r.kind == RedisReply::Kind::kString && r.str.size() == desc.row_bytes) {
-        std::memcpy(row, r.str.data(), desc.row_bytes);
+      if (r.kind == RedisReply::Kind::kString && r.in_place) {
         ++fetched;
         if (cache_ != nullptr) cache_->Insert(t, s->tables[t].ids[i], row);
         continue;
@@ -235,8 +249,8 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
                             : counters_.errors_other;
         counter.fetch_add(1, std::memory_order_relaxed);
         error = absl::UnavailableError(absl::StrCat("remote table '", desc.table, "': row ",
-                                                    s->tables[t].ids[i], " could not be fetched: ",
-                                                    r.str));
+                                                    s->tables[t].ids[i],
+                                                    " could not be fetched: ", r.str));
       }
       if (options_.on_failure == RemoteTableOptions::FailurePolicy::kFail) {
         if (failure.ok()) failure = error;
@@ -247,6 +261,7 @@ absl::Status RemoteTables::FetchRows(absl::Span<const NamedTensorView> feeds,
     }
     counters_.rows_fetched.fetch_add(fetched, std::memory_order_relaxed);
     counters_.rows_defaulted.fetch_add(defaulted, std::memory_order_relaxed);
+    s->defaulted_rows = defaulted;
   }
   if (!failure.ok()) return failure;
   // 4. The feeds: the request's, then each table's rows and ids.

@@ -1,10 +1,10 @@
 // The remote-table backend a model scores through: for each request, every row its graph can look
 // up in a remote table (the values of the graph inputs the table's ids come from,
 // serving/remote/remote_graph.h), from the local row cache (serving/remote/row_cache.h: a hit never
-// touches the network) or, for all the misses of all the tables together, from the Redis Cluster in one
-// pipelined batch per node (embedding/remote/redis_cluster.h). The rows and their ids become the
-// graph's remote feeds, which the remote lookup kernels read with the local kernels' code: scores
-// equal the local tables' bit for bit.
+// touches the network) or, for all the misses of all the tables together, from the Redis Cluster in
+// one pipelined batch per node (embedding/remote/redis_cluster.h). The rows and their ids become
+// the graph's remote feeds, which the remote lookup kernels read with the local kernels' code:
+// scores equal the local tables' bit for bit.
 //
 // Failures follow RemoteTableOptions::on_failure (include/rankopt/model.h): fail the request
 // (UNAVAILABLE for timeouts and lost nodes, DATA_LOSS for a missing row), or serve the default
@@ -37,20 +37,24 @@ namespace rankopt {
 // What one caller's Fetch works in; reuse one per thread.
 struct RemoteFetchScratch {
   struct Table {
-    std::vector<int64_t> ids;  // distinct, increasing
+    std::vector<int64_t> ids;                                            // distinct, increasing
     std::unique_ptr<uint8_t[], void (*)(void*)> rows{nullptr, nullptr};  // 64-byte aligned
     size_t rows_capacity = 0;
   };
   std::vector<Table> tables;
-  std::vector<uint8_t> hit;  // one table's row cache hits
+  std::vector<uint8_t> hit;                     // one table's row cache hits
   std::vector<std::pair<int, int64_t>> misses;  // (table, position)
-  std::string key_bytes;                    // the misses' keys, back to back
-  std::vector<size_t> key_ends;             // where each ends in key_bytes
-  std::vector<absl::string_view> redis_keys;  // views into key_bytes
-  std::vector<uint16_t> slots;                // each key's cluster slot
+  std::string key_bytes;                        // the misses' keys, back to back
+  std::vector<size_t> key_ends;                 // where each ends in key_bytes
+  std::vector<absl::string_view> redis_keys;    // views into key_bytes
+  std::vector<uint16_t> slots;                  // each key's cluster slot
+  std::vector<RedisCommand> commands;           // GET of each key, its value read into its row
   std::vector<RedisReply> replies;
   // The request's feeds followed by the remote feeds (views into `tables`).
   std::vector<NamedTensorView> feeds;
+  // Rows of the last Fetch that are the default row (failure policy kDefaultRow): a result
+  // computed from them must not be cached.
+  uint64_t defaulted_rows = 0;
 };
 
 class RemoteTables {

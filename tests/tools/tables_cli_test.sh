@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `rankopt tables publish|drop`, `rankopt optimize --tables-remote` and `rankopt serve --redis`
 # end to end on a real Redis Cluster (scripts/redis_cluster.sh, loopback, stopped at exit): the
-# remote package served over HTTP answers exactly what the local package answers.
+# remote package served over HTTP answers exactly what the local package answers, with the
+# user/item result caches on too.
 #   tables_cli_test.sh RANKOPT SOURCE_DIR
 set -uo pipefail
 rankopt=$1
@@ -43,8 +44,8 @@ grep -q "not (completely) published" "$work/refused.err" || fail "unpublished ta
 grep -q "verified" "$work/publish.out" || fail "publish did not verify: $(cat "$work/publish.out")"
 again=$("$rankopt" tables publish "$work/local.rkp" --redis "$seeds" 2>/dev/null)
 grep -q "already published" <<<"$again" || fail "publishing again was not a no-op: $again"
-serve() {  # serve PACKAGE NAME -> sets url
-  "$rankopt" serve "$1" --port 0 --redis "$seeds" --remote-cache-mb 1 >"$work/$2.out" 2>&1 &
+serve() {  # serve PACKAGE NAME [FLAGS...] -> sets url
+  "$rankopt" serve "$1" --port 0 --redis "$seeds" --remote-cache-mb 1 "${@:3}" >"$work/$2.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 300); do
     url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/$2.out" | head -1)
@@ -57,14 +58,22 @@ serve "$work/local.rkp" local
 local_url=$url
 serve "$work/remote.rkp" remote
 remote_url=$url
+# The remote package with the user and item result caches on: the same answers, twice (the
+# second time with the user part from the cache).
+serve "$work/remote.rkp" cached --user-cache-mb 16 --item-cache-mb 16
+cached_url=$url
 [[ $local_url != "$remote_url" ]] || fail "both servers on $local_url"
 n=0
-while IFS= read -r request; do
-  a=$(curl -s -X POST --data-binary "$request" "$local_url/v1/models/din:predict")
-  b=$(curl -s -X POST --data-binary "$request" "$remote_url/v1/models/din:predict")
-  [[ -n $a && $a == "$b" ]] || fail "request $n: local $a, remote $b"
-  n=$((n + 1))
-done <"$src/tests/data/features/requests_din.jsonl"
+for pass in 1 2; do
+  while IFS= read -r request; do
+    a=$(curl -s -X POST --data-binary "$request" "$local_url/v1/models/din:predict")
+    b=$(curl -s -X POST --data-binary "$request" "$remote_url/v1/models/din:predict")
+    c=$(curl -s -X POST --data-binary "$request" "$cached_url/v1/models/din:predict")
+    [[ -n $a && $a == "$b" ]] || fail "request $n: local $a, remote $b"
+    [[ $a == "$c" ]] || fail "request $n (pass $pass): local $a, remote with result caches $c"
+    n=$((n + 1))
+  done <"$src/tests/data/features/requests_din.jsonl"
+done
 ((n > 0)) || fail "no request compared"
 # `rankopt run` on the remote package prints what it prints on the local one; `rankopt bench`
 # times it (the fetch included).
@@ -81,6 +90,8 @@ grep -q "p50" "$work/bench.out" || fail "bench printed no latency: $(cat "$work/
 metrics=$(curl -s "$remote_url/metrics")  # captured: grep -q would cut curl off (pipefail)
 grep -Eq "^rankopt_remote_round_trips_total(\{[^}]*\})? [1-9]" <<<"$metrics" ||
   fail "no remote round trips in /metrics"
+cached_metrics=$(curl -s "$cached_url/metrics")
+grep -Eq 'cache="user"' <<<"$cached_metrics" || fail "no user cache in /metrics of the cached server"
 dropped=$("$rankopt" tables drop "$work/local.rkp" --redis "$seeds")
 grep -q "^dropped [1-9]" <<<"$dropped" || fail "drop removed nothing: $dropped"
 echo "PASS: $n requests equal"

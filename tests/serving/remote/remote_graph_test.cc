@@ -1,6 +1,9 @@
 // The parts of remote tables that need no server: cluster slot routing (CRC16, hash tags),
-// endpoint parsing, key escaping, the remote lookup kernels against the local ones (bit for bit,
+// endpoint parsing, the RESP reply reader (every kind, values read in place, partial and bad
+// bytes), key escaping, the remote lookup kernels against the local ones (bit for bit,
 // and their errors), and the graph rewrite on the DIN and ESMM packages.
+#include "serving/remote/remote_graph.h"
+
 #include <cstring>
 #include <memory>
 #include <string>
@@ -11,7 +14,6 @@
 #include "graph/exec/execution_plan.h"
 #include "graph/kernels/embedding/embedding_kernels.h"
 #include "gtest/gtest.h"
-#include "serving/remote/remote_graph.h"
 #include "tests/serving/din_package.h"
 
 namespace rankopt {
@@ -56,9 +58,83 @@ TEST(RedisClusterTest, NoServerIsUnavailableQuickly) {
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
 }
 
+TEST(RespReaderTest, ParsesEachKindAndReadsValuesInPlace) {
+  // A pipelined stream as a server sends it: every reply kind, one after the other.
+  const std::string row("\x01\x02\r\n\x00\xff", 6);  // CR LF and NUL inside a value are data
+  const std::string stream = "$6\r\n" + row + "\r\n" + "$3\r\nabc\r\n" + "$-1\r\n" + "+OK\r\n" +
+                             "-MOVED 3999 127.0.0.1:7002\r\n" + ":-42\r\n" +
+                             "*2\r\n*1\r\n$1\r\nx\r\n:7\r\n" + "$0\r\n\r\n";
+  uint8_t out[6] = {0};
+  size_t at = 0;
+  RedisReply r;
+  auto next = [&](uint8_t* value_out, size_t value_size) {
+    const int64_t n =
+        ParseRespReply(stream.data() + at, stream.size() - at, &r, value_out, value_size);
+    EXPECT_GT(n, 0) << "at byte " << at;
+    at += n > 0 ? static_cast<size_t>(n) : 0;
+  };
+  next(out, 6);  // the row, in place
+  EXPECT_EQ(r.kind, RedisReply::Kind::kString);
+  EXPECT_TRUE(r.in_place);
+  EXPECT_TRUE(r.str.empty());
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(out), 6), row);
+  uint8_t untouched[6] = {9, 9, 9, 9, 9, 9};
+  next(untouched, 6);  // 3 bytes where 6 were expected: to str, value_out untouched
+  EXPECT_EQ(r.kind, RedisReply::Kind::kString);
+  EXPECT_FALSE(r.in_place);
+  EXPECT_EQ(r.str, "abc");
+  EXPECT_EQ(untouched[0], 9);
+  next(untouched, 6);
+  EXPECT_EQ(r.kind, RedisReply::Kind::kNil);
+  EXPECT_FALSE(r.in_place);
+  next(nullptr, 0);
+  EXPECT_EQ(r.kind, RedisReply::Kind::kStatus);
+  EXPECT_EQ(r.str, "OK");
+  next(nullptr, 0);
+  EXPECT_EQ(r.kind, RedisReply::Kind::kError);
+  EXPECT_EQ(r.str, "MOVED 3999 127.0.0.1:7002");
+  next(nullptr, 0);
+  EXPECT_EQ(r.kind, RedisReply::Kind::kInteger);
+  EXPECT_EQ(r.integer, -42);
+  next(nullptr, 0);
+  EXPECT_EQ(r.kind, RedisReply::Kind::kArray);
+  next(nullptr, 0);
+  EXPECT_EQ(r.kind, RedisReply::Kind::kString);
+  EXPECT_EQ(r.str, "");
+  EXPECT_EQ(at, stream.size());
+
+  // Every proper prefix of every reply is incomplete (0) and writes nothing to value_out.
+  for (const std::string& reply :
+       {std::string("$6\r\n") + row + "\r\n", std::string("*2\r\n*1\r\n$1\r\nx\r\n:7\r\n"),
+        std::string("-ERR x\r\n"), std::string(":12\r\n")}) {
+    for (size_t cut = 0; cut < reply.size(); ++cut) {
+      uint8_t dest[6] = {7, 7, 7, 7, 7, 7};
+      EXPECT_EQ(ParseRespReply(reply.data(), cut, &r, dest, 6), 0) << reply << " cut " << cut;
+      EXPECT_EQ(r.kind, RedisReply::Kind::kFailed);
+      EXPECT_EQ(dest[0], 7);
+    }
+  }
+}
+
+TEST(RespReaderTest, BytesThatAreNotRespAreRefused) {
+  RedisReply r;
+  for (const std::string& bad :
+       {std::string("?what\r\n"), std::string("$abc\r\n"), std::string("$-2\r\n"),
+        std::string("$3\r\nabcX\r\n"),     // the value's CRLF is missing
+        std::string("$999999999999\r\n"),  // beyond 512 MB
+        std::string(":12a\r\n"), std::string(":\r\n"), std::string("+OK\rX"),
+        std::string(":99999999999999999999\r\n"),  // beyond int64
+        std::string("*1\r\n?\r\n"),
+        std::string("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n")}) {  // too deep
+    EXPECT_EQ(ParseRespReply(bad.data(), bad.size(), &r), -1) << bad;
+    EXPECT_EQ(r.kind, RedisReply::Kind::kFailed);
+  }
+}
+
 TEST(RemoteKeysTest, EscapesWhatWouldChangeRoutingOrMatching) {
   EXPECT_EQ(RemoteKeyPrefix("din", "3", "item_emb"), "rankopt:din:3:item_emb:");
-  EXPECT_EQ(RemoteKeyPrefix("a:b", "{1}", "t*?[x] %"), "rankopt:a%3Ab:%7B1%7D:t%2A%3F%5Bx%5D%20%25:");
+  EXPECT_EQ(RemoteKeyPrefix("a:b", "{1}", "t*?[x] %"),
+            "rankopt:a%3Ab:%7B1%7D:t%2A%3F%5Bx%5D%20%25:");
   EXPECT_EQ(RemoteVersionPattern("din", "3"), "rankopt:din:3:*");
   // No hash tag: rows of one table land in many slots.
   EXPECT_NE(RedisKeySlot(RemoteKeyPrefix("din", "{1}", "t") + "1"),
@@ -70,7 +146,8 @@ class RemoteKernelTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::vector<float> values(10 * 5);
-    for (size_t i = 0; i < values.size(); ++i) values[i] = 0.37f * static_cast<float>(i % 13) - 1.1f;
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = 0.37f * static_cast<float>(i % 13) - 1.1f;
     absl::StatusOr<EmbeddingTable> fp32 = EmbeddingTable::FromFloat32("t", 10, 5, values);
     ASSERT_TRUE(fp32.ok());
     absl::StatusOr<EmbeddingTable> int8 = EmbeddingTable::Quantize(*fp32, TableDType::kInt8RowWise);
@@ -88,8 +165,8 @@ class RemoteKernelTest : public ::testing::Test {
   }
 
   // Runs the local or remote lookup of `ids`.
-  absl::Status Run(bool remote, const std::vector<int64_t>& ids,
-                   const std::vector<int64_t>& keys, std::vector<float>* out) {
+  absl::Status Run(bool remote, const std::vector<int64_t>& ids, const std::vector<int64_t>& keys,
+                   std::vector<float>* out) {
     const size_t row_bytes = RowBytes(TableDType::kInt8RowWise, 5);
     Graph g(ModelFormat::kTfGraphDef);
     EXPECT_TRUE(g.AddNode(Placeholder("ids", DType::kInt64, Shape({2, 3}))).ok());
@@ -125,11 +202,12 @@ class RemoteKernelTest : public ::testing::Test {
     std::vector<int64_t> keys_copy = keys;
     feeds.push_back({"ids", TensorView{DType::kInt64, {2, 3}, ids_copy.data()}});
     if (remote) {
-      feeds.push_back({"rows", TensorView{DType::kUInt8,
-                                          {static_cast<int64_t>(keys.size()), 13},
-                                          rows.data()}});
-      feeds.push_back({"keys", TensorView{DType::kInt64, {static_cast<int64_t>(keys.size())},
-                                          keys_copy.data()}});
+      feeds.push_back(
+          {"rows",
+           TensorView{DType::kUInt8, {static_cast<int64_t>(keys.size()), 13}, rows.data()}});
+      feeds.push_back(
+          {"keys",
+           TensorView{DType::kInt64, {static_cast<int64_t>(keys.size())}, keys_copy.data()}});
     }
     std::vector<Tensor> outputs;
     absl::Status s = (*plan)->Run(feeds, &outputs);

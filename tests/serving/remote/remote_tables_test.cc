@@ -1,17 +1,20 @@
 // Remote embedding tables against a real 6-node Redis Cluster on loopback: publish (idempotent,
 // resumable, verified; half-published never served), drop, scores bitwise equal to the local
-// package (DIN, ESMM; fp32 and int8; row cache on and off; 8 threads), and the faults: a stalled
+// package (DIN, ESMM; fp32 and int8; row cache on and off; 8 threads; with the user and item
+// result caches, which keep nothing computed from defaulted rows), and the faults: a stalled
 // node (SIGSTOP) cut off by the timeout, a reshard under load, a primary killed under load.
 #include <signal.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -58,8 +61,8 @@ class RemoteTablesTest : public ::testing::Test {
   static void Publish(const std::string& model, TableQuantizationMode int8, const std::string& tag,
                       Published* out) {
     out->version = Version(tag);
-    absl::StatusOr<ModelPackage> package = model == "din" ? BuildDinPackage(int8, out->version)
-                                                          : BuildEsmmPackage(int8, out->version);
+    absl::StatusOr<ModelPackage> package =
+        model == "din" ? BuildDinPackage(int8, out->version) : BuildEsmmPackage(int8, out->version);
     ASSERT_TRUE(package.ok()) << package.status();
     const std::string dir = FreshTempDir(absl::StrCat("remote_", tag));
     out->local_path = dir + "/local.rkp";
@@ -77,12 +80,12 @@ class RemoteTablesTest : public ::testing::Test {
       EXPECT_FALSE(t.already_published);
       EXPECT_EQ(t.rows_written, t.desc.rows);
     }
-    absl::StatusOr<std::vector<Request>> requests =
-        model == "din" ? DinRequests() : EsmmRequests();
+    absl::StatusOr<std::vector<Request>> requests = model == "din" ? DinRequests() : EsmmRequests();
     ASSERT_TRUE(requests.ok());
     out->requests = *requests;
     ModelOptions local_options;
-    absl::StatusOr<std::shared_ptr<const Model>> local = Model::Load(out->local_path, local_options);
+    absl::StatusOr<std::shared_ptr<const Model>> local =
+        Model::Load(out->local_path, local_options);
     ASSERT_TRUE(local.ok()) << local.status();
     for (const Request& r : out->requests) {
       absl::StatusOr<Scores> s = (*local)->Score(r);
@@ -91,10 +94,10 @@ class RemoteTablesTest : public ::testing::Test {
     }
   }
 
-  static ModelOptions RemoteOptions(size_t cache_bytes,
-                                    RemoteTableOptions::FailurePolicy policy =
-                                        RemoteTableOptions::FailurePolicy::kFail,
-                                    absl::Duration timeout = absl::Milliseconds(200)) {
+  static ModelOptions RemoteOptions(
+      size_t cache_bytes,
+      RemoteTableOptions::FailurePolicy policy = RemoteTableOptions::FailurePolicy::kFail,
+      absl::Duration timeout = absl::Milliseconds(200)) {
     ModelOptions o;
     o.remote_tables.redis = TestRedisCluster::Seeds();
     o.remote_tables.cache_bytes = cache_bytes;
@@ -192,6 +195,101 @@ TEST_F(RemoteTablesTest, ScoresEqualLocalTablesBitForBit) {
       EXPECT_NE(metrics.find("rankopt_remote_rows_defaulted_total 0"), std::string::npos);
     }
     ASSERT_TRUE(DropPublishedVersion(TestRedisCluster::Seeds(), c.model, p.version).ok());
+  }
+}
+
+// The user and item result caches over remote tables: scores bitwise equal to local tables
+// from 8 threads; a request scored while a node stalls (failure policy default_row) inserts
+// nothing into either cache, and after the node is back the same request is exact.
+TEST_F(RemoteTablesTest, ResultCachesCombineAndNeverKeepDefaultedResults) {
+  for (const char* model_name : {"din", "esmm"}) {
+    SCOPED_TRACE(model_name);
+    Published p;
+    Publish(model_name, TableQuantizationMode::kForce, absl::StrCat(model_name, "-caches"), &p);
+    if (HasFatalFailure()) return;
+    auto inserts = [](const Model& m) {
+      uint64_t n = 0;
+      for (const auto& [name, c] : m.stats().Caches()) {
+        if (name == "user" || name == "item") n += c.inserts;
+      }
+      return n;
+    };
+    for (const size_t row_cache : {size_t{0}, size_t{16} << 20}) {
+      SCOPED_TRACE(absl::StrCat("row cache bytes ", row_cache));
+      ModelOptions o = RemoteOptions(row_cache, RemoteTableOptions::FailurePolicy::kDefaultRow,
+                                     absl::Milliseconds(50));
+      o.user_cache.capacity_bytes = size_t{16} << 20;
+      o.item_cache.capacity_bytes = size_t{16} << 20;
+      absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(p.remote_path, o);
+      ASSERT_TRUE(model.ok()) << model.status();
+      EXPECT_TRUE((*model)->user_cache_enabled() || (*model)->item_cache_enabled());
+      std::printf("%s: user cache %s, item cache %s\n", model_name,
+                  (*model)->user_cache_enabled() ? "on" : "off",
+                  (*model)->item_cache_enabled() ? "on" : "off");
+      Tally tally;
+      Hammer(**model, p, 8, 6, nullptr, &tally);
+      EXPECT_EQ(tally.exact.load(), 8 * 6) << tally.first_error;
+      EXPECT_EQ(tally.wrong.load(), 0);
+      uint64_t hits = 0;
+      for (const auto& [name, c] : (*model)->stats().Caches()) {
+        if (name == "user" || name == "item") hits += c.hits;
+      }
+      EXPECT_GT(hits, 0u) << "the result caches served nothing";
+      if (row_cache > 0) continue;  // the stall below needs every row from the cluster
+
+      // A request never seen while a primary is stopped: each candidate's j-th feature taken
+      // from candidate k + j (values in range, combinations new: no cached item part).
+      Request fresh = p.requests[0];
+      for (const Request& r : p.requests) {
+        if (r.candidates.size() > fresh.candidates.size()) fresh = r;
+      }
+      // And a user never seen: sequences reversed, numbers moved (no cached user part either).
+      for (const FeatureRow::Entry& entry : std::vector<FeatureRow::Entry>(fresh.user.entries())) {
+        FeatureValue v = entry.second;
+        if (auto* ids = std::get_if<std::vector<int64_t>>(&v))
+          std::reverse(ids->begin(), ids->end());
+        if (auto* x = std::get_if<double>(&v)) *x += 0.25;
+        fresh.user.Set(entry.first, std::move(v));
+      }
+      const std::vector<FeatureRow> original = fresh.candidates;
+      for (size_t k = 0; k < original.size(); ++k) {
+        const std::vector<FeatureRow::Entry>& entries = original[k].entries();
+        for (size_t j = 0; j < entries.size(); ++j) {
+          const FeatureValue* v = original[(k + j) % original.size()].Find(entries[j].first);
+          if (v != nullptr) fresh.candidates[k].Set(entries[j].first, *v);
+        }
+      }
+      ModelOptions local_options;
+      absl::StatusOr<std::shared_ptr<const Model>> local = Model::Load(p.local_path, local_options);
+      ASSERT_TRUE(local.ok()) << local.status();
+      absl::StatusOr<Scores> want = (*local)->Score(fresh);
+      ASSERT_TRUE(want.ok()) << want.status();
+      const int pid = TestRedisCluster::Pid(TestRedisCluster::PrimaryPorts()[0]);
+      ASSERT_GT(pid, 0);
+      const uint64_t inserts_before = inserts(**model);
+      const uint64_t defaulted_before = (*model)->stats().RemoteTables().rows_defaulted;
+      ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+      absl::StatusOr<Scores> defaulted = (*model)->Score(fresh);
+      ::kill(pid, SIGCONT);
+      ASSERT_TRUE(defaulted.ok()) << defaulted.status();
+      EXPECT_GT((*model)->stats().RemoteTables().rows_defaulted, defaulted_before);
+      EXPECT_FALSE(SameBits(defaulted->values[0], want->values[0]))
+          << "no row of this request was defaulted";
+      EXPECT_EQ(inserts(**model), inserts_before) << "a result of defaulted rows was cached";
+      ASSERT_TRUE(TestRedisCluster::WaitOk(10));
+      bool exact = false;
+      for (int i = 0; i < 40 && !exact; ++i) {
+        absl::StatusOr<Scores> s = (*model)->Score(fresh);
+        exact = s.ok() && SameBits(s->values[0], want->values[0]);
+        if (!exact) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      EXPECT_TRUE(exact) << "after recovery the request is not exact";
+      // And from the caches too (a second time: parts cached by the exact run).
+      absl::StatusOr<Scores> again = (*model)->Score(fresh);
+      ASSERT_TRUE(again.ok()) << again.status();
+      EXPECT_TRUE(SameBits(again->values[0], want->values[0]));
+    }
+    ASSERT_TRUE(DropPublishedVersion(TestRedisCluster::Seeds(), model_name, p.version).ok());
   }
 }
 
