@@ -911,9 +911,17 @@ std::vector<std::string> OptimizeBuildWarnings() {
 absl::StatusOr<GraphSummaryProto> SummarizeModel(const Graph& graph) {
   RANKOPT_ASSIGN_OR_RETURN(GraphSummaryProto summary, SummarizeGraph(graph));
   OptimizeOptions options;
-  options.disabled_passes = {"split_first_dense", "request_level", "fuse_matmul_bias_activation",
-                             "embedding_bag", "embedding_lookup", "final_prune"};
+  options.disabled_passes = {"split_first_dense", "request_level", "embedding_bag",
+                             "embedding_lookup", "final_prune"};
   options.after_pass = [&summary](const PassReport& report, const Graph&) {
+    if (report.pass == "fuse_gemm_epilogue") {  // its near misses only: fusions are routine
+      for (const std::string& note : report.notes) {
+        if (absl::StartsWith(note, "near miss")) {
+          summary.add_fusion_notes(absl::StrCat(report.pass, ": ", note));
+        }
+      }
+      return absl::OkStatus();
+    }
     if (report.pass != "fuse_attention_pooling") return absl::OkStatus();
     for (const std::string& note : report.notes) {
       if (absl::StartsWith(note, "not applicable: no target attention")) continue;

@@ -48,6 +48,7 @@ const std::vector<std::string> kO2Passes = {"prune",
                                             "split_first_dense",
                                             "request_level",
                                             "fuse_matmul_bias_activation",
+                                            "fuse_gemm_epilogue",
                                             "embedding_bag",
                                             "embedding_lookup",
                                             "final_prune"};
