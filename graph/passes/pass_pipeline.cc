@@ -15,6 +15,7 @@
 #include "graph/passes/fuse_attention_pooling.h"
 #include "graph/passes/fuse_gemm_epilogue.h"
 #include "graph/passes/fuse_matmul_bias_activation.h"
+#include "graph/passes/fuse_multi_lookup.h"
 #include "graph/passes/prune.h"
 #include "graph/passes/request_level.h"
 #include "graph/passes/split_field_concat.h"
@@ -50,6 +51,7 @@ std::vector<PassEntry> Passes(OptLevel level) {
   // Bags before lookups: a Gather a bag leaves to other readers then becomes a lookup too.
   passes.push_back({"embedding_bag", EmbeddingBagPass});
   passes.push_back({"embedding_lookup", EmbeddingLookupPass});
+  if (level == OptLevel::kO2) passes.push_back({"fuse_multi_lookup", FuseMultiLookup});
   passes.push_back({"final_prune", PruneGraph});
   return passes;
 }

@@ -51,6 +51,7 @@ const std::vector<std::string> kO2Passes = {"prune",
                                             "fuse_gemm_epilogue",
                                             "embedding_bag",
                                             "embedding_lookup",
+                                            "fuse_multi_lookup",
                                             "final_prune"};
 
 class OptimizeCliTest : public ::testing::Test {

@@ -39,8 +39,7 @@ TEST(PassPipelineTest, PassListsPerLevel) {
                           "fuse_attention_pooling", "split_field_concat", "split_first_dense",
                           "request_level",
                           "fuse_matmul_bias_activation", "fuse_gemm_epilogue", "embedding_bag",
-                          "embedding_lookup",
-                          "final_prune"));
+                          "embedding_lookup", "fuse_multi_lookup", "final_prune"));
   EXPECT_EQ(*ParseOptLevel("o1"), OptLevel::kO1);
   EXPECT_EQ(*ParseOptLevel("2"), OptLevel::kO2);
   EXPECT_FALSE(ParseOptLevel("O3").ok());
