@@ -16,6 +16,7 @@
 #include "graph/analysis/shape_inference.h"
 #include "graph/passes/fuse_matmul_bias_activation.h"
 #include "graph/passes/pass_util.h"
+#include "graph/passes/request_level.h"
 #include "rankopt/status_macros.h"
 
 namespace rankopt {
@@ -63,6 +64,7 @@ class Fuser {
   absl::Status Init(const PassOptions& options) {
     RANKOPT_ASSIGN_OR_RETURN(consumers_, pass_util::CountConsumers(in_, options));
     RANKOPT_ASSIGN_OR_RETURN(shapes_, InferShapes(in_));
+    request_ = RequestLevelTensors(in_, options.request_inputs, shapes_);
     for (size_t i = 0; i < in_.num_nodes(); ++i) {
       index_[in_.nodes()[i].name] = static_cast<int>(i);
       for (const TensorRef& ref : in_.nodes()[i].inputs) {
@@ -109,6 +111,9 @@ class Fuser {
   absl::flat_hash_map<std::string, int> index_;
   absl::flat_hash_map<TensorRef, std::vector<int>> readers_;
   bool topological_ = true;
+  // Tensors computed once per request (one row at run time whatever their static shape).
+  absl::flat_hash_set<TensorRef> request_;
+  bool layer_request_level_ = false;  // of the layer being visited
 
   absl::flat_hash_set<int> taken_;
   absl::flat_hash_map<int, Node> replaced_;                    // sink index -> fused node
@@ -138,6 +143,19 @@ std::optional<std::string> Fuser::OperandProblem(const TensorRef& ref, const Sha
     for (int i = 0; i < rank; ++i) {
       const int64_t a = t.shape.dim(i), b = out_shape.dim(i);
       same &= a == b || (a < 0 && b < 0);  // unknown only where the layer's is (the batch)
+    }
+    // A per-candidate tensor would broadcast a once-per-request layer's one row to its rows,
+    // which the layer's output (its own rows) cannot hold.
+    if (same && layer_request_level_ && !request_.contains(ref)) {
+      return absl::StrCat("input '", ref.ToString(),
+                          "' has a row per candidate but the layer runs once per request");
+    }
+    // One row per request under a rank > 2 layer broadcasts along its leading dim only, which
+    // the epilogue's operands (one value, a row of n, or the layer's own shape) do not cover.
+    if (same && rank > 2 && !layer_request_level_ && request_.contains(ref)) {
+      return absl::StrCat("input '", ref.ToString(),
+                          "' is computed once per request and would broadcast over the layer's ",
+                          "leading dim");
     }
     if (same) return std::nullopt;
   }
@@ -211,6 +229,7 @@ void Fuser::Visit(int root) {
   const int rank = out.shape.rank();
   const int64_t n = out.shape.dim(rank - 1);
   if (n <= 0) return;
+  layer_request_level_ = request_.contains(t0);
 
   // Grow the elementwise DAG over t0's readers, in graph (topological) order.
   absl::flat_hash_set<TensorRef> dag = {t0};

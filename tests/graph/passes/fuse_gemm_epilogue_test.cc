@@ -15,6 +15,7 @@
 #include "graph/kernels/math/gemm_epilogue.h"
 #include "graph/passes/fuse_matmul_bias_activation.h"
 #include "graph/passes/pass_pipeline.h"
+#include "graph/passes/request_level.h"
 #include "tests/graph/passes/pass_test_util.h"
 
 namespace rankopt {
@@ -186,6 +187,32 @@ TEST(FuseGemmEpilogueTest, ResidualOfTheLayersShapeIsFusedBitwise) {
         {"x", x}, {"r", Floats({rows, 4}, RandomFloats(rows * 4, 4))}};
     EXPECT_EQ(RunGraph(fused, feeds), RunGraph(graph, feeds)) << rows;
   }
+}
+
+// A layer computed once per request (its input is request-level) keeps one row; a per-candidate
+// residual would broadcast it to the candidates' rows, so that Add stays unfused.
+TEST(FuseGemmEpilogueTest, PerCandidateResidualOfAOncePerRequestLayerIsANearMiss) {
+  Graph graph = MakeGraph(
+      ModelFormat::kOnnx,
+      {Input("u", {-1, 6}, true), Input("r", {-1, 4}, true),
+       ConstNode("w", Floats({6, 4}, RandomFloats(24, 1)), true),
+       ConstNode("b", Floats({4}, RandomFloats(4, 2)), true),
+       OnnxOp("mm", "MatMul", {{"u", 0}, {"w", 0}}), OnnxOp("add", "Add", {{"mm", 0}, {"b", 0}}),
+       OnnxOp("res", "Add", {{"add", 0}, {"r", 0}})},
+      {"res"});
+  PassOptions options;
+  options.request_inputs = *ParseRequestInputs("u");
+  Graph fused(graph.format());
+  absl::StatusOr<PassReport> report = FuseGemmEpilogue(Dense(graph), options, &fused);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->changed);
+  EXPECT_TRUE(absl::StrContains(Notes(*report),
+                                "'r' has a row per candidate but the layer runs "
+                                "once per request"))
+      << Notes(*report);
+  // Without request-level inputs the rows line up and it fuses.
+  ASSERT_TRUE(Epilogue(Dense(graph), &fused).ok());
+  EXPECT_NE(ProgramOf(fused, "res"), nullptr);
 }
 
 TEST(FuseGemmEpilogueTest, ReportsNearMisses) {
