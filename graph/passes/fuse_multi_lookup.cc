@@ -77,6 +77,19 @@ std::variant<Piece, std::string> Fuser::MatchPiece(const TensorRef& ref, int axi
       piece.lookup = node;
       break;
     }
+    if (node->op == "_RankoptBroadcastRows" && !node->inputs.empty()) {
+      // A once-per-request field broadcast to the candidates: a lookup behind it is a near miss.
+      for (const Node* m = in_.FindNode(node->inputs[0].node); m != nullptr;) {
+        if (m->op == kEmbeddingLookupOp) {
+          return absl::StrCat("its rows are a once-per-request lookup's ('", m->name,
+                              "') broadcast to the candidates (_RankoptBroadcastRows '",
+                              node->name, "')");
+        }
+        const bool through = (m->op == "Unsqueeze" || m->op == "ExpandDims") && !m->inputs.empty();
+        m = through ? in_.FindNode(m->inputs[0].node) : nullptr;
+      }
+      return std::string();
+    }
     if (!unsqueeze || !node->domain.empty() || node->inputs.empty()) return std::string();
     piece.reshapes.push_back(node);
     t = node->inputs[0];
