@@ -534,6 +534,11 @@ absl::Status RunPasses(const OptimizeModelOptions& o, const Loaded& loaded, Prog
                        serving::OptimizeReport* report, Graph* optimized) {
   OptimizeOptions optimize;
   optimize.outputs = o.outputs;
+  // Remote tables are found and rewritten per embedding lookup (serving/remote/remote_graph.h);
+  // keep the lookups single when any may move.
+  if (!o.tables_remote.empty() && o.level == OptLevel::kO2) {
+    optimize.disabled_passes.push_back("fuse_multi_lookup");
+  }
   optimize.request_inputs = loaded.request_inputs;
   optimize.after_pass = [&](const PassReport& pass, const Graph& after) -> absl::Status {
     const Figures& current = progress->current;
@@ -919,9 +924,17 @@ std::vector<std::string> OptimizeBuildWarnings() {
 absl::StatusOr<GraphSummaryProto> SummarizeModel(const Graph& graph) {
   RANKOPT_ASSIGN_OR_RETURN(GraphSummaryProto summary, SummarizeGraph(graph));
   OptimizeOptions options;
-  options.disabled_passes = {"split_first_dense", "request_level", "fuse_matmul_bias_activation",
-                             "embedding_bag", "embedding_lookup", "final_prune"};
+  options.disabled_passes = {"split_first_dense", "request_level", "final_prune"};
   options.after_pass = [&summary](const PassReport& report, const Graph&) {
+    if (report.pass == "fuse_gemm_epilogue" || report.pass == "fuse_multi_lookup") {
+      // Their near misses only: the fusions themselves are routine.
+      for (const std::string& note : report.notes) {
+        if (absl::StartsWith(note, "near miss")) {
+          summary.add_fusion_notes(absl::StrCat(report.pass, ": ", note));
+        }
+      }
+      return absl::OkStatus();
+    }
     if (report.pass != "fuse_attention_pooling") return absl::OkStatus();
     for (const std::string& note : report.notes) {
       if (absl::StartsWith(note, "not applicable: no target attention")) continue;

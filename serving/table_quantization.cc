@@ -30,6 +30,18 @@ bool IsEmbeddingOp(const std::string& op) {
 // Ops whose input 0 is an embedding table.
 bool ReadsTable(const std::string& op) { return IsGather(op) || IsEmbeddingOp(op); }
 
+// The inputs of `node` that are embedding tables: 0 for the ops above, every even input of a
+// _RankoptMultiLookup (table, ids pairs).
+std::vector<int> TableInputs(const Node& node) {
+  std::vector<int> inputs;
+  if (node.op == kMultiLookupOp) {
+    for (size_t i = 0; i + 1 < node.inputs.size(); i += 2) inputs.push_back(static_cast<int>(i));
+  } else if (ReadsTable(node.op) && !node.inputs.empty()) {
+    inputs.push_back(0);
+  }
+  return inputs;
+}
+
 bool IsTableConst(const Node& node) {
   const Tensor* value = node.attrs.Get<Tensor>("value");
   return value != nullptr && value->dtype() == DType::kFloat32 && value->dims().size() == 2;
@@ -215,6 +227,29 @@ absl::StatusOr<Graph> WithQuantizedTables(const Graph& in, const std::vector<Can
       if (lookup == nullptr) {
         return absl::InternalError(absl::StrCat("lookup '", name, "' vanished"));
       }
+      if (lookup->op == kMultiLookupOp) {  // per-field attrs: this table's entries
+        const size_t fields = lookup->inputs.size() / 2;
+        const auto* old_dtypes = lookup->attrs.Get<std::vector<std::string>>("table_dtypes");
+        const auto* old_dims = lookup->attrs.Get<std::vector<int64_t>>("table_dims");
+        std::vector<std::string> dtypes =
+            old_dtypes != nullptr ? *old_dtypes : std::vector<std::string>(fields, "fp32");
+        std::vector<int64_t> dims(fields, 0);
+        for (size_t f = 0; f < fields; ++f) {
+          if (old_dims != nullptr && f < old_dims->size()) {
+            dims[f] = (*old_dims)[f];
+          } else if (const Node* t = result.ConstantBehind(lookup->inputs[2 * f])) {
+            const Tensor* v = t->attrs.Get<Tensor>("value");
+            if (v != nullptr && v->dims().size() == 2) dims[f] = v->dims()[1];
+          }
+          if (lookup->inputs[2 * f].node == c.report.table) {
+            dtypes[f] = std::string(TableDTypeName(dtype));
+            dims[f] = c.report.dim;
+          }
+        }
+        lookup->attrs.Set("table_dtypes", std::move(dtypes));
+        lookup->attrs.Set("table_dims", std::move(dims));
+        continue;
+      }
       lookup->attrs.Set(std::string(kEmbeddingTableDTypeAttr), std::string(TableDTypeName(dtype)));
       lookup->attrs.Set(std::string(kEmbeddingTableDimAttr), c.report.dim);
     }
@@ -225,6 +260,7 @@ absl::StatusOr<Graph> WithQuantizedTables(const Graph& in, const std::vector<Can
 // Why `reader` (reading the table at input `input`) keeps a table fp32; empty when it does not.
 std::string BlockingReader(const Node& reader, int input) {
   if (IsEmbeddingOp(reader.op) && input == 0) return "";
+  if (reader.op == kMultiLookupOp && input % 2 == 0) return "";
   if (IsGather(reader.op)) {
     return absl::StrCat("read by ", reader.op, " '", reader.name,
                         "' (a plain Gather serves fp32 tables only; -O 1 turns it into an "
@@ -247,37 +283,38 @@ std::vector<Candidate> FindCandidates(const Graph& in) {
   std::vector<Candidate> candidates;
   absl::flat_hash_set<const Node*> seen;
   for (const Node& node : in.nodes()) {
-    if (!ReadsTable(node.op) || node.inputs.empty()) continue;
-    const Node* table = in.ConstantBehind(node.inputs[0]);
-    if (table == nullptr || !IsTableConst(*table) || !seen.insert(table).second) continue;
-    Candidate c;
-    GraphTableQuantization& r = c.report;
-    r.table = table->name;
-    r.rows = TableValue(*table).dims()[0];
-    r.dim = TableValue(*table).dims()[1];
-    r.bytes_fp32 = TableValue(*table).bytes().size();
-    r.bytes_stored = r.bytes_fp32;
-    std::vector<std::string> blockers;
-    for (const auto& [reader, input] : readers[table->name]) {
-      std::string why = BlockingReader(*reader, input);
-      if (why.empty()) {
-        r.lookups.push_back(reader->name);
-      } else {
-        blockers.push_back(std::move(why));
+    for (int table_input : TableInputs(node)) {
+      const Node* table = in.ConstantBehind(node.inputs[table_input]);
+      if (table == nullptr || !IsTableConst(*table) || !seen.insert(table).second) continue;
+      Candidate c;
+      GraphTableQuantization& r = c.report;
+      r.table = table->name;
+      r.rows = TableValue(*table).dims()[0];
+      r.dim = TableValue(*table).dims()[1];
+      r.bytes_fp32 = TableValue(*table).bytes().size();
+      r.bytes_stored = r.bytes_fp32;
+      std::vector<std::string> blockers;
+      for (const auto& [reader, input] : readers[table->name]) {
+        std::string why = BlockingReader(*reader, input);
+        if (why.empty()) {
+          r.lookups.push_back(reader->name);
+        } else {
+          blockers.push_back(std::move(why));
+        }
       }
-    }
-    for (const GraphOutput& output : in.outputs()) {
-      if (output.ref.node == table->name) {
-        blockers.push_back(absl::StrCat("is the graph output '", output.name, "'"));
+      for (const GraphOutput& output : in.outputs()) {
+        if (output.ref.node == table->name) {
+          blockers.push_back(absl::StrCat("is the graph output '", output.name, "'"));
+        }
       }
+      if (!blockers.empty()) {
+        const size_t more = blockers.size() > 2 ? blockers.size() - 2 : 0;
+        blockers.resize(std::min<size_t>(blockers.size(), 2));
+        r.reason = absl::StrCat("stays fp32: ", absl::StrJoin(blockers, "; "),
+                                more > 0 ? absl::StrCat("; and ", more, " more") : "");
+      }
+      candidates.push_back(std::move(c));
     }
-    if (!blockers.empty()) {
-      const size_t more = blockers.size() > 2 ? blockers.size() - 2 : 0;
-      blockers.resize(std::min<size_t>(blockers.size(), 2));
-      r.reason = absl::StrCat("stays fp32: ", absl::StrJoin(blockers, "; "),
-                              more > 0 ? absl::StrCat("; and ", more, " more") : "");
-    }
-    candidates.push_back(std::move(c));
   }
   return candidates;
 }

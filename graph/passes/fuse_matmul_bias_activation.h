@@ -18,6 +18,8 @@ namespace rankopt {
 // "sigmoid", "tanh", "prelu"). Output [..., N]:
 //   y[r, j] = act(sum_k x[r, k] * w[k, j] + bias[j])
 // bitwise equal to the MatMul, Add/BiasAdd and activation kernels run one after the other.
+// At O2, attr "epilogue" (fuse_gemm_epilogue.h) adds an elementwise program after the activation,
+// its operands inputs 4.. (bias and slope then present, possibly empty).
 inline constexpr absl::string_view kFusedMatMulOp = "_RankoptFusedMatMul";
 
 // Writes to `out` the graph `in` where each chain

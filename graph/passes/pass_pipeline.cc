@@ -13,7 +13,9 @@
 #include "graph/passes/embedding_lookup.h"
 #include "graph/passes/fold_batch_norm.h"
 #include "graph/passes/fuse_attention_pooling.h"
+#include "graph/passes/fuse_gemm_epilogue.h"
 #include "graph/passes/fuse_matmul_bias_activation.h"
+#include "graph/passes/fuse_multi_lookup.h"
 #include "graph/passes/prune.h"
 #include "graph/passes/request_level.h"
 #include "graph/passes/split_field_concat.h"
@@ -45,9 +47,11 @@ std::vector<PassEntry> Passes(OptLevel level) {
     passes.push_back({"request_level", MarkRequestLevel});
   }
   passes.push_back({"fuse_matmul_bias_activation", FuseMatMulBiasActivation});
+  if (level == OptLevel::kO2) passes.push_back({"fuse_gemm_epilogue", FuseGemmEpilogue});
   // Bags before lookups: a Gather a bag leaves to other readers then becomes a lookup too.
   passes.push_back({"embedding_bag", EmbeddingBagPass});
   passes.push_back({"embedding_lookup", EmbeddingLookupPass});
+  if (level == OptLevel::kO2) passes.push_back({"fuse_multi_lookup", FuseMultiLookup});
   passes.push_back({"final_prune", PruneGraph});
   return passes;
 }

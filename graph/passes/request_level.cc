@@ -71,7 +71,7 @@ bool IsRowWise(const Graph& graph, const Node& node, const ShapeMap& shapes) {
   const std::string& op = node.op;
   const int out_rank = RankOf(shapes, TensorRef{node.name, 0});
   if (op == kRequestRowOp || op == "_RankoptAttentionPooling" || op == "_RankoptEmbeddingLookup" ||
-      op == "_RankoptEmbeddingBag") {
+      op == "_RankoptEmbeddingBag" || op == "_RankoptMultiLookup") {
     return true;
   }
   if (IsElementwise(op)) {

@@ -36,7 +36,8 @@ bool IsWork(absl::string_view op, bool lookups) {
     if (op == w) return true;
   }
   if (!lookups) return false;
-  for (absl::string_view w : {"Gather", "GatherV2", "ResourceGather", "_RankoptEmbeddingLookup"}) {
+  for (absl::string_view w : {"Gather", "GatherV2", "ResourceGather", "_RankoptEmbeddingLookup",
+                              "_RankoptMultiLookup"}) {
     if (op == w) return true;
   }
   return false;

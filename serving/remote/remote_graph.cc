@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "embedding/storage/embedding_table.h"
 #include "graph/kernels/embedding/embedding_kernels.h"
+#include "graph/passes/fuse_multi_lookup.h"
 #include "rankopt/status_macros.h"
 
 #define XXH_INLINE_ALL
@@ -163,8 +164,11 @@ std::string RemoteVersionPattern(absl::string_view model, absl::string_view vers
 }
 
 absl::StatusOr<std::vector<RemotableTable>> FindRemotableTables(
-    const Graph& graph, absl::string_view model, absl::string_view version,
+    const Graph& fused, absl::string_view model, absl::string_view version,
     const std::vector<std::string>& names, std::vector<std::string>* skipped) {
+  // Tables are found per lookup: an O2 multi-table lookup is looked at as its fields.
+  Graph graph = fused;  // cheap: constants share storage
+  RANKOPT_RETURN_IF_ERROR(SplitMultiLookups(&graph));
   absl::flat_hash_map<std::string, std::vector<const Node*>> readers;  // by table
   absl::flat_hash_set<std::string> other_readers;
   for (const Node& n : graph.nodes()) {
@@ -268,6 +272,7 @@ absl::StatusOr<std::vector<RemotableTable>> FindRemotableTables(
 
 absl::Status MakeTablesRemote(const std::vector<RemotableTable>& tables, absl::string_view redis,
                               Graph* graph) {
+  RANKOPT_RETURN_IF_ERROR(SplitMultiLookups(graph));  // remote lookups are per field
   const bool onnx = graph->format() == ModelFormat::kOnnx;
   std::vector<Node> nodes;
   absl::flat_hash_map<std::string, const RemotableTable*> by_name;

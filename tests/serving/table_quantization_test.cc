@@ -478,3 +478,74 @@ TEST(GraphTableQuantizationTest, DropsTheWorstUntilTheTablesPassTogether) {
 
 }  // namespace
 }  // namespace rankopt
+
+namespace rankopt {
+namespace {
+
+// The zoo's DeepFM at O2: its field lookups are _RankoptMultiLookup nodes, whose tables quantize
+// like a single lookup's, each field carrying its storage; the scores equal the per-field lookups
+// quantized the same way, bit for bit.
+TEST(GraphTableQuantizationTest, MultiLookupTablesQuantizeLikeSingleLookups) {
+  absl::StatusOr<Graph> model = LoadModel(TestData("zoo/deepfm_op17.onnx"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  Graph fused(ModelFormat::kOnnx), plain(ModelFormat::kOnnx);
+  OptimizeOptions optimize;
+  ASSERT_TRUE(OptimizeGraph(*model, OptLevel::kO2, optimize, &fused).ok());
+  optimize.disabled_passes = {"fuse_multi_lookup"};
+  ASSERT_TRUE(OptimizeGraph(*model, OptLevel::kO2, optimize, &plain).ok());
+  TableQuantizationOptions options;
+  options.mode = TableQuantizationMode::kForce;
+  Graph fused8(ModelFormat::kOnnx), plain8(ModelFormat::kOnnx);
+  absl::StatusOr<GraphQuantizationReport> report = QuantizeGraphTables(fused, options, &fused8);
+  ASSERT_TRUE(report.ok()) << report.status();
+  absl::StatusOr<GraphQuantizationReport> plain_report =
+      QuantizeGraphTables(plain, options, &plain8);
+  ASSERT_TRUE(plain_report.ok()) << plain_report.status();
+  EXPECT_EQ(report->kept, plain_report->kept);
+  EXPECT_GE(report->kept, 20);  // 20 fields, embeddings and first-order weights
+  int multi = 0;
+  for (const Node& node : fused8.nodes()) {
+    if (node.op != kMultiLookupOp) continue;
+    ++multi;
+    const auto* dtypes = node.attrs.Get<std::vector<std::string>>("table_dtypes");
+    ASSERT_NE(dtypes, nullptr) << node.name;
+    for (const std::string& d : *dtypes) EXPECT_EQ(d, "int8") << node.name;
+  }
+  EXPECT_GE(multi, 2);
+  // Feeds: ids 0..2 (every table has them), floats in [-1, 1).
+  std::vector<Tensor> keep;
+  std::vector<NamedTensorView> feeds;
+  for (const Node& n : model->nodes()) {
+    if (n.op != "Placeholder") continue;
+    std::vector<int64_t> dims = n.attrs.Get<Shape>("shape")->dims();
+    dims[0] = 5;
+    int64_t count = 1;
+    for (int64_t d : dims) count *= d;
+    if (*n.attrs.Get<DType>("dtype") == DType::kInt64) {
+      std::vector<int64_t> ids(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i) ids[i] = i % 3;
+      keep.push_back(*Tensor::FromValues<int64_t>(dims, ids));
+    } else {
+      std::vector<float> values(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i) values[i] = static_cast<float>(i % 11) / 11.0f - 0.5f;
+      keep.push_back(*Tensor::FromValues<float>(dims, values));
+    }
+  }
+  size_t k = 0;
+  for (const Node& n : model->nodes()) {
+    if (n.op != "Placeholder") continue;
+    const Tensor& t = keep[k++];
+    TensorView v;
+    v.dtype = t.dtype();
+    v.dims.assign(t.dims().begin(), t.dims().end());
+    v.data = const_cast<char*>(t.bytes().data());
+    feeds.push_back({n.output_names.empty() ? n.name : n.output_names[0], v});
+  }
+  const std::vector<Tensor> got = RunGraph(fused8, feeds);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got, RunGraph(plain8, feeds));
+  EXPECT_NE(got, RunGraph(fused, feeds));  // int8, not fp32
+}
+
+}  // namespace
+}  // namespace rankopt

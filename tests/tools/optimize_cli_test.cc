@@ -48,8 +48,10 @@ const std::vector<std::string> kO2Passes = {"prune",
                                             "split_first_dense",
                                             "request_level",
                                             "fuse_matmul_bias_activation",
+                                            "fuse_gemm_epilogue",
                                             "embedding_bag",
                                             "embedding_lookup",
+                                            "fuse_multi_lookup",
                                             "final_prune"};
 
 class OptimizeCliTest : public ::testing::Test {

@@ -524,7 +524,7 @@ absl::Status RegisterEmbeddingKernels(KernelRegistry* registry) {
     RANKOPT_RETURN_IF_ERROR(
         registry->Register(set, std::string(kEmbeddingBagOp), MakeEmbeddingBag));
   }
-  return absl::OkStatus();
+  return RegisterMultiLookupKernel(registry);
 }
 
 }  // namespace rankopt

@@ -31,6 +31,14 @@
 //   table_rows exactly as above, then looked up among `keys`, and the fetched rows go through the
 //   same lookup kernels: scores equal the local table's bit for bit. An in-range id missing from
 //   `keys` is an internal error, never a wrong row.
+// Several lookups concatenated (graph/passes/fuse_multi_lookup.h, O2):
+//   _RankoptMultiLookup(table_0, ids_0, ..., table_{F-1}, ids_{F-1}) -> out_dims float32
+//     every ids_f holds the same number n of int32/int64 ids; the output, viewed as [n, W] with
+//     W = sum_f dim_f, has row o = concat_f dequant(table_f, ids_f[o]) (each id range-checked, and
+//     wrapped as above with "wrap_negative_ids"). Attr "out_dims" (ints) is the output shape with
+//     at most one -1, the dim that makes n * W elements. Tables are fp32 unless attrs
+//     "table_dtypes" (strings, one per field: "fp32" / "fp16" / "int8") and "table_dims" say
+//     otherwise, stored as above. Bitwise equal to the lookups, Unsqueezes and Concat it replaces.
 // Created by the EmbeddingLookup and EmbeddingBag passes (graph/passes/embedding_lookup.h,
 // graph/passes/embedding_bag.h); quantized by serving/table_quantization.h.
 #ifndef RANKOPT_GRAPH_KERNELS_EMBEDDING_EMBEDDING_KERNELS_H_
@@ -45,6 +53,7 @@ inline constexpr absl::string_view kEmbeddingLookupOp = "_RankoptEmbeddingLookup
 inline constexpr absl::string_view kEmbeddingBagOp = "_RankoptEmbeddingBag";
 inline constexpr absl::string_view kRemoteEmbeddingLookupOp = "_RankoptRemoteEmbeddingLookup";
 inline constexpr absl::string_view kRemoteEmbeddingBagOp = "_RankoptRemoteEmbeddingBag";
+inline constexpr absl::string_view kMultiLookupOp = "_RankoptMultiLookup";
 // The attrs of a quantized table (see above).
 inline constexpr absl::string_view kEmbeddingTableDTypeAttr = "table_dtype";
 inline constexpr absl::string_view kEmbeddingTableDimAttr = "table_dim";
@@ -53,6 +62,9 @@ inline constexpr absl::string_view kEmbeddingTableRowsAttr = "table_rows";
 
 // Registers the embedding kernels in both op sets.
 absl::Status RegisterEmbeddingKernels(KernelRegistry* registry);
+
+// Registers _RankoptMultiLookup (multi_lookup.cc); called by RegisterEmbeddingKernels.
+absl::Status RegisterMultiLookupKernel(KernelRegistry* registry);
 
 }  // namespace rankopt
 

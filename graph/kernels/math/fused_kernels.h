@@ -14,7 +14,8 @@ namespace rankopt {
 // Attr `precision` "bf16" / "int8" (serving/dense_precision.h sets it) runs GemmBf16 / GemmInt8
 // (gemm_lowp.h; bias and relu in their epilogue) on the constant weight packed at build: a
 // float32 weight converted there, or one stored as bfloat16, or as int8 codes with the attr
-// `weight_scales` (one float per output column).
+// `weight_scales` (one float per output column). Attr `epilogue` (gemm_epilogue.h) runs after the
+// activation at every precision.
 // Also registers "_RankoptAttentionPooling" (graph/passes/fuse_attention_pooling.h).
 absl::Status RegisterFusedKernels(KernelRegistry* registry);
 

@@ -1,5 +1,6 @@
 // _RankoptFusedMatMul: y = act(x @ w + bias), rows of x flattened, weight packed at build, at
 // the node's `precision` (fp32, or bf16 / int8 through gemm_lowp.h).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/kernels/math/fused_kernels.h"
 #include "graph/kernels/math/gemm.h"
+#include "graph/kernels/math/gemm_epilogue.h"
 #include "graph/kernels/math/gemm_lowp.h"
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/vector_math.h"
@@ -25,10 +27,17 @@ using math_internal::NodeError;
 
 enum class Activation { kNone, kRelu, kSigmoid, kTanh, kPRelu };
 
+// Inputs: x, w, bias, slope, then the epilogue's operands (at most 16).
+constexpr int kEpilogueInput = 4;
+
 class FusedMatMulKernel : public OpKernel {
  public:
-  FusedMatMulKernel(bool transpose_b, Activation activation, DensePrecision precision)
-      : transpose_b_(transpose_b), activation_(activation), precision_(precision) {}
+  FusedMatMulKernel(bool transpose_b, Activation activation, DensePrecision precision,
+                    GemmEpilogue epilogue)
+      : transpose_b_(transpose_b),
+        activation_(activation),
+        precision_(precision),
+        epilogue_(std::move(epilogue)) {}
 
   // bf16 / int8: the constant weight converted (from fp32) or taken as stored (bf16 bits; int8
   // codes with the node's `weight_scales`) and packed. Errors name what does not fit.
@@ -97,7 +106,7 @@ class FusedMatMulKernel : public OpKernel {
 
   absl::Status Compute(KernelContext* ctx) const override {
     const Node& node = ctx->node();
-    RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, 2, 4));
+    RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, 2, kEpilogueInput + 16));
     const TensorView& x = ctx->input(0);
     const TensorView& w = ctx->input(1);
     if (x.dtype != DType::kFloat32) return DTypeError(node, 0, x, "float32");
@@ -163,7 +172,7 @@ class FusedMatMulKernel : public OpKernel {
         GemmBf16(m, x.data_as<float>(), k, packed_bf16_, bias, relu, y, n, scratch);
       }
       if (activation_ != Activation::kRelu) ApplyActivation(y, m, n, slope, slope_count);
-      return absl::OkStatus();
+      return RunEpilogue(ctx, out.dims, y, m, n);
     }
 
     GemmB b_view;
@@ -180,7 +189,7 @@ class FusedMatMulKernel : public OpKernel {
     }
     GemmF32(m, n, k, x.data_as<float>(), k, 1, b_view, bias, y, n);
     ApplyActivation(y, m, n, slope, slope_count);
-    return absl::OkStatus();
+    return RunEpilogue(ctx, out.dims, y, m, n);
   }
 
   std::string KernelName() const override {
@@ -188,6 +197,37 @@ class FusedMatMulKernel : public OpKernel {
   }
 
  private:
+  // The epilogue (gemm_epilogue.h) on y [m, n] (dims y_dims), its operands inputs
+  // kEpilogueInput.. (float32: 1 or n values, or y's shape).
+  absl::Status RunEpilogue(KernelContext* ctx, const Dims& y_dims, float* y, int64_t m,
+                           int64_t n) const {
+    if (epilogue_.empty()) return absl::OkStatus();
+    const int count = std::max(0, ctx->num_inputs() - kEpilogueInput);
+    const float* operands[16];
+    int64_t sizes[16];
+    for (int j = 0; j < count; ++j) {
+      const TensorView& v = ctx->input(kEpilogueInput + j);
+      if (v.dtype != DType::kFloat32) {
+        return DTypeError(ctx->node(), kEpilogueInput + j, v, "float32");
+      }
+      sizes[j] = v.NumElements();
+      const bool whole = v.dims == y_dims;
+      const bool row = sizes[j] == n && (v.rank() == 0 || v.dims.back() == n);
+      if (sizes[j] != 1 && !row && !whole) {
+        return NodeError(ctx->node(), "epilogue operand c", j, " (input ", kEpilogueInput + j,
+                         ") is ", DescribeTensor(v), ", expected 1 or ", n,
+                         " values (one per output column) or the output's shape [",
+                         absl::StrJoin(y_dims, ","), "]");
+      }
+      operands[j] = v.data_as<float>();
+    }
+    RANKOPT_ASSIGN_OR_RETURN(
+        void* scratch, ctx->AllocateScratch(static_cast<size_t>(epilogue_.ScratchFloats(n, count)) *
+                                            sizeof(float)));
+    epilogue_.Run(y, m, n, operands, sizes, count, static_cast<float*>(scratch));
+    return absl::OkStatus();
+  }
+
   // The same element math as the Relu, Sigmoid, Tanh and PRelu kernels, in place on y [m, n].
   void ApplyActivation(float* y, int64_t m, int64_t n, const float* slope,
                        int64_t slope_count) const {
@@ -220,6 +260,7 @@ class FusedMatMulKernel : public OpKernel {
   bool transpose_b_;
   Activation activation_;
   DensePrecision precision_;
+  GemmEpilogue epilogue_;
   bool has_packed_ = false;
   PackedB packed_;
   Dims packed_dims_;
@@ -229,7 +270,16 @@ class FusedMatMulKernel : public OpKernel {
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeFusedMatMul(const KernelBuildContext& build) {
   const Node& node = *build.node;
-  RANKOPT_RETURN_IF_ERROR(CheckInputCount(build, 2, 4));
+  const std::vector<std::string>* program = node.attrs.Get<std::vector<std::string>>("epilogue");
+  RANKOPT_RETURN_IF_ERROR(CheckInputCount(build, 2, program == nullptr ? 4 : kEpilogueInput + 16));
+  GemmEpilogue epilogue;
+  if (program != nullptr) {
+    const int operands =
+        std::max(0, static_cast<int>(build.constant_inputs.size()) - kEpilogueInput);
+    absl::StatusOr<GemmEpilogue> parsed = GemmEpilogue::Parse(*program, operands);
+    if (!parsed.ok()) return NodeError(node, parsed.status().message());
+    epilogue = *std::move(parsed);
+  }
   const std::string name = AttrString(node, "activation", "none");
   Activation activation;
   if (name == "none") {
@@ -250,7 +300,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeFusedMatMul(const KernelBuildConte
       ParseDensePrecision(AttrString(node, "precision", "fp32"));
   if (!precision.ok()) return NodeError(node, precision.status().message());
   auto kernel = std::make_unique<FusedMatMulKernel>(AttrBool(node, "transpose_b", false),
-                                                    activation, *precision);
+                                                    activation, *precision, std::move(epilogue));
   const Tensor* weight =
       build.constant_inputs.size() > 1 ? build.constant_inputs[1] : nullptr;
   if (*precision != DensePrecision::kFp32) {

@@ -38,8 +38,8 @@ TEST(PassPipelineTest, PassListsPerLevel) {
               ElementsAre("prune", "constant_folding", "fold_batch_norm",
                           "fuse_attention_pooling", "split_field_concat", "split_first_dense",
                           "request_level",
-                          "fuse_matmul_bias_activation", "embedding_bag", "embedding_lookup",
-                          "final_prune"));
+                          "fuse_matmul_bias_activation", "fuse_gemm_epilogue", "embedding_bag",
+                          "embedding_lookup", "fuse_multi_lookup", "final_prune"));
   EXPECT_EQ(*ParseOptLevel("o1"), OptLevel::kO1);
   EXPECT_EQ(*ParseOptLevel("2"), OptLevel::kO2);
   EXPECT_FALSE(ParseOptLevel("O3").ok());
