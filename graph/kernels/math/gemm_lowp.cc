@@ -310,14 +310,23 @@ __mmask16 MaskFor(int64_t valid) {
   return static_cast<__mmask16>((1u << valid) - 1u);
 }
 
+// The largest |a[i]| of a row of k floats (two accumulators over full chunks of 32).
+__attribute__((target("avx512f,avx512bw"))) float AbsMaxAvx512(const float* a, int64_t k) {
+  __m512 vmax0 = _mm512_setzero_ps(), vmax1 = _mm512_setzero_ps();
+  int64_t kk = 0;
+  for (; kk + 32 <= k; kk += 32) {
+    vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(a + kk)), vmax0);
+    vmax1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(a + kk + 16)), vmax1);
+  }
+  for (; kk < k; kk += 16) {
+    vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), a + kk)), vmax0);
+  }
+  return _mm512_reduce_max_ps(_mm512_max_ps(vmax0, vmax1));
+}
+
 __attribute__((target("avx512f,avx512bw"))) float QuantizeRowU8Avx512(const float* a, int64_t k,
                                                                       int64_t k4, uint8_t* out) {
-  __m512 vmax = _mm512_setzero_ps();
-  for (int64_t kk = 0; kk < k; kk += 16) {
-    const __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), a + kk));
-    vmax = _mm512_max_ps(v, vmax);  // v > vmax ? v : vmax
-  }
-  const float amax = _mm512_reduce_max_ps(vmax);
+  const float amax = AbsMaxAvx512(a, k);
   const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
@@ -340,16 +349,7 @@ __attribute__((target("avx512f,avx512bw"))) float QuantizeRowU8Avx512(const floa
 // leave by a register vpmovdb and dword stores (no separate interleaving pass).
 __attribute__((target("avx512f,avx512bw"))) float QuantizeRowU8InterleavedAvx512(
     const float* a, int64_t k, int64_t k4, uint8_t* out, int64_t stride) {
-  __m512 vmax0 = _mm512_setzero_ps(), vmax1 = _mm512_setzero_ps();
-  int64_t kk = 0;
-  for (; kk + 32 <= k; kk += 32) {
-    vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(a + kk)), vmax0);
-    vmax1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(a + kk + 16)), vmax1);
-  }
-  for (; kk < k; kk += 16) {
-    vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), a + kk)), vmax0);
-  }
-  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(vmax0, vmax1));
+  const float amax = AbsMaxAvx512(a, k);
   const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
@@ -381,17 +381,7 @@ __attribute__((target("avx512f,avx512bw"))) void QuantizeRows4U8InterleavedAvx51
     const float* a, int64_t lda, int64_t k, int64_t k4, uint8_t* out, int64_t stride, float* sa) {
   __m512 vinv[4];
   for (int r = 0; r < 4; ++r) {
-    const float* row = a + r * lda;
-    __m512 vmax0 = _mm512_setzero_ps(), vmax1 = _mm512_setzero_ps();
-    int64_t kk = 0;
-    for (; kk + 32 <= k; kk += 32) {
-      vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(row + kk)), vmax0);
-      vmax1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(row + kk + 16)), vmax1);
-    }
-    for (; kk < k; kk += 16) {
-      vmax0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(MaskFor(k - kk), row + kk)), vmax0);
-    }
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(vmax0, vmax1));
+    const float amax = AbsMaxAvx512(a + r * lda, k);
     vinv[r] = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
     sa[r] = amax / 127.0f;
   }
