@@ -75,6 +75,7 @@ struct UserCache {
   };
   std::vector<KeyInput> key_inputs;
   std::vector<size_t> user_feed;  // user plan input i -> feed index
+  std::vector<bool> user_whole;   // user plan input i is fed whole (a remote table's), not row 0
   // Candidate plan input i: a feed index, or (boundary) an index into the boundary tensors.
   struct CandidateFeed {
     bool boundary = false;
@@ -97,6 +98,7 @@ struct ItemCache {
   // The key's inputs: a feed index and its columns (empty: the whole row).
   std::vector<UserCache::KeyInput> key_inputs;
   std::vector<size_t> item_feed;  // item plan input i -> feed index
+  std::vector<bool> item_whole;   // item plan input i is fed whole (a remote table's), not gathered
   // Boundary tensor b: its dtype, row dims (without the leading candidate axis), bytes per row and
   // offset in a cached value (one value per item row: every boundary tensor's row, concatenated).
   struct Boundary {
@@ -169,7 +171,8 @@ absl::StatusOr<std::unique_ptr<SplitRunner>> SplitRunner::Create(
     const std::vector<std::string>& warmup_requests, FeedFunction feed, ModelStats* stats) {
   std::unique_ptr<SplitRunner> runner(
       new SplitRunner(scorer, graph, outputs, options, std::move(identity), stats));
-  // Remote tables' rows and ids are request-wide: never item-level, never keyed on.
+  // Remote tables' rows and ids are request-wide: never item-level, never keyed on (a lookup
+  // into one is as request- or item-level as its ids: IsRemoteTableInput).
   std::vector<RequestLevelInput> request_inputs = scorer->request_inputs();
   std::vector<std::string> remote_inputs;
   if (scorer->options().remote_tables != nullptr) {
@@ -238,12 +241,10 @@ absl::Status SplitRunner::PrepareFeeds(ScoreContext* context) const {
   return absl::OkStatus();
 }
 
-bool SplitRunner::ReadsRemoteRows(const ExecutionPlan& part) const {
+bool SplitRunner::IsRemoteInput(const std::string& name) const {
   if (scorer_->options().remote_tables == nullptr) return false;
-  for (const std::string& name : scorer_->options().remote_tables->InputNames()) {
-    if (FindInput(part.inputs(), name) >= 0) return true;
-  }
-  return false;
+  const std::vector<std::string> names = scorer_->options().remote_tables->InputNames();
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 absl::Status SplitRunner::Run(ScoreContext* context, int64_t candidates) const {
@@ -312,8 +313,9 @@ absl::StatusOr<std::shared_ptr<const BoundaryValue>> SplitRunner::RunUserPart(
     const NamedTensorView& source = ModelFeeds(*context)[uc.user_feed[i]];
     if (feed.name != source.name) feed.name = source.name;
     feed.view = source.view;
-    // The user part reads row 0 only (through _RankoptRequestRow): feed that row.
-    if (feed.view.rank() >= 1 && feed.view.dims[0] > 1) feed.view.dims[0] = 1;
+    // The user part reads row 0 only (through _RankoptRequestRow): feed that row. A remote
+    // table's fetched rows and ids are read whole.
+    if (!uc.user_whole[i] && feed.view.rank() >= 1 && feed.view.dims[0] > 1) feed.view.dims[0] = 1;
   }
   std::shared_ptr<const BoundaryValue> value;
   RANKOPT_RETURN_IF_ERROR(uc.user_plan->RunWithSink(
@@ -374,7 +376,6 @@ absl::Status SplitRunner::SetUpUserCache(const Graph& graph,
   if (uc.candidate_plan->outputs() != plan_->outputs()) {
     return absl::InternalError("user cache: the candidate part's outputs differ from the model's");
   }
-  if (ReadsRemoteRows(*uc.user_plan)) return absl::OkStatus();  // keyed on ids only: stays off
   const std::vector<ExecutionPlan::Input>& feeds = plan_->inputs();
   auto feed_index = [&](const std::string& name) -> absl::StatusOr<size_t> {
     const int i = FindInput(feeds, name);
@@ -389,12 +390,14 @@ absl::Status SplitRunner::SetUpUserCache(const Graph& graph,
   };
   for (const RequestLevelInput& in : split.user_inputs) {
     if (FindInput(uc.user_plan->inputs(), in.name) < 0) continue;  // not needed by the outputs
+    if (IsRemoteInput(in.name)) return absl::OkStatus();  // it differs per request: stays off
     RANKOPT_ASSIGN_OR_RETURN(const size_t index, feed_index(in.name));
     uc.key_inputs.push_back({index, in.columns});
   }
   for (const ExecutionPlan::Input& in : uc.user_plan->inputs()) {
     RANKOPT_ASSIGN_OR_RETURN(const size_t index, feed_index(in.name));
     uc.user_feed.push_back(index);
+    uc.user_whole.push_back(IsRemoteInput(in.name));
   }
   if (uc.user_plan->outputs().size() != split.boundary.size()) {
     return absl::InternalError("user cache: the user part's outputs are not the boundary");
@@ -472,7 +475,6 @@ absl::Status SplitRunner::SetUpItemCache(const std::vector<RequestLevelInput>& r
   PlanOptions item_options;
   item_options.memory_cap_bytes = options_.max_request_bytes;
   RANKOPT_ASSIGN_OR_RETURN(ic.item_plan, ExecutionPlan::Create(split.item, item_options));
-  if (ReadsRemoteRows(*ic.item_plan)) return absl::OkStatus();  // not row-wise: stays off
   if (ic.item_plan->outputs().size() != split.boundary.size()) {
     return absl::InternalError("item cache: the item part's outputs are not the boundary");
   }
@@ -495,9 +497,11 @@ absl::Status SplitRunner::SetUpItemCache(const std::vector<RequestLevelInput>& r
   for (const ExecutionPlan::Input& in : ic.item_plan->inputs()) {
     RANKOPT_ASSIGN_OR_RETURN(const size_t index, feed_index(in.name));
     ic.item_feed.push_back(index);
+    ic.item_whole.push_back(IsRemoteInput(in.name));
   }
   for (const RequestLevelInput& in : split.item_inputs) {
     if (FindInput(ic.item_plan->inputs(), in.name) < 0) continue;  // not needed by the boundary
+    if (IsRemoteInput(in.name)) return absl::OkStatus();  // it differs per request: stays off
     RANKOPT_ASSIGN_OR_RETURN(const size_t index, feed_index(in.name));
     ic.key_inputs.push_back({index, in.columns});
   }
@@ -600,6 +604,12 @@ absl::Status SplitRunner::RunItemPart(ScoreContext* context, int64_t candidates)
     context->item_feed_buffers.resize(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
       const NamedTensorView& source = ModelFeeds(*context)[ic.item_feed[i]];
+      NamedTensorView& feed = context->item_feeds[i];
+      if (ic.item_whole[i]) {  // a remote table's fetched rows or ids: every row reads them whole
+        if (feed.name != source.name) feed.name = source.name;
+        feed.view = source.view;
+        continue;
+      }
       if (source.view.rank() < 1 || source.view.dims[0] != candidates) {
         return absl::InternalError(absl::StrCat("item cache: graph input '", source.name,
                                                 "' does not have one row per candidate"));
@@ -613,7 +623,6 @@ absl::Status SplitRunner::RunItemPart(ScoreContext* context, int64_t candidates)
                         static_cast<size_t>(context->item_missed[j]) * row_bytes,
                     row_bytes);
       }
-      NamedTensorView& feed = context->item_feeds[i];
       if (feed.name != source.name) feed.name = source.name;
       feed.view = source.view;
       feed.view.dims[0] = static_cast<int64_t>(missed);

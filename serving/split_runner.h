@@ -2,9 +2,11 @@
 // graph computed once per distinct user, graph/split/split_request_graph.h) and the item cache
 // (the item-level part computed once per distinct item row, graph/split/split_item_graph.h).
 // Scores are bitwise equal to the Scorer's whole-graph run. With remote tables, the rows are
-// fetched once per request and fed whole to every part; the split treats them as request-wide
-// inputs, so no cached part reads a remote row (a cached value never depends on one), and a request
-// with a defaulted row inserts nothing.
+// fetched once per request and fed whole to every part that reads them; a lookup into a remote
+// table belongs to the user part when its ids are request-level and to the item part when they
+// are item-level (graph/passes/request_level.h: IsRemoteTableInput), as with a local table. A
+// cached value then depends on remote rows only through ids its key covers (a published version's
+// rows never change), and a request with a defaulted row inserts nothing.
 #ifndef RANKOPT_SERVING_SPLIT_RUNNER_H_
 #define RANKOPT_SERVING_SPLIT_RUNNER_H_
 
@@ -98,9 +100,9 @@ class SplitRunner {
   // Before any part runs: with remote tables, fetches the request's rows and lays out
   // context->remote_feeds; sets context->cache_results.
   absl::Status PrepareFeeds(ScoreContext* context) const;
-  // Whether a user or item part reads remote rows or ids (the split keeps them out of both; a
-  // part that did would stay uncached, defensively).
-  bool ReadsRemoteRows(const ExecutionPlan& part) const;
+  // Whether graph input `name` is a remote table's fetched rows or ids: fed whole to every part,
+  // never part of a cache key.
+  bool IsRemoteInput(const std::string& name) const;
   // The user cache's key of the request in context->feeds.
   absl::StatusOr<CacheKey> UserKey(ScoreContext* context) const;
   // Runs the user part on row 0 of context->feeds.

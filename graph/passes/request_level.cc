@@ -63,6 +63,10 @@ bool IsConst(const Graph& graph, const TensorRef& ref) {
   return graph.ConstantBehind(ref) != nullptr;
 }
 
+bool IsRemoteLookup(absl::string_view op) {
+  return op == "_RankoptRemoteEmbeddingLookup" || op == "_RankoptRemoteEmbeddingBag";
+}
+
 // Row-wise: computed on request-level inputs with one row, the node yields row 0 of what it
 // yields on N equal rows. `request` holds the request-level tensors; every non-constant data
 // input must be one of them (checked by the caller).
@@ -71,7 +75,7 @@ bool IsRowWise(const Graph& graph, const Node& node, const ShapeMap& shapes) {
   const std::string& op = node.op;
   const int out_rank = RankOf(shapes, TensorRef{node.name, 0});
   if (op == kRequestRowOp || op == "_RankoptAttentionPooling" || op == "_RankoptEmbeddingLookup" ||
-      op == "_RankoptEmbeddingBag" || op == "_RankoptMultiLookup") {
+      op == "_RankoptEmbeddingBag" || op == "_RankoptMultiLookup" || IsRemoteLookup(op)) {
     return true;
   }
   if (IsElementwise(op)) {
@@ -245,6 +249,12 @@ absl::StatusOr<std::vector<RequestLevelInput>> ParseRequestInputs(absl::string_v
   return inputs;
 }
 
+bool IsRemoteTableInput(const Node& node, size_t input) {
+  // Lookup(rows, ids, keys), Bag(rows, ids, lengths, keys): at least rows, ids and keys.
+  return IsRemoteLookup(node.op) && node.inputs.size() >= 3 &&
+         (input == 0 || input + 1 == node.inputs.size());
+}
+
 bool IsRowWiseNode(const Graph& graph, const Node& node, const ShapeMap& shapes) {
   return IsRowWise(graph, node, shapes);
 }
@@ -267,8 +277,9 @@ absl::flat_hash_set<TensorRef> RequestLevelTensors(const Graph& graph,
     }
     if (node.op == kConstOp || !node.control_inputs.empty()) continue;
     bool any = false, all = true;
-    for (const TensorRef& in : node.inputs) {
-      if (in.empty() || IsConst(graph, in)) continue;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const TensorRef& in = node.inputs[i];
+      if (in.empty() || IsConst(graph, in) || IsRemoteTableInput(node, i)) continue;
       any = true;
       all &= request.contains(in);
     }
@@ -314,9 +325,19 @@ absl::StatusOr<PassReport> MarkRequestLevel(const Graph& in, const PassOptions& 
     if (input.columns.empty()) whole.insert(input.name);
   }
   RANKOPT_ASSIGN_OR_RETURN(ShapeMap shapes, InferShapes(in));
+  // A remote table's fetched rows and ids have one row per fetched id, not per candidate.
+  absl::flat_hash_set<std::string> remote_inputs;
+  for (const Node& node : in.nodes()) {
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (IsRemoteTableInput(node, i)) remote_inputs.insert(node.inputs[i].node);
+    }
+  }
   std::string batch_reference;
   for (const Node& node : in.nodes()) {
-    if (node.op != kPlaceholderOp || whole.contains(node.name)) continue;
+    if (node.op != kPlaceholderOp || whole.contains(node.name) ||
+        remote_inputs.contains(node.name)) {
+      continue;
+    }
     if (RankOf(shapes, TensorRef{node.name, 0}) >= 1) {
       batch_reference = node.name;
       break;

@@ -42,14 +42,23 @@ absl::StatusOr<std::vector<RequestLevelInput>> ParseRequestInputs(absl::string_v
 
 // Tensors of `graph` that are the same for every candidate: the outputs of the whole-input
 // entries of `inputs` (graph inputs), of _RankoptRequestRow nodes, and of every row-wise node that
-// reads only such tensors and constants. `shapes` comes from InferShapes(graph).
+// reads only such tensors, constants and remote tables' per-request inputs (IsRemoteTableInput:
+// a remote lookup of request-level ids is request-level). `shapes` comes from InferShapes(graph).
 absl::flat_hash_set<TensorRef> RequestLevelTensors(const Graph& graph,
                                                    const std::vector<RequestLevelInput>& inputs,
                                                    const ShapeMap& shapes);
 
+// Whether input `input` of `node` is a remote table's per-request input: the fetched rows (input
+// 0) or fetched ids (the last input) of a _RankoptRemoteEmbeddingLookup/Bag
+// (serving/remote/remote_graph.h). Every row reads it whole and a row's result depends only on
+// the rows its ids select, so, like a constant table, it does not decide whether the lookup is
+// request-level or item-level: the ids (and a bag's lengths) do. Serving feeds it whole to every
+// part of a split and never keys a cache on it.
+bool IsRemoteTableInput(const Node& node, size_t input);
+
 // Whether `node` is row-wise: with every non-constant data input holding one row per candidate,
 // row r of its outputs depends only on row r of those inputs (elementwise ops, gathers from a
-// constant table, concat/reductions/softmax off the batch axis, products with a constant
+// constant table, lookups into a remote table (its IsRemoteTableInput inputs aside), concat/reductions/softmax off the batch axis, products with a constant
 // weight, ...). True for _RankoptRequestRow too (its one row is row 0 of every row); callers that
 // need true row locality exclude it. `shapes` comes from InferShapes(graph).
 bool IsRowWiseNode(const Graph& graph, const Node& node, const ShapeMap& shapes);

@@ -31,13 +31,13 @@ bool IsConst(const Graph& graph, const TensorRef& ref) {
 
 // Ops whose work is worth caching per item: products and pooled bags, and (`lookups`) table reads.
 bool IsWork(absl::string_view op, bool lookups) {
-  for (absl::string_view w : {"_RankoptEmbeddingBag", "MatMul", "BatchMatMul", "BatchMatMulV2",
-                              "Gemm", "_RankoptFusedMatMul"}) {
+  for (absl::string_view w : {"_RankoptEmbeddingBag", "_RankoptRemoteEmbeddingBag", "MatMul",
+                              "BatchMatMul", "BatchMatMulV2", "Gemm", "_RankoptFusedMatMul"}) {
     if (op == w) return true;
   }
   if (!lookups) return false;
   for (absl::string_view w : {"Gather", "GatherV2", "ResourceGather", "_RankoptEmbeddingLookup",
-                              "_RankoptMultiLookup"}) {
+                              "_RankoptRemoteEmbeddingLookup", "_RankoptMultiLookup"}) {
     if (op == w) return true;
   }
   return false;
@@ -68,8 +68,10 @@ absl::flat_hash_set<TensorRef> ItemLevelTensors(const Graph& graph,
       continue;
     }
     bool any = false, all = true;
-    for (const TensorRef& in : node.inputs) {
-      if (in.empty() || IsConst(graph, in)) continue;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const TensorRef& in = node.inputs[i];
+      // A remote table's fetched rows and ids are read whole, like a constant table.
+      if (in.empty() || IsConst(graph, in) || IsRemoteTableInput(node, i)) continue;
       any = true;
       all &= item.contains(in);
     }
@@ -194,8 +196,10 @@ absl::StatusOr<ItemGraphSplit> SplitItemGraph(const Graph& source,
       stack.pop_back();
       if (node == nullptr) continue;
       work |= IsWork(node->op, options.cache_lookups);
-      for (const TensorRef& in : node->inputs) {
-        if (in.empty() || !item.contains(in)) continue;  // constants stay in both parts
+      for (size_t i = 0; i < node->inputs.size(); ++i) {
+        const TensorRef& in = node->inputs[i];
+        // Constants stay in both parts; a remote table's inputs are fed whole, never keyed on.
+        if (in.empty() || !item.contains(in) || IsRemoteTableInput(*node, i)) continue;
         const Node* producer = graph.FindNode(in.node);
         if (producer != nullptr && producer->op == kPlaceholderOp) {
           const std::string feed = pass_util::FeedName(graph, *producer);

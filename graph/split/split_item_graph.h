@@ -10,7 +10,9 @@
 // Item-level tensors are those computed only from candidate-level graph inputs (every input that
 // is not a whole request-level input; of a mixed [N, C] input only the columns a
 // _RankoptSelectColumns takes) and constants through row-wise nodes (IsRowWiseNode): row r of
-// each depends only on row r of the item inputs. `item_inputs` says which bytes of a row the item
+// each depends only on row r of the item inputs. A lookup into a remote table is item-level when
+// its ids are: the table's fetched rows and ids (IsRemoteTableInput) are read whole by the item
+// part, like a constant table, and are never among `item_inputs`. `item_inputs` says which bytes of a row the item
 // part reads: equal bytes there mean an equal boundary row.
 //
 // To move the item half of a split first dense layer into the item part, each

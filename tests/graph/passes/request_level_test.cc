@@ -1,6 +1,7 @@
 // O2: the request-level passes (fuse_attention_pooling, split_first_dense, request_level) on DIN
 // and ESMM against O0 and PyTorch, chunked runs bitwise equal to whole runs, the errors a user
-// sees, and the boundary broadcast on a small graph.
+// sees, the boundary broadcast on a small graph, and lookups into a remote table (request-level
+// when their ids are).
 #include "graph/passes/request_level.h"
 
 #include <gmock/gmock.h>
@@ -282,6 +283,102 @@ TEST(RequestLevelTest, BroadcastsAtTheBoundary) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], want[0]);  // [[4, 0], [6, 0], [8, 0]]
   EXPECT_THAT(want[0].values<float>(), ElementsAre(4, 0, 6, 0, 8, 0));
+}
+
+
+// A remote table (serving/remote/remote_graph.h): its fetched rows and ids are fed whole, one row
+// per fetched id. rows [4,2] for table ids keys {1,3,5,7}; user [B] ids, item [B] ids.
+Node RemoteLookup(std::string name, std::string ids) {
+  Node n = OnnxOp(std::move(name), "_RankoptRemoteEmbeddingLookup",
+                  {{"t/remote_rows", 0}, {std::move(ids), 0}, {"t/remote_ids", 0}});
+  n.attrs.Set("table_dim", int64_t{2});
+  n.attrs.Set("table_rows", int64_t{10});
+  return n;
+}
+
+Graph RemoteLookupGraph() {
+  // The fetched rows come first: they must not be taken for the candidate-count reference.
+  Graph graph = MakeGraph(ModelFormat::kOnnx,
+                          {Input("t/remote_rows", {-1, 2}, true),
+                           Input("t/remote_ids", {-1}, true, DType::kInt64),
+                           Input("user", {-1}, true, DType::kInt64),
+                           Input("item", {-1}, true, DType::kInt64), RemoteLookup("u", "user"),
+                           RemoteLookup("i", "item"), OnnxOp("relu", "Relu", {{"u", 0}}),
+                           OnnxOp("out", "Mul", {{"relu", 0}, {"i", 0}})},
+                          {"out"});
+  graph.set_onnx_opset(17);
+  return graph;
+}
+
+TEST(RequestLevelTest, RemoteTableInputsAreNeitherRequestNorCandidateLevel) {
+  const Graph graph = RemoteLookupGraph();
+  const Node& lookup = graph.nodes()[4];
+  ASSERT_EQ(lookup.name, "u");
+  EXPECT_TRUE(IsRemoteTableInput(lookup, 0));
+  EXPECT_FALSE(IsRemoteTableInput(lookup, 1));
+  EXPECT_TRUE(IsRemoteTableInput(lookup, 2));
+  Node bag = OnnxOp("bag", "_RankoptRemoteEmbeddingBag",
+                    {{"t/remote_rows", 0}, {"ids", 0}, {"lengths", 0}, {"t/remote_ids", 0}});
+  EXPECT_TRUE(IsRemoteTableInput(bag, 0));
+  EXPECT_FALSE(IsRemoteTableInput(bag, 1));
+  EXPECT_FALSE(IsRemoteTableInput(bag, 2));
+  EXPECT_TRUE(IsRemoteTableInput(bag, 3));
+  Node local = OnnxOp("local", "_RankoptEmbeddingLookup", {{"table", 0}, {"ids", 0}});
+  EXPECT_FALSE(IsRemoteTableInput(local, 0));
+  EXPECT_FALSE(IsRemoteTableInput(local, 1));
+}
+
+// The remote lookup of the user's ids runs once per request, like a local one; the item's stays
+// per candidate; the scores are bitwise those of the unmarked graph.
+TEST(RequestLevelTest, RemoteLookupOfRequestLevelIdsIsRequestLevel) {
+  const Graph graph = RemoteLookupGraph();
+  PassOptions options;
+  options.request_inputs = *ParseRequestInputs("user");
+  Graph marked(graph.format());
+  absl::StatusOr<PassReport> report = MarkRequestLevel(graph, options, &marked);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->changed);
+  EXPECT_EQ(CountOp(marked, std::string(kRequestRowOp)), 1);
+  EXPECT_EQ(CountOp(marked, std::string(kBroadcastRowsOp)), 0);  // Mul broadcasts [1,2] as is
+  const Node* u = marked.FindNode("u");
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(marked.FindNode(u->inputs[1].node)->op, kRequestRowOp);
+  EXPECT_EQ(u->inputs[0], (TensorRef{"t/remote_rows", 0}));  // fed whole, as before
+  EXPECT_EQ(marked.FindNode("i")->inputs[1], (TensorRef{"item", 0}));
+
+  absl::StatusOr<ShapeMap> shapes = InferShapes(marked);
+  ASSERT_TRUE(shapes.ok()) << shapes.status();
+  const absl::flat_hash_set<TensorRef> request = RequestLevelTensors(marked, {}, *shapes);
+  EXPECT_TRUE(request.contains((TensorRef{"u", 0})));
+  EXPECT_TRUE(request.contains((TensorRef{"relu", 0})));
+  EXPECT_FALSE(request.contains((TensorRef{"i", 0})));
+  EXPECT_FALSE(request.contains((TensorRef{"out", 0})));
+  EXPECT_FALSE(request.contains((TensorRef{"t/remote_rows", 0})));
+  // Seeded by the graph input instead of request rows: the same answer on the unmarked graph.
+  absl::StatusOr<ShapeMap> source_shapes = InferShapes(graph);
+  ASSERT_TRUE(source_shapes.ok());
+  const absl::flat_hash_set<TensorRef> from_input =
+      RequestLevelTensors(graph, *ParseRequestInputs("user"), *source_shapes);
+  EXPECT_TRUE(from_input.contains((TensorRef{"u", 0})));
+  EXPECT_FALSE(from_input.contains((TensorRef{"i", 0})));
+  // Not request-level when the rows are seeded as a whole input but the ids are not.
+  const absl::flat_hash_set<TensorRef> rows_only = RequestLevelTensors(
+      graph, *ParseRequestInputs("t/remote_rows,t/remote_ids"), *source_shapes);
+  EXPECT_FALSE(rows_only.contains((TensorRef{"u", 0})));
+  EXPECT_FALSE(rows_only.contains((TensorRef{"i", 0})));
+
+  std::vector<std::pair<std::string, Tensor>> feeds = {
+      {"t/remote_rows", Floats({4, 2}, {1, -1, 2, -2, 3, -3, 4, -4})},
+      {"t/remote_ids", *Tensor::FromValues<int64_t>({4}, std::vector<int64_t>{1, 3, 5, 7})},
+      {"user", *Tensor::FromValues<int64_t>({3}, std::vector<int64_t>{3, 3, 3})},
+      {"item", *Tensor::FromValues<int64_t>({3}, std::vector<int64_t>{1, 5, 7})}};
+  std::vector<Tensor> want = RunGraph(graph, feeds);
+  std::vector<Tensor> got = RunGraph(marked, feeds);
+  ASSERT_EQ(want.size(), 1u);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], want[0]);
+  // Hand: relu(row of id 3) = [2, 0]; times the rows of ids 1, 5, 7.
+  EXPECT_THAT(got[0].values<float>(), ElementsAre(2, -0.0f, 6, -0.0f, 8, -0.0f));
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // DIN's candidate embeddings) and the item-part inputs; item part (run on all rows, row by row and
 // on scattered subsets: the kernels are row-deterministic) + cross part computing the whole
 // graph's outputs bitwise, also with the cross part split again by SplitRequestGraph (both
-// caches); not applicable below O2; errors.
+// caches); a lookup into a remote table as item-level as its ids; not applicable below O2; errors.
 #include "graph/split/split_item_graph.h"
 
 #include <gmock/gmock.h>
@@ -279,6 +279,60 @@ TEST(SplitItemGraphTest, DinCachesCandidateEmbeddingsOnlyWhenAsked) {
   for (int threads : {1, 2}) {
     for (bool split_user : {false, true}) ExpectSplitRunsWhole(m, *split, threads, split_user);
   }
+}
+
+// item ids -> a remote table's lookup (fetched rows and ids fed whole) -> MatMul W; + user. The
+// lookup and product are the item part, which reads the fetched rows whole and keys on the item
+// ids alone; item part on a subset of the rows + cross part equal the whole graph bitwise.
+TEST(SplitItemGraphTest, RemoteLookupOfItemIdsIsItemLevel) {
+  using namespace pass_test;  // NOLINT: test builders
+  Node lookup = OnnxOp("i", "_RankoptRemoteEmbeddingLookup",
+                       {{"t/remote_rows", 0}, {"item", 0}, {"t/remote_ids", 0}});
+  lookup.attrs.Set("table_dim", int64_t{2});
+  lookup.attrs.Set("table_rows", int64_t{10});
+  Graph graph = MakeGraph(
+      ModelFormat::kOnnx,
+      {Input("t/remote_rows", {-1, 2}, true), Input("t/remote_ids", {-1}, true, DType::kInt64),
+       Input("user", {-1, 2}, true), Input("item", {-1}, true, DType::kInt64), lookup,
+       ConstNode("w", Floats({2, 2}, {1, 2, 3, 4}), true),
+       OnnxOp("m", "MatMul", {{"i", 0}, {"w", 0}}), OnnxOp("out", "Add", {{"m", 0}, {"user", 0}})},
+      {"out"});
+  graph.set_onnx_opset(17);
+  absl::StatusOr<ItemGraphSplit> split =
+      SplitItemGraph(graph, *ParseRequestInputs("user,t/remote_rows,t/remote_ids"));
+  ASSERT_TRUE(split.ok()) << split.status();
+  ASSERT_TRUE(split->applicable) << split->note;
+  ASSERT_EQ(split->item_inputs.size(), 1u);
+  EXPECT_EQ(split->item_inputs[0].name, "item");
+  ASSERT_EQ(split->boundary.size(), 1u);
+  EXPECT_EQ(split->boundary[0].tensor, (TensorRef{"m", 0}));
+
+  const Tensor rows = Floats({4, 2}, {1, -1, 2, -2, 3, -3, 4, -4});
+  const Tensor keys = *Tensor::FromValues<int64_t>({4}, std::vector<int64_t>{1, 3, 5, 7});
+  const Tensor user = Floats({3, 2}, {0.5f, 0.25f, 0.5f, 0.25f, 0.5f, 0.25f});
+  std::vector<Tensor> want = RunGraph(
+      graph, {{"t/remote_rows", rows}, {"t/remote_ids", keys}, {"user", user},
+              {"item", *Tensor::FromValues<int64_t>({3}, std::vector<int64_t>{7, 1, 5})}});
+  ASSERT_EQ(want.size(), 1u);
+  // Hand: row(7) @ W = [4 - 12, 8 - 16] + user.
+  EXPECT_THAT(want[0].values<float>(),
+              ElementsAre(-7.5f, -7.75f, -1.5f, -1.75f, -5.5f, -5.75f));
+  // The item part on rows 2 and 0 only (ids 5, 7), then the cross part on all three.
+  std::vector<Tensor> part = RunGraph(
+      split->item, {{"t/remote_rows", rows}, {"t/remote_ids", keys},
+                    {"item", *Tensor::FromValues<int64_t>({2}, std::vector<int64_t>{5, 7})}});
+  std::vector<Tensor> middle = RunGraph(
+      split->item, {{"t/remote_rows", rows}, {"t/remote_ids", keys},
+                    {"item", *Tensor::FromValues<int64_t>({1}, std::vector<int64_t>{1})}});
+  ASSERT_EQ(part.size(), 1u);
+  ASSERT_EQ(middle.size(), 1u);
+  const absl::Span<const float> p = part[0].values<float>();
+  const absl::Span<const float> q = middle[0].values<float>();
+  const Tensor boundary = Floats({3, 2}, {p[2], p[3], q[0], q[1], p[0], p[1]});
+  std::vector<Tensor> got =
+      RunGraph(split->cross, {{split->boundary[0].feed_name, boundary}, {"user", user}});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], want[0]);
 }
 
 TEST(SplitItemGraphTest, UnknownInputIsAnError) {
