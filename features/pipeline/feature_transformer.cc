@@ -27,6 +27,9 @@ namespace {
 using transformer_internal::CategoricalId;
 using transformer_internal::Count;
 using transformer_internal::CrossInput;
+using transformer_internal::FastCategoricalId;
+using transformer_internal::FastNumericFloat;
+using transformer_internal::FastNumericId;
 using transformer_internal::Normalized;
 using transformer_internal::NumericFloat;
 using transformer_internal::NumericId;
@@ -595,12 +598,16 @@ absl::Status ComputeFeature(const FeatureTransformer::State& state, int f, Where
   int64_t id = 0;
   switch (p.kind) {
     case FeatureKind::kCategorical:
-      RANKOPT_RETURN_IF_ERROR(CategoricalId(p, value, where, stats, &id));
+      if (!FastCategoricalId(p, value, &id)) {
+        RANKOPT_RETURN_IF_ERROR(CategoricalId(p, value, where, stats, &id));
+      }
       break;
     case FeatureKind::kNumeric:
       if (!p.produces_ids) {
         float x;
-        RANKOPT_RETURN_IF_ERROR(NumericFloat(p, value, where, stats, &x));
+        if (!FastNumericFloat(p, value, &x)) {
+          RANKOPT_RETURN_IF_ERROR(NumericFloat(p, value, where, stats, &x));
+        }
         if (p.broadcast) {
           scratch.broadcast_values[f] = x;
         } else {
@@ -608,7 +615,9 @@ absl::Status ComputeFeature(const FeatureTransformer::State& state, int f, Where
         }
         return absl::OkStatus();
       }
-      RANKOPT_RETURN_IF_ERROR(NumericId(p, value, where, stats, &id));
+      if (!FastNumericId(p, value, &id)) {
+        RANKOPT_RETURN_IF_ERROR(NumericId(p, value, where, stats, &id));
+      }
       break;
     case FeatureKind::kSequence:
       return SequenceIds(p, value, where, stats, column.ids.data() + row * p.max_len,

@@ -115,6 +115,9 @@ absl::Status CategoricalId(const Plan& p, const ValueView& value, Where where, F
 }
 
 int64_t BucketOf(const Plan& p, float v) {
+  if (v == v && p.boundaries.size() <= kLinearBoundaries) {
+    return CountBelow(p.boundaries.data(), p.boundaries.size(), v, p.equal_goes_below);
+  }
   if (!p.equal_goes_below) return Bucketize(v, p.boundaries);
   // #boundaries < v (tf.Transform's apply_buckets, LowerBound).
   return std::lower_bound(p.boundaries.begin(), p.boundaries.end(), v) - p.boundaries.begin();

@@ -5,6 +5,9 @@
 #ifndef RANKOPT_FEATURES_PIPELINE_FEATURE_VALUES_H_
 #define RANKOPT_FEATURES_PIPELINE_FEATURE_VALUES_H_
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -101,6 +104,75 @@ absl::Status NumericValue(const Plan& p, const ValueView& value, Where where, do
 
 // The bucket of a finite float under p's boundaries and boundary_equal.
 int64_t BucketOf(const Plan& p, float v);
+
+// How many boundaries are below `v` (<= v, or < v when `strict`): a branchless count that the
+// compiler vectorizes, faster than a binary search for the short lists feature columns use.
+// REQUIRES: v is not NaN, boundaries strictly increasing.
+inline int64_t CountBelow(const float* boundaries, size_t n, float v, bool strict) {
+  int64_t count = 0;
+  if (strict) {
+    for (size_t i = 0; i < n; ++i) count += boundaries[i] < v;
+  } else {
+    for (size_t i = 0; i < n; ++i) count += boundaries[i] <= v;
+  }
+  return count;
+}
+
+// Boundary lists up to this size are counted linearly (CountBelow), longer ones searched.
+inline constexpr size_t kLinearBoundaries = 32;
+
+// The common cases of ComputeFeature without a Status: a finite one-value number, an integer id
+// in range, a string in the vocabulary. They write what the general functions below would and
+// count nothing (none of these cases counts a stat). False: nothing written; take the general
+// path (defaults, OOV hashing, lists, errors).
+inline bool FastNumber(const Plan& p, const ValueView& value, double* x) {
+  if (value.kind == ValueView::kFloat) {
+    *x = value.floats[0];
+  } else if (value.kind == ValueView::kInt) {
+    *x = static_cast<double>(value.ints[0]);
+  } else {
+    return false;
+  }
+  if (!std::isfinite(*x)) return false;
+  *x = std::clamp(*x, p.clamp_min, p.clamp_max);
+  if (p.normalize) *x = (*x - p.subtract) / p.divide;
+  return true;
+}
+inline bool FastNumericFloat(const Plan& p, const ValueView& value, float* out) {
+  double x;
+  if (!FastNumber(p, value, &x)) return false;
+  const float f = static_cast<float>(x);
+  if (!std::isfinite(f)) return false;
+  *out = f;
+  return true;
+}
+inline bool FastNumericId(const Plan& p, const ValueView& value, int64_t* id) {
+  double x;
+  if (!FastNumber(p, value, &x)) return false;
+  const float v = static_cast<float>(x);
+  if (v != v || p.boundaries.size() > kLinearBoundaries) return false;
+  *id = CountBelow(p.boundaries.data(), p.boundaries.size(), v, p.equal_goes_below);
+  return true;
+}
+inline bool FastCategoricalId(const Plan& p, const ValueView& value, int64_t* id) {
+  if (value.kind == ValueView::kInt) {
+    const int64_t i = value.ints[0];
+    if (p.source == CategoricalSpec::Source::kPassthrough ||
+        (p.source == CategoricalSpec::Source::kIdentity && i >= 0 && i < p.num_buckets)) {
+      *id = i;
+      return true;
+    }
+    return false;
+  }
+  if (value.kind == ValueView::kString && p.source == CategoricalSpec::Source::kVocabulary &&
+      p.replace_values.empty()) {
+    auto it = p.vocabulary.find(value.string(0));
+    if (it == p.vocabulary.end()) return false;
+    *id = it->second;
+    return true;
+  }
+  return false;
+}
 
 // The bucket id of a numeric value (with boundaries); the default when it is missing.
 absl::Status NumericId(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
