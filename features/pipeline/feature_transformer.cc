@@ -112,6 +112,7 @@ absl::Status PlanCategorical(const FeatureSpec& spec, const CategoricalSpec& c, 
                            absl::StrCat("vocabulary value '", c.vocabulary[i], "' appears twice"));
         }
       }
+      plan->vocabulary_index.Build(c.vocabulary);
       plan->vocabulary_size = static_cast<int64_t>(c.vocabulary.size());
       plan->oov_buckets = c.oov_buckets;
       if (c.default_id.has_value()) plan->default_id = *c.default_id;

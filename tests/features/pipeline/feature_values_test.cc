@@ -207,10 +207,50 @@ TEST_F(FeatureValuesTest, FastPathsAgreeWithTheGeneralPath) {
         EXPECT_EQ(stats.defaults_applied + stats.out_of_range, 0);
       }
     }
+    plan_.vocabulary_index.Build({"a", "3"});  // as Create plans it: the same ids
+    for (const FeatureValue& v : values) {
+      int64_t fast_id = -9, slow_id = -9;
+      FeatureStats stats;
+      const absl::Status status = CategoricalId(plan_, &v, where_, &stats, &slow_id);
+      if (FastCategoricalId(plan_, &v, &fast_id)) {
+        ASSERT_TRUE(status.ok());
+        EXPECT_EQ(fast_id, slow_id);
+        EXPECT_EQ(stats.defaults_applied + stats.out_of_range, 0);
+      }
+    }
+    plan_.vocabulary_index = VocabularyIndex();
   }
   plan_.source = CategoricalSpec::Source::kIdentity;
   EXPECT_TRUE(FastCategoricalId(plan_, &one, &id));
   EXPECT_EQ(id, 1);
+}
+
+// VocabularyIndex finds every word at its index and nothing else: words of every length from
+// empty to past 16 bytes, sharing prefixes and suffixes (the hash reads only both ends), and
+// misses one byte off.
+TEST(VocabularyIndexTest, FindsEveryWordAndOnlyThose) {
+  std::vector<std::string> words = {"", "a", "b", "ab", "ba", "abc", "Cash", "Credit Card"};
+  for (int n = 1; n <= 24; ++n) {
+    words.push_back(std::string(static_cast<size_t>(n), 'x'));
+    std::string w(static_cast<size_t>(n), 'y');
+    w[static_cast<size_t>(n) / 2] = 'z';  // differs only in the middle
+    words.push_back(w);
+  }
+  for (int i = 0; i < 500; ++i) words.push_back("company " + std::to_string(i) + " inc");
+  VocabularyIndex index;
+  EXPECT_EQ(index.Find("a"), -1);  // not built: nothing
+  index.Build(words);
+  for (size_t i = 0; i < words.size(); ++i) EXPECT_EQ(index.Find(words[i]), int64_t(i)) << i;
+  for (const std::string& w : words) {
+    std::string miss = w + "!";
+    EXPECT_EQ(index.Find(miss), -1) << miss;
+    if (!w.empty()) {
+      miss = w;
+      miss[miss.size() / 2] ^= 1;
+      EXPECT_EQ(index.Find(miss), -1) << miss;
+    }
+  }
+  EXPECT_EQ(index.Find(std::string("company 1 inc\0", 14)), -1);
 }
 
 }  // namespace
