@@ -530,7 +530,7 @@ absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string
   scratch->example_ints.clear();
   scratch->example_floats.clear();
   scratch->example_strings.clear();
-  scratch->example_features.clear();
+  scratch->num_example_features = 0;
   absl::Status first_error;
   size_t position = 0;
   absl::Status status = wire::ForEachTfExampleFeature(
@@ -550,7 +550,7 @@ absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string
         TransformedRequest::Scratch::ExampleSlot& slot = scratch->example_slots[f];
         if (scratch->sent[f] != 2) {
           scratch->sent[f] = 2;
-          scratch->example_features.push_back(f);
+          scratch->example_features[scratch->num_example_features++] = f;
         }
         slot = {};  // a key written again: its last entry
         if (!has_value) return absl::OkStatus();
@@ -561,7 +561,8 @@ absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string
     return absl::Status(status.code(), absl::StrCat(where.ToString(), ": ", status.message()));
   }
   RANKOPT_RETURN_IF_ERROR(first_error);
-  for (int f : scratch->example_features) {
+  for (size_t k = 0; k < scratch->num_example_features; ++k) {
+    const int f = scratch->example_features[k];
     const TransformedRequest::Scratch::ExampleSlot& slot = scratch->example_slots[f];
     ValueView& view = scratch->slots[f];
     view = ValueView();
@@ -676,6 +677,7 @@ void Prepare(const FeatureTransformer::State& state, int64_t n, TransformedReque
     scratch.slots.assign(num_features, ValueView());
     scratch.sent.assign(num_features, 0);
     scratch.example_slots.assign(num_features, {});
+    scratch.example_features.assign(num_features, 0);
     scratch.lengths.assign(num_features, 0);
     scratch.broadcast_ids.assign(num_features, 0);
     scratch.broadcast_values.assign(num_features, 0.0f);
@@ -733,7 +735,7 @@ absl::Status FeatureTransformer::Transform(const Request& request, TransformedRe
       scratch.slots[f] = ValueView();
       scratch.sent[f] = 0;
     }
-    scratch.example_features.clear();
+    scratch.num_example_features = 0;
     RANKOPT_RETURN_IF_ERROR(ResolveRow(state, request.candidates[c], where, &scratch));
     if (examples) {
       RANKOPT_RETURN_IF_ERROR(
