@@ -27,6 +27,9 @@ namespace {
 using transformer_internal::CategoricalId;
 using transformer_internal::Count;
 using transformer_internal::CrossInput;
+using transformer_internal::FastCategoricalId;
+using transformer_internal::FastNumericFloat;
+using transformer_internal::FastNumericId;
 using transformer_internal::Normalized;
 using transformer_internal::NumericFloat;
 using transformer_internal::NumericId;
@@ -109,6 +112,7 @@ absl::Status PlanCategorical(const FeatureSpec& spec, const CategoricalSpec& c, 
                            absl::StrCat("vocabulary value '", c.vocabulary[i], "' appears twice"));
         }
       }
+      plan->vocabulary_index.Build(c.vocabulary);
       plan->vocabulary_size = static_cast<int64_t>(c.vocabulary.size());
       plan->oov_buckets = c.oov_buckets;
       if (c.default_id.has_value()) plan->default_id = *c.default_id;
@@ -526,7 +530,7 @@ absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string
   scratch->example_ints.clear();
   scratch->example_floats.clear();
   scratch->example_strings.clear();
-  scratch->example_features.clear();
+  scratch->num_example_features = 0;
   absl::Status first_error;
   size_t position = 0;
   absl::Status status = wire::ForEachTfExampleFeature(
@@ -546,7 +550,7 @@ absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string
         TransformedRequest::Scratch::ExampleSlot& slot = scratch->example_slots[f];
         if (scratch->sent[f] != 2) {
           scratch->sent[f] = 2;
-          scratch->example_features.push_back(f);
+          scratch->example_features[scratch->num_example_features++] = f;
         }
         slot = {};  // a key written again: its last entry
         if (!has_value) return absl::OkStatus();
@@ -557,7 +561,8 @@ absl::Status ResolveExample(const FeatureTransformer::State& state, absl::string
     return absl::Status(status.code(), absl::StrCat(where.ToString(), ": ", status.message()));
   }
   RANKOPT_RETURN_IF_ERROR(first_error);
-  for (int f : scratch->example_features) {
+  for (size_t k = 0; k < scratch->num_example_features; ++k) {
+    const int f = scratch->example_features[k];
     const TransformedRequest::Scratch::ExampleSlot& slot = scratch->example_slots[f];
     ValueView& view = scratch->slots[f];
     view = ValueView();
@@ -595,12 +600,16 @@ absl::Status ComputeFeature(const FeatureTransformer::State& state, int f, Where
   int64_t id = 0;
   switch (p.kind) {
     case FeatureKind::kCategorical:
-      RANKOPT_RETURN_IF_ERROR(CategoricalId(p, value, where, stats, &id));
+      if (!FastCategoricalId(p, value, &id)) {
+        RANKOPT_RETURN_IF_ERROR(CategoricalId(p, value, where, stats, &id));
+      }
       break;
     case FeatureKind::kNumeric:
       if (!p.produces_ids) {
         float x;
-        RANKOPT_RETURN_IF_ERROR(NumericFloat(p, value, where, stats, &x));
+        if (!FastNumericFloat(p, value, &x)) {
+          RANKOPT_RETURN_IF_ERROR(NumericFloat(p, value, where, stats, &x));
+        }
         if (p.broadcast) {
           scratch.broadcast_values[f] = x;
         } else {
@@ -608,7 +617,9 @@ absl::Status ComputeFeature(const FeatureTransformer::State& state, int f, Where
         }
         return absl::OkStatus();
       }
-      RANKOPT_RETURN_IF_ERROR(NumericId(p, value, where, stats, &id));
+      if (!FastNumericId(p, value, &id)) {
+        RANKOPT_RETURN_IF_ERROR(NumericId(p, value, where, stats, &id));
+      }
       break;
     case FeatureKind::kSequence:
       return SequenceIds(p, value, where, stats, column.ids.data() + row * p.max_len,
@@ -666,6 +677,7 @@ void Prepare(const FeatureTransformer::State& state, int64_t n, TransformedReque
     scratch.slots.assign(num_features, ValueView());
     scratch.sent.assign(num_features, 0);
     scratch.example_slots.assign(num_features, {});
+    scratch.example_features.assign(num_features, 0);
     scratch.lengths.assign(num_features, 0);
     scratch.broadcast_ids.assign(num_features, 0);
     scratch.broadcast_values.assign(num_features, 0.0f);
@@ -723,7 +735,7 @@ absl::Status FeatureTransformer::Transform(const Request& request, TransformedRe
       scratch.slots[f] = ValueView();
       scratch.sent[f] = 0;
     }
-    scratch.example_features.clear();
+    scratch.num_example_features = 0;
     RANKOPT_RETURN_IF_ERROR(ResolveRow(state, request.candidates[c], where, &scratch));
     if (examples) {
       RANKOPT_RETURN_IF_ERROR(

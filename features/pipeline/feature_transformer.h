@@ -130,7 +130,10 @@ struct TransformedRequest {
     std::vector<double> example_floats;
     std::vector<absl::string_view> example_strings;
     std::vector<ExampleSlot> example_slots;  // per feature
-    std::vector<int> example_features;       // the features the current example sent
+    // The features the current example sent: the first num_example_features entries (sized
+    // for every feature once, as each is listed at most once per example).
+    std::vector<int> example_features;
+    size_t num_example_features = 0;
     std::vector<std::string> example_keys;
     std::vector<int32_t> example_order;
     uint64_t owner = 0;  // id of the transformer that laid out `columns`

@@ -44,9 +44,9 @@ absl::Status IdOfString(const Plan& p, absl::string_view s, Where where, Feature
       *id = HashToBucket(HashBytes(s, p.hash, p.seed), p.hash_buckets);
       return absl::OkStatus();
     case CategoricalSpec::Source::kVocabulary: {
-      auto it = p.vocabulary.find(s);
-      if (it != p.vocabulary.end()) {
-        *id = it->second;
+      const int64_t index = VocabularyFind(p, s);
+      if (index >= 0) {
+        *id = index;
       } else if (p.oov_buckets > 0) {
         *id = p.vocabulary_size + HashToBucket(HashBytes(s, p.hash, p.seed), p.oov_buckets);
       } else {
@@ -72,8 +72,8 @@ int64_t IdOfInteger(const Plan& p, int64_t value, FeatureStats* stats) {
     case CategoricalSpec::Source::kVocabulary: {
       char buf[24];
       const absl::string_view text = Decimal(value, buf);
-      auto it = p.vocabulary.find(text);
-      if (it != p.vocabulary.end()) return it->second;
+      const int64_t index = VocabularyFind(p, text);
+      if (index >= 0) return index;
       if (p.oov_buckets > 0) {
         return p.vocabulary_size + HashToBucket(HashBytes(text, p.hash, p.seed), p.oov_buckets);
       }
@@ -91,6 +91,21 @@ int64_t IdOfInteger(const Plan& p, int64_t value, FeatureStats* stats) {
 }
 
 }  // namespace
+
+void VocabularyIndex::Build(const std::vector<std::string>& words) {
+  bytes_.clear();
+  size_t capacity = 4;
+  while (capacity < 2 * words.size()) capacity *= 2;  // at most half full
+  slots_.assign(words.empty() ? 0 : capacity, Slot());
+  mask_ = capacity - 1;
+  for (size_t w = 0; w < words.size(); ++w) {
+    const uint64_t h = Hash(words[w]);
+    uint64_t i = h & mask_;
+    while (slots_[i].index >= 0) i = (i + 1) & mask_;
+    slots_[i] = {h, bytes_.size(), words[w].size(), static_cast<int64_t>(w)};
+    bytes_ += words[w];
+  }
+}
 
 absl::Status CategoricalId(const Plan& p, const ValueView& value, Where where, FeatureStats* stats,
                            int64_t* id) {
@@ -115,6 +130,9 @@ absl::Status CategoricalId(const Plan& p, const ValueView& value, Where where, F
 }
 
 int64_t BucketOf(const Plan& p, float v) {
+  if (v == v && p.boundaries.size() <= kLinearBoundaries) {
+    return CountBelow(p.boundaries.data(), p.boundaries.size(), v, p.equal_goes_below);
+  }
   if (!p.equal_goes_below) return Bucketize(v, p.boundaries);
   // #boundaries < v (tf.Transform's apply_buckets, LowerBound).
   return std::lower_bound(p.boundaries.begin(), p.boundaries.end(), v) - p.boundaries.begin();
