@@ -706,12 +706,9 @@ absl::StatusOr<PassReport> FuseAttentionPooling(const Graph& in, const PassOptio
   }
   (void)options;
   if (!report.changed) {
-    report.notes.push_back(
-        near_misses.empty()
-            ? "not applicable: no target attention block (ONNX: pooling MatMul over keys "
-              "weighted by an MLP score)"
-            : absl::StrCat("not applicable: ", near_misses.size(),
-                           " target attention block(s) did not fuse; near misses below"));
+    AddNotApplicableNotes(
+        "no target attention block (ONNX: pooling MatMul over keys weighted by an MLP score)",
+        "target attention block(s) did not fuse", &near_misses, &report);
   }
   for (std::string& m : near_misses) report.notes.push_back(std::move(m));
   RecordNodeCounts(in, graph, &report);

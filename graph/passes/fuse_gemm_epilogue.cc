@@ -412,12 +412,8 @@ absl::StatusOr<PassReport> Fuser::Finish(Graph* out) {
   PassReport report;
   report.pass = std::string(kPassName);
   if (replaced_.empty()) {
-    report.notes.push_back(
-        near_misses_.empty()
-            ? "not applicable: no elementwise chain on a dense layer's output"
-            : absl::StrCat("not applicable: ", near_misses_.size(),
-                           " elementwise chain(s) did not fuse; near misses below"));
-    for (std::string& m : near_misses_) report.notes.push_back(std::move(m));
+    AddNotApplicableNotes("no elementwise chain on a dense layer's output",
+                          "elementwise chain(s) did not fuse", &near_misses_, &report);
     RecordNodeCounts(in_, in_, &report);
     if (out != &in_) *out = in_;
     return report;

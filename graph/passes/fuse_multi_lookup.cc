@@ -284,12 +284,9 @@ absl::StatusOr<PassReport> Fuser::Finish(Graph* out) {
   PassReport report;
   report.pass = std::string(kPassName);
   if (replaced_.empty()) {
-    report.notes.push_back(
-        near_misses_.empty()
-            ? "not applicable: no concat of two or more embedding lookups"
-            : absl::StrCat("not applicable: ", near_misses_.size(),
-                           " concat input(s) of embedding lookups did not fit; near misses below"));
-    for (std::string& m : near_misses_) report.notes.push_back(std::move(m));
+    AddNotApplicableNotes("no concat of two or more embedding lookups",
+                          "concat input(s) of embedding lookups did not fit", &near_misses_,
+                          &report);
     RecordNodeCounts(in_, in_, &report);
     if (out != &in_) *out = in_;
     return report;

@@ -33,6 +33,16 @@ void RecordNodeCounts(const Graph& before, const Graph& after, PassReport* repor
   report->ops_after = CountOpsByType(after);
 }
 
+void AddNotApplicableNotes(absl::string_view none, absl::string_view missed,
+                           std::vector<std::string>* near_misses, PassReport* report) {
+  report->notes.push_back(near_misses->empty()
+                              ? absl::StrCat("not applicable: ", none)
+                              : absl::StrCat("not applicable: ", near_misses->size(), " ", missed,
+                                             "; near misses below"));
+  for (std::string& m : *near_misses) report->notes.push_back(std::move(m));
+  near_misses->clear();
+}
+
 std::string FormatOpCountTable(const PassReport& report) {
   // op -> {before, after}; std::map keeps the rows sorted by op type.
   std::map<std::string, std::pair<int64_t, int64_t>> rows;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "graph/ir/graph.h"
 
 namespace rankopt {
@@ -36,6 +37,12 @@ int64_t CountParams(const Graph& graph);
 
 // Fills nodes_, params_ and ops_before/after of `report` from the two graphs.
 void RecordNodeCounts(const Graph& before, const Graph& after, PassReport* report);
+
+// The notes of a fusion pass that fused nothing: "not applicable: NONE" when nothing came close,
+// else "not applicable: N MISSED; near misses below" (MISSED e.g. "chain(s) did not fuse"), then
+// the near misses, moved out of `near_misses` (left empty).
+void AddNotApplicableNotes(absl::string_view none, absl::string_view missed,
+                           std::vector<std::string>* near_misses, PassReport* report);
 
 // The "nodes before/after by op type" table: one row per op type present on either side
 // (sorted by op), columns before, after and delta, then a total row. Example:
