@@ -17,6 +17,8 @@
 // request (with --threads 1 and ModelOptions::threads 1, the client's and the scoring's work
 // without the waits for Redis), over the timed requests. Then the floor: the 10% cell's misses
 // per request as one bare pipelined GET batch per node, no scoring (wall-clock and CPU p50).
+// Last the paired run (RunPaired): the local and the 10% cell's requests alternated on one thread
+// with a cold floor batch, the ratio that the load on a shared machine does not move.
 // bench/serving/remote_tables_bench.sh starts a cluster on loopback, runs this, and stops it.
 #include <time.h>
 
@@ -215,6 +217,84 @@ absl::StatusOr<Floor> MeasureFloor(const std::string& redis, const RemoteTableDe
   return Floor{ms[ms.size() / 2], cpu_ms[cpu_ms.size() / 2]};
 }
 
+// The 10% cell again, paired: one thread scores each request with local tables and with the
+// remote twin (10% row cache), and sends one bare GET batch of `floor_keys` cold rows (ids no
+// request asks for, new every round), the three in rotating order, so that all three see the same
+// machine state. On a shared machine the cells above drift with the load between them; a pair's
+// ratio does not. Reported: each one's p50, the ratio of the p50s and the median of the per-request
+// ratios (remote / local).
+struct Paired {
+  double local_p50_ms = 0, remote_p50_ms = 0, floor_p50_ms = 0, median_ratio = 0;
+  int64_t failed = 0;
+};
+absl::StatusOr<Paired> RunPaired(const std::string& local_path, const std::string& remote_path,
+                                 const Population& population, const Args& args,
+                                 const ModelOptions& local_options,
+                                 const ModelOptions& remote_options, const RemoteTableDesc& table,
+                                 int floor_keys) {
+  RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<const Model> local,
+                           Model::Load(local_path, local_options));
+  RANKOPT_ASSIGN_OR_RETURN(std::shared_ptr<const Model> remote,
+                           Model::Load(remote_path, remote_options));
+  RedisClusterOptions options;
+  RANKOPT_ASSIGN_OR_RETURN(options.seeds, ParseRedisEndpoints(args.redis));
+  options.timeout = absl::Milliseconds(args.timeout_ms);
+  RANKOPT_ASSIGN_OR_RETURN(std::unique_ptr<RedisCluster> cluster,
+                           RedisCluster::Connect(std::move(options)));
+  std::vector<std::string> names(static_cast<size_t>(floor_keys));
+  std::vector<uint8_t> rows(static_cast<size_t>(floor_keys) * table.row_bytes);
+  std::vector<RedisCommand> commands(static_cast<size_t>(floor_keys));
+  std::vector<RedisReply> replies;
+  // Cold rows: walk the table from its far end, a fresh stride each round (Zipf requests ask for
+  // small ids).
+  int64_t next_cold = table.rows - 1;
+  Stream stream(0);
+  Request request;
+  std::vector<uint64_t> items;
+  Scores scores;
+  std::vector<double> local_ms, remote_ms, floor_ms, ratios;
+  Paired out;
+  for (int i = 0; i < args.warmup + args.requests; ++i) {
+    population.Fill(stream.Next(&items), items, &request);
+    for (int k = 0; k < floor_keys; ++k) {
+      if (next_cold < 1) next_cold = table.rows - 1;
+      names[k] = absl::StrCat(table.key_prefix, next_cold--);
+      commands[k].key = names[k];
+      commands[k].args = {"GET", names[k]};
+      commands[k].value_out = rows.data() + static_cast<size_t>(k) * table.row_bytes;
+      commands[k].value_size = table.row_bytes;
+    }
+    double t[3] = {0, 0, 0};
+    for (int j = 0; j < 3; ++j) {
+      const int which = (i + j) % 3;
+      const auto start = std::chrono::steady_clock::now();
+      if (which == 0) {
+        if (!local->ScoreInto(request, {}, &scores).ok()) ++out.failed;
+      } else if (which == 1) {
+        if (!remote->ScoreInto(request, {}, &scores).ok()) ++out.failed;
+      } else {
+        cluster->Execute(commands, &replies);
+      }
+      t[which] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count();
+    }
+    if (i < args.warmup) continue;
+    local_ms.push_back(t[0]);
+    remote_ms.push_back(t[1]);
+    floor_ms.push_back(t[2]);
+    ratios.push_back(t[1] / t[0]);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  out.local_p50_ms = median(local_ms);
+  out.remote_p50_ms = median(remote_ms);
+  out.floor_p50_ms = median(floor_ms);
+  out.median_ratio = median(ratios);
+  return out;
+}
+
 int Run(const Args& args) {
 #ifndef NDEBUG
   std::printf("WARNING: built with assertions on; the numbers below are not representative\n");
@@ -316,6 +396,23 @@ int Run(const Args& args) {
           floor->cpu_p50_ms, floor->cpu_p50_ms / cells[0].cpu_ms);
     } else {
       std::printf("floor: %s\n", floor.status().ToString().c_str());
+    }
+    ModelOptions ten = local;
+    ten.remote_tables.redis = args.redis;
+    ten.remote_tables.cache_bytes = static_cast<size_t>(static_cast<double>(table_bytes) * 0.10);
+    absl::StatusOr<Paired> paired = RunPaired(local_path, remote_path, population, args, local,
+                                              ten, report->tables[0].desc, floor_keys);
+    if (paired.ok()) {
+      std::printf(
+          "paired (one thread; local, remote at a 10%% cache and a %d-GET cold floor batch in "
+          "turn on each request): p50 local %.3f ms, remote %.3f ms (%.2fx; median of the "
+          "per-request ratios %.2fx), floor %.3f ms (%.2fx local); %lld failed\n",
+          floor_keys, paired->local_p50_ms, paired->remote_p50_ms,
+          paired->remote_p50_ms / paired->local_p50_ms, paired->median_ratio,
+          paired->floor_p50_ms, paired->floor_p50_ms / paired->local_p50_ms,
+          static_cast<long long>(paired->failed));
+    } else {
+      std::printf("paired: %s\n", paired.status().ToString().c_str());
     }
     absl::StatusOr<int64_t> dropped =
         DropPublishedVersion(args.redis, package->model_name, package->model_version);
