@@ -30,6 +30,94 @@ absl::Status ScalarBytes(const Node& node, double v, DType dtype, char* out) {
 
 // ---- Transpose, Tile, Expand ------------------------------------------------------------------
 
+// Strided gather of one output row: n elements of T, `stride` elements apart in src.
+template <typename T>
+void GatherRow(const char* src, int64_t stride, int64_t n, char* dst) {
+  const T* s = reinterpret_cast<const T*>(src);
+  T* d = reinterpret_cast<T*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = s[i * stride];
+}
+
+// Transpose with the axes that move together merged and size-1 axes dropped (attention's
+// [B, m, H, a] -> [B, H, m, a] becomes 4 axes of which the last is a contiguous run; K^T's
+// [B, H, m, a] -> [B, H, a, m] becomes [BH, a, m] over [BH, m, a]), walked in output order with
+// an incremental source offset: the rows are memcpy'd when the last axis stays last, else
+// gathered with a typed strided loop. False when the element size has no typed loop (the caller
+// then uses the generic axis-map copy).
+bool TransposeMerged(const TensorView& in, absl::Span<const int64_t> perm, const Dims& out_dims,
+                     char* dst) {
+  const size_t esize = ExecElementSize(in.dtype);
+  if (esize != 1 && esize != 2 && esize != 4 && esize != 8) return false;
+  const int64_t r = in.rank();
+  // Element strides of the input.
+  Dims in_stride(r, 1);
+  for (int64_t a = r - 2; a >= 0; --a) in_stride[a] = in_stride[a + 1] * in.dims[a + 1];
+  // Output axes with their source strides, size-1 dropped, runs merged.
+  absl::InlinedVector<int64_t, 8> dims, strides;
+  for (int64_t a = 0; a < r; ++a) {
+    const int64_t d = out_dims[a];
+    const int64_t st = in_stride[perm[a]];
+    if (d == 1) continue;
+    if (!dims.empty() && strides.back() == st * d) {
+      dims.back() *= d;
+      strides.back() = st;
+      continue;
+    }
+    dims.push_back(d);
+    strides.push_back(st);
+  }
+  const char* src = static_cast<const char*>(in.data);
+  if (dims.empty()) {
+    std::memcpy(dst, src, esize);
+    return true;
+  }
+  // Axis 0 of a single-axis result is a 1-row middle loop.
+  if (dims.size() == 1) {
+    dims.insert(dims.begin(), 1);
+    strides.insert(strides.begin(), 0);
+  }
+  const int k = static_cast<int>(dims.size());
+  const int64_t n = dims[k - 1];
+  const int64_t inner_stride = strides[k - 1];
+  const int64_t rows = dims[k - 2];
+  const int64_t row_stride = strides[k - 2] * static_cast<int64_t>(esize);
+  const size_t row_bytes = static_cast<size_t>(n) * esize;
+  absl::InlinedVector<int64_t, 8> counter(k, 0);
+  int64_t offset = 0;  // elements
+  while (true) {
+    const char* row = src + offset * static_cast<int64_t>(esize);
+    for (int64_t j = 0; j < rows; ++j, row += row_stride, dst += row_bytes) {
+      if (inner_stride == 1) {
+        if (row_bytes > 64) {
+          std::memcpy(dst, row, row_bytes);
+        } else {  // short rows (an attention head's 8 floats): no library call per row
+          size_t b = 0;
+          for (; b + 16 <= row_bytes; b += 16) std::memcpy(dst + b, row + b, 16);
+          for (; b + 4 <= row_bytes; b += 4) std::memcpy(dst + b, row + b, 4);
+          for (; b < row_bytes; ++b) dst[b] = row[b];
+        }
+        continue;
+      }
+      switch (esize) {
+        case 1: GatherRow<uint8_t>(row, inner_stride, n, dst); break;
+        case 2: GatherRow<uint16_t>(row, inner_stride, n, dst); break;
+        case 4: GatherRow<uint32_t>(row, inner_stride, n, dst); break;
+        default: GatherRow<uint64_t>(row, inner_stride, n, dst); break;
+      }
+    }
+    // The odometer over the axes before the last two.
+    int a = k - 3;
+    for (; a >= 0; --a) {
+      offset += strides[a];
+      if (++counter[a] < dims[a]) break;
+      offset -= strides[a] * dims[a];
+      counter[a] = 0;
+    }
+    if (a < 0) break;
+  }
+  return true;
+}
+
 absl::Status TransposeCompute(KernelContext* ctx, absl::Span<const int64_t> perm_in) {
   const Node& node = ctx->node();
   RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
@@ -55,6 +143,7 @@ absl::Status TransposeCompute(KernelContext* ctx, absl::Span<const int64_t> perm
   for (int64_t a = 0; a < r; ++a) out_dims[a] = in->dims[perm[a]];
   RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, in->dtype, out_dims));
   if (out.NumElements() == 0) return absl::OkStatus();
+  if (TransposeMerged(*in, perm, out_dims, MutableBytes(out))) return absl::OkStatus();
   const Dims strides = ByteStrides(*in);
   RANKOPT_ASSIGN_OR_RETURN(AxisMaps maps, AllocateAxisMaps(ctx, out_dims));
   for (int64_t a = 0; a < r; ++a) {

@@ -4,6 +4,7 @@
 // ONNX Softmax/LogSoftmax: from opset 13 `axis` (default -1) is one axis; before it, the input
 // is flattened to 2-D at `axis` (default 1) and normalized over everything from `axis` on. The
 // model's opset comes from KernelBuildContext::onnx_opset (0, unknown, means opset >= 13).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,12 +14,46 @@
 
 #include "graph/kernels/math/kernel_util.h"
 #include "graph/kernels/math/math_internal.h"
+#include "graph/kernels/math/vector_math.h"
 #include "graph/ops/op_info.h"
 #include "rankopt/status_macros.h"
 
 namespace rankopt {
 namespace math_internal {
 namespace {
+
+// Softmax over `rows` contiguous rows of n: the shifted logits of a block of rows are written
+// to y, exponentiated by one vectorized ExpF32 call (attention softmaxes have short rows: one
+// call per row would cost more than its exps), then each row is divided by its sum.
+void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t n) {
+  constexpr int64_t kBlockElements = 4096;
+  const int64_t block_rows = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(n, 1));
+  std::vector<float> row_max(static_cast<size_t>(std::min(rows, block_rows)));
+  for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
+    const int64_t r1 = std::min(rows, r0 + block_rows);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* p = x + r * n;
+      float* q = y + r * n;
+      float max = -std::numeric_limits<float>::infinity();
+      for (int64_t k = 0; k < n; ++k) max = p[k] > max ? p[k] : max;  // fmax: NaN ignored
+      row_max[static_cast<size_t>(r - r0)] = max;
+      for (int64_t k = 0; k < n; ++k) q[k] = p[k] - max;
+    }
+    ExpF32(y + r0 * n, y + r0 * n, (r1 - r0) * n);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* p = x + r * n;
+      float* q = y + r * n;
+      // ExpF32 clamps its argument at -87: a logit further below the row's max (an additive
+      // -inf or -1e9 mask) is weighted 0, as std::exp's underflow would leave it.
+      const float max = row_max[static_cast<size_t>(r - r0)];
+      for (int64_t k = 0; k < n; ++k) q[k] = p[k] - max < -87.0f ? 0.0f : q[k];
+      float sum = 0.0f;
+      for (int64_t k = 0; k < n; ++k) sum += q[k];
+      const float inv = 1.0f / sum;
+      for (int64_t k = 0; k < n; ++k) q[k] *= inv;
+    }
+  }
+}
 
 class SoftmaxKernel : public OpKernel {
  public:
@@ -39,6 +74,10 @@ class SoftmaxKernel : public OpKernel {
     for (int d = a + 1; d < x.rank(); ++d) (flatten_ ? n : inner) *= x.dims[d];
     const float* in = x.data_as<float>();
     float* y = out.data_as<float>();
+    if (inner == 1 && !log_) {
+      SoftmaxRows(in, y, outer, n);
+      return absl::OkStatus();
+    }
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t i = 0; i < inner; ++i) {
         const float* p = in + o * n * inner + i;

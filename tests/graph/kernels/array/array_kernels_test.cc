@@ -1,5 +1,6 @@
 // Array kernels against hand-computed values: ONNX and TF semantics, negative axes and indices,
 // empty tensors, and bad values rejected with errors.
+#include <numeric>
 #include <cmath>
 #include <limits>
 
@@ -491,6 +492,53 @@ TEST_F(ArrayKernelTest, Transpose) {
                       {0, 1, 4, 5, 2, 3, 6, 7});
   ExpectError(Tf(MakeNode("Transpose"), {t, I32({3}, {1, 1, 2})}), "repeats");
   ExpectTensor<float>(Tf1(MakeNode("Transpose"), {F({0, 2}, {}), I32({2}, {1, 0})}), {2, 0}, {});
+}
+
+// Every permutation of ranks 1-5, with size-1 axes and axes that move together (the merged
+// fast path) and element sizes 1, 2, 4 and 8 (its typed loops), against an index computation.
+template <typename T, typename Run>
+void CheckAllPermutations(const Run& run, const std::vector<int64_t>& dims) {
+  const int64_t r = static_cast<int64_t>(dims.size());
+  int64_t count = 1;
+  for (int64_t d : dims) count *= d;
+  std::vector<T> values(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) values[i] = static_cast<T>(i * 7 + 3);
+  Tensor x = *Tensor::FromValues<T>(dims, values);
+  std::vector<int64_t> perm(static_cast<size_t>(r));
+  std::iota(perm.begin(), perm.end(), 0);
+  do {
+    Node n = MakeNode("Transpose");
+    n.attrs.Set("perm", perm);
+    std::vector<int64_t> out_dims(static_cast<size_t>(r));
+    for (int64_t a = 0; a < r; ++a) out_dims[a] = dims[perm[a]];
+    std::vector<int64_t> in_stride(static_cast<size_t>(r), 1);
+    for (int64_t a = r - 2; a >= 0; --a) in_stride[a] = in_stride[a + 1] * dims[a + 1];
+    std::vector<T> expected;
+    std::vector<int64_t> idx(static_cast<size_t>(r), 0);
+    for (int64_t o = 0; o < count; ++o) {
+      int64_t src = 0;
+      for (int64_t a = 0; a < r; ++a) src += idx[a] * in_stride[perm[a]];
+      expected.push_back(values[src]);
+      for (int64_t a = r - 1; a >= 0; --a) {
+        if (++idx[a] < out_dims[a]) break;
+        idx[a] = 0;
+      }
+    }
+    SCOPED_TRACE(::testing::PrintToString(perm) + " of " + ::testing::PrintToString(dims));
+    ExpectTensor<T>(run(n, x), out_dims, expected);
+  } while (std::next_permutation(perm.begin(), perm.end()));
+}
+
+TEST_F(ArrayKernelTest, TransposeEveryPermutation) {
+  for (const std::vector<int64_t>& dims :
+       std::vector<std::vector<int64_t>>{{5}, {3, 4}, {2, 1, 3}, {2, 3, 4, 5}, {3, 1, 2, 1, 4},
+                                         {1, 1}, {4, 10, 2, 8}}) {
+    const auto run = [this](const Node& n, const Tensor& x) { return Onnx1(n, {x}); };
+    CheckAllPermutations<float>(run, dims);
+    CheckAllPermutations<int64_t>(run, dims);
+    CheckAllPermutations<uint8_t>(run, dims);
+    CheckAllPermutations<uint16_t>(run, dims);
+  }
 }
 
 TEST_F(ArrayKernelTest, Tile) {

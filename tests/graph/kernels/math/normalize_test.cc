@@ -1,6 +1,9 @@
 // Softmax, LogSoftmax, BatchNormalization, FusedBatchNorm and LayerNormalization kernels
 // against numpy-computed values.
 #include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -36,6 +39,51 @@ TEST(SoftmaxTest, LastAxisAndExplicitAxis) {
   Node bad = MakeNode("Softmax");
   bad.attrs.Set("axis", int64_t{2});
   EXPECT_THAT(RunStatus(bad, kOnnx, {x}).message(), HasSubstr("out of range"));
+}
+
+// The last-axis path (blocks of rows through the vectorized exp) against a double-precision
+// softmax: short attention rows, a row longer than one block, additive -inf masks and a NaN row.
+TEST(SoftmaxTest, LastAxisRowsMatchDoublePrecision) {
+  for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{
+           {4800, 10}, {3, 1}, {7, 33}, {2, 5000}, {1, 4097}}) {
+    std::vector<float> v(static_cast<size_t>(rows * n));
+    for (size_t i = 0; i < v.size(); ++i) {
+      v[i] = static_cast<float>((i * 2654435761u) % 2000) / 100.0f - 10.0f;
+    }
+    if (n > 2) v[1] = -std::numeric_limits<float>::infinity();  // a masked entry
+    if (rows > 2) v[static_cast<size_t>(2 * n)] = std::nanf("");  // row 2 becomes NaN
+    const std::vector<float> y =
+        Values<float>(Run1(MakeNode("Softmax"), kOnnx, {F({rows, n}, v)}));
+    ASSERT_EQ(y.size(), v.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = v.data() + r * n;
+      bool nan = false;
+      double max = -std::numeric_limits<double>::infinity();
+      for (int64_t k = 0; k < n; ++k) {
+        nan = nan || std::isnan(x[k]);
+        if (!std::isnan(x[k])) max = std::max(max, static_cast<double>(x[k]));
+      }
+      double sum = 0;
+      for (int64_t k = 0; k < n; ++k) sum += std::exp(static_cast<double>(x[k]) - max);
+      for (int64_t k = 0; k < n; ++k) {
+        const float got = y[static_cast<size_t>(r * n + k)];
+        if (nan) {
+          EXPECT_TRUE(std::isnan(got)) << r << "," << k;
+          continue;
+        }
+        const double want = std::exp(static_cast<double>(x[k]) - max) / sum;
+        if (want == 0) {  // the masked entry
+          EXPECT_EQ(got, 0.0f) << rows << "x" << n << " row " << r << ", " << k;
+          continue;
+        }
+        // exp's 2 ulp, the float sum's rounding (n/2 ulp at worst), and the float logit's own
+        // rounding (1 ulp of x - max) carried through exp.
+        const double tol =
+            want * (6e-7 + 6e-8 * n + 1.2e-7 * std::fabs(static_cast<double>(x[k]) - max));
+        EXPECT_NEAR(got, want, tol + 1e-30) << rows << "x" << n << " row " << r << ", " << k;
+      }
+    }
+  }
 }
 
 TEST(BatchNormTest, OnnxChannelsFirst) {
