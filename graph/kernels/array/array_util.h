@@ -94,6 +94,19 @@ Dims ElementStrides(absl::Span<const int64_t> dims);
 
 inline int64_t ClampI(int64_t v, int64_t lo, int64_t hi) { return std::min(std::max(v, lo), hi); }
 
+// Copies `bytes` bytes; rows of up to 64 bytes (an embedding row, an attention head) are copied
+// inline, without a library call each.
+inline void CopyRowBytes(char* dst, const char* src, size_t bytes) {
+  if (bytes > 64) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  size_t b = 0;
+  for (; b + 16 <= bytes; b += 16) std::memcpy(dst + b, src + b, 16);
+  for (; b + 4 <= bytes; b += 4) std::memcpy(dst + b, src + b, 4);
+  for (; b < bytes; ++b) dst[b] = src[b];
+}
+
 inline const char* Bytes(const TensorView& t) { return static_cast<const char*>(t.data); }
 inline char* MutableBytes(const TensorView& t) { return static_cast<char*>(t.data); }
 

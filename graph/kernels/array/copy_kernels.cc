@@ -88,14 +88,7 @@ bool TransposeMerged(const TensorView& in, absl::Span<const int64_t> perm, const
     const char* row = src + offset * static_cast<int64_t>(esize);
     for (int64_t j = 0; j < rows; ++j, row += row_stride, dst += row_bytes) {
       if (inner_stride == 1) {
-        if (row_bytes > 64) {
-          std::memcpy(dst, row, row_bytes);
-        } else {  // short rows (an attention head's 8 floats): no library call per row
-          size_t b = 0;
-          for (; b + 16 <= row_bytes; b += 16) std::memcpy(dst + b, row + b, 16);
-          for (; b + 4 <= row_bytes; b += 4) std::memcpy(dst + b, row + b, 4);
-          for (; b < row_bytes; ++b) dst[b] = row[b];
-        }
+        CopyRowBytes(dst, row, row_bytes);
         continue;
       }
       switch (esize) {

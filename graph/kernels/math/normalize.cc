@@ -27,8 +27,10 @@ namespace {
 // call per row would cost more than its exps), then each row is divided by its sum.
 void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t n) {
   constexpr int64_t kBlockElements = 4096;
-  const int64_t block_rows = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(n, 1));
-  std::vector<float> row_max(static_cast<size_t>(std::min(rows, block_rows)));
+  constexpr int64_t kMaxBlockRows = 256;
+  const int64_t block_rows =
+      std::clamp<int64_t>(kBlockElements / std::max<int64_t>(n, 1), 1, kMaxBlockRows);
+  float row_max[kMaxBlockRows];  // on the stack: the hot path allocates nothing
   for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
     const int64_t r1 = std::min(rows, r0 + block_rows);
     for (int64_t r = r0; r < r1; ++r) {
@@ -36,7 +38,7 @@ void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t n) {
       float* q = y + r * n;
       float max = -std::numeric_limits<float>::infinity();
       for (int64_t k = 0; k < n; ++k) max = p[k] > max ? p[k] : max;  // fmax: NaN ignored
-      row_max[static_cast<size_t>(r - r0)] = max;
+      row_max[r - r0] = max;
       for (int64_t k = 0; k < n; ++k) q[k] = p[k] - max;
     }
     ExpF32(y + r0 * n, y + r0 * n, (r1 - r0) * n);
@@ -45,7 +47,7 @@ void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t n) {
       float* q = y + r * n;
       // ExpF32 clamps its argument at -87: a logit further below the row's max (an additive
       // -inf or -1e9 mask) is weighted 0, as std::exp's underflow would leave it.
-      const float max = row_max[static_cast<size_t>(r - r0)];
+      const float max = row_max[r - r0];
       for (int64_t k = 0; k < n; ++k) q[k] = p[k] - max < -87.0f ? 0.0f : q[k];
       float sum = 0.0f;
       for (int64_t k = 0; k < n; ++k) sum += q[k];
