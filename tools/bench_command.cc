@@ -62,7 +62,7 @@ const CommandSpec& Spec() {
       {"candidates", "", true, "LIST", "candidate counts per request (default 1,16,200,512)"},
       {"threads", "", true, "LIST", "thread counts (default 1,2)"},
       {"chunk", "", true, "ROWS",
-       "candidate rows per chunk (default: automatic, <= 64 rows, a multiple of threads chunks)"},
+       "candidate rows per chunk (default: automatic: up to 1024 rows whose tensors fit 4 MiB, at least 64, a multiple of threads chunks)"},
       {"requests", "", true, "INPUTS",
        "a `rankopt run` inputs file; its first request's rows are tiled to each candidate "
        "count (default: synthesized inputs)"},
