@@ -22,6 +22,35 @@ namespace rankopt {
 namespace math_internal {
 namespace {
 
+// Max and sum of a row in 16 independent lanes (then the lanes in order): no loop-carried
+// dependency per element, and the compiler vectorizes the lanes. NaN is skipped by the max
+// (as std::fmax would), and the sum's order is fixed, so results do not depend on the ISA.
+inline float RowMax(const float* p, int64_t n) {
+  constexpr int kLanes = 16;
+  float lane[kLanes];
+  for (int j = 0; j < kLanes; ++j) lane[j] = -std::numeric_limits<float>::infinity();
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[j] = p[k + j] > lane[j] ? p[k + j] : lane[j];
+  }
+  float max = -std::numeric_limits<float>::infinity();
+  for (int j = 0; j < kLanes; ++j) max = lane[j] > max ? lane[j] : max;
+  for (; k < n; ++k) max = p[k] > max ? p[k] : max;
+  return max;
+}
+inline float RowSum(const float* p, int64_t n) {
+  constexpr int kLanes = 16;
+  float lane[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[j] += p[k + j];
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < kLanes; ++j) sum += lane[j];
+  for (; k < n; ++k) sum += p[k];
+  return sum;
+}
+
 // Softmax over `rows` contiguous rows of n: the shifted logits of a block of rows are written
 // to y, exponentiated by one vectorized ExpF32 call (attention softmaxes have short rows: one
 // call per row would cost more than its exps), then each row is divided by its sum.
@@ -36,8 +65,7 @@ void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t n) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* p = x + r * n;
       float* q = y + r * n;
-      float max = -std::numeric_limits<float>::infinity();
-      for (int64_t k = 0; k < n; ++k) max = p[k] > max ? p[k] : max;  // fmax: NaN ignored
+      const float max = RowMax(p, n);
       row_max[r - r0] = max;
       for (int64_t k = 0; k < n; ++k) q[k] = p[k] - max;
     }
@@ -49,9 +77,7 @@ void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t n) {
       // -inf or -1e9 mask) is weighted 0, as std::exp's underflow would leave it.
       const float max = row_max[r - r0];
       for (int64_t k = 0; k < n; ++k) q[k] = p[k] - max < -87.0f ? 0.0f : q[k];
-      float sum = 0.0f;
-      for (int64_t k = 0; k < n; ++k) sum += q[k];
-      const float inv = 1.0f / sum;
+      const float inv = 1.0f / RowSum(q, n);
       for (int64_t k = 0; k < n; ++k) q[k] *= inv;
     }
   }
