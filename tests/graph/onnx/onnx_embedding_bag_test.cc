@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "core/file_io.h"
+#include "graph/exec/tensor_json.h"
 #include "graph/onnx/onnx_io.h"
 #include "tests/graph/passes/pass_test_util.h"
 
@@ -292,6 +295,46 @@ TEST(OnnxEmbeddingBagTest, ExportsBackToALoop) {
     ASSERT_EQ(after.size(), 1u);
     ASSERT_EQ(before.size(), 1u);
     EXPECT_EQ(after[0], before[0]) << reduce;
+  }
+}
+
+// Real exports: nn.EmbeddingBag through torch 1.13's exporter (sum / mean / max at opset 13,
+// mean and weighted sum with include_last_offset at 17; every input has an empty bag), against
+// ONNX Runtime running the Loop (tests/data/onnx_ebag/make_ebag_fixtures.py).
+TEST(OnnxEmbeddingBagTest, TorchExportsMatchOnnxRuntime) {
+  const std::string dir = std::string(RANKOPT_TESTDATA_DIR) + "/onnx_ebag/";
+  for (const char* name : {"ebag_sum_op13", "ebag_mean_op13", "ebag_max_op13", "ebag_mean_op17",
+                           "ebag_sum_weighted_last_op17"}) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<Graph> graph = ImportOnnxFile(dir + name + ".onnx");
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    EXPECT_EQ(pass_test::CountOp(*graph, std::string(kOnnxEmbeddingBagOp)), 1);
+    absl::StatusOr<std::string> json = ReadFileToString(dir + name + ".json");
+    ASSERT_TRUE(json.ok()) << json.status();
+    absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(*json, name);
+    ASSERT_TRUE(doc.ok()) << doc.status();
+    absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
+        ExecutionPlan::Create(*graph, PlanOptions{});
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    std::vector<Tensor> out;
+    absl::Status run = (*plan)->Run(FeedsOf(doc->inputs), &out);
+    ASSERT_TRUE(run.ok()) << run;
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(doc->reference_outputs.size(), 1u);
+    const Tensor& want = doc->reference_outputs[0].tensor;
+    ASSERT_EQ(out[0].dims(), want.dims());
+    int minus_inf = 0;
+    for (int64_t i = 0; i < want.num_elements(); ++i) {
+      const float w = want.values<float>()[i], got = out[0].values<float>()[i];
+      if (w == std::numeric_limits<float>::lowest()) {  // ONNX Runtime's -inf (see the script)
+        EXPECT_EQ(got, -std::numeric_limits<float>::infinity()) << "element " << i;
+        ++minus_inf;
+        continue;
+      }
+      EXPECT_NEAR(got, w, 1e-6 * std::max(1.0f, std::abs(w))) << "element " << i;
+    }
+    // Only max has -inf: its empty bag (4 values).
+    EXPECT_EQ(minus_inf, std::string(name) == "ebag_max_op13" ? 4 : 0);
   }
 }
 
