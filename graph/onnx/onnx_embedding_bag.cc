@@ -113,7 +113,7 @@ class LoopMatcher {
 
     // The reduction over the bag's rows.
     const NodeProto* reduce = Body(body_->output(1).name());
-    if (reduce == nullptr) {
+    if (reduce == nullptr || reduce->input_size() < 1) {
       return Fail(absl::StrCat("the body's scan output '", body_->output(1).name(),
                                "' is not computed in the body"));
     }
@@ -307,6 +307,7 @@ class LoopMatcher {
   absl::Status MatchBound(const std::string& bound, absl::string_view which, std::string* src) {
     const NodeProto* unsqueeze = Body(bound);
     const NodeProto* gather = unsqueeze == nullptr || unsqueeze->op_type() != "Unsqueeze" ||
+                                      unsqueeze->input_size() < 1 ||
                                       Ints(*unsqueeze, "axes", 1) != std::vector<int64_t>{0}
                                   ? nullptr
                                   : Body(unsqueeze->input(0));
