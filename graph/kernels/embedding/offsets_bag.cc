@@ -8,6 +8,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "embedding/kernels/lookup.h"
+#include "embedding/table_view.h"
 #include "graph/kernels/embedding/embedding_kernels.h"
 #include "graph/ops/op_info.h"
 #include "rankopt/status_macros.h"
@@ -84,8 +86,10 @@ class OffsetsBagKernel : public OpKernel {
     }
     const int64_t first = offsets.dims[0] > 0 ? IntAt(offsets, 0) : 0;
     const int64_t last = offsets.dims[0] > 0 ? IntAt(offsets, bags) : 0;
+    bool negative = false;
     for (int64_t t = first; t < last; ++t) {
       const int64_t id = IntAt(indices, t);
+      negative |= id < 0;
       if (id < -rows || id >= rows) {
         return absl::OutOfRangeError(
             absl::StrCat(kOffsetsEmbeddingBagOp, " node '", node.name, "': id ", id,
@@ -98,6 +102,38 @@ class OffsetsBagKernel : public OpKernel {
     const float* w = weight.data_as<float>();
     const float* s = scale == nullptr ? nullptr : scale->data_as<float>();
     float* y = out.data_as<float>();
+    // Sum and mean of int64 ids in range: embedding/'s vectorized in-order Bag (the same sums,
+    // bit for bit); mean then divides, as ReduceMean does.
+    if (s == nullptr && mode_ != OffsetsBagMode::kMax && indices.dtype == DType::kInt64 &&
+        !negative && bags > 0 && last - first <= std::numeric_limits<int32_t>::max()) {
+      RANKOPT_ASSIGN_OR_RETURN(void* scratch,
+                               ctx->AllocateScratch(static_cast<size_t>(bags) * sizeof(int32_t)));
+      int32_t* lengths = static_cast<int32_t*>(scratch);
+      for (int64_t b = 0; b < bags; ++b) {
+        lengths[b] = static_cast<int32_t>(IntAt(offsets, b + 1) - IntAt(offsets, b));
+      }
+      TableView view;
+      view.dtype = TableDType::kFloat32;
+      view.rows = rows;
+      view.dim = dim;
+      view.row_bytes = RowBytes(TableDType::kFloat32, dim);
+      view.data = static_cast<const uint8_t*>(weight.data);
+      const absl::Span<const int64_t> ids(indices.data_as<int64_t>() + first,
+                                          static_cast<size_t>(last - first));
+      if (!Bag(view, ids, absl::Span<const int32_t>(lengths, static_cast<size_t>(bags)), nullptr,
+               Pooling::kSum, y)) {
+        return absl::InternalError(absl::StrCat(kOffsetsEmbeddingBagOp, " node '", node.name,
+                                                "': the pooling kernel refused checked inputs"));
+      }
+      if (mode_ == OffsetsBagMode::kMean) {
+        for (int64_t b = 0; b < bags; ++b) {
+          if (lengths[b] == 0) continue;
+          const float count = static_cast<float>(lengths[b]);
+          for (int64_t d = 0; d < dim; ++d) y[b * dim + d] /= count;
+        }
+      }
+      return absl::OkStatus();
+    }
     for (int64_t b = 0; b < bags; ++b) {
       const int64_t begin = IntAt(offsets, b), end = IntAt(offsets, b + 1);
       float* dst = y + b * dim;

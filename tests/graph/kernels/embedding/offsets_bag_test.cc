@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,49 @@ TEST(OffsetsBagTest, EveryOutputValueIsWritten) {
   // The harness poisons outputs with 0xCD; every element must have been written.
   absl::StatusOr<std::vector<Tensor>> out = RunBag("mean", {1, 1}, {0, 0, 0, 2});
   ExpectValues(out, {3, 2}, {0, 0, 0, 0, 2, -20});
+}
+
+// int64 ids in range take embedding/'s vectorized Bag; int32 ids the plain loop. Both pool in
+// order, so they agree bit for bit (random bags, some empty, dims that leave vector tails).
+TEST(OffsetsBagTest, FastPathEqualsPlainLoopExactly) {
+  std::mt19937 gen(3);
+  for (int64_t dim : {1, 7, 16, 37}) {
+    const int64_t rows = 50;
+    std::vector<float> w(static_cast<size_t>(rows * dim));
+    std::uniform_real_distribution<float> value(-2.0f, 2.0f);
+    for (float& x : w) x = value(gen);
+    std::vector<int64_t> offsets = {0};
+    std::vector<int64_t> ids64;
+    std::uniform_int_distribution<int64_t> len(0, 9), id(0, rows - 1);
+    for (int b = 0; b < 30; ++b) {
+      const int64_t l = len(gen) < 2 ? 0 : len(gen);
+      for (int64_t t = 0; t < l; ++t) ids64.push_back(id(gen));
+      offsets.push_back(static_cast<int64_t>(ids64.size()));
+    }
+    const std::vector<int32_t> ids32(ids64.begin(), ids64.end());
+    const int64_t n = static_cast<int64_t>(ids64.size());
+    const Tensor weight = *Tensor::FromValues<float>({rows, dim}, w);
+    for (const char* mode : {"sum", "mean"}) {
+      absl::StatusOr<std::vector<Tensor>> fast =
+          RunKernel(Registry(), BagNode(mode), ModelFormat::kOnnx,
+                    {weight, *Tensor::FromValues<int64_t>({n}, ids64), Ids(offsets)}, {true});
+      absl::StatusOr<std::vector<Tensor>> plain =
+          RunKernel(Registry(), BagNode(mode), ModelFormat::kOnnx,
+                    {weight, *Tensor::FromValues<int32_t>({n}, ids32), Ids(offsets)}, {true});
+      ASSERT_TRUE(fast.ok()) << fast.status();
+      ASSERT_TRUE(plain.ok()) << plain.status();
+      EXPECT_EQ((*fast)[0], (*plain)[0]) << mode << " dim " << dim;
+      // And the first bag with ids against a hand sum.
+      for (size_t b = 0; b + 1 < offsets.size(); ++b) {
+        if (offsets[b + 1] == offsets[b]) continue;
+        float acc = 0;
+        for (int64_t t = offsets[b]; t < offsets[b + 1]; ++t) acc += w[ids64[t] * dim];
+        if (std::string(mode) == "mean") acc /= static_cast<float>(offsets[b + 1] - offsets[b]);
+        EXPECT_EQ((*fast)[0].values<float>()[b * dim], acc) << mode << " bag " << b;
+        break;
+      }
+    }
+  }
 }
 
 TEST(OffsetsBagTest, BadOffsetsAndIdsAreErrorsNamingTheNode) {
