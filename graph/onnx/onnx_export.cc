@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "graph/onnx/onnx_convert.h"
+#include "graph/onnx/onnx_embedding_bag.h"
 #include "graph/onnx/onnx_external_data.h"
 #include "graph/onnx/onnx_io.h"
 #include "rankopt/status_macros.h"
@@ -248,8 +249,39 @@ class Exporter {
     return absl::OkStatus();
   }
 
+  // _RankoptEmbeddingBagOffsets back into the standard ONNX Loop it was imported from.
+  absl::Status AddEmbeddingBagLoop(int i) {
+    const Node& node = graph_.nodes()[i];
+    const std::string where = absl::StrCat("node '", node.name, "' (", node.op, ")");
+    const std::string* mode = node.attrs.Get<std::string>("mode");
+    if (node.inputs.size() < 3 || node.inputs.size() > 4 || mode == nullptr ||
+        tensor_names_[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot export to ONNX: ", where,
+          " needs inputs (weight, indices, offsets[, per_sample_weights]) and attr 'mode'"));
+    }
+    std::vector<std::string> names;
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      if (node.inputs[k].empty()) {
+        names.emplace_back();
+        continue;
+      }
+      RANKOPT_ASSIGN_OR_RETURN(std::string t,
+                               TensorName(node.inputs[k], absl::StrCat(where, " input ", k)));
+      names.push_back(std::move(t));
+    }
+    OnnxEmbeddingBagLoop bag{names[0], names[1], names[2], names.size() > 3 ? names[3] : "",
+                             *mode};
+    int64_t opset = kDefaultOpset;
+    for (const onnx::OperatorSetIdProto& o : model_.opset_import()) {
+      if (IsDefaultDomain(o.domain())) opset = o.version();
+    }
+    return AppendOnnxEmbeddingBagLoop(bag, tensor_names_[i][0], node.name, opset, out_graph());
+  }
+
   absl::Status AddOpNode(int i) {
     const Node& node = graph_.nodes()[i];
+    if (node.op == kOnnxEmbeddingBagOp) return AddEmbeddingBagLoop(i);
     const std::string where = absl::StrCat("node '", node.name, "' (", node.op, ")");
     if (!node.control_inputs.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
 #include "graph/onnx/onnx_convert.h"
+#include "graph/onnx/onnx_embedding_bag.h"
 #include "graph/onnx/onnx_external_data.h"
 #include "graph/onnx/onnx_io.h"
 #include "rankopt/status_macros.h"
@@ -139,6 +140,23 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
     RANKOPT_RETURN_IF_ERROR(graph.AddNode(std::move(node)));
   }
 
+  // PyTorch's nn.EmbeddingBag exports as a Loop (onnx_embedding_bag.h): each becomes one
+  // _RankoptEmbeddingBagOffsets node; any other Loop is an error saying why it did not match.
+  absl::flat_hash_map<int, OnnxEmbeddingBagLoop> bags;
+  for (int i = 0; i < g.node_size(); ++i) {
+    const onnx::NodeProto& proto = g.node(i);
+    if (proto.op_type() != "Loop" || !IsDefaultDomain(proto.domain())) continue;
+    absl::StatusOr<OnnxEmbeddingBagLoop> bag = MatchOnnxEmbeddingBagLoop(g, proto);
+    if (!bag.ok()) {
+      return absl::UnimplementedError(absl::StrCat(
+          where, ": ONNX Loop is not supported except as PyTorch's nn.EmbeddingBag export (a Loop "
+                 "over the bags of Gather(offsets), Slice(indices), Gather(weight), "
+                 "ReduceSum/Mean/Max), which this one is not: ",
+          bag.status().message()));
+    }
+    bags.emplace(i, *std::move(bag));
+  }
+
   // Name every op node first, so inputs may refer to producers listed later (the cycle check
   // below reports real cycles).
   source->node_names.reserve(g.node_size());
@@ -169,6 +187,10 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
     node.domain = IsDefaultDomain(proto.domain()) ? "" : proto.domain();
     node.output_names.assign(proto.output().begin(), proto.output().end());
     node.source_index = i;
+    if (bags.contains(i)) {
+      node.op = std::string(kOnnxEmbeddingBagOp);
+      node.source_index = -1;  // a new node: the exporter must not reuse the Loop's record
+    }
     source->node_names.push_back(name);
     RANKOPT_RETURN_IF_ERROR(graph.AddNode(std::move(node)));
   }
@@ -179,9 +201,18 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
     Node* node = graph.FindMutableNode(source->node_names[i]);
     const std::string node_where =
         absl::StrCat(where, ": node '", node->name, "' (", proto.op_type(), ")");
-    node->inputs.reserve(proto.input_size());
-    for (int k = 0; k < proto.input_size(); ++k) {
-      const std::string& tensor = proto.input(k);
+    std::vector<std::string> input_names(proto.input().begin(), proto.input().end());
+    auto bag = bags.find(i);
+    if (bag != bags.end()) {
+      input_names = {bag->second.weight, bag->second.indices, bag->second.offsets};
+      if (!bag->second.per_sample_weights.empty()) {
+        input_names.push_back(bag->second.per_sample_weights);
+      }
+      node->attrs.Set("mode", bag->second.mode);
+    }
+    node->inputs.reserve(input_names.size());
+    for (size_t k = 0; k < input_names.size(); ++k) {
+      const std::string& tensor = input_names[k];
       if (tensor.empty()) {
         node->inputs.emplace_back();  // an omitted optional input
         continue;
@@ -195,6 +226,7 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
       node->inputs.push_back(it->second.first);
     }
     for (const onnx::AttributeProto& attr : proto.attribute()) {
+      if (bag != bags.end()) break;
       if (node->attrs.Find(attr.name()) != nullptr) {
         return absl::InvalidArgumentError(
             absl::StrCat(node_where, " has attribute '", attr.name(), "' twice"));

@@ -1,6 +1,6 @@
 #!/bin/sh
 # ctest onnx_ort_test: imports + exports the peer models (esmm, din; and their torch dynamo
-# exports with external data) with rankopt, runs the exports
+# exports with external data; the zoo's DLRM) with rankopt, runs the exports
 # in ONNX Runtime and compares with the PyTorch reference outputs (1e-5 relative).
 # Usage: tests/ort/ort_roundtrip_test.sh REEXPORT_BINARY REPO_ROOT WORK_DIR
 # Exit 77 (skipped) when node or tests/ort/node_modules/onnxruntime-node is missing; install it
@@ -26,5 +26,13 @@ for model in esmm_dynamo din_dynamo; do
   node "$root/tests/ort/run_onnx.js" "$work/$model.onnx" "$data/${model}_ref.json" \
     "$work/$model.out.json"
   node "$root/tests/ort/compare_outputs.js" "$work/$model.out.json" "$data/${model}_ref.json" 1e-5
+done
+# DLRM's nn.EmbeddingBag Loops import as _RankoptEmbeddingBagOffsets and export as Loops again.
+for opset in 13 17; do
+  data="$root/tests/data/zoo"
+  "$reexport" "$data/dlrm_op$opset.onnx" "$work/dlrm_op$opset.onnx"
+  node "$root/tests/ort/run_onnx.js" "$work/dlrm_op$opset.onnx" "$data/dlrm_ref.json" \
+    "$work/dlrm_op$opset.out.json"
+  node "$root/tests/ort/compare_outputs.js" "$work/dlrm_op$opset.out.json" "$data/dlrm_ref.json" 1e-5
 done
 echo "PASS"

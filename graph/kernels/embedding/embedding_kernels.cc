@@ -524,6 +524,7 @@ absl::Status RegisterEmbeddingKernels(KernelRegistry* registry) {
     RANKOPT_RETURN_IF_ERROR(
         registry->Register(set, std::string(kEmbeddingBagOp), MakeEmbeddingBag));
   }
+  RANKOPT_RETURN_IF_ERROR(RegisterOffsetsBagKernel(registry));
   return RegisterMultiLookupKernel(registry);
 }
 

@@ -39,11 +39,25 @@
 //     at most one -1, the dim that makes n * W elements. Tables are fp32 unless attrs
 //     "table_dtypes" (strings, one per field: "fp32" / "fp16" / "int8") and "table_dims" say
 //     otherwise, stored as above. Bitwise equal to the lookups, Unsqueezes and Concat it replaces.
+// PyTorch's nn.EmbeddingBag with offsets, as the TorchScript exporter's ONNX Loop computes it
+// (graph/onnx/onnx_embedding_bag.h rewrites that Loop into this op at import):
+//   _RankoptEmbeddingBagOffsets(weight [rows, dim] float32, indices [n] int32/int64,
+//                               offsets [B + 1] int32/int64[, per_sample_weights [n] float32])
+//     -> [B, dim] float32 (B = 0 when offsets is empty); attr "mode": "sum" | "mean" | "max".
+//     offsets include the last one (torch's include_last_offset: the exporter appends n when the
+//     model did not): bag b pools rows weight[indices[t]] (times per_sample_weights[t] if given)
+//     for t in [offsets[b], offsets[b+1]):
+//       sum:  in order from 0            (an empty bag is zeros: ReduceSum of an empty set)
+//       mean: that sum / count           (an empty bag is zeros, as ONNX Runtime's ReduceMean)
+//       max:  elementwise max            (an empty bag is -inf: ONNX ReduceMax of an empty set)
+//     0 <= offsets[0] <= ... <= offsets[B] <= n, and every pooled id in [-rows, rows) (a negative
+//     id reads row rows + id, as ONNX Gather), else an error naming the node and the position.
 // Created by the EmbeddingLookup and EmbeddingBag passes (graph/passes/embedding_lookup.h,
 // graph/passes/embedding_bag.h); quantized by serving/table_quantization.h.
 #ifndef RANKOPT_GRAPH_KERNELS_EMBEDDING_EMBEDDING_KERNELS_H_
 #define RANKOPT_GRAPH_KERNELS_EMBEDDING_EMBEDDING_KERNELS_H_
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "graph/exec/op_kernel.h"
 
@@ -54,6 +68,7 @@ inline constexpr absl::string_view kEmbeddingBagOp = "_RankoptEmbeddingBag";
 inline constexpr absl::string_view kRemoteEmbeddingLookupOp = "_RankoptRemoteEmbeddingLookup";
 inline constexpr absl::string_view kRemoteEmbeddingBagOp = "_RankoptRemoteEmbeddingBag";
 inline constexpr absl::string_view kMultiLookupOp = "_RankoptMultiLookup";
+inline constexpr absl::string_view kOffsetsEmbeddingBagOp = "_RankoptEmbeddingBagOffsets";
 // The attrs of a quantized table (see above).
 inline constexpr absl::string_view kEmbeddingTableDTypeAttr = "table_dtype";
 inline constexpr absl::string_view kEmbeddingTableDimAttr = "table_dim";
@@ -65,6 +80,13 @@ absl::Status RegisterEmbeddingKernels(KernelRegistry* registry);
 
 // Registers _RankoptMultiLookup (multi_lookup.cc); called by RegisterEmbeddingKernels.
 absl::Status RegisterMultiLookupKernel(KernelRegistry* registry);
+
+// _RankoptEmbeddingBagOffsets's attr "mode" (offsets_bag.cc).
+enum class OffsetsBagMode { kSum, kMean, kMax };
+absl::StatusOr<OffsetsBagMode> ParseOffsetsBagMode(absl::string_view mode);
+
+// Registers _RankoptEmbeddingBagOffsets (offsets_bag.cc); called by RegisterEmbeddingKernels.
+absl::Status RegisterOffsetsBagKernel(KernelRegistry* registry);
 
 }  // namespace rankopt
 
