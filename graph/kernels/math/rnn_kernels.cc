@@ -248,7 +248,10 @@ class GruKernel : public OpKernel {
     // the candidate [batch, H] each; the state [batch, H].
     const int64_t rows = seq * batch;
     const int64_t packed_floats = geometry_.has_value() ? 0 : PackedFloats(g) * dirs;
-    const int64_t floats = packed_floats + rows * 3 * h + batch * 2 * h + 4 * batch * h;
+    // An ONNX node that lists only Y has no output 1: Y_h then goes to scratch.
+    const bool has_y_h = node.output_names.empty() || node.output_names.size() > 1;
+    const int64_t floats = packed_floats + rows * 3 * h + batch * 2 * h + 4 * batch * h +
+                           (has_y_h ? 0 : dirs * batch * h);
     RANKOPT_ASSIGN_OR_RETURN(void* scratch, ctx->AllocateScratch(sizeof(int64_t) * (batch + 1) +
                                                                  sizeof(float) * floats));
     int64_t* lens = static_cast<int64_t*>(scratch);
@@ -291,9 +294,12 @@ class GruKernel : public OpKernel {
     Dims y_dims = a_.batch_first ? Dims{batch, seq, dirs, h} : Dims{seq, dirs, batch, h};
     Dims yh_dims = a_.batch_first ? Dims{batch, dirs, h} : Dims{dirs, batch, h};
     RANKOPT_ASSIGN_OR_RETURN(TensorView y, ctx->AllocateOutput(0, DType::kFloat32, y_dims));
-    RANKOPT_ASSIGN_OR_RETURN(TensorView y_h, ctx->AllocateOutput(1, DType::kFloat32, yh_dims));
     float* yd = static_cast<float*>(y.data);
-    float* yhd = static_cast<float*>(y_h.data);
+    float* yhd = state + batch * h;
+    if (has_y_h) {
+      RANKOPT_ASSIGN_OR_RETURN(TensorView y_h, ctx->AllocateOutput(1, DType::kFloat32, yh_dims));
+      yhd = static_cast<float*>(y_h.data);
+    }
     if (min_len < seq) std::fill_n(yd, y.NumElements(), 0.0f);
     const float* xd = static_cast<const float*>(x.data);
     const float* init_d = init != nullptr ? static_cast<const float*>(init->data) : nullptr;

@@ -104,6 +104,22 @@ TEST(GruBatchFirstTest, LeavesOtherChainsAlone) {
   }
 }
 
+// A GRU node that lists only its output Y (ONNX drops trailing unused outputs) runs.
+TEST(GruBatchFirstTest, GruWithOnlyY) {
+  Graph graph = Chain({});
+  std::vector<Node> nodes = graph.nodes();
+  for (Node& node : nodes) {
+    if (node.name == "gru") node.output_names = {"gru_y"};
+  }
+  ASSERT_TRUE(graph.SetNodes(std::move(nodes)).ok());
+  const Tensor x = Floats({kBatch, kSeq, kIn}, RandomFloats(kBatch * kSeq * kIn, 6));
+  const std::vector<Tensor> want = RunGraph(Chain({}), {{"x", x}});
+  const std::vector<Tensor> got = RunGraph(graph, {{"x", x}});
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(want.size(), 1u);
+  ExpectNear(got[0], want[0], 0, "out");
+}
+
 // Batch first, the GRU over a request-level input is request-level; as exported it is not.
 TEST(GruBatchFirstTest, MakesTheGruRequestLevel) {
   const Graph graph = Chain({});
