@@ -128,6 +128,16 @@ TEST(GruBatchFirstTest, MakesTheGruRequestLevel) {
   for (const Graph* g : {&graph, static_cast<const Graph*>(&rewritten)}) {
     absl::StatusOr<ShapeMap> shapes = InferShapes(*g);
     ASSERT_TRUE(shapes.ok()) << shapes.status();
+    // GRU's shape function: Y and Y_h in the node's layout.
+    const bool batch_first = g == &rewritten;
+    EXPECT_EQ(LookupInferred(*shapes, TensorRef{"gru", 0}).shape,
+              Shape(batch_first ? std::vector<int64_t>{kBatch, kSeq, 1, kHidden}
+                                : std::vector<int64_t>{kSeq, 1, kBatch, kHidden}));
+    EXPECT_EQ(LookupInferred(*shapes, TensorRef{"gru", 1}).shape,
+              Shape(batch_first ? std::vector<int64_t>{kBatch, 1, kHidden}
+                                : std::vector<int64_t>{1, kBatch, kHidden}));
+    EXPECT_EQ(LookupInferred(*shapes, TensorRef{"out", 0}).shape,
+              Shape(std::vector<int64_t>{kBatch, kSeq, kHidden}));
     const absl::flat_hash_set<TensorRef> request =
         RequestLevelTensors(*g, *ParseRequestInputs("x"), *shapes);
     EXPECT_EQ(request.contains((TensorRef{"gru", 0})), g == &rewritten);
