@@ -12,6 +12,7 @@
 #include "graph/passes/embedding_bag.h"
 #include "graph/passes/embedding_lookup.h"
 #include "graph/passes/fold_batch_norm.h"
+#include "graph/passes/gru_batch_first.h"
 #include "graph/passes/fuse_attention_pooling.h"
 #include "graph/passes/fuse_gemm_epilogue.h"
 #include "graph/passes/fuse_matmul_bias_activation.h"
@@ -41,6 +42,7 @@ std::vector<PassEntry> Passes(OptLevel level) {
   if (level == OptLevel::kO2) {
     // Fusion first (it matches the attention block as exported), then the split (it reads the
     // request-level analysis of the unmarked graph), then the marking that makes it run once.
+    passes.push_back({"gru_batch_first", GruBatchFirst});
     passes.push_back({"fuse_attention_pooling", FuseAttentionPooling});
     passes.push_back({"split_field_concat", SplitFieldConcat});
     passes.push_back({"split_first_dense", SplitFirstDense});

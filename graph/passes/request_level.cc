@@ -167,6 +167,21 @@ bool IsRowWise(const Graph& graph, const Node& node, const ShapeMap& shapes) {
     std::optional<std::vector<int64_t>> axes = ConstInts(graph, node.inputs[1]);
     return axes.has_value() && AvoidsBatchAxis(*axes, RankOf(shapes, node.inputs[0]));
   }
+  if (op == "GRU" && onnx) {
+    // Batch first (layout 1: gru_batch_first makes it) with constant weights and no initial
+    // state: each row's Y and Y_h depend on that row of X (and of sequence_lens) alone.
+    const int64_t* layout = node.attrs.Get<int64_t>("layout");
+    if (layout == nullptr || *layout != 1 || node.inputs.size() < 3) return false;
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      const bool present = !node.inputs[i].empty();
+      const bool constant = present && IsConst(graph, node.inputs[i]);
+      if ((i <= 2 && !constant) || (i == 3 && present && !constant) || (i == 4 && constant) ||
+          (i == 5 && present)) {
+        return false;
+      }
+    }
+    return true;
+  }
   if (op == "Softmax" || op == "LogSoftmax") {
     const int64_t* axis = node.attrs.Get<int64_t>("axis");
     const int64_t a = axis != nullptr ? *axis : (onnx && graph.onnx_opset() < 13 ? 1 : -1);

@@ -43,6 +43,7 @@ const std::string kQuick = " --time-s 0";
 const std::vector<std::string> kO2Passes = {"prune",
                                             "constant_folding",
                                             "fold_batch_norm",
+                                            "gru_batch_first",
                                             "fuse_attention_pooling",
                                             "split_field_concat",
                                             "split_first_dense",

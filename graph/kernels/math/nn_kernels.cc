@@ -1,4 +1,4 @@
-// RegisterNnKernels: convolution, pooling, top-k and gradient-reduction kernels.
+// RegisterNnKernels: convolution, pooling, top-k, GRU and gradient-reduction kernels.
 #include "graph/kernels/math/nn_kernels.h"
 
 #include "rankopt/status_macros.h"
@@ -10,6 +10,7 @@ absl::Status RegisterNnKernels(KernelRegistry* registry) {
   RANKOPT_RETURN_IF_ERROR(nn_internal::RegisterPoolKernels(registry));
   RANKOPT_RETURN_IF_ERROR(nn_internal::RegisterTopKKernels(registry));
   RANKOPT_RETURN_IF_ERROR(nn_internal::RegisterGradKernels(registry));
+  RANKOPT_RETURN_IF_ERROR(nn_internal::RegisterRnnKernels(registry));
   return absl::OkStatus();
 }
 

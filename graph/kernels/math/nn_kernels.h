@@ -1,6 +1,7 @@
-// Convolution, pooling, top-k and gradient-reduction kernels (float32) for both op sets:
+// Convolution, pooling, top-k, recurrent and gradient-reduction kernels (float32) for both op
+// sets:
 //   TF:   Conv2D, DepthwiseConv2dNative, MaxPool, AvgPool, MaxPool3D, TopKV2, BiasAddGrad;
-//   ONNX: Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, TopK.
+//   ONNX: Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, TopK, GRU.
 // Window geometry follows each framework: TF padding SAME/VALID/EXPLICIT (SAME puts the odd
 // padding element at the end), ONNX auto_pad / pads / ceil_mode / count_include_pad.
 #ifndef RANKOPT_GRAPH_KERNELS_MATH_NN_KERNELS_H_
@@ -25,6 +26,7 @@ absl::Status RegisterConvKernels(KernelRegistry* registry);  // conv_kernels.cc
 absl::Status RegisterPoolKernels(KernelRegistry* registry);  // pool_kernels.cc
 absl::Status RegisterTopKKernels(KernelRegistry* registry);  // topk_kernels.cc
 absl::Status RegisterGradKernels(KernelRegistry* registry);  // grad_kernels.cc
+absl::Status RegisterRnnKernels(KernelRegistry* registry);   // rnn_kernels.cc
 
 // How padding is chosen for a sliding window.
 enum class PadMode {

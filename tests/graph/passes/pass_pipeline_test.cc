@@ -35,7 +35,7 @@ TEST(PassPipelineTest, PassListsPerLevel) {
                                                     "fuse_matmul_bias_activation", "embedding_bag",
                                                     "embedding_lookup", "final_prune"));
   EXPECT_THAT(PassNames(OptLevel::kO2),
-              ElementsAre("prune", "constant_folding", "fold_batch_norm",
+              ElementsAre("prune", "constant_folding", "fold_batch_norm", "gru_batch_first",
                           "fuse_attention_pooling", "split_field_concat", "split_first_dense",
                           "request_level",
                           "fuse_matmul_bias_activation", "fuse_gemm_epilogue", "embedding_bag",
