@@ -6,10 +6,13 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "features/config/feature_config.h"
+#include "graph/tf/graphdef_io.h"
 #include "gtest/gtest.h"
 #include "serving/feature_feeds.h"
 #include "serving/request_level_inputs.h"
@@ -101,6 +104,46 @@ TEST(ScorerTest, OneRowInputsAreTheWholeRequestLevelInputsReadOnlyAsRowZero) {
   const std::vector<std::string>& never_split = (*scorer)->runner_options().request_level_inputs;
   for (const std::string& name : one_row) {
     EXPECT_NE(std::find(never_split.begin(), never_split.end(), name), never_split.end()) << name;
+  }
+}
+
+// x [B, 4] -> MatMul with a [4, n] constant -> Sum over axis 1: about 4n + 4 bytes a row.
+Graph WideRowGraph(int64_t n) {
+  const std::string text = absl::StrCat(R"(
+node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "shape" value { shape { dim { size: -1 } dim { size: 4 } } } } }
+node { name: "w" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "value" value { tensor { dtype: DT_FLOAT
+    tensor_shape { dim { size: 4 } dim { size: )", n, R"( } } float_val: 0.5 } } } }
+node { name: "h" op: "MatMul" input: "x" input: "w" attr { key: "T" value { type: DT_FLOAT } } }
+node { name: "axis" op: "Const" attr { key: "dtype" value { type: DT_INT32 } }
+  attr { key: "value" value { tensor { dtype: DT_INT32 tensor_shape {} int_val: 1 } } } }
+node { name: "y" op: "Sum" input: "h" input: "axis" attr { key: "T" value { type: DT_FLOAT } }
+  attr { key: "Tidx" value { type: DT_INT32 } } }
+)");
+  absl::StatusOr<Graph> graph = ImportGraphDefBytes(text, GraphDefEncoding::kText, "wide");
+  EXPECT_TRUE(graph.ok()) << graph.status();
+  return *std::move(graph);
+}
+
+// The automatic chunk follows the graph's per-row tensor bytes: a narrow graph runs 512
+// candidates in one chunk on one thread (one chunk per thread on two), a graph of 512 KB a row
+// keeps chunks of 64.
+TEST(ScorerTest, AutomaticChunkRowsFollowTheGraphsBytesPerRow) {
+  for (const auto& [n, one_thread, two_threads] :
+       std::vector<std::tuple<int64_t, int64_t, int64_t>>{{16, 512, 256}, {131072, 64, 64}}) {
+    SCOPED_TRACE(n);
+    const Graph graph = WideRowGraph(n);
+    for (const int threads : {1, 2}) {
+      ScorerOptions options;
+      options.outputs = {"y"};
+      options.threads = threads;
+      absl::StatusOr<std::unique_ptr<Scorer>> scorer =
+          Scorer::Create(&graph, std::nullopt, options);
+      ASSERT_TRUE(scorer.ok()) << scorer.status();
+      EXPECT_EQ((*scorer)->runner().ChunkRowsFor(512), threads == 1 ? one_thread : two_threads)
+          << threads << " thread(s)";
+    }
   }
 }
 
