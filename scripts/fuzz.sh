@@ -87,6 +87,7 @@ make_corpus() {  # target -> prints the corpus dir and max_len
     onnx_fuzz)
       cap=65536
       add_seeds "$dir" $cap tests/data/onnx/*.onnx tests/data/ops/onnx/*.onnx tests/data/peers/*.onnx \
+        tests/data/onnx_ebag/*.onnx \
         "$shared"/onnx/**/*.onnx ;;
     feature_config_fuzz)
       cap=65536

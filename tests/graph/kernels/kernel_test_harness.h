@@ -8,6 +8,7 @@
 #ifndef RANKOPT_TESTS_GRAPH_KERNELS_KERNEL_TEST_HARNESS_H_
 #define RANKOPT_TESTS_GRAPH_KERNELS_KERNEL_TEST_HARNESS_H_
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -82,6 +83,22 @@ class FakeKernelContext : public KernelContext {
 };
 
 }  // namespace testing_internal
+
+// The registry holding what `Register` registers (RegisterNnKernels, RegisterEmbeddingKernels,
+// ...), built once per test binary; a registration error aborts the binary with its message.
+template <absl::Status (*Register)(KernelRegistry*)>
+const KernelRegistry& RegistryOf() {
+  static const KernelRegistry* registry = [] {
+    auto* r = new KernelRegistry();
+    const absl::Status s = Register(r);
+    if (!s.ok()) {
+      std::fprintf(stderr, "kernel registration failed: %s\n", s.ToString().c_str());
+      std::abort();
+    }
+    return r;
+  }();
+  return *registry;
+}
 
 // Builds the kernel for `node` from `registry` and computes it on `inputs` (an empty optional
 // is an omitted input). constant[i] marks input i as a graph constant at build time.

@@ -23,15 +23,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const KernelRegistry& Registry() {
-  static const KernelRegistry* registry = [] {
-    auto* r = new KernelRegistry();
-    absl::Status s = RegisterEmbeddingKernels(r);
-    EXPECT_TRUE(s.ok()) << s;
-    return r;
-  }();
-  return *registry;
-}
+const KernelRegistry& Registry() { return RegistryOf<RegisterEmbeddingKernels>(); }
 
 // A table stored both ways: the quantized rows as the graph holds them (uint8 [rows, row_bytes]
 // plus attrs) and the dequantized fp32 values as embedding/'s kernels define them.

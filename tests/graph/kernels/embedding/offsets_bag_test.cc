@@ -19,15 +19,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const KernelRegistry& Registry() {
-  static const KernelRegistry* registry = [] {
-    auto* r = new KernelRegistry();
-    absl::Status s = RegisterEmbeddingKernels(r);
-    EXPECT_TRUE(s.ok()) << s;
-    return r;
-  }();
-  return *registry;
-}
+const KernelRegistry& Registry() { return RegistryOf<RegisterEmbeddingKernels>(); }
 
 Node BagNode(const std::string& mode) {
   Node node;

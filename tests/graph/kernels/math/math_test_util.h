@@ -12,15 +12,7 @@
 namespace rankopt {
 namespace math_test {
 
-inline const KernelRegistry& Registry() {
-  static const KernelRegistry* registry = [] {
-    auto* r = new KernelRegistry();
-    absl::Status s = RegisterMathKernels(r);
-    if (!s.ok()) ADD_FAILURE() << s;
-    return r;
-  }();
-  return *registry;
-}
+inline const KernelRegistry& Registry() { return RegistryOf<RegisterMathKernels>(); }
 
 inline Node MakeNode(std::string op, AttrMap attrs = {}) {
   Node node;

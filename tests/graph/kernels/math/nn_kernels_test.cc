@@ -18,15 +18,7 @@ using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
-const KernelRegistry& Registry() {
-  static const KernelRegistry* registry = [] {
-    auto* r = new KernelRegistry();
-    absl::Status s = RegisterNnKernels(r);
-    if (!s.ok()) ADD_FAILURE() << s;
-    return r;
-  }();
-  return *registry;
-}
+const KernelRegistry& Registry() { return RegistryOf<RegisterNnKernels>(); }
 
 constexpr ModelFormat kOnnx = ModelFormat::kOnnx;
 constexpr ModelFormat kTf = ModelFormat::kTfGraphDef;

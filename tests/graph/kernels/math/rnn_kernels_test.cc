@@ -17,15 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const KernelRegistry& Registry() {
-  static const KernelRegistry* registry = [] {
-    auto* r = new KernelRegistry();
-    absl::Status s = RegisterNnKernels(r);
-    if (!s.ok()) ADD_FAILURE() << s;
-    return r;
-  }();
-  return *registry;
-}
+const KernelRegistry& Registry() { return RegistryOf<RegisterNnKernels>(); }
 
 // Deterministic values in [-scale, scale).
 std::vector<float> Random(size_t n, uint32_t seed, float scale) {
