@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "bench/cache/mutex_lru_cache.h"
 #include "bench/cache/zipf.h"
 #include "benchmark/benchmark.h"
@@ -422,16 +423,8 @@ void RegisterAll(const std::vector<int>& threads) {
 }  // namespace rankopt
 
 int main(int argc, char** argv) {
-#if defined(RANKOPT_UNOPTIMIZED_BUILD) || !defined(NDEBUG)
-  std::printf(
-      "WARNING: built without optimization or with assertions on; numbers are not meaningful. "
-      "Configure with -DCMAKE_BUILD_TYPE=Release.\n");
-#endif
+  rankopt::WarnIfUnoptimizedBuild();
   const std::vector<int> threads = rankopt::ParseThreads(&argc, argv);
   rankopt::RegisterAll(threads);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rankopt::RunRegisteredBenchmarks(argc, argv);
 }

@@ -55,6 +55,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "embedding/kernels/lookup.h"
 #include "embedding/kernels/lookup_internal.h"
@@ -616,18 +617,10 @@ void RegisterAll() {
 }  // namespace rankopt
 
 int main(int argc, char** argv) {
-#if defined(RANKOPT_UNOPTIMIZED_BUILD) || !defined(NDEBUG)
-  std::printf(
-      "WARNING: built without optimization or with assertions on; numbers are not meaningful. "
-      "Configure with -DCMAKE_BUILD_TYPE=Release.\n");
-#endif
+  rankopt::WarnIfUnoptimizedBuild();
   std::printf("lookup kernels: %s; transparent huge pages: %s\n",
               std::string(rankopt::LookupIsaName()).c_str(),
               rankopt::TransparentHugePageMode().c_str());
   rankopt::RegisterAll();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rankopt::RunRegisteredBenchmarks(argc, argv);
 }

@@ -16,6 +16,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "bench/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "features/transforms/bucketize.h"
 #include "features/transforms/hashing.h"
@@ -171,14 +172,6 @@ BENCHMARK(BM_HandUpperBound)->Arg(10)->Arg(1000);
 }  // namespace rankopt
 
 int main(int argc, char** argv) {
-#if defined(RANKOPT_UNOPTIMIZED_BUILD) || !defined(NDEBUG)
-  std::printf(
-      "WARNING: built without optimization or with assertions on; numbers are not "
-      "representative\n");
-#endif
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  rankopt::WarnIfUnoptimizedBuild();
+  return rankopt::RunRegisteredBenchmarks(argc, argv);
 }

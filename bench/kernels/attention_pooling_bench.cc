@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "core/cpu_features.h"
 #include "graph/kernels/math/attention_pooling.h"
@@ -277,16 +278,8 @@ void RegisterAll() {
 }  // namespace rankopt
 
 int main(int argc, char** argv) {
-#if defined(RANKOPT_UNOPTIMIZED_BUILD) || !defined(NDEBUG)
-  std::printf(
-      "WARNING: built without optimization or with assertions on; numbers are not meaningful. "
-      "Configure with -DCMAKE_BUILD_TYPE=Release.\n");
-#endif
+  rankopt::WarnIfUnoptimizedBuild();
   std::printf("isa: %s\n", std::string(rankopt::IsaName(rankopt::BestIsa())).c_str());
   rankopt::RegisterAll();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rankopt::RunRegisteredBenchmarks(argc, argv);
 }

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "core/tensor.h"
 #include "graph/exec/op_kernel.h"
@@ -146,14 +147,6 @@ BENCHMARK_CAPTURE(BM_Bag, lengths, false)->Apply(Args);
 }  // namespace rankopt
 
 int main(int argc, char** argv) {
-#if defined(RANKOPT_UNOPTIMIZED_BUILD) || !defined(NDEBUG)
-  std::fprintf(stderr,
-               "WARNING: built without optimization or with assertions on; "
-               "the numbers below are not representative\n");
-#endif
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  rankopt::WarnIfUnoptimizedBuild();
+  return rankopt::RunRegisteredBenchmarks(argc, argv);
 }
