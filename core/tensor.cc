@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/shape.h"
 #include "rankopt/status_macros.h"
@@ -36,7 +38,12 @@ absl::StatusOr<Tensor> Tensor::FromBytes(DType dtype, std::vector<int64_t> dims,
   t.dtype_ = dtype;
   t.dims_ = std::move(dims);
   t.num_elements_ = n;
-  auto owned = std::make_shared<const std::string>(bytes);
+  auto owned = std::make_shared<std::string>(bytes);
+  if (dtype == DType::kBool) {
+    // A bool is one byte that must be 0 or 1 to be read as bool; a model's or package's raw
+    // bytes can hold anything, and any nonzero byte means true (as numpy and TF read them).
+    for (char& c : *owned) c = c != 0 ? 1 : 0;
+  }
   t.data_ = std::shared_ptr<const char>(owned, owned->data());
   t.size_ = owned->size();
   return t;
@@ -46,6 +53,10 @@ absl::StatusOr<Tensor> Tensor::FromExternal(DType dtype, std::vector<int64_t> di
                                             absl::string_view bytes,
                                             std::shared_ptr<const void> keepalive) {
   RANKOPT_ASSIGN_OR_RETURN(int64_t n, CheckFixedWidth(dtype, dims, bytes.size()));
+  if (dtype == DType::kBool &&
+      std::any_of(bytes.begin(), bytes.end(), [](char c) { return c != 0 && c != 1; })) {
+    return FromBytes(dtype, std::move(dims), bytes);  // a normalized copy, not the caller's bytes
+  }
   Tensor t;
   t.dtype_ = dtype;
   t.dims_ = std::move(dims);

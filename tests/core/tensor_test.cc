@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 namespace rankopt {
 namespace {
 
@@ -25,6 +29,28 @@ TEST(TensorTest, RejectsSizeMismatch) {
   EXPECT_NE(t.status().message().find("needs 32 bytes"), std::string::npos) << t.status();
   EXPECT_FALSE(Tensor::FromBytes(DType::kString, {1}, "x").ok());
   EXPECT_FALSE(Tensor::FromStrings({3}, {"a", "b"}).ok());
+}
+
+// A bool is read as C++ bool, which only 0 and 1 may be: raw bytes from a model or a package
+// (ONNX raw_data, a mapped blob) are normalized, any nonzero byte true (a fuzzed ONNX Loop
+// condition of byte 0x11 was undefined behaviour in the importer).
+TEST(TensorTest, BoolBytesAreNormalized) {
+  const std::string raw("\x00\x11\x01\xff", 4);
+  absl::StatusOr<Tensor> t = Tensor::FromBytes(DType::kBool, {4}, raw);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->bytes(), std::string("\x00\x01\x01\x01", 4));
+  EXPECT_EQ(std::vector<bool>(t->values<bool>().begin(), t->values<bool>().end()),
+            std::vector<bool>({false, true, true, true}));
+  // External bytes: kept as they are when already 0/1, else a normalized copy.
+  auto keep = std::make_shared<std::string>(raw);
+  absl::StatusOr<Tensor> e = Tensor::FromExternal(DType::kBool, {4}, *keep, keep);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->bytes(), std::string("\x00\x01\x01\x01", 4));
+  EXPECT_NE(e->bytes().data(), keep->data());
+  auto clean = std::make_shared<std::string>("\x01\x00", 2);
+  absl::StatusOr<Tensor> c = Tensor::FromExternal(DType::kBool, {2}, *clean, clean);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->bytes().data(), clean->data());
 }
 
 TEST(TensorTest, StringsCompareByValue) {

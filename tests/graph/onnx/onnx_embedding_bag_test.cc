@@ -347,6 +347,21 @@ void ExpectNotMatched(const Variant& v, const std::string& why) {
   EXPECT_THAT(graph.status().message(), HasSubstr(why));
 }
 
+// Found by onnx_fuzz (tests/data/fuzz/onnx_fuzz/): an EmbeddingBag Loop whose condition constant
+// is a bool of raw byte 0x11, read as C++ bool by the matcher (undefined behaviour under UBSan).
+// Any nonzero byte is true: the condition passes, and the matcher goes on to the next thing the
+// fuzzer changed (the bag's end), which it names. Run under scripts/sanitize.sh asan (UBSan).
+TEST(OnnxEmbeddingBagTest, FuzzedBoolConditionByteIsTrue) {
+  absl::StatusOr<std::string> bytes = ReadFileToString(
+      std::string(RANKOPT_TESTDATA_DIR) + "/fuzz/onnx_fuzz/loop_condition_bool_byte.onnx");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  absl::StatusOr<Graph> graph = ImportOnnxBytes(*bytes, "fuzzed");
+  ASSERT_FALSE(graph.ok());
+  EXPECT_EQ(graph.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(graph.status().message()),
+              HasSubstr("the bag's end '/bag/Unsqueeze_2_output_0' is not Unsqueeze(Gather(offsets"));
+}
+
 TEST(OnnxEmbeddingBagTest, OtherLoopsSayWhyTheyDoNotMatch) {
   Variant v;
   v.reduce = "ReduceL2";
