@@ -1,7 +1,5 @@
 #include "core/tensor.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "core/shape.h"
 #include "rankopt/status_macros.h"
@@ -53,10 +51,6 @@ absl::StatusOr<Tensor> Tensor::FromExternal(DType dtype, std::vector<int64_t> di
                                             absl::string_view bytes,
                                             std::shared_ptr<const void> keepalive) {
   RANKOPT_ASSIGN_OR_RETURN(int64_t n, CheckFixedWidth(dtype, dims, bytes.size()));
-  if (dtype == DType::kBool &&
-      std::any_of(bytes.begin(), bytes.end(), [](char c) { return c != 0 && c != 1; })) {
-    return FromBytes(dtype, std::move(dims), bytes);  // a normalized copy, not the caller's bytes
-  }
   Tensor t;
   t.dtype_ = dtype;
   t.dims_ = std::move(dims);

@@ -169,7 +169,11 @@ absl::StatusOr<Tensor> OnnxExternalData::Load(const TensorProto& proto, absl::st
   if (bytes == 0) return Tensor::FromBytes(*dtype, std::move(dims), "");
   const char* data = static_cast<const char*>(file->mapping.get()) + record.offset;
   const absl::string_view view(data, bytes);
-  if (record.offset % width != 0) return Tensor::FromBytes(*dtype, std::move(dims), view);
+  // Unaligned data, and bools (whose bytes must be 0 or 1 to be read as bool: FromBytes makes
+  // any nonzero byte 1), are copied; the rest stays a view into the mapping.
+  if (record.offset % width != 0 || *dtype == DType::kBool) {
+    return Tensor::FromBytes(*dtype, std::move(dims), view);
+  }
   return Tensor::FromExternal(*dtype, std::move(dims), view, file->mapping);
 }
 

@@ -227,10 +227,10 @@ absl::StatusOr<TensorRef> DecodeRef(const package::TensorRefProto& in, absl::str
   return TensorRef{in.node(), in.port()};
 }
 
-// Bools must be 0 or 1: any other byte read as bool is undefined behaviour.
-absl::Status CheckBools(const Tensor& t, absl::string_view where) {
-  if (t.dtype() != DType::kBool) return absl::OkStatus();
-  const absl::string_view b = t.bytes();
+// Bools must be 0 or 1: any other byte read as bool is undefined behaviour, and our writer never
+// writes one (a package that has one is damaged; Tensor::FromBytes would quietly make it 1).
+absl::Status CheckBoolBytes(DType dtype, absl::string_view b, absl::string_view where) {
+  if (dtype != DType::kBool) return absl::OkStatus();
   for (size_t i = 0; i < b.size(); ++i) {
     if (static_cast<unsigned char>(b[i]) > 1) {
       return absl::InvalidArgumentError(
@@ -276,6 +276,7 @@ class Decoder {
     }
     absl::StatusOr<Tensor> t;
     if (data == package::TensorProto::kRaw) {
+      RANKOPT_RETURN_IF_ERROR(CheckBoolBytes(*dtype, in.raw(), where));
       t = Tensor::FromBytes(*dtype, std::move(dims), in.raw());
       if (!t.ok()) return Annotate(t.status(), where);
     } else if (data == package::TensorProto::kBlob) {
@@ -292,14 +293,14 @@ class Decoder {
       }
       // Checked once per blob, not once per reference.
       if (checked_bool_blobs_.insert(in.blob()).second) {
-        RANKOPT_RETURN_IF_ERROR(CheckBools(blob, absl::StrCat(where, " (blob ", in.blob(), ")")));
+        RANKOPT_RETURN_IF_ERROR(CheckBoolBytes(blob.dtype(), blob.bytes(),
+                                               absl::StrCat(where, " (blob ", in.blob(), ")")));
       }
       return blob;
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": a ", DTypeName(*dtype), " tensor without data"));
     }
-    RANKOPT_RETURN_IF_ERROR(CheckBools(*t, where));
     return t;
   }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -272,7 +273,8 @@ TEST(GraphCodecTest, DecodeChecksEverything) {
   std::vector<Tensor> views = good.views;
   std::string bytes(views[2].bytes());
   bytes[100] = 7;
-  views[2] = *Tensor::FromBytes(DType::kBool, views[2].dims(), bytes);
+  auto owned = std::make_shared<std::string>(bytes);  // a view, as a mapped package's blob is
+  views[2] = *Tensor::FromExternal(DType::kBool, views[2].dims(), *owned, owned);
   absl::StatusOr<Graph> g = DecodeGraph(good.message, views);
   ASSERT_FALSE(g.ok());
   EXPECT_THAT(g.status().message(),
