@@ -35,9 +35,15 @@ grep -q "^remote table " "$work/optimize.err" || fail "optimize named no remote 
 [[ $(stat -c %s "$work/remote.rkp") -lt $(stat -c %s "$work/local.rkp") ]] ||
   fail "the remote package is not smaller than the local one"
 # Not published yet: serving refuses it.
-if "$rankopt" serve "$work/remote.rkp" --port 0 --redis "$seeds" >/dev/null 2>"$work/refused.err" &
-then pids+=($!); fi
-sleep 2
+"$rankopt" serve "$work/remote.rkp" --port 0 --redis "$seeds" >/dev/null 2>"$work/refused.err" &
+refused=$!
+pids+=("$refused")
+# It must exit with the error; wait for that (at most 30 s: a loaded CI machine is slow to start
+# it), rather than a fixed sleep.
+for _ in $(seq 300); do
+  kill -0 "$refused" 2>/dev/null || break
+  sleep 0.1
+done
 grep -q "not (completely) published" "$work/refused.err" || fail "unpublished tables were served"
 "$rankopt" tables publish "$work/local.rkp" --redis "$seeds" >"$work/publish.out" 2>/dev/null ||
   fail "publish: $(cat "$work/publish.out")"
