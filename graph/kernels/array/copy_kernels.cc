@@ -49,9 +49,7 @@ bool TransposeMerged(const TensorView& in, absl::Span<const int64_t> perm, const
   const size_t esize = ExecElementSize(in.dtype);
   if (esize != 1 && esize != 2 && esize != 4 && esize != 8) return false;
   const int64_t r = in.rank();
-  // Element strides of the input.
-  Dims in_stride(r, 1);
-  for (int64_t a = r - 2; a >= 0; --a) in_stride[a] = in_stride[a + 1] * in.dims[a + 1];
+  const Dims in_stride = ElementStrides(in.dims);
   // Output axes with their source strides, size-1 dropped, runs merged.
   absl::InlinedVector<int64_t, 8> dims, strides;
   for (int64_t a = 0; a < r; ++a) {
