@@ -1,5 +1,6 @@
 // `rankopt optimize`'s report as text: the human table and the JSON, so that every front end
 // (the command, a Python module) prints the same.
+#include "core/proto_json.h"
 #include "serving/optimize_report_text.h"
 
 #include <cstdint>
@@ -139,13 +140,11 @@ std::string FormatOptimizeReport(const serving::OptimizeReport& r, const std::st
 }
 
 std::string OptimizeReportToJson(const serving::OptimizeReport& report, bool pretty) {
-  std::string text;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   options.add_whitespace = pretty;
-  if (!google::protobuf::util::MessageToJsonString(report, &text, options).ok()) return "";
-  return text;
+  return ProtoToJson(report, options);
 }
 
 }  // namespace rankopt

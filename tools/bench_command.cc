@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "core/proto_json.h"
 #include "graph/analysis/graph_summary.h"
 #include "graph/passes/pass_pipeline.h"
 #include "rankopt/model.h"
@@ -634,14 +635,10 @@ int RunBench(const std::vector<std::string>& args) {
     std::cout << cache_text;
     return kExitOk;
   }
-  std::string text;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.add_whitespace = true;
-  if (!google::protobuf::util::MessageToJsonString(report, &text, options).ok()) {
-    return ReportError("bench", absl::InternalError("cannot print the JSON report"));
-  }
-  std::cout << text << "\n";
+  std::cout << ProtoToJson(report, options) << "\n";
   return kExitOk;
 }
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/proto_json.h"
 #include "features/config/feature_config.h"
 #include "features/pipeline/feature_transformer.h"
 #include "google/protobuf/util/json_util.h"
@@ -147,13 +148,10 @@ tools::FeaturesReport ToReport(int line, const TransformedRequest& out) {
   return report;
 }
 
-bool PrintJson(const tools::FeaturesReport& report) {
-  std::string json;
+void PrintJson(const tools::FeaturesReport& report) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(report, &json, options).ok()) return false;
-  std::cout << json << "\n";
-  return true;
+  std::cout << ProtoToJson(report, options) << "\n";
 }
 
 }  // namespace
@@ -215,8 +213,8 @@ int RunFeatures(const std::vector<std::string>& args) {
     }
     if (!json) {
       PrintTable(request, out);
-    } else if (!PrintJson(ToReport(number, out))) {
-      return ReportError("features", absl::InternalError("cannot print the JSON report"));
+    } else {
+      PrintJson(ToReport(number, out));
     }
   }
   if (in.bad()) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "core/file_io.h"
 #include "google/protobuf/util/json_util.h"
+#include "core/proto_json.h"
 #include "graph/io/model_io.h"
 #include "rankopt/status_macros.h"
 #include "serving/graph_inputs.h"
@@ -207,14 +208,10 @@ int RunQuantize(const std::vector<std::string>& args) {
     report.set_output(out_path);
   }
   if (line.Has("json")) {
-    std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.add_whitespace = true;
     options.always_print_primitive_fields = true;
-    if (!google::protobuf::util::MessageToJsonString(report, &json, options).ok()) {
-      return ReportError("quantize", absl::InternalError("cannot print the report as JSON"));
-    }
-    std::cout << json;
+    std::cout << ProtoToJson(report, options);
   } else {
     std::cout << FormatText(report);
   }

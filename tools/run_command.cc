@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/file_io.h"
+#include "core/proto_json.h"
 #include "features/config/feature_config.h"
 #include "google/protobuf/util/json_util.h"
 #include "rankopt/model.h"
@@ -210,13 +211,10 @@ void PrintText(const std::string& where, const tools::RunReport& report,
   }
 }
 
-bool PrintJson(const tools::RunReport& report) {
-  std::string json;
+void PrintJson(const tools::RunReport& report) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(report, &json, options).ok()) return false;
-  std::cout << json << "\n";
-  return true;
+  std::cout << ProtoToJson(report, options) << "\n";
 }
 
 // --requests: each raw request through the scorer's feature pipeline, then its plan.
@@ -249,8 +247,8 @@ int RunFeatureRequests(const Scorer& scorer, const std::string& requests_path,
     tools::RunReport report = ToReport(request.line, scorer, no_reference, outputs);
     if (!json) {
       PrintText(where, report, outputs, no_reference);
-    } else if (!PrintJson(report)) {
-      return ReportError("run", absl::InternalError("cannot print the JSON report"));
+    } else {
+      PrintJson(report);
     }
   }
   return exit_code;
@@ -447,8 +445,8 @@ int RunRun(const std::vector<std::string>& args) {
     tools::RunReport report = ToReport(request.line, **scorer, *doc, outputs);
     if (!json) {
       PrintText(request.where, report, outputs, *doc);
-    } else if (!PrintJson(report)) {
-      return ReportError("run", absl::InternalError("cannot print the JSON report"));
+    } else {
+      PrintJson(report);
     }
   }
   return exit_code;

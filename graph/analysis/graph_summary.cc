@@ -1,3 +1,4 @@
+#include "core/proto_json.h"
 #include "graph/analysis/graph_summary.h"
 
 #include <algorithm>
@@ -403,10 +404,7 @@ std::string FormatSummaryJson(const GraphSummaryProto& summary) {
   options.add_whitespace = true;
   options.always_print_primitive_fields = true;
   options.preserve_proto_field_names = true;
-  std::string json;
-  // Serializing a well-formed generated message cannot fail; keep the contract total anyway.
-  if (!google::protobuf::util::MessageToJsonString(summary, &json, options).ok()) return "{}";
-  return json;
+  return ProtoToJson(summary, options);
 }
 
 }  // namespace rankopt
