@@ -25,6 +25,8 @@ namespace {
 constexpr int64_t kTargetRows = 256;
 // Candidates per block, bounding the qW buffer when few positions are active.
 constexpr int64_t kMaxBlockCandidates = 64;
+// Rows of the last hidden layer activated and scored together.
+constexpr int64_t kScoreRows = 16;
 
 constexpr int64_t kAlignFloats = 16;  // 64 bytes
 int64_t RoundUp(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
@@ -851,20 +853,27 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
       } else {
         std::fill(cur, cur + rows * h1, 0.0f);
       }
+      // One candidate's rows at a time (a few KiB: they stay in L1 between the add and the
+      // activation; every step is per element, so the bits do not depend on the grouping).
       r = 0;
       for (int64_t i = 0; i < nb; ++i) {
         const float* qwb = qw + i * h1;
+        const int64_t first = r;
         req.ForEachActive(req.Mask(begin + i), [&](int64_t t) {
           const float* kwt = req.shared_keys ? kw + (t - t_lo) * h1 : kw + r * h1;
           float* z = cur + r * h1;
           ops.add2(z, qwb, kwt, h1);
           ++r;
         });
+        if (r > first) {
+          Activate(acts_[0], act_params_[0], ops, cur + first * h1, r - first, h1,
+                   buf[1] + first * h1, isa);
+        }
       }
-      Activate(acts_[0], act_params_[0], ops, cur, rows, h1, buf[1], isa);
 
       // Hidden layers, then the score a_r = Dot16(h_r, w) + b into the other buffer.
       int64_t width = h1;
+      bool scored = false;
       for (int64_t l = 1; l + 1 < layers; ++l) {
         float* next = buf[l % 2];
         const int64_t w = widths_[l];
@@ -873,11 +882,26 @@ absl::Status AttentionPooling::Run(int64_t batch, const float* q, const float* k
                                 weights_[l - 1].precision != DensePrecision::kFp32;
         WeightGemm(weights_[l - 1], rows, cur, width, biases_[l - 1].data(), fused_relu, next, w,
                    lowp, isa);
+        // The last hidden layer's activation and the score together, kScoreRows rows at a time
+        // (in L1 between the two); the score overwrites the consumed input rows of `cur`.
+        if (l + 2 == layers) {
+          for (int64_t s = 0; s < rows; s += kScoreRows) {
+            const int64_t n = std::min(kScoreRows, rows - s);
+            if (!fused_relu) {
+              Activate(acts_[l], act_params_[l], ops, next + s * w, n, w, cur + s * width, isa);
+            }
+            for (int64_t i = s; i < s + n; ++i) {
+              cur[i] = ops.dot16(next + i * w, score_weight_.data(), w) + score_bias_;
+            }
+          }
+          scored = true;
+          break;
+        }
         if (!fused_relu) Activate(acts_[l], act_params_[l], ops, next, rows, w, cur, isa);
         cur = next;
         width = w;
       }
-      if (layers > 1) {
+      if (layers > 1 && !scored) {
         float* score = buf[(layers - 1) % 2];
         for (int64_t i = 0; i < rows; ++i) {
           score[i] = ops.dot16(cur + i * width, score_weight_.data(), width) + score_bias_;
@@ -970,6 +994,7 @@ void AttentionPooling::RunReference(int64_t batch, const float* q, const float* 
       ops.add2(x.data(), qw.data(), kw.data(), h1);
       Activate(acts_[0], act_params_[0], ops, x.data(), 1, h1, tmp.data(), Isa::kScalar);
       int64_t width = h1;
+      bool scored = false;
       for (int64_t l = 1; l + 1 < layers; ++l) {
         const bool fused_relu = acts_[l] == AttentionActivation::kRelu &&
                                 weights_[l - 1].precision != DensePrecision::kFp32;

@@ -98,8 +98,10 @@ __attribute__((target("avx2,fma"))) void SigmoidAvx2(const float* x, float* y, i
 
 // ---- AVX-512 -------------------------------------------------------------------------------
 
-__attribute__((target("avx512f"))) inline __m512 Exp16(__m512 x) {
-  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+// e^x for non-NaN x (NaN gives e^kLo; the callers put NaN back). scalef(e, n) = e * 2^n rounded
+// once, the same bits as the scalar path's multiply by the constructed power of two (n is in
+// [-126, 127] after the clamp, so 2^n is a normal float) in three fewer instructions.
+__attribute__((target("avx512f"))) inline __m512 Exp16NoNan(__m512 x) {
   __m512 v = _mm512_max_ps(x, _mm512_set1_ps(kLo));
   v = _mm512_min_ps(v, _mm512_set1_ps(kHi));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(kLog2e)),
@@ -115,10 +117,11 @@ __attribute__((target("avx512f"))) inline __m512 Exp16(__m512 x) {
   const __m512 t = _mm512_mul_ps(r, r);
   __m512 e = _mm512_fmadd_ps(p, t, r);
   e = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
-  const __m512i bits =
-      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  e = _mm512_mul_ps(e, _mm512_castsi512_ps(bits));
-  return _mm512_mask_mov_ps(e, nan, x);
+  return _mm512_scalef_ps(e, n);
+}
+
+__attribute__((target("avx512f"))) inline __m512 Exp16(__m512 x) {
+  return _mm512_mask_mov_ps(Exp16NoNan(x), _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
 }
 
 __attribute__((target("avx512f"))) void ExpAvx512(const float* x, float* y, int64_t n) {
@@ -134,7 +137,7 @@ __attribute__((target("avx512f"))) inline __m512 Sigmoid16(__m512 v) {
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 neg =
       _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN)));
-  const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, Exp16(neg)));
+  const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, Exp16NoNan(neg)));
   return _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
 }
 

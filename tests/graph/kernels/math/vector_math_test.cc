@@ -33,6 +33,10 @@ std::vector<float> Inputs() {
   for (int i = 0; i < 2000; ++i) v.push_back(dist(gen));
   std::uniform_real_distribution<float> small(-2.0f, 2.0f);
   for (int i = 0; i < 1000; ++i) v.push_back(small(gen));
+  // Near both clamps, where the power of two 2^n is at its extremes (the AVX-512 path scales by
+  // it with scalef, the others multiply by its constructed bits).
+  for (float a = -88.0f; a < -86.0f; a += 0.001f) v.push_back(a);
+  for (float a = 86.5f; a < 88.5f; a += 0.001f) v.push_back(a);
   return v;
 }
 
