@@ -1,6 +1,7 @@
 #include "serving/dense_precision.h"
 
 #include <algorithm>
+#include <map>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -35,6 +36,10 @@ struct Layer {
   // (weights stay fp32 in the graph: the kernel folds layer 0's blocks before converting).
   int attention_layer = -1;
   int attention_layers = 0;
+  // The K its kernel's per-row GEMM runs at: k, except attention layer 0, whose [terms x d, h1]
+  // weight the kernel splits into d-row blocks (q*k's GEMM per row, the others per request or
+  // candidate): d.
+  int64_t gemm_k = 0;
 };
 
 // The GEMM layers of a _RankoptAttentionPooling whose weights are all float32 constant matrices
@@ -59,6 +64,12 @@ std::vector<Layer> AttentionLayers(const Graph& graph, const Node& node) {
     layer.n = value->dims()[1];
     layer.attention_layer = l;
     layer.attention_layers = count;
+    layer.gemm_k = layer.k;
+    if (l == 0) {
+      const auto* terms = node.attrs.Get<std::vector<std::string>>("terms");
+      const int64_t n_terms = terms == nullptr ? 4 : static_cast<int64_t>(terms->size());
+      if (n_terms > 0 && layer.k % n_terms == 0) layer.gemm_k = layer.k / n_terms;
+    }
     layers.push_back(std::move(layer));
   }
   return layers;
@@ -93,6 +104,7 @@ std::vector<Layer> FindLayers(const Graph& graph) {
     layer.k = value->dims()[layer.transpose_b ? 1 : 0];
     layer.n = value->dims()[layer.transpose_b ? 0 : 1];
     if (layer.k > kGemmInt8MaxK) continue;
+    layer.gemm_k = layer.k;
     layer.owns_weight = node.inputs[1].node == weight->name && readers[weight->name] == 1;
     layers.push_back(std::move(layer));
   }
@@ -216,18 +228,24 @@ double Severity(const GateResult& gate, const GateBudgets& budgets) {
   return severity;
 }
 
-// The reduced precisions with a vector kernel on this CPU that beat fp32 by at least 10%, fastest
-// first: each GEMM (and fp32's) timed on a typical tower shape (64 x 256 x 128), alternating, the
-// best of 5 short runs each. On AMD Zen 4 the bf16 kernel beats the int8 one; on CPUs with a
-// faster int8 path (AMX) the order flips; on AVX2-only CPUs bf16 is no faster than fp32 (the
-// same fma count) and is left out, so no layer loses accuracy for nothing.
-std::vector<DensePrecision> FastestFirst() {
+// The reduced precisions with a vector kernel on this CPU that beat fp32 by at least 10% on one
+// layer's shape, fastest first: the three GEMMs (activation quantization or rounding included)
+// timed at that layer's K x N over 256 rows (a block of attention rows, a chunk of candidates),
+// alternating, the best of 5 short runs each. Which wins depends on the shape as well as the CPU:
+// on AMD Zen 4 int8 (VNNI) leads at DIN's and ESMM's shapes; with AMX the GEMMs are so fast that
+// the per-row work around them decides, and at small K bf16's one-instruction rounding can beat
+// int8's per-row scale and quantization. On AVX2-only CPUs bf16 is no faster than fp32 (the same
+// fma count) and is left out, so no layer loses accuracy for nothing.
+std::vector<DensePrecision> FastestFirst(int64_t k, int64_t n) {
   std::vector<DensePrecision> fast;
   for (DensePrecision p : {DensePrecision::kInt8, DensePrecision::kBf16}) {
     if (DensePrecisionIsFast(p)) fast.push_back(p);
   }
-  if (fast.empty()) return fast;
-  constexpr int64_t m = 64, k = 256, n = 128;
+  if (fast.empty() || k <= 0 || n <= 0 || k > kGemmInt8MaxK) return fast;
+  // 256 rows; 16 for very large layers (the activations stay small).
+  const int64_t m = k * n <= (int64_t{1} << 20) ? 256 : 16;
+  // About 2M multiply-adds per timed run.
+  const int64_t reps = std::clamp<int64_t>((int64_t{1} << 21) / (m * k * n), 1, 64);
   std::vector<float> a(m * k), w(k * n), c(m * n);
   for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 17) - 8.0f;
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 13) * 0.01f - 0.06f;
@@ -246,7 +264,7 @@ std::vector<DensePrecision> FastestFirst() {
   for (int round = 0; round < 5; ++round) {
     for (int which = 0; which < 3; ++which) {
       const auto start = std::chrono::steady_clock::now();
-      for (int rep = 0; rep < 8; ++rep) {
+      for (int64_t rep = 0; rep < reps; ++rep) {
         if (which == 0) {
           GemmInt8(m, a.data(), k, *int8, nullptr, false, c.data(), n, scratch.data());
         } else if (which == 1) {
@@ -311,10 +329,23 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
   if (options.mode == PrecisionMode::kAuto && options.samples.empty()) {
     return absl::InvalidArgumentError("--precision auto needs a sample of requests for its gate");
   }
-  std::vector<DensePrecision> ladder = options.ladder;
-  if (ladder.empty() && options.mode == PrecisionMode::kAuto) ladder = FastestFirst();
-  if (ladder.empty() || ladder.back() != DensePrecision::kFp32) {
-    ladder.push_back(DensePrecision::kFp32);
+  // Each layer's ladder: options.ladder, or its shape's fastest-first order (timed once per
+  // shape), then fp32.
+  std::vector<std::vector<DensePrecision>> ladders(layers.size(), options.ladder);
+  std::map<std::pair<int64_t, int64_t>, std::vector<DensePrecision>> by_shape;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::vector<DensePrecision>& ladder = ladders[i];
+    if (ladder.empty() && options.mode == PrecisionMode::kAuto) {
+      const std::pair<int64_t, int64_t> shape{layers[i].gemm_k, layers[i].n};
+      auto it = by_shape.find(shape);
+      if (it == by_shape.end()) {
+        it = by_shape.emplace(shape, FastestFirst(shape.first, shape.second)).first;
+      }
+      ladder = it->second;
+    }
+    if (ladder.empty() || ladder.back() != DensePrecision::kFp32) {
+      ladder.push_back(DensePrecision::kFp32);
+    }
   }
 
   std::vector<float> fp32;
@@ -371,12 +402,12 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
       std::vector<size_t> level(layers.size(), 0);
       std::vector<std::optional<GateResult>> alone(layers.size());
       auto settle_alone = [&](size_t i) -> absl::Status {
-        while (ladder[level[i]] != DensePrecision::kFp32) {
-          report.layers[i].tried.push_back(std::string(DensePrecisionName(ladder[level[i]])));
-          RANKOPT_ASSIGN_OR_RETURN(GateResult g, judge_alone(i, ladder[level[i]]));
+        while (ladders[i][level[i]] != DensePrecision::kFp32) {
+          report.layers[i].tried.push_back(std::string(DensePrecisionName(ladders[i][level[i]])));
+          RANKOPT_ASSIGN_OR_RETURN(GateResult g, judge_alone(i, ladders[i][level[i]]));
           alone[i] = g;
           if (g.passed) return absl::OkStatus();
-          report.layers[i].reason = absl::StrCat(DensePrecisionName(ladder[level[i]]),
+          report.layers[i].reason = absl::StrCat(DensePrecisionName(ladders[i][level[i]]),
                                                  " fails the gate alone (", g.reason, ")");
           ++level[i];
         }
@@ -386,7 +417,7 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
       for (size_t i = 0; i < layers.size(); ++i) RANKOPT_RETURN_IF_ERROR(settle_alone(i));
       // Then, while the layers together fail, the one with the largest error alone steps up.
       while (true) {
-        for (size_t i = 0; i < layers.size(); ++i) chosen[i] = ladder[level[i]];
+        for (size_t i = 0; i < layers.size(); ++i) chosen[i] = ladders[i][level[i]];
         if (std::all_of(chosen.begin(), chosen.end(),
                         [](DensePrecision p) { return p == DensePrecision::kFp32; })) {
           break;
@@ -405,7 +436,7 @@ absl::StatusOr<DensePrecisionReport> ChooseDensePrecisions(const Graph& in,
         }
         if (worst == layers.size()) break;  // unreachable: some layer is below fp32
         report.layers[worst].reason =
-            absl::StrCat(DensePrecisionName(ladder[level[worst]]),
+            absl::StrCat(DensePrecisionName(ladders[worst][level[worst]]),
                          " stepped up: the layers together failed the gate (", together.reason,
                          ") and this one had the largest error alone");
         ++level[worst];

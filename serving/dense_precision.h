@@ -47,9 +47,9 @@ struct DensePrecisionOptions {
   // Per-layer kernel time is measured on samples[0] for at least this long per graph (0: not
   // measured).
   double time_s = 0.05;
-  // kAuto: the precisions tried, fastest first; empty: those with a vector kernel on this CPU
-  // (DensePrecisionIsFast) ordered by a short timing of both kernels (int8 before bf16 where
-  // int8 is faster, as on CPUs with AMX or fast VNNI; bf16 first on AMD Zen 4), then fp32.
+  // kAuto: the precisions tried, fastest first, for every layer; empty: per layer, those with a
+  // vector kernel on this CPU (DensePrecisionIsFast) that beat fp32, ordered by a short timing of
+  // the kernels at the layer's own K x N (activation quantization included), then fp32.
   std::vector<DensePrecision> ladder;
 };
 

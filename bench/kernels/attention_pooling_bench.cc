@@ -6,7 +6,8 @@
 //   ... --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //
 // Names: Attention/<fused|fused_bf16|fused_int8|unfused_gemm|reference>/b<candidates> (fused_*:
-// both MLP GEMM layers at that precision, where this CPU has a vector kernel for it);
+// both MLP GEMM layers at that precision, where this CPU has a vector kernel for it;
+// fused_int8_bf16 and fused_bf16_int8: layer 0 at the first, layer 1 at the second);
 // AttentionForm/<activation>_<mul| where_softmax>/b200 (the fused kernel with another hidden
 // activation / mask form); DIN sizes: dim 32, L 50, MLP 128 -> 80 sigmoid -> 40 sigmoid -> 1, keys
 // shared by the request, mask length 37.
@@ -107,12 +108,14 @@ void SetCounters(benchmark::State& state, int64_t batch, double exec_flops) {
   }
 }
 
-// range(1): the precision of both GEMM layers (DensePrecision: 0 fp32, 1 bf16, 2 int8).
+// range(1), range(2): the precisions of the two GEMM layers (DensePrecision: 0 fp32, 1 bf16,
+// 2 int8).
 void BM_Fused(benchmark::State& state) {
   const int64_t batch = state.range(0);
-  const DensePrecision p = static_cast<DensePrecision>(state.range(1));
+  const DensePrecision p0 = static_cast<DensePrecision>(state.range(1));
+  const DensePrecision p1 = static_cast<DensePrecision>(state.range(2));
   absl::StatusOr<AttentionPooling> attn = AttentionPooling::Create(
-      kDim, DinLayers(), AttentionOptions(), {p, p, DensePrecision::kFp32});
+      kDim, DinLayers(), AttentionOptions(), {p0, p1, DensePrecision::kFp32});
   if (!attn.ok()) return state.SkipWithError(std::string(attn.status().message()).c_str());
   Request req(batch);
   Scratch scratch(attn->ScratchFloats(batch, kSeqLen));
@@ -249,13 +252,19 @@ void BM_Gemm(benchmark::State& state) {
 void RegisterAll() {
   for (int64_t b : {1, 16, 200, 512}) {
     const std::string suffix = "/b" + std::to_string(b);
+    const int64_t fp32 = static_cast<int64_t>(DensePrecision::kFp32);
     benchmark::RegisterBenchmark(("Attention/fused" + suffix).c_str(), BM_Fused)
-        ->Args({b, static_cast<int64_t>(DensePrecision::kFp32)});
-    for (DensePrecision p : {DensePrecision::kBf16, DensePrecision::kInt8}) {
-      if (!DensePrecisionIsFast(p)) continue;
-      benchmark::RegisterBenchmark(
-          ("Attention/fused_" + std::string(DensePrecisionName(p)) + suffix).c_str(), BM_Fused)
-          ->Args({b, static_cast<int64_t>(p)});
+        ->Args({b, fp32, fp32});
+    // Both layers at one precision (fused_bf16, fused_int8), then the mixed plans
+    // (fused_<layer 0>_<layer 1>, e.g. DIN's auto plan int8_bf16).
+    for (DensePrecision p0 : {DensePrecision::kBf16, DensePrecision::kInt8}) {
+      for (DensePrecision p1 : {DensePrecision::kBf16, DensePrecision::kInt8}) {
+        if (!DensePrecisionIsFast(p0) || !DensePrecisionIsFast(p1)) continue;
+        std::string name = "Attention/fused_" + std::string(DensePrecisionName(p0));
+        if (p1 != p0) name += "_" + std::string(DensePrecisionName(p1));
+        benchmark::RegisterBenchmark((name + suffix).c_str(), BM_Fused)
+            ->Args({b, static_cast<int64_t>(p0), static_cast<int64_t>(p1)});
+      }
     }
     benchmark::RegisterBenchmark(("Attention/unfused_gemm" + suffix).c_str(), BM_UnfusedGemm)
         ->Arg(b);
