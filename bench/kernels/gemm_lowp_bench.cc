@@ -10,7 +10,7 @@
 // quantization) included; *_amx / *_avx512 / *_avx2 = that kernel only (the AMX ones report an
 // error where AMX is not usable; avx512 = VNNI / AVX512-BF16); fp32_avx2 = GemmF32 at AVX2;
 // *_ref = the scalar references. Counter GFLOPs = 2 m k n per second. The shapes are the peers'
-// ESMM towers (bench/peers) at 200 and 512 rows.
+// ESMM towers (bench/peers) at 200 and 512 rows and DIN's attention GEMMs at 256 rows.
 #include <algorithm>
 #include <cstdint>
 #include <random>
@@ -132,6 +132,10 @@ void Shapes(benchmark::internal::Benchmark* b) {
       b->Args({m, k, n});
     }
   }
+  // DIN's attention MLP per block of 256 (candidate, position) rows: the q*k GEMM of the split
+  // first layer (K = d = 32) and the hidden layer.
+  b->Args({256, 32, 80});
+  b->Args({256, 80, 40});
   b->ArgNames({"m", "k", "n"});
 }
 

@@ -324,6 +324,10 @@ __attribute__((target("avx512f,avx512bw"))) float AbsMaxAvx512(const float* a, i
   return _mm512_reduce_max_ps(_mm512_max_ps(vmax0, vmax1));
 }
 
+// Codes of one row, out[0 .. k4) (k4 a multiple of 64: the AMX panel K; codes past K are 0),
+// 64 at a time: four chunks' dwords packed to bytes (vpackusdw / vpackuswb keep 0..255 exactly,
+// in 128-bit-lane order, which one vpermd puts back in row order) and one 64-byte store, padding
+// included. The same operations per element as every other int8 quantizer.
 __attribute__((target("avx512f,avx512bw"))) float QuantizeRowU8Avx512(const float* a, int64_t k,
                                                                       int64_t k4, uint8_t* out) {
   const float amax = AbsMaxAvx512(a, k);
@@ -331,15 +335,20 @@ __attribute__((target("avx512f,avx512bw"))) float QuantizeRowU8Avx512(const floa
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
   const __m512i offset = _mm512_set1_epi32(128);
-  for (int64_t kk = 0; kk < k; kk += 16) {
-    const __mmask16 mask = MaskFor(k - kk);
-    __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, a + kk), vinv);
-    x = _mm512_max_ps(x, lo);  // x > -127 ? x : -127
-    x = _mm512_min_ps(x, hi);  // x < 127 ? x : 127
-    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x), offset);
-    _mm512_mask_cvtepi32_storeu_epi8(out + kk, mask, q);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (int64_t c = 0; c < k4; c += 64) {
+    __m512i q[4];
+    for (int j = 0; j < 4; ++j) {
+      const __mmask16 mask = MaskFor(k - c - 16 * j);
+      __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, a + c + 16 * j), vinv);
+      x = _mm512_max_ps(x, lo);  // x > -127 ? x : -127
+      x = _mm512_min_ps(x, hi);  // x < 127 ? x : 127
+      q[j] = _mm512_maskz_add_epi32(mask, _mm512_cvtps_epi32(x), offset);
+    }
+    const __m512i packed =
+        _mm512_packus_epi16(_mm512_packus_epi32(q[0], q[1]), _mm512_packus_epi32(q[2], q[3]));
+    _mm512_storeu_si512(out + c, _mm512_permutexvar_epi32(order, packed));
   }
-  for (int64_t kk = k; kk < k4; ++kk) out[kk] = 0;
   return amax / 127.0f;
 }
 
@@ -519,14 +528,18 @@ void GemmInt8Avx512(int64_t m, const float* a, int64_t lda, const PackedBInt8& b
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void ConvertRowBf16Avx512(
     const float* a, int64_t k, int64_t k2, uint16_t* out) {
-  for (int64_t kk = 0; kk < k; kk += 16) {
+  int64_t kk = 0;
+  for (; kk < k; kk += 16) {
+    // Past K the masked load gives +0.0f, whose bf16 is 0: the padding comes with the store.
     const __mmask16 mask = MaskFor(k - kk);
     const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, a + kk));
     __m256i bits;
     std::memcpy(&bits, &h, sizeof(bits));
-    _mm256_mask_storeu_epi16(out + kk, mask, bits);
+    _mm256_mask_storeu_epi16(out + kk, MaskFor(k2 - kk), bits);
   }
-  for (int64_t kk = k; kk < k2; ++kk) out[kk] = 0;
+  for (; kk < k2; kk += 16) {
+    _mm256_mask_storeu_epi16(out + kk, MaskFor(k2 - kk), _mm256_setzero_si256());
+  }
 }
 
 template <int MR, int NV>
