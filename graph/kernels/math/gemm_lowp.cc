@@ -41,6 +41,13 @@ namespace {
 
 constexpr int64_t kPanel = 16;
 constexpr int64_t kRowBlock = 48;  // rows of A converted at a time (a multiple of kMr)
+// The AMX kernels convert 64 rows at a time (four row tiles: two full 2 x 2 tile blocks, where 48
+// rows left a one-row-tile pass loading the B tiles for a single A tile). They fit the scratch
+// sized for kRowBlock: u8 codes (int8) in the int16 rows, bf16 in the float rows, and the 64 row
+// scales in the kRowBlock scales plus the trailing 64 bytes.
+constexpr int64_t kAmxRowBlock = 64;
+static_assert(kAmxRowBlock <= 2 * kRowBlock, "AMX int8 codes fit the int16 scratch rows");
+static_assert(kAmxRowBlock * 4 <= kRowBlock * 4 + 64, "AMX int8 row scales fit");
 constexpr int kMr = 12;
 
 constexpr int64_t kTileRows = 16;        // rows of an AMX tile (and of a C tile)
@@ -926,8 +933,8 @@ RANKOPT_AMX_TARGET void GemmInt8Amx(int64_t m, const float* a, int64_t lda, cons
   alignas(64) int32_t tiles[4][kTileRows * 16];
   CompilerBarrier();
   _tile_loadconfig(&kAllTiles16x64);
-  for (int64_t i0 = 0; i0 < m; i0 += kRowBlock) {
-    const int64_t rows = std::min(kRowBlock, m - i0);
+  for (int64_t i0 = 0; i0 < m; i0 += kAmxRowBlock) {
+    const int64_t rows = std::min(kAmxRowBlock, m - i0);
     const int64_t row_tiles = (rows + kTileRows - 1) / kTileRows;
     for (int64_t r = 0; r < rows; ++r) {
       sa[r] = QuantizeRowU8Avx512(a + (i0 + r) * lda, b.k, b.kp, qa + r * b.kp);
@@ -958,10 +965,11 @@ RANKOPT_AMX_TARGET void GemmInt8Amx(int64_t m, const float* a, int64_t lda, cons
             if (two_c) _tile_dpbusd(3, 5, 7);
           }
         }
+        // Only the tiles this block used (a 1 KiB store each).
         _tile_stored(0, tiles[0], 64);
-        _tile_stored(1, tiles[1], 64);
-        _tile_stored(2, tiles[2], 64);
-        _tile_stored(3, tiles[3], 64);
+        if (two_c) _tile_stored(1, tiles[1], 64);
+        if (two_r) _tile_stored(2, tiles[2], 64);
+        if (two_r && two_c) _tile_stored(3, tiles[3], 64);
         for (int dr = 0; dr < (two_r ? 2 : 1); ++dr) {
           const int64_t r0 = (rt + dr) * kTileRows;
           const int64_t nrows = std::min(kTileRows, rows - r0);
@@ -989,8 +997,8 @@ RANKOPT_AMX_TARGET void GemmBf16Amx(int64_t m, const float* a, int64_t lda, cons
   alignas(64) float tiles[4][kTileRows * 16];
   CompilerBarrier();
   _tile_loadconfig(&kAllTiles16x64);
-  for (int64_t i0 = 0; i0 < m; i0 += kRowBlock) {
-    const int64_t rows = std::min(kRowBlock, m - i0);
+  for (int64_t i0 = 0; i0 < m; i0 += kAmxRowBlock) {
+    const int64_t rows = std::min(kAmxRowBlock, m - i0);
     const int64_t row_tiles = (rows + kTileRows - 1) / kTileRows;
     for (int64_t r = 0; r < rows; ++r) {
       ConvertRowBf16Avx512(a + (i0 + r) * lda, b.k, b.kp, ab + r * b.kp);
@@ -1022,10 +1030,11 @@ RANKOPT_AMX_TARGET void GemmBf16Amx(int64_t m, const float* a, int64_t lda, cons
             if (two_c) _tile_dpbf16ps(3, 5, 7);
           }
         }
+        // Only the tiles this block used (a 1 KiB store each).
         _tile_stored(0, tiles[0], 64);
-        _tile_stored(1, tiles[1], 64);
-        _tile_stored(2, tiles[2], 64);
-        _tile_stored(3, tiles[3], 64);
+        if (two_c) _tile_stored(1, tiles[1], 64);
+        if (two_r) _tile_stored(2, tiles[2], 64);
+        if (two_r && two_c) _tile_stored(3, tiles[3], 64);
         for (int dr = 0; dr < (two_r ? 2 : 1); ++dr) {
           const int64_t r0 = (rt + dr) * kTileRows;
           const int64_t nrows = std::min(kTileRows, rows - r0);
