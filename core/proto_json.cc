@@ -3,7 +3,7 @@
 #include <memory>
 #include <vector>
 
-#include "absl/strings/str_format.h"
+#include "core/utf8.h"
 #include "google/protobuf/descriptor.h"
 
 namespace rankopt {
@@ -12,34 +12,6 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 if none does.
-size_t SequenceLength(absl::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) return 1;
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    if (b0 == 0xE0) lo = 0xA0;  // overlong
-    if (b0 == 0xED) hi = 0x9F;  // surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    if (b0 == 0xF0) lo = 0x90;  // overlong
-    if (b0 == 0xF4) hi = 0x8F;  // past U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + len > text.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < len; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return len;
-}
 
 bool IsUtf8String(const FieldDescriptor* field) {
   return field->type() == FieldDescriptor::TYPE_STRING;
@@ -99,31 +71,6 @@ void EscapeStrings(Message* message) {
 }
 
 }  // namespace
-
-bool IsValidUtf8(absl::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    const size_t len = SequenceLength(text, i);
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
-}
-
-std::string EscapeInvalidUtf8(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const size_t len = SequenceLength(text, i);
-    if (len == 0) {
-      absl::StrAppendFormat(&out, "\\x%02X", static_cast<unsigned char>(text[i]));
-      ++i;
-    } else {
-      out.append(text.data() + i, len);
-      i += len;
-    }
-  }
-  return out;
-}
 
 std::string ProtoToJson(const Message& message,
                         const google::protobuf::util::JsonPrintOptions& options) {

@@ -11,18 +11,10 @@
 
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace rankopt {
-
-// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF).
-bool IsValidUtf8(absl::string_view text);
-
-// `text` with each byte outside a valid UTF-8 sequence written as \xNN (hex, upper case).
-std::string EscapeInvalidUtf8(absl::string_view text);
 
 // protobuf's MessageToJsonString of `message` after the escaping above (string fields only;
 // bytes fields print as base64 anyway), through every nested, repeated and map field.

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/utf8.h"
 #include "features/request/tf_example.h"
 #include "rankopt/status_macros.h"
 
@@ -480,35 +481,9 @@ absl::StatusOr<std::string> RequestToJson(const Request& request) {
 }
 
 int64_t FindInvalidUtf8(absl::string_view bytes) {
-  const auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t n = bytes.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t length;
-    uint32_t min;
-    uint32_t code;
-    if ((c & 0xE0) == 0xC0) {
-      length = 2, min = 0x80, code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3, min = 0x800, code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4, min = 0x10000, code = c & 0x07;
-    } else {
-      return static_cast<int64_t>(i);
-    }
-    if (n - i < length) return static_cast<int64_t>(i);
-    for (size_t k = 1; k < length; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
-      code = (code << 6) | (s[i + k] & 0x3F);
-    }
-    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return static_cast<int64_t>(i);
-    }
+  for (size_t i = 0; i < bytes.size();) {
+    const size_t length = Utf8SequenceLength(bytes, i);
+    if (length == 0) return static_cast<int64_t>(i);
     i += length;
   }
   return -1;
@@ -517,7 +492,20 @@ int64_t FindInvalidUtf8(absl::string_view bytes) {
 void AppendJsonString(absl::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (const char c : text) {
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // A well-formed sequence as it is; any other byte as U+FFFD (JSON must be UTF-8).
+      const size_t length = Utf8SequenceLength(text, i);
+      if (length == 0) {
+        out->append("\\ufffd");
+        ++i;
+      } else {
+        out->append(text.data() + i, length);
+        i += length;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -543,6 +531,7 @@ void AppendJsonString(absl::string_view text, std::string* out) {
           out->push_back(c);
         }
     }
+    ++i;
   }
   out->push_back('"');
 }

@@ -85,7 +85,8 @@ absl::StatusOr<std::vector<RequestLine>> ReadRequestJsonLines(const std::string&
 absl::StatusOr<std::string> RequestToJson(const Request& request);
 
 // Appends `text` as a JSON string literal: quotes, backslashes and control characters escaped,
-// other bytes as they are (so `text` should be valid UTF-8 for the result to be valid JSON).
+// well-formed UTF-8 as it is, and every other byte (text from models or clients may hold any)
+// as \ufffd, so the result is always valid JSON.
 void AppendJsonString(absl::string_view text, std::string* out);
 
 // Byte offset of the first invalid UTF-8 sequence in `bytes`, or -1 when valid. Rejects overlong

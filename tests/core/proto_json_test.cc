@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "core/utf8.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <variant>
 
+#include "absl/strings/str_cat.h"
 #include "rankopt/request_json.h"
 
 namespace rankopt {
@@ -126,6 +128,36 @@ TEST(RequestToJsonTest, ErrorsNameThePlace) {
   ASSERT_FALSE(json.ok());
   EXPECT_THAT(json.status().message(), AllOf(HasSubstr("user.user_id"), HasSubstr("twice")));
   EXPECT_THAT(json.status().message(), Not(HasSubstr("\n")));
+}
+
+// AppendJsonString writes valid JSON for any bytes: well-formed UTF-8 passes as it is, every
+// other byte becomes U+FFFD, and the result parses back as a request string.
+TEST(AppendJsonStringTest, InvalidUtf8BecomesReplacementCharacters) {
+  std::string out;
+  AppendJsonString("op\xFFname \xC3\xA9 \xE2\x82 \xED\xA0\x80 \"q\"\n", &out);
+  EXPECT_EQ(out, "\"op\\ufffdname \xC3\xA9 \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\\"q\\\"\\n\"");
+  EXPECT_EQ(FindInvalidUtf8(out), -1);
+  // The parser (simdjson) reads it back: the replacement characters decode as U+FFFD.
+  RequestJsonParser parser;
+  Request request;
+  ASSERT_TRUE(parser.Parse(absl::StrCat(R"({"user": {"name": )", out, R"(}, "candidates": []})"),
+                           &request)
+                  .ok());
+  const FeatureValue* value = request.user.Find("name");
+  ASSERT_NE(value, nullptr);
+  const auto* name = std::get_if<std::string>(value);
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ(*name, "op\xEF\xBF\xBDname \xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD "
+                   "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD \"q\"\n");
+}
+
+TEST(FindInvalidUtf8Test, OffsetOfTheFirstBadSequence) {
+  EXPECT_EQ(FindInvalidUtf8(""), -1);
+  EXPECT_EQ(FindInvalidUtf8("abc\xF0\x9F\x98\x80"), -1);
+  EXPECT_EQ(FindInvalidUtf8("ab\xC0\x80"), 2);      // overlong
+  EXPECT_EQ(FindInvalidUtf8("a\xED\xA0\x80"), 1);  // surrogate
+  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80"), 0);
+  EXPECT_EQ(FindInvalidUtf8("xyz\xE2\x82"), 3);     // cut short
 }
 
 }  // namespace
