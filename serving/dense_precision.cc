@@ -242,8 +242,11 @@ std::vector<DensePrecision> FastestFirst(int64_t k, int64_t n) {
     if (DensePrecisionIsFast(p)) fast.push_back(p);
   }
   if (fast.empty() || k <= 0 || n <= 0 || k > kGemmInt8MaxK) return fast;
-  // 256 rows; 16 for very large layers (the activations stay small).
-  const int64_t m = k * n <= (int64_t{1} << 20) ? 256 : 16;
+  // Past 1024 the kernels' relative speed no longer changes with K or N: a very large layer is
+  // timed at 1024 (its weight copies stay a few MB).
+  k = std::min<int64_t>(k, 1024);
+  n = std::min<int64_t>(n, 1024);
+  constexpr int64_t m = 256;
   // About 2M multiply-adds per timed run.
   const int64_t reps = std::clamp<int64_t>((int64_t{1} << 21) / (m * k * n), 1, 64);
   std::vector<float> a(m * k), w(k * n), c(m * n);
