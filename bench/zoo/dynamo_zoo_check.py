@@ -16,7 +16,6 @@ Exit status: 0 when every export that torch produced ran in rankopt within 1e-3 
 """
 import argparse
 import collections
-import json
 import multiprocessing
 import os
 import re
@@ -24,14 +23,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_common as ec  # noqa: E402
 
 TOLERANCE = 1e-3
-
-
-def entry(array):
-    import numpy as np
-    dtype = "bool" if array.dtype == np.bool_ else str(array.dtype)
-    return {"dtype": dtype, "dims": list(array.shape), "data": array.reshape(-1).tolist()}
 
 
 def export(args):
@@ -44,28 +38,18 @@ def export(args):
         torch.manual_seed(0)
         model = zm.build_model(name, scale).eval()
         zm.make_weights(name, model)
-        names = zm.input_names(name)
-        onames = zm.output_names(name)
         req = zm.make_request(name, candidates, scale)
-        example = tuple(torch.from_numpy(req[n]) for n in names)
+        inputs = {n: req[n] for n in zm.input_names(name)}
+        onames = zm.output_names(name)
         path = os.path.join(out_dir, f"{name}_dynamo.onnx")
-        batch = torch.export.Dim("batch", min=1, max=1 << 20)
-        with torch.no_grad():
-            torch.onnx.export(model, example, path, input_names=names, output_names=onames,
-                              dynamic_shapes={n: {0: batch} for n in names}, dynamo=True)
-        with torch.inference_mode():
-            out = model(*example)
-        if not isinstance(out, tuple):
-            out = (out,)
-        doc = {"inputs": {n: entry(req[n]) for n in names},
-               "reference_outputs": {n: entry(o.numpy()) for n, o in zip(onames, out)}}
-        with open(os.path.join(out_dir, f"{name}_dynamo_ref.json"), "w") as f:
-            json.dump(doc, f, separators=(",", ":"))
+        outputs = ec.export_dynamo(model, inputs, path, onames)
+        ec.write_reference(os.path.join(out_dir, f"{name}_dynamo_ref.json"), inputs, onames,
+                           outputs)
         proto = onnx.load(path, load_external_data=False)
         ops = collections.Counter(n.op_type for n in proto.graph.node)
         return name, None, dict(sorted(ops.items())), zm.request_inputs(name, scale)
     except Exception as e:  # the exporter's failure is a finding, not a crash of the check
-        return name, f"export failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}", {}, ""
+        return name, f"export failed: {ec.root_cause(e)}", {}, ""
 
 
 def run_rankopt(rankopt, model, ref, extra):

@@ -37,7 +37,8 @@ bool IsElementwise(absl::string_view op) {
                  "LessOrEqual", "Greater", "GreaterOrEqual", "Equal", "NotEqual", "And", "Or",
                  "Xor", "Max", "Min", "Sum", "Mean", "PRelu", "Where", "BiasAdd", "AddV2",
                  "RealDiv", "Maximum", "Minimum", "LogicalAnd", "LogicalOr", "Select",
-                 "SelectV2", "SquaredDifference", "FloorDiv", "FloorMod", "Mod"});
+                 "SelectV2", "SquaredDifference", "FloorDiv", "FloorMod", "Mod", "Gelu",
+                 "HardSwish", "Mish", "Celu", "ThresholdedRelu", "Expm1", "Log1p", "Sin", "Cos"});
 }
 
 int RankOf(const ShapeMap& shapes, const TensorRef& ref) {

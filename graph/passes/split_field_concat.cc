@@ -28,7 +28,7 @@ bool In(absl::string_view op, std::initializer_list<absl::string_view> ops) {
 
 bool IsUnary(absl::string_view op) {
   return In(op, {"Identity", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Abs", "Sqrt",
-                 "Reciprocal", "Softplus", "Erf"});
+                 "Reciprocal", "Softplus", "Erf", "Gelu", "HardSwish", "Mish"});
 }
 
 bool IsBinary(absl::string_view op) {

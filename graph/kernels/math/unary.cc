@@ -1,11 +1,13 @@
-// Elementwise unary ops: activations (Relu, Relu6, Elu, Selu, LeakyRelu, Sigmoid, Tanh,
-// Softplus, Softsign, HardSigmoid, Erf), math (Exp, Log, Log1p, Sqrt, Rsqrt, Reciprocal, Neg,
-// Abs, Square, Floor, Ceil, Round, Sign), Clip/ClipByValue, LogicalNot, ZerosLike/OnesLike.
+// Elementwise unary ops: activations (Relu, Relu6, Elu, Selu, Celu, LeakyRelu, ThresholdedRelu,
+// Sigmoid, Tanh, Softplus, Softsign, HardSigmoid, HardSwish, Gelu, Mish, Erf), math (Exp, Expm1,
+// Log, Log1p, Sqrt, Rsqrt, Reciprocal, Neg, Abs, Square, Floor, Ceil, Round, Sign, Sin, Cos),
+// Clip/ClipByValue, LogicalNot, ZerosLike/OnesLike.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "graph/kernels/math/kernel_util.h"
@@ -44,6 +46,15 @@ enum class UnOp {
   kErf,
   kSign,
   kNot,
+  kCelu,
+  kThresholdedRelu,
+  kHardSwish,
+  kGelu,      // ONNX Gelu, approximate="none": x * Phi(x), with erf
+  kGeluTanh,  // approximate="tanh"
+  kMish,
+  kExpm1,
+  kSin,
+  kCos,
 };
 
 // Integer types allowed (wrapping where it could overflow).
@@ -103,6 +114,27 @@ inline T ApplyUnary(T x, const UnaryParams& p) {
     if constexpr (kOp == UnOp::kSign) {
       return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x);  // NaN and +-0 pass through
     }
+    if constexpr (kOp == UnOp::kCelu) {
+      return std::fmax(x, T{0}) + std::fmin(T{0}, p.alpha * std::expm1(x / p.alpha));
+    }
+    if constexpr (kOp == UnOp::kThresholdedRelu) return x > p.alpha ? x : T{0};
+    if constexpr (kOp == UnOp::kHardSwish) {
+      return x * std::fmax(T{0}, std::fmin(T{1}, x / T{6} + T{0.5}));
+    }
+    if constexpr (kOp == UnOp::kGelu) {
+      return T{0.5} * x * (T{1} + std::erf(x * T{0.70710678118654752440}));
+    }
+    if constexpr (kOp == UnOp::kGeluTanh) {
+      constexpr T kSqrt2OverPi = T{0.79788456080286535588};
+      return T{0.5} * x * (T{1} + std::tanh(kSqrt2OverPi * (x + T{0.044715} * x * x * x)));
+    }
+    if constexpr (kOp == UnOp::kMish) {
+      const T softplus = std::fmax(x, T{0}) + std::log1p(std::exp(-std::fabs(x)));
+      return x * std::tanh(softplus);
+    }
+    if constexpr (kOp == UnOp::kExpm1) return std::expm1(x);
+    if constexpr (kOp == UnOp::kSin) return std::sin(x);
+    if constexpr (kOp == UnOp::kCos) return std::cos(x);
   }
   return x;
 }
@@ -258,8 +290,22 @@ KernelFactory Unary(float default_alpha = 0.0f) {
     p.alpha = AttrFloat(*b.node, "alpha", default_alpha);
     if constexpr (kOp == UnOp::kHardSigmoid) p.beta = AttrFloat(*b.node, "beta", 0.5f);
     if constexpr (kOp == UnOp::kSelu) p.gamma = AttrFloat(*b.node, "gamma", 1.0507009873554805f);
+    if constexpr (kOp == UnOp::kCelu) {
+      if (!(p.alpha != 0.0f)) return NodeError(*b.node, "attribute alpha is 0 or NaN, expected nonzero");
+    }
     return std::unique_ptr<OpKernel>(new UnaryKernel<kOp>(p));
   };
+}
+
+// ONNX Gelu (opset 20): approximate "none" (erf) or "tanh".
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeGelu(const KernelBuildContext& b) {
+  const std::string approximate = AttrString(*b.node, "approximate", "none");
+  if (approximate == "none") return std::unique_ptr<OpKernel>(new UnaryKernel<UnOp::kGelu>({}));
+  if (approximate == "tanh") {
+    return std::unique_ptr<OpKernel>(new UnaryKernel<UnOp::kGeluTanh>({}));
+  }
+  return NodeError(*b.node, "attribute approximate is \"", approximate,
+                   "\", expected \"none\" or \"tanh\"");
 }
 
 }  // namespace
@@ -311,6 +357,13 @@ absl::Status RegisterUnaryKernels(KernelRegistry* r) {
       {kOnnx, "Erf", Unary<UnOp::kErf>()},
       {kOnnx, "Sign", Unary<UnOp::kSign>()},
       {kOnnx, "Not", Unary<UnOp::kNot>()},
+      {kOnnx, "Celu", Unary<UnOp::kCelu>(1.0f)},
+      {kOnnx, "ThresholdedRelu", Unary<UnOp::kThresholdedRelu>(1.0f)},
+      {kOnnx, "HardSwish", Unary<UnOp::kHardSwish>()},
+      {kOnnx, "Gelu", MakeGelu},
+      {kOnnx, "Mish", Unary<UnOp::kMish>()},
+      {kOnnx, "Sin", Unary<UnOp::kSin>()},
+      {kOnnx, "Cos", Unary<UnOp::kCos>()},
       {kTf, "Relu", Unary<UnOp::kRelu>()},
       {kTf, "Relu6", Unary<UnOp::kRelu6>()},
       {kTf, "Elu", Unary<UnOp::kElu>(1.0f)},
@@ -336,6 +389,9 @@ absl::Status RegisterUnaryKernels(KernelRegistry* r) {
       {kTf, "Erf", Unary<UnOp::kErf>()},
       {kTf, "Sign", Unary<UnOp::kSign>()},
       {kTf, "LogicalNot", Unary<UnOp::kNot>()},
+      {kTf, "Expm1", Unary<UnOp::kExpm1>()},
+      {kTf, "Sin", Unary<UnOp::kSin>()},
+      {kTf, "Cos", Unary<UnOp::kCos>()},
   };
   for (const Entry& e : entries) RANKOPT_RETURN_IF_ERROR(r->Register(e.set, e.op, e.factory));
 

@@ -47,6 +47,34 @@ TEST(UnaryTest, Activations) {
               ElementsAre(0, 0.5f, 0.7f));
 }
 
+// Expected values: torch.nn.functional (float64) on kX.
+TEST(UnaryTest, ActivationsOfPyTorchExports) {
+  Tensor x = F({5}, kX);
+  ExpectNear(Unary("Gelu", kOnnx, x), {-0.0455002639, -0.154268769, 0, 0.345731231, 2.99595031});
+  AttrMap tanh;
+  tanh.Set("approximate", std::string("tanh"));
+  ExpectNear(Unary("Gelu", kOnnx, x, tanh),
+             {-0.0454023059, -0.15428599, 0, 0.34571401, 2.99636261});
+  ExpectNear(Unary("Mish", kOnnx, x), {-0.252501483, -0.220743775, 0, 0.375245211, 2.986535});
+  ExpectNear(Unary("HardSwish", kOnnx, x), {-0.333333333, -0.208333333, 0, 0.291666667, 3});
+  AttrMap half;
+  half.Set("alpha", 0.5f);
+  ExpectNear(Unary("Celu", kOnnx, x, half), {-0.490842181, -0.316060279, 0, 0.5, 3});
+  EXPECT_THAT(Values<float>(Unary("ThresholdedRelu", kOnnx, x)), ElementsAre(0, 0, 0, 0, 3));
+  ExpectNear(Unary("Expm1", kTf, x), {-0.864664717, -0.39346934, 0, 0.648721271, 19.0855369},
+             1e-5f);
+  ExpectNear(Unary("Sin", kOnnx, x), {-0.909297427, -0.479425539, 0, 0.479425539, 0.141120008});
+  ExpectNear(Unary("Cos", kTf, x), {-0.416146837, 0.877582562, 1, 0.877582562, -0.989992497});
+
+  AttrMap bad;
+  bad.Set("approximate", std::string("fast"));
+  absl::Status s = RunStatus(MakeNode("Gelu", bad), kOnnx, {x});
+  EXPECT_THAT(s.message(), HasSubstr("expected \"none\" or \"tanh\""));
+  AttrMap zero;
+  zero.Set("alpha", 0.0f);
+  EXPECT_THAT(RunStatus(MakeNode("Celu", zero), kOnnx, {x}).message(), HasSubstr("nonzero"));
+}
+
 TEST(UnaryTest, SoftplusDoesNotOverflow) {
   EXPECT_THAT(Values<float>(Unary("Softplus", kTf, F({2}, {200, -200}))), ElementsAre(200, 0));
 }
