@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -137,15 +138,17 @@ std::string ElementText(const Tensor& t, int64_t i) {
   return FloatText(ElementAsDouble(t, i), t.dtype() == DType::kFloat32);
 }
 
-// max |x - ref| / |ref|; nullopt when the shapes differ. NaN when any element is NaN.
+// max |x - ref| / |ref| over the elements that differ (an equal one, zeros included, is 0; a
+// nonzero x against a zero ref is inf); nullopt when the shapes differ. NaN when any element is.
 std::optional<double> MaxRelativeError(const Tensor& got, const Tensor& ref) {
   if (got.dims() != ref.dims() || !IsFixedWidth(got.dtype())) return std::nullopt;
   double worst = 0;
   for (int64_t i = 0; i < got.num_elements(); ++i) {
     const double r = ElementAsDouble(ref, i);
-    const double err = std::abs(ElementAsDouble(got, i) - r) / std::abs(r);
-    if (std::isnan(err)) return err;
-    worst = std::max(worst, err);
+    const double x = ElementAsDouble(got, i);
+    if (std::isnan(x) || std::isnan(r)) return std::numeric_limits<double>::quiet_NaN();
+    if (x == r) continue;
+    worst = std::max(worst, std::abs(x - r) / std::abs(r));
   }
   return worst;
 }

@@ -59,7 +59,8 @@ def run_rankopt(rankopt, model, ref, extra):
                                          p.stdout + p.stderr)]
     if p.returncode != 0 or not errs:
         lines = [l for l in (p.stderr + p.stdout).splitlines() if l.strip()]
-        return None, (lines[0][:200] if lines else f"exit {p.returncode}")
+        # the reason is at the end of the first line
+        return None, (lines[0][-300:] if lines else f"exit {p.returncode}")
     return max(errs), None
 
 

@@ -8,7 +8,21 @@
 //     [rows = Mul(rows, Unsqueeze(Slice(per_sample_weights, start, end, [0]), [1]))]
 //     -> cond (Cast to bool of a true constant), Reduce{Sum,Mean,Max}(rows, axes=[0], keepdims=0)
 //
-// where `offsets` already holds the last offset (the exporter appends len(indices) unless the
+// and as torch 2.x's dynamo exporter writes it (onnxscript's aten_embedding_bag, sum or mean):
+//
+//   rows    = Mul(Gather(weight, ids), Unsqueeze(per_sample_weights, [1]))   (ones when unset)
+//   offsets = Concat(starts, Shape(ids));  bags = Size(starts)
+//   Loop("", Less(0, bags), 0, SequenceEmpty()) body(iter, cond, i, seq):
+//     p = Reshape(i, [-1]); start = Slice(offsets, p, p + 1); end = Slice(offsets, p + 1, p + 2)
+//     row = If(Equal(start, end), zeros [1, dim],
+//              Reduce{Sum,Mean}(Slice(rows, start, end), axes [0], keepdims 1))
+//     -> Less(i + 1, bags), i + 1, SequenceInsert(seq, row)
+//   ConcatFromSequence(the Loop's sequence, axis 0)   (the bags' [B, dim] rows)
+//
+// The importer then makes the ConcatFromSequence an Identity of the bag, whose output stands for
+// the sequence. Mode max is refused there: that form pools an empty bag to zeros, not -inf.
+//
+// In both, `offsets` already holds the last offset (the exporter appends len(indices) unless the
 // model set include_last_offset). The importer rewrites such a Loop into one
 // _RankoptEmbeddingBagOffsets(weight, indices, offsets[, per_sample_weights]) node, attr mode
 // (graph/kernels/embedding/embedding_kernels.h states its semantics). The match checks
@@ -36,6 +50,7 @@ struct OnnxEmbeddingBagLoop {
   std::string offsets;             // bags + 1 entries
   std::string per_sample_weights;  // empty when the bag has none
   std::string mode;                // "sum", "mean" or "max"
+  std::string sequence;            // the dynamo form: the Loop's sequence output; else empty
 };
 
 // Matches `loop` (a Loop node of `graph`) against the pattern above. On a mismatch, an

@@ -149,12 +149,26 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
     absl::StatusOr<OnnxEmbeddingBagLoop> bag = MatchOnnxEmbeddingBagLoop(g, proto);
     if (!bag.ok()) {
       return absl::UnimplementedError(absl::StrCat(
-          where, ": ONNX Loop is not supported except as PyTorch's nn.EmbeddingBag export (a Loop "
-                 "over the bags of Gather(offsets), Slice(indices), Gather(weight), "
-                 "ReduceSum/Mean/Max), which this one is not: ",
+          where,
+          ": ONNX Loop is not supported except as PyTorch's nn.EmbeddingBag export (a Loop "
+          "over the bags pooling rows of the table with ReduceSum/Mean/Max, as the "
+          "TorchScript or the dynamo exporter writes it), which this one is not: ",
           bag.status().message()));
     }
     bags.emplace(i, *std::move(bag));
+  }
+  // The dynamo form's ConcatFromSequence of a bag's rows: an Identity of the bag node.
+  absl::flat_hash_set<std::string> bag_sequences;
+  for (const auto& [index, bag] : bags) {
+    if (!bag.sequence.empty()) bag_sequences.insert(bag.sequence);
+  }
+  absl::flat_hash_set<int> sequence_concats;
+  for (int i = 0; i < g.node_size() && !bag_sequences.empty(); ++i) {
+    const onnx::NodeProto& proto = g.node(i);
+    if (proto.op_type() == "ConcatFromSequence" && proto.input_size() == 1 &&
+        bag_sequences.contains(proto.input(0))) {
+      sequence_concats.insert(i);
+    }
   }
 
   // Name every op node first, so inputs may refer to producers listed later (the cycle check
@@ -175,10 +189,16 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": node #", i, " ('", proto.name(), "') has an empty op_type"));
     }
+    auto bag = bags.find(i);
+    const bool dynamo_bag = bag != bags.end() && !bag->second.sequence.empty();
     for (int port = 0; port < proto.output_size(); ++port) {
       if (proto.output(port).empty()) continue;  // an omitted optional output
+      // A dynamo-form bag's one output stands for the Loop's sequence; the final counter (its
+      // other output) has no reader, which the match checked.
+      if (dynamo_bag && proto.output(port) != bag->second.sequence) continue;
+      const int our_port = dynamo_bag ? 0 : port;
       RANKOPT_RETURN_IF_ERROR(
-          add_producer(proto.output(port), TensorRef{name, port},
+          add_producer(proto.output(port), TensorRef{name, our_port},
                        absl::StrCat("node '", name, "' (", proto.op_type(), ") output ", port)));
     }
     Node node;
@@ -187,9 +207,14 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
     node.domain = IsDefaultDomain(proto.domain()) ? "" : proto.domain();
     node.output_names.assign(proto.output().begin(), proto.output().end());
     node.source_index = i;
-    if (bags.contains(i)) {
+    if (bag != bags.end()) {
       node.op = std::string(kOnnxEmbeddingBagOp);
       node.source_index = -1;  // a new node: the exporter must not reuse the Loop's record
+      if (dynamo_bag) node.output_names = {bag->second.sequence};
+    }
+    if (sequence_concats.contains(i)) {
+      node.op = "Identity";
+      node.source_index = -1;
     }
     source->node_names.push_back(name);
     RANKOPT_RETURN_IF_ERROR(graph.AddNode(std::move(node)));
@@ -226,7 +251,7 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
       node->inputs.push_back(it->second.first);
     }
     for (const onnx::AttributeProto& attr : proto.attribute()) {
-      if (bag != bags.end()) break;
+      if (bag != bags.end() || sequence_concats.contains(i)) break;
       if (node->attrs.Find(attr.name()) != nullptr) {
         return absl::InvalidArgumentError(
             absl::StrCat(node_where, " has attribute '", attr.name(), "' twice"));

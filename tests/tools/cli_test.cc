@@ -359,6 +359,17 @@ std::vector<double> RelativeErrors(const std::string& out) {
   return errors;
 }
 
+// nn.EmbeddingBag as torch 2.11's dynamo exporter writes it runs at every level, and an exact
+// match (the empty bag's zeros included) reports 0, not 0/0.
+TEST_F(CliTest, DynamoEmbeddingBagRunsAndExactZerosReportNoError) {
+  const std::string base = kData + "/onnx_ebag/ebag_dyn_sum";
+  for (const std::string level : {"0", "2"}) {
+    RunResult r = Run("run " + base + ".onnx --inputs " + base + ".json -O " + level);
+    ASSERT_EQ(r.exit_code, 0) << "-O " << level << ": " << r.err;
+    for (double e : RelativeErrors(r.out)) EXPECT_EQ(e, 0.0) << "-O " << level;
+  }
+}
+
 // torch 2.11's default ONNX export (dynamo, opset 20, weights in <model>.onnx.data) runs at O0 and
 // O2 and matches PyTorch eager; prune and optimize keep working on it.
 TEST_F(CliTest, TorchDynamoExportsRunAtEveryLevel) {

@@ -291,7 +291,8 @@ KernelFactory Unary(float default_alpha = 0.0f) {
     if constexpr (kOp == UnOp::kHardSigmoid) p.beta = AttrFloat(*b.node, "beta", 0.5f);
     if constexpr (kOp == UnOp::kSelu) p.gamma = AttrFloat(*b.node, "gamma", 1.0507009873554805f);
     if constexpr (kOp == UnOp::kCelu) {
-      if (!(p.alpha != 0.0f)) return NodeError(*b.node, "attribute alpha is 0 or NaN, expected nonzero");
+      if (!(p.alpha != 0.0f))
+        return NodeError(*b.node, "attribute alpha is 0 or NaN, expected nonzero");
     }
     return std::unique_ptr<OpKernel>(new UnaryKernel<kOp>(p));
   };

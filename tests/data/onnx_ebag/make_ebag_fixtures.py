@@ -9,7 +9,14 @@ empty bags: ReduceMax of an empty bag is -inf (torch gives 0). JSON has no -inf,
 element is written as the lowest float32 (-3.4028234663852886e38) and the test reads it as -inf.
 Run from anywhere (torch 1.13, onnx, numpy, node):
   /usr/bin/python3 tests/data/onnx_ebag/make_ebag_fixtures.py
+
+With --dynamo (torch >= 2.5 with onnxscript and onnxruntime's Python package, e.g. the 16-core
+benchmark machine): the same bags, plus fixed-length bags of a 2-D input (DLRM's form), through
+torch.onnx.export(..., dynamo=True) as ebag_dyn_*.onnx, the reference from onnxruntime's Python
+package. That exporter pools an empty bag to zeros in every mode (its Loop's If), so no -inf.
+  python3 tests/data/onnx_ebag/make_ebag_fixtures.py --dynamo [--out DIR]
 """
+import argparse
 import json
 import os
 import subprocess
@@ -32,6 +39,16 @@ CASES = {
 }
 
 
+# name: (mode, per_sample_weights, include_last_offset, 2-D input)
+DYNAMO_CASES = {
+    'ebag_dyn_sum': ('sum', False, False, False),
+    'ebag_dyn_mean': ('mean', False, False, False),
+    'ebag_dyn_max': ('max', False, False, False),
+    'ebag_dyn_sum_weighted_last': ('sum', True, True, False),
+    'ebag_dyn_2d_sum': ('sum', False, False, True),
+}
+
+
 class Bag(torch.nn.Module):
     def __init__(self, mode, last):
         super().__init__()
@@ -41,12 +58,60 @@ class Bag(torch.nn.Module):
         return self.bag(indices, offsets, per_sample_weights=weights)
 
 
+def save(path, inputs, outputs):
+    refs = {n: {'dtype': 'float32', 'dims': list(t.shape), 'data': t.ravel().tolist()}
+            for n, t in outputs.items()}
+    with open(path, 'w') as f:
+        json.dump({'inputs': inputs, 'reference_outputs': refs}, f)
+
+
+def dynamo(out_dir, indices, offsets, weights):
+    import onnxruntime as ort
+    for name, (mode, weighted, last, two_d) in DYNAMO_CASES.items():
+        torch.manual_seed(7)
+        model = Bag(mode, last).eval()
+        if two_d:
+            args = (indices[:8].reshape(4, 2),)
+            names = ['indices']
+        else:
+            offs = torch.cat([offsets, torch.tensor([indices.numel()])]) if last else offsets
+            args = (indices, offs, weights) if weighted else (indices, offs)
+            names = ['indices', 'offsets'] + (['weights'] if weighted else [])
+        path = os.path.join(out_dir, name + '.onnx')
+        ids = torch.export.Dim('ids', min=2, max=1 << 20)
+        bags = torch.export.Dim('bags', min=2, max=1 << 20)
+        shapes = {'indices': {0: bags if two_d else ids}, 'offsets': {0: bags},
+                  'weights': {0: ids}}
+        try:
+            with torch.no_grad():
+                torch.onnx.export(model, args, path, input_names=names, output_names=['pooled'],
+                                  dynamic_shapes={n: shapes[n] for n in names}, dynamo=True,
+                                  external_data=False)
+        except Exception as e:  # an exporter limit is a finding to report, not a fixture
+            print(name, 'export failed:', type(e).__name__, str(e).splitlines()[0][:300])
+            continue
+        feeds = {n: t.numpy() for n, t in zip(names, args)}
+        got = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(None, feeds)[0]
+        eager = model(*args).detach().numpy()
+        print(name, 'ORT vs torch eager max abs diff', float(np.abs(got - eager).max()))
+        inputs = {n: {'dtype': 'int64' if t.dtype == torch.int64 else 'float32',
+                      'dims': list(t.shape), 'data': t.ravel().tolist()}
+                  for n, t in zip(names, args)}
+        save(os.path.join(out_dir, name + '.json'), inputs, {'pooled': got})
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--dynamo', action='store_true')
+    ap.add_argument('--out', default=HERE)
+    args = ap.parse_args()
     torch.manual_seed(7)
     # Bags of 2, 0 (empty), 3, 1 and 3 ids; ids include repeats.
     indices = torch.tensor([3, 11, 0, 5, 5, 7, 2, 9, 1], dtype=torch.int64)
     offsets = torch.tensor([0, 2, 2, 5, 6], dtype=torch.int64)
     weights = torch.tensor([0.5, -1.25, 2.0, 0.75, 1.5, -0.5, 3.0, 0.25, 1.0])
+    if args.dynamo:
+        return dynamo(args.out, indices, offsets, weights)
     for name, (mode, opset, weighted, last) in CASES.items():
         model = Bag(mode, last).eval()
         offs = torch.cat([offsets, torch.tensor([indices.numel()])]) if last else offsets

@@ -298,44 +298,113 @@ TEST(OnnxEmbeddingBagTest, ExportsBackToALoop) {
   }
 }
 
+// Imports NAME.onnx of tests/data/onnx_ebag, checks it became one bag node, runs NAME.json's
+// inputs and compares with its reference (ONNX Runtime running the export). Returns how many
+// reference elements were -inf (written as the lowest float32 by make_ebag_fixtures.py).
+// With `model`, that model stands for NAME.onnx.
+int ExpectMatchesOnnxRuntime(const std::string& name, const onnx::ModelProto* model = nullptr) {
+  SCOPED_TRACE(name);
+  const std::string dir = std::string(RANKOPT_TESTDATA_DIR) + "/onnx_ebag/";
+  absl::StatusOr<Graph> graph = model != nullptr ? GraphFromOnnxModel(*model, name)
+                                                 : ImportOnnxFile(dir + name + ".onnx");
+  EXPECT_TRUE(graph.ok()) << graph.status();
+  if (!graph.ok()) return -1;
+  EXPECT_EQ(pass_test::CountOp(*graph, std::string(kOnnxEmbeddingBagOp)), 1);
+  EXPECT_EQ(pass_test::CountOp(*graph, "Loop"), 0);
+  EXPECT_EQ(pass_test::CountOp(*graph, "ConcatFromSequence"), 0);
+  absl::StatusOr<std::string> json = ReadFileToString(dir + name + ".json");
+  EXPECT_TRUE(json.ok()) << json.status();
+  if (!json.ok()) return -1;
+  absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(*json, name);
+  EXPECT_TRUE(doc.ok()) << doc.status();
+  if (!doc.ok()) return -1;
+  absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
+      ExecutionPlan::Create(*graph, PlanOptions{});
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  if (!plan.ok()) return -1;
+  std::vector<Tensor> out;
+  absl::Status run = (*plan)->Run(FeedsOf(doc->inputs), &out);
+  EXPECT_TRUE(run.ok()) << run;
+  if (!run.ok() || out.size() != 1u || doc->reference_outputs.size() != 1u) {
+    ADD_FAILURE() << "expected one output and one reference";
+    return -1;
+  }
+  const Tensor& want = doc->reference_outputs[0].tensor;
+  EXPECT_EQ(out[0].dims(), want.dims());
+  if (out[0].dims() != want.dims()) return -1;
+  int minus_inf = 0;
+  for (int64_t i = 0; i < want.num_elements(); ++i) {
+    const float w = want.values<float>()[i], got = out[0].values<float>()[i];
+    if (w == std::numeric_limits<float>::lowest()) {  // ONNX Runtime's -inf (see the script)
+      EXPECT_EQ(got, -std::numeric_limits<float>::infinity()) << "element " << i;
+      ++minus_inf;
+      continue;
+    }
+    EXPECT_NEAR(got, w, 1e-6 * std::max(1.0f, std::abs(w))) << "element " << i;
+  }
+  return minus_inf;
+}
+
 // Real exports: nn.EmbeddingBag through torch 1.13's exporter (sum / mean / max at opset 13,
 // mean and weighted sum with include_last_offset at 17; every input has an empty bag), against
 // ONNX Runtime running the Loop (tests/data/onnx_ebag/make_ebag_fixtures.py).
 TEST(OnnxEmbeddingBagTest, TorchExportsMatchOnnxRuntime) {
-  const std::string dir = std::string(RANKOPT_TESTDATA_DIR) + "/onnx_ebag/";
   for (const char* name : {"ebag_sum_op13", "ebag_mean_op13", "ebag_max_op13", "ebag_mean_op17",
                            "ebag_sum_weighted_last_op17"}) {
-    SCOPED_TRACE(name);
-    absl::StatusOr<Graph> graph = ImportOnnxFile(dir + name + ".onnx");
-    ASSERT_TRUE(graph.ok()) << graph.status();
-    EXPECT_EQ(pass_test::CountOp(*graph, std::string(kOnnxEmbeddingBagOp)), 1);
-    absl::StatusOr<std::string> json = ReadFileToString(dir + name + ".json");
-    ASSERT_TRUE(json.ok()) << json.status();
-    absl::StatusOr<TensorJsonDocument> doc = ParseTensorJson(*json, name);
-    ASSERT_TRUE(doc.ok()) << doc.status();
-    absl::StatusOr<std::unique_ptr<const ExecutionPlan>> plan =
-        ExecutionPlan::Create(*graph, PlanOptions{});
-    ASSERT_TRUE(plan.ok()) << plan.status();
-    std::vector<Tensor> out;
-    absl::Status run = (*plan)->Run(FeedsOf(doc->inputs), &out);
-    ASSERT_TRUE(run.ok()) << run;
-    ASSERT_EQ(out.size(), 1u);
-    ASSERT_EQ(doc->reference_outputs.size(), 1u);
-    const Tensor& want = doc->reference_outputs[0].tensor;
-    ASSERT_EQ(out[0].dims(), want.dims());
-    int minus_inf = 0;
-    for (int64_t i = 0; i < want.num_elements(); ++i) {
-      const float w = want.values<float>()[i], got = out[0].values<float>()[i];
-      if (w == std::numeric_limits<float>::lowest()) {  // ONNX Runtime's -inf (see the script)
-        EXPECT_EQ(got, -std::numeric_limits<float>::infinity()) << "element " << i;
-        ++minus_inf;
-        continue;
-      }
-      EXPECT_NEAR(got, w, 1e-6 * std::max(1.0f, std::abs(w))) << "element " << i;
-    }
     // Only max has -inf: its empty bag (4 values).
-    EXPECT_EQ(minus_inf, std::string(name) == "ebag_max_op13" ? 4 : 0);
+    EXPECT_EQ(ExpectMatchesOnnxRuntime(name), std::string(name) == "ebag_max_op13" ? 4 : 0)
+        << name;
   }
+}
+
+// The same bags through torch 2.11's dynamo exporter (onnxscript's Loop over a sequence, an If
+// per bag; mean's last bag its own branch; include_last_offset with per-sample weights), against
+// onnxruntime 1.30 (make_ebag_fixtures.py --dynamo). Export writes the TorchScript form back.
+TEST(OnnxEmbeddingBagTest, DynamoExportsMatchOnnxRuntime) {
+  for (const char* name : {"ebag_dyn_sum", "ebag_dyn_mean", "ebag_dyn_sum_weighted_last"}) {
+    EXPECT_EQ(ExpectMatchesOnnxRuntime(name), 0) << name;
+    absl::StatusOr<Graph> graph = ImportOnnxFile(std::string(RANKOPT_TESTDATA_DIR) +
+                                                 "/onnx_ebag/" + name + ".onnx");
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    absl::StatusOr<onnx::ModelProto> exported = OnnxModelFromGraph(*graph);
+    ASSERT_TRUE(exported.ok()) << exported.status();
+    absl::StatusOr<Graph> again = GraphFromOnnxModel(*exported, "exported.onnx");
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(pass_test::CountOp(*again, std::string(kOnnxEmbeddingBagOp)), 1) << name;
+  }
+}
+
+// The exporter writes the Loop's two carried values (counter, sequence) in either order from
+// run to run: the swapped order of the same export imports and matches too.
+TEST(OnnxEmbeddingBagTest, DynamoLoopCarriedValuesInEitherOrder) {
+  absl::StatusOr<std::string> bytes =
+      ReadFileToString(std::string(RANKOPT_TESTDATA_DIR) + "/onnx_ebag/ebag_dyn_sum.onnx");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(*bytes));
+  int swapped = 0;
+  for (onnx::NodeProto& node : *model.mutable_graph()->mutable_node()) {
+    if (node.op_type() != "Loop") continue;
+    ASSERT_EQ(node.input_size(), 4);
+    node.mutable_input()->SwapElements(2, 3);
+    node.mutable_output()->SwapElements(0, 1);
+    onnx::GraphProto* body = node.mutable_attribute(0)->mutable_g();
+    body->mutable_input()->SwapElements(2, 3);
+    body->mutable_output()->SwapElements(1, 2);
+    ++swapped;
+  }
+  ASSERT_EQ(swapped, 1);
+  EXPECT_EQ(ExpectMatchesOnnxRuntime("ebag_dyn_sum", &model), 0);
+}
+
+// Its max bag pools an empty bag to zeros where rankopt's gives -inf: refused, saying so.
+TEST(OnnxEmbeddingBagTest, DynamoMaxIsRefusedWithTheReason) {
+  absl::StatusOr<Graph> graph =
+      ImportOnnxFile(std::string(RANKOPT_TESTDATA_DIR) + "/onnx_ebag/ebag_dyn_max.onnx");
+  ASSERT_FALSE(graph.ok());
+  EXPECT_EQ(graph.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(graph.status().message(), HasSubstr("mode max: the dynamo exporter pools an empty "
+                                                  "bag to zeros"));
 }
 
 void ExpectNotMatched(const Variant& v, const std::string& why) {
