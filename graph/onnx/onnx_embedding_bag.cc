@@ -511,6 +511,15 @@ class DynamoLoopMatcher {
                                "' are neither Concat(starts, Shape(ids)) with bags '", bags,
                                "' = Size(starts) nor offsets with bags = Size(offsets) - 1"));
     }
+    if (!max_last_end_.empty()) {
+      const NodeProto* len = Outer(max_last_end_);
+      if (len == nullptr || len->op_type() != "Shape" || len->input_size() != 1 ||
+          !IsOneDimensional(len->input(0))) {
+        return Fail(
+            absl::StrCat("max's last bag ends at '", max_last_end_, "', not Shape(1-D ids)"));
+      }
+      out.empty_is_zero = true;
+    }
     out.offsets = offsets;
 
     // rows = Gather(weight, ids)[ * Unsqueeze(per_sample_weights, [1])], all ones dropped.
@@ -702,12 +711,7 @@ class DynamoLoopMatcher {
   absl::Status MatchPool(const GraphProto& g, const std::string& start, const std::string& end,
                          const std::string& counter, const std::string& bags, std::string* rows,
                          std::string* mode) {
-    if (ContainsOp(g, "ReduceMax")) {
-      return Fail(
-          "mode max: the dynamo exporter pools an empty bag to zeros, rankopt's max bag to -inf "
-          "(as the TorchScript exporter's Loop); export with mode sum or mean, or with "
-          "torch.onnx.export(..., dynamo=False)");
-    }
+    if (ContainsOp(g, "ReduceMax")) return MatchMaxPool(g, start, end, counter, bags, rows, mode);
     const NodeProto* slice = nullptr;
     std::vector<const NodeProto*> rest;
     for (const NodeProto& node : g.node()) {
@@ -751,12 +755,7 @@ class DynamoLoopMatcher {
       if (n->op_type() == "Equal") is_last = n;
       if (n->op_type() == "Sub") minus_one = n;
     }
-    const bool last_bag = last != nullptr && is_last != nullptr && minus_one != nullptr &&
-                          last->input_size() == 1 && last->input(0) == is_last->output(0) &&
-                          is_last->input_size() == 2 && is_last->input(0) == counter &&
-                          is_last->input(1) == minus_one->output(0) &&
-                          minus_one->input_size() == 2 && minus_one->input(0) == bags &&
-                          Const(minus_one->input(1)) == std::vector<int64_t>{1};
+    const bool last_bag = LastBagCondition(last, is_last, minus_one, counter, bags);
     const GraphProto* then_g = nullptr;
     const GraphProto* else_g = nullptr;
     if (last_bag) {
@@ -784,6 +783,73 @@ class DynamoLoopMatcher {
     }
     *mode = "mean";
     return CheckReduceRows(else_g->node(0), pooled, *else_g);
+  }
+  // Max's form: ReduceMax(If(counter == bags - 1, Slice(rows, start, len(ids)),
+  // Slice(rows, start, end)), axes [0]): the last bag's end is len(ids), which is its end when the
+  // offsets end at len(ids) (checked outside). Its empty bag is zeros (the outer If), so the bag
+  // node gets attr empty_is_zero.
+  absl::Status MatchMaxPool(const GraphProto& g, const std::string& start, const std::string& end,
+                            const std::string& counter, const std::string& bags, std::string* rows,
+                            std::string* mode) {
+    const NodeProto* reduce = nullptr;
+    const NodeProto* choose = nullptr;
+    const NodeProto* is_last = nullptr;
+    const NodeProto* minus_one = nullptr;
+    int others = 0;
+    for (const NodeProto& n : g.node()) {
+      const std::string& op = n.op_type();
+      if (op == "Constant") continue;
+      const NodeProto** slot = op == "ReduceMax" ? &reduce
+                               : op == "If"      ? &choose
+                               : op == "Equal"   ? &is_last
+                               : op == "Sub"     ? &minus_one
+                                                 : nullptr;
+      if (slot == nullptr || *slot != nullptr) ++others;
+      if (slot != nullptr) *slot = &n;
+    }
+    const GraphProto* then_g = nullptr;
+    const GraphProto* else_g = nullptr;
+    if (choose != nullptr) {
+      for (const AttributeProto& a : choose->attribute()) {
+        if (a.type() == AttributeProto::GRAPH && a.name() == "then_branch") then_g = &a.g();
+        if (a.type() == AttributeProto::GRAPH && a.name() == "else_branch") else_g = &a.g();
+      }
+    }
+    auto single_slice = [&](const GraphProto* b) -> const NodeProto* {
+      if (b == nullptr || b->node_size() != 1 || b->output_size() != 1) return nullptr;
+      const NodeProto& n = b->node(0);
+      return n.op_type() == "Slice" && n.input_size() >= 3 && n.output(0) == b->output(0).name() &&
+                     n.input(1) == start && IsOuter(n.input(0)) && DefaultAxesAndSteps(n)
+                 ? &n
+                 : nullptr;
+    };
+    const NodeProto* last_slice = single_slice(then_g);
+    const NodeProto* other_slice = single_slice(else_g);
+    const bool ok = others == 0 && reduce != nullptr && choose != nullptr &&
+                    LastBagCondition(choose, is_last, minus_one, counter, bags) &&
+                    last_slice != nullptr && other_slice != nullptr &&
+                    other_slice->input(2) == end && last_slice->input(0) == other_slice->input(0) &&
+                    IsOuter(last_slice->input(2)) && reduce->output(0) == g.output(0).name() &&
+                    choose->output_size() == 1;
+    if (!ok) {
+      return Fail(
+          "its else branch is not the exporter's max: ReduceMax(If(last bag, "
+          "Slice(rows, start, len(ids)), Slice(rows, start, end)))");
+    }
+    max_last_end_ = last_slice->input(2);
+    *rows = other_slice->input(0);
+    *mode = "max";
+    return CheckReduceRows(*reduce, choose->output(0), g);
+  }
+  // if_node's condition is Equal(counter, Sub(bags, 1)): the last bag.
+  bool LastBagCondition(const NodeProto* if_node, const NodeProto* is_last,
+                        const NodeProto* minus_one, const std::string& counter,
+                        const std::string& bags) const {
+    return if_node != nullptr && is_last != nullptr && minus_one != nullptr &&
+           if_node->input_size() == 1 && if_node->input(0) == is_last->output(0) &&
+           is_last->input_size() == 2 && is_last->input(0) == counter &&
+           is_last->input(1) == minus_one->output(0) && minus_one->input_size() == 2 &&
+           minus_one->input(0) == bags && Const(minus_one->input(1)) == std::vector<int64_t>{1};
   }
   // `reduce` reads `rows` over axes [0], keeping the dim.
   absl::Status CheckReduceRows(const NodeProto& reduce, const std::string& rows,
@@ -877,6 +943,7 @@ class DynamoLoopMatcher {
   std::vector<std::string> body_inputs_;
   absl::flat_hash_set<const NodeProto*> used_;
   mutable std::vector<const NodeProto*> used_cast_;
+  std::string max_last_end_;  // max's form: where its last bag ends
 };
 
 NodeProto* AddNode(GraphProto* g, const std::string& op, std::vector<std::string> in,

@@ -20,7 +20,9 @@
 //   ConcatFromSequence(the Loop's sequence, axis 0)   (the bags' [B, dim] rows)
 //
 // The importer then makes the ConcatFromSequence an Identity of the bag, whose output stands for
-// the sequence. Mode max is refused there: that form pools an empty bag to zeros, not -inf.
+// the sequence. That form's max pools an empty bag to zeros, not -inf: the node gets attr
+// empty_is_zero = 1, which the exporter cannot write back as the TorchScript Loop (an error).
+// Mean's and max's last bag is the exporter's own branch, ending at len(ids).
 //
 // In both, `offsets` already holds the last offset (the exporter appends len(indices) unless the
 // model set include_last_offset). The importer rewrites such a Loop into one
@@ -51,6 +53,7 @@ struct OnnxEmbeddingBagLoop {
   std::string per_sample_weights;  // empty when the bag has none
   std::string mode;                // "sum", "mean" or "max"
   std::string sequence;            // the dynamo form: the Loop's sequence output; else empty
+  bool empty_is_zero = false;      // an empty max bag is zeros (the dynamo form), not -inf
 };
 
 // Matches `loop` (a Loop node of `graph`) against the pattern above. On a mismatch, an

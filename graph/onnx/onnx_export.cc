@@ -270,8 +270,14 @@ class Exporter {
                                TensorName(node.inputs[k], absl::StrCat(where, " input ", k)));
       names.push_back(std::move(t));
     }
-    OnnxEmbeddingBagLoop bag{names[0], names[1], names[2], names.size() > 3 ? names[3] : "",
-                             *mode};
+    const int64_t* empty_is_zero = node.attrs.Get<int64_t>("empty_is_zero");
+    if (*mode == "max" && empty_is_zero != nullptr && *empty_is_zero != 0) {
+      return absl::UnimplementedError(absl::StrCat(
+          "cannot export to ONNX: ", where,
+          " is a max bag whose empty bags are zeros (imported from torch's dynamo export); the "
+          "EmbeddingBag Loop rankopt writes pools an empty max bag to -inf"));
+    }
+    OnnxEmbeddingBagLoop bag{names[0], names[1], names[2], names.size() > 3 ? names[3] : "", *mode};
     int64_t opset = kDefaultOpset;
     for (const onnx::OperatorSetIdProto& o : model_.opset_import()) {
       if (IsDefaultDomain(o.domain())) opset = o.version();

@@ -234,6 +234,7 @@ absl::StatusOr<Graph> BuildGraph(std::shared_ptr<OnnxSourceModel> source, absl::
         input_names.push_back(bag->second.per_sample_weights);
       }
       node->attrs.Set("mode", bag->second.mode);
+      if (bag->second.empty_is_zero) node->attrs.Set("empty_is_zero", int64_t{1});
     }
     node->inputs.reserve(input_names.size());
     for (size_t k = 0; k < input_names.size(); ++k) {

@@ -49,7 +49,9 @@
 //     for t in [offsets[b], offsets[b+1]):
 //       sum:  in order from 0            (an empty bag is zeros: ReduceSum of an empty set)
 //       mean: that sum / count           (an empty bag is zeros, as ONNX Runtime's ReduceMean)
-//       max:  elementwise max            (an empty bag is -inf: ONNX ReduceMax of an empty set)
+//       max:  elementwise max            (an empty bag is -inf: ONNX ReduceMax of an empty set;
+//                                         zeros with int attr empty_is_zero = 1, as torch and
+//                                         its dynamo export)
 //     0 <= offsets[0] <= ... <= offsets[B] <= n, and every pooled id in [-rows, rows) (a negative
 //     id reads row rows + id, as ONNX Gather), else an error naming the node and the position.
 // Created by the EmbeddingLookup and EmbeddingBag passes (graph/passes/embedding_lookup.h,

@@ -31,7 +31,8 @@ bool IsIndexType(DType d) { return d == DType::kInt64 || d == DType::kInt32; }
 
 class OffsetsBagKernel : public OpKernel {
  public:
-  explicit OffsetsBagKernel(OffsetsBagMode mode) : mode_(mode) {}
+  OffsetsBagKernel(OffsetsBagMode mode, bool empty_is_zero)
+      : mode_(mode), empty_is_zero_(empty_is_zero) {}
 
   absl::Status Compute(KernelContext* ctx) const override {
     const Node& node = ctx->node();
@@ -156,6 +157,9 @@ class OffsetsBagKernel : public OpKernel {
           for (int64_t d = 0; d < dim; ++d) dst[d] += row[d] * s[t];
         }
       }
+      if (mode_ == OffsetsBagMode::kMax && end == begin && empty_is_zero_) {
+        std::fill(dst, dst + dim, 0.0f);
+      }
       if (mode_ == OffsetsBagMode::kMean && end > begin) {
         const float count = static_cast<float>(end - begin);
         for (int64_t d = 0; d < dim; ++d) dst[d] /= count;
@@ -166,6 +170,7 @@ class OffsetsBagKernel : public OpKernel {
 
  private:
   OffsetsBagMode mode_;
+  bool empty_is_zero_;  // attr empty_is_zero: an empty max bag is zeros, not -inf
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeOffsetsBag(const KernelBuildContext& build) {
@@ -173,7 +178,9 @@ absl::StatusOr<std::unique_ptr<OpKernel>> MakeOffsetsBag(const KernelBuildContex
   const std::string* mode = node.attrs.Get<std::string>("mode");
   if (mode == nullptr) return NodeError(node, "attr 'mode' (sum, mean or max) is missing");
   RANKOPT_ASSIGN_OR_RETURN(OffsetsBagMode parsed, ParseOffsetsBagMode(*mode));
-  return std::unique_ptr<OpKernel>(std::make_unique<OffsetsBagKernel>(parsed));
+  const int64_t* empty_is_zero = node.attrs.Get<int64_t>("empty_is_zero");
+  return std::unique_ptr<OpKernel>(
+      std::make_unique<OffsetsBagKernel>(parsed, empty_is_zero != nullptr && *empty_is_zero != 0));
 }
 
 // weight [rows, dim], offsets [k] -> [k - 1, dim].
