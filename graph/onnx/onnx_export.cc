@@ -277,7 +277,12 @@ class Exporter {
           " is a max bag whose empty bags are zeros (imported from torch's dynamo export); the "
           "EmbeddingBag Loop rankopt writes pools an empty max bag to -inf"));
     }
-    OnnxEmbeddingBagLoop bag{names[0], names[1], names[2], names.size() > 3 ? names[3] : "", *mode};
+    OnnxEmbeddingBagLoop bag;
+    bag.weight = names[0];
+    bag.indices = names[1];
+    bag.offsets = names[2];
+    if (names.size() > 3) bag.per_sample_weights = names[3];
+    bag.mode = *mode;
     int64_t opset = kDefaultOpset;
     for (const onnx::OperatorSetIdProto& o : model_.opset_import()) {
       if (IsDefaultDomain(o.domain())) opset = o.version();
