@@ -38,7 +38,8 @@ bool IsElementwise(absl::string_view op) {
                  "Xor", "Max", "Min", "Sum", "Mean", "PRelu", "Where", "BiasAdd", "AddV2",
                  "RealDiv", "Maximum", "Minimum", "LogicalAnd", "LogicalOr", "Select",
                  "SelectV2", "SquaredDifference", "FloorDiv", "FloorMod", "Mod", "Gelu",
-                 "HardSwish", "Mish", "Celu", "ThresholdedRelu", "Expm1", "Log1p", "Sin", "Cos"});
+                 "HardSwish", "Mish", "Celu", "ThresholdedRelu", "Expm1", "Log1p", "Sin", "Cos",
+                 "Tan", "Sinh", "Cosh", "Asin", "Acos", "Atan", "IsInf", "IsNan", "IsFinite"});
 }
 
 int RankOf(const ShapeMap& shapes, const TensorRef& ref) {

@@ -721,6 +721,48 @@ NodeFlops WhereFlops(const Node& n, const ShapeMap& shapes) {
 }  // namespace shape_fn
 
 namespace array_internal {
+namespace {
+
+// ONNX Trilu(input, k = 0; upper = 1): the upper (or lower) triangle of each matrix of the last
+// two dims, the rest zeros: element (i, j) kept when j - i >= k (upper) or j - i <= k (lower).
+Factory TriluFactory(const KernelBuildContext& b) {
+  const bool upper = AttrInt(*b.node, "upper", 1) != 0;
+  return MakeKernel([upper](KernelContext* ctx) -> absl::Status {
+    const Node& node = ctx->node();
+    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 1, 2));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* x, RequiredInput(*ctx, 0));
+    int64_t k = 0;
+    if (HasInput(*ctx, 1)) {
+      RANKOPT_ASSIGN_OR_RETURN(k, ReadIntScalar(*ctx, 1, "k"));
+    }
+    if (x->rank() < 2) {
+      return NodeError(node, "input ", DescribeTensor(*x), " has rank < 2");
+    }
+    const size_t width = DTypeSize(x->dtype);
+    if (width == 0) return NodeError(node, "input ", DescribeTensor(*x), " is not fixed-width");
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, x->dtype, x->dims));
+    const int64_t rows = x->dims[x->rank() - 2], cols = x->dims[x->rank() - 1];
+    const int64_t matrices = Product(x->dims, 0, x->rank() - 2);
+    const char* src = Bytes(*x);
+    char* dst = MutableBytes(out);
+    std::memset(dst, 0, out.ByteSize());
+    // k clamped to where it still matters, so comparisons with j - i cannot overflow.
+    const int64_t kk = ClampI(k, -cols - rows - 1, cols + rows + 1);
+    for (int64_t m = 0; m < matrices; ++m) {
+      for (int64_t i = 0; i < rows; ++i) {
+        for (int64_t j = 0; j < cols; ++j) {
+          const bool keep = upper ? j - i >= kk : j - i <= kk;
+          if (!keep) continue;
+          const int64_t at = (m * rows + i) * cols + j;
+          std::memcpy(dst + at * width, src + at * width, width);
+        }
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
 
 absl::Status RegisterCopyKernels(KernelRegistry* r) {
   RANKOPT_RETURN_IF_ERROR(
@@ -738,6 +780,7 @@ absl::Status RegisterCopyKernels(KernelRegistry* r) {
   RANKOPT_RETURN_IF_ERROR(
       r->RegisterOpInfo("SelectV2", {shape_fn::SelectV2Shape, flops::Elementwise}));
   RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Select", {shape_fn::SelectShape, flops::Elementwise}));
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("Trilu", {shape_fn::UnaryShape, flops::DataMovement}));
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Transpose", OnnxTransposeFactory));
@@ -751,6 +794,7 @@ absl::Status RegisterCopyKernels(KernelRegistry* r) {
     RANKOPT_RETURN_IF_ERROR(Add(r, kTf, op, TfPadFactory));
   }
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Where", SelectFactory));
+  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Trilu", TriluFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Select", SelectFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "SelectV2", SelectFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "OneHot", TfOneHotFactory));

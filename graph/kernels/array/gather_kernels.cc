@@ -190,6 +190,63 @@ Factory TfGatherNdFactory(const KernelBuildContext&) {
   return MakeKernel([](KernelContext* ctx) { return GatherNdCompute(ctx, 0, /*wrap=*/false); });
 }
 
+// ONNX GatherElements(data, indices; axis): output[i] = data[i with i[axis] = indices[i]], the
+// output shaped as indices (same rank as data; each other dim at most data's); negative
+// indices count from the end.
+Factory GatherElementsFactory(const KernelBuildContext& b) {
+  const int64_t axis_attr = AttrInt(*b.node, "axis", 0);
+  return MakeKernel([axis_attr](KernelContext* ctx) -> absl::Status {
+    const Node& node = ctx->node();
+    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 2, 2));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* data, RequiredInput(*ctx, 0));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* indices, RequiredInput(*ctx, 1));
+    RANKOPT_RETURN_IF_ERROR(CheckIndices(node, *indices));
+    const int64_t rank = data->rank();
+    if (rank == 0 || indices->rank() != rank) {
+      return NodeError(node, "indices ", DescribeTensor(*indices), " and data ",
+                       DescribeTensor(*data), " must have the same rank >= 1");
+    }
+    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_attr, rank, "axis"));
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d != axis && indices->dims[d] > data->dims[d]) {
+        return NodeError(node, "indices ", DescribeTensor(*indices), " exceed data ",
+                         DescribeTensor(*data), " in dim ", d);
+      }
+    }
+    const int64_t n = indices->NumElements();
+    const int64_t size = data->dims[axis];
+    for (int64_t k = 0; k < n; ++k) {
+      if (!IndexInRange(*indices, k, size, /*wrap=*/true)) {
+        return IndexAt(node, *indices, k, size, true,
+                       absl::StrCat("axis ", axis, " of ", DescribeTensor(*data)))
+            .status();
+      }
+    }
+    const size_t width = DTypeSize(data->dtype);
+    if (width == 0) return NodeError(node, "data ", DescribeTensor(*data), " is not fixed-width");
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, data->dtype, indices->dims));
+    const Dims data_strides = ElementStrides(data->dims);
+    const Dims index_strides = ElementStrides(indices->dims);
+    const char* src = Bytes(*data);
+    char* dst = MutableBytes(out);
+    for (int64_t k = 0; k < n; ++k) {
+      int64_t offset = 0;
+      int64_t rest = k;
+      for (int64_t d = 0; d < rank; ++d) {
+        int64_t i = rest / index_strides[d];
+        rest %= index_strides[d];
+        if (d == axis) {
+          i = IntAt(*indices, k);
+          if (i < 0) i += size;
+        }
+        offset += i * data_strides[d];
+      }
+      std::memcpy(dst + k * width, src + offset * width, width);
+    }
+    return absl::OkStatus();
+  });
+}
+
 // TF ScatterNd(indices, updates, shape): zeros of `shape` plus every update at its index
 // (duplicates add up).
 Factory ScatterNdFactory(const KernelBuildContext&) {
@@ -308,6 +365,11 @@ void GatherV2Shape(const Node& n, ShapeContext* ctx) {
               AttrInt(n, "batch_dims").value_or(0));
 }
 
+// GatherElements: data's dtype, indices' shape.
+void GatherElementsShape(const Node& n, ShapeContext* ctx) {
+  ctx->Set(n, 0, ctx->InDType(n, 0), ctx->In(n, 1).shape);
+}
+
 // ResourceGather reads the variable shape its VarHandleOp declared.
 void ResourceGatherShape(const Node& n, ShapeContext* ctx) {
   Shape params;
@@ -327,15 +389,16 @@ absl::Status RegisterGatherKernels(KernelRegistry* r) {
       r->RegisterOpInfo("GatherV2", {shape_fn::GatherV2Shape, flops::DataMovement}));
   RANKOPT_RETURN_IF_ERROR(
       r->RegisterOpInfo("ResourceGather", {shape_fn::ResourceGatherShape, flops::DataMovement}));
-  for (const char* op : {"GatherNd", "GatherElements"}) {
-    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {nullptr, flops::DataMovement}));
-  }
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("GatherNd", {nullptr, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(
+      "GatherElements", {shape_fn::GatherElementsShape, flops::DataMovement}));
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Gather", OnnxGatherFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "GatherV2", TfGatherFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Gather", TfGatherFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "GatherND", OnnxGatherNdFactory));
+  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "GatherElements", GatherElementsFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "GatherNd", TfGatherNdFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "ScatterNd", ScatterNdFactory));
   return absl::OkStatus();

@@ -62,6 +62,34 @@ Factory ForwardFirst(const KernelBuildContext&) {
   });
 }
 
+// ONNX Dropout at inference: output 0 is the input, the optional mask (output 1) all true.
+// training_mode (input 2), when given, must be false: rankopt runs the model as trained.
+Factory DropoutFactory(const KernelBuildContext& b) {
+  const bool mask = b.node->output_names.size() > 1 && !b.node->output_names[1].empty();
+  return MakeKernel([mask](KernelContext* ctx) -> absl::Status {
+    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 1, 3));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* in, RequiredInput(*ctx, 0));
+    if (HasInput(*ctx, 2)) {
+      const TensorView& training = ctx->input(2);
+      if (training.dtype != DType::kBool || training.NumElements() != 1) {
+        return NodeError(ctx->node(), "training_mode is ", DescribeTensor(training),
+                         "; expected a bool scalar");
+      }
+      if (static_cast<const uint8_t*>(training.data)[0] != 0) {
+        return NodeError(ctx->node(),
+                         "training_mode is true; rankopt runs inference (export the model in "
+                         "eval mode)");
+      }
+    }
+    RANKOPT_RETURN_IF_ERROR(ctx->ForwardInput(0, 0, in->dims));
+    if (mask) {
+      RANKOPT_ASSIGN_OR_RETURN(TensorView m, ctx->AllocateOutput(1, DType::kBool, in->dims));
+      std::memset(m.data, 1, m.ByteSize());
+    }
+    return absl::OkStatus();
+  });
+}
+
 // TF CheckNumerics: forwards its input, or fails naming `message` on NaN or Inf.
 Factory CheckNumericsFactory(const KernelBuildContext& b) {
   std::string message;
@@ -530,6 +558,7 @@ absl::Status RegisterShapeKernels(KernelRegistry* r) {
     RANKOPT_RETURN_IF_ERROR(Add(r, kTf, op, ForwardFirst));
   }
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Identity", ForwardFirst));
+  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Dropout", DropoutFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "CheckNumerics", CheckNumericsFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "NoOp", NoOpFactory));
   for (const char* op : {"Shape", "ShapeN"}) {

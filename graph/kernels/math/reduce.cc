@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <memory>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -409,11 +411,96 @@ NodeFlops SumMaxMinMeanFlops(const Node& n, const ShapeMap& shapes) {
 }  // namespace shape_fn
 
 namespace math_internal {
+namespace {
+
+// ONNX CumSum(x, axis; exclusive, reverse) and TF Cumsum (same inputs and attrs): running sums
+// along `axis` in element order (from the end with reverse); exclusive leaves each element out
+// of its own sum. float32/float64/int32/int64 (integers wrap).
+class CumSumKernel : public OpKernel {
+ public:
+  CumSumKernel(bool exclusive, bool reverse) : exclusive_(exclusive), reverse_(reverse) {}
+
+  absl::Status Compute(KernelContext* ctx) const override {
+    const Node& node = ctx->node();
+    RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, 2, 2));
+    const TensorView& x = ctx->input(0);
+    RANKOPT_ASSIGN_OR_RETURN(Dims axis_values, ReadIntTensor(node, ctx->input(1), "axis"));
+    if (axis_values.size() != 1 || ctx->input(1).rank() > 1) {
+      return NodeError(node, "axis is ", DescribeTensor(ctx->input(1)),
+                       "; expected one integer");
+    }
+    if (x.rank() == 0) return NodeError(node, "input 0 is a scalar; expected rank >= 1");
+    RANKOPT_ASSIGN_OR_RETURN(int axis, NormalizeAxis(node, axis_values[0], x.rank()));
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, x.dtype, x.dims));
+    const int64_t outer = std::accumulate(x.dims.begin(), x.dims.begin() + axis, int64_t{1},
+                                          std::multiplies<int64_t>());
+    const int64_t len = x.dims[axis];
+    const int64_t inner = std::accumulate(x.dims.begin() + axis + 1, x.dims.end(), int64_t{1},
+                                          std::multiplies<int64_t>());
+    auto run = [&]<typename T, typename Acc>() {
+      const T* in = x.data_as<T>();
+      T* o = out.data_as<T>();
+      for (int64_t a = 0; a < outer; ++a) {
+        for (int64_t c = 0; c < inner; ++c) {
+          Acc sum = 0;
+          for (int64_t k = 0; k < len; ++k) {
+            const int64_t j = reverse_ ? len - 1 - k : k;
+            const int64_t at = (a * len + j) * inner + c;
+            const Acc v = static_cast<Acc>(in[at]);
+            if (exclusive_) {
+              o[at] = static_cast<T>(sum);
+              sum = Add(sum, v);
+            } else {
+              sum = Add(sum, v);
+              o[at] = static_cast<T>(sum);
+            }
+          }
+        }
+      }
+    };
+    switch (x.dtype) {
+      case DType::kFloat32:
+        run.template operator()<float, float>();
+        break;
+      case DType::kFloat64:
+        run.template operator()<double, double>();
+        break;
+      case DType::kInt32:
+        run.template operator()<int32_t, uint32_t>();
+        break;
+      case DType::kInt64:
+        run.template operator()<int64_t, uint64_t>();
+        break;
+      default:
+        return DTypeError(node, 0, x, "float32/float64/int32/int64");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Unsigned accumulators wrap (defined); floats add.
+  template <typename Acc>
+  static Acc Add(Acc a, Acc b) {
+    return a + b;
+  }
+
+  bool exclusive_, reverse_;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> MakeCumSum(const KernelBuildContext& b) {
+  return std::unique_ptr<OpKernel>(new CumSumKernel(AttrInt(*b.node, "exclusive", 0) != 0,
+                                                    AttrInt(*b.node, "reverse", 0) != 0));
+}
+
+}  // namespace
 
 absl::Status RegisterReduceKernels(KernelRegistry* r) {
   for (const char* op : {"Sum", "Max", "Min", "Mean"}) {
     RANKOPT_RETURN_IF_ERROR(
         r->RegisterOpInfo(op, {shape_fn::SumMaxMinMeanShape, shape_fn::SumMaxMinMeanFlops}));
+  }
+  for (const char* op : {"CumSum", "Cumsum"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, flops::Elementwise}));
   }
   for (const char* op : {"Prod", "All", "Any"}) {
     RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::TfReduceShape, flops::Reduction}));
@@ -451,6 +538,8 @@ absl::Status RegisterReduceKernels(KernelRegistry* r) {
       {kTf, "Any", Reduce<RedOp::kAny>(true)},
       {kTf, "ArgMax", Arg<true>(true)},
       {kTf, "ArgMin", Arg<false>(true)},
+      {kOnnx, "CumSum", MakeCumSum},
+      {kTf, "Cumsum", MakeCumSum},
   };
   for (const Entry& e : entries) RANKOPT_RETURN_IF_ERROR(r->Register(e.set, e.op, e.factory));
   return absl::OkStatus();

@@ -1,7 +1,8 @@
 // Elementwise unary ops: activations (Relu, Relu6, Elu, Selu, Celu, LeakyRelu, ThresholdedRelu,
 // Sigmoid, Tanh, Softplus, Softsign, HardSigmoid, HardSwish, Gelu, Mish, Erf), math (Exp, Expm1,
-// Log, Log1p, Sqrt, Rsqrt, Reciprocal, Neg, Abs, Square, Floor, Ceil, Round, Sign, Sin, Cos),
-// Clip/ClipByValue, LogicalNot, ZerosLike/OnesLike.
+// Log, Log1p, Sqrt, Rsqrt, Reciprocal, Neg, Abs, Square, Floor, Ceil, Round, Sign, Sin, Cos, Tan,
+// Sinh, Cosh, Asin, Acos, Atan), IsNaN/IsInf/IsFinite, Clip/ClipByValue, LogicalNot,
+// ZerosLike/OnesLike.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -55,6 +56,12 @@ enum class UnOp {
   kExpm1,
   kSin,
   kCos,
+  kTan,
+  kSinh,
+  kCosh,
+  kAsin,
+  kAcos,
+  kAtan,
 };
 
 // Integer types allowed (wrapping where it could overflow).
@@ -135,6 +142,12 @@ inline T ApplyUnary(T x, const UnaryParams& p) {
     if constexpr (kOp == UnOp::kExpm1) return std::expm1(x);
     if constexpr (kOp == UnOp::kSin) return std::sin(x);
     if constexpr (kOp == UnOp::kCos) return std::cos(x);
+    if constexpr (kOp == UnOp::kTan) return std::tan(x);
+    if constexpr (kOp == UnOp::kSinh) return std::sinh(x);
+    if constexpr (kOp == UnOp::kCosh) return std::cosh(x);
+    if constexpr (kOp == UnOp::kAsin) return std::asin(x);
+    if constexpr (kOp == UnOp::kAcos) return std::acos(x);
+    if constexpr (kOp == UnOp::kAtan) return std::atan(x);
   }
   return x;
 }
@@ -193,6 +206,60 @@ class UnaryKernel : public OpKernel {
  private:
   UnaryParams params_;
 };
+
+// IsNaN / IsInf (ONNX; attrs detect_negative, detect_positive) and TF IsNan / IsInf / IsFinite:
+// a float input, a bool output of its shape.
+class FloatPredicateKernel : public OpKernel {
+ public:
+  enum class Test { kNaN, kInf, kFinite };
+  FloatPredicateKernel(Test test, bool negative, bool positive)
+      : test_(test), negative_(negative), positive_(positive) {}
+
+  absl::Status Compute(KernelContext* ctx) const override {
+    RANKOPT_RETURN_IF_ERROR(CheckInputCount(*ctx, 1, 1));
+    const TensorView& x = ctx->input(0);
+    if (x.dtype != DType::kFloat32 && x.dtype != DType::kFloat64) {
+      return DTypeError(ctx->node(), 0, x, "float32/float64");
+    }
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, DType::kBool, x.dims));
+    uint8_t* o = static_cast<uint8_t*>(out.data);
+    const int64_t n = x.NumElements();
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = x.dtype == DType::kFloat32 ? static_cast<double>(x.data_as<float>()[i])
+                                                  : x.data_as<double>()[i];
+      bool r = false;
+      switch (test_) {
+        case Test::kNaN:
+          r = std::isnan(v);
+          break;
+        case Test::kInf:
+          r = std::isinf(v) && ((v > 0 && positive_) || (v < 0 && negative_));
+          break;
+        case Test::kFinite:
+          r = std::isfinite(v);
+          break;
+      }
+      o[i] = r ? 1 : 0;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  Test test_;
+  bool negative_, positive_;
+};
+
+KernelFactory FloatPredicate(FloatPredicateKernel::Test test) {
+  return [test](const KernelBuildContext& b) -> absl::StatusOr<std::unique_ptr<OpKernel>> {
+    const bool negative = AttrInt(*b.node, "detect_negative", 1) != 0;
+    const bool positive = AttrInt(*b.node, "detect_positive", 1) != 0;
+    return std::unique_ptr<OpKernel>(new FloatPredicateKernel(test, negative, positive));
+  };
+}
+
+void PredicateShape(const Node& n, ShapeContext* ctx) {
+  ctx->Set(n, 0, DType::kBool, ctx->In(n, 0).shape);
+}
 
 // ZerosLike / OnesLike: same dtype and dims, filled.
 class FillLikeKernel : public OpKernel {
@@ -322,8 +389,11 @@ absl::Status RegisterUnaryKernels(KernelRegistry* r) {
         "Not",         "LogicalNot"}) {
     RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, flops::Elementwise}));
   }
-  for (const char* op : {"Shrink", "Sinh", "Cosh", "IsNan", "IsInf", "IsFinite"}) {
+  for (const char* op : {"Shrink", "Sinh", "Cosh", "Tan", "Asin", "Acos", "Atan"}) {
     RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, nullptr}));
+  }
+  for (const char* op : {"IsNaN", "IsNan", "IsInf", "IsFinite"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {PredicateShape, flops::Elementwise}));
   }
   for (const char* op : {"ZerosLike", "OnesLike"}) {
     RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {nullptr, flops::DataMovement}));
@@ -365,6 +435,14 @@ absl::Status RegisterUnaryKernels(KernelRegistry* r) {
       {kOnnx, "Mish", Unary<UnOp::kMish>()},
       {kOnnx, "Sin", Unary<UnOp::kSin>()},
       {kOnnx, "Cos", Unary<UnOp::kCos>()},
+      {kOnnx, "Tan", Unary<UnOp::kTan>()},
+      {kOnnx, "Sinh", Unary<UnOp::kSinh>()},
+      {kOnnx, "Cosh", Unary<UnOp::kCosh>()},
+      {kOnnx, "Asin", Unary<UnOp::kAsin>()},
+      {kOnnx, "Acos", Unary<UnOp::kAcos>()},
+      {kOnnx, "Atan", Unary<UnOp::kAtan>()},
+      {kOnnx, "IsNaN", FloatPredicate(FloatPredicateKernel::Test::kNaN)},
+      {kOnnx, "IsInf", FloatPredicate(FloatPredicateKernel::Test::kInf)},
       {kTf, "Relu", Unary<UnOp::kRelu>()},
       {kTf, "Relu6", Unary<UnOp::kRelu6>()},
       {kTf, "Elu", Unary<UnOp::kElu>(1.0f)},
@@ -393,6 +471,14 @@ absl::Status RegisterUnaryKernels(KernelRegistry* r) {
       {kTf, "Expm1", Unary<UnOp::kExpm1>()},
       {kTf, "Sin", Unary<UnOp::kSin>()},
       {kTf, "Cos", Unary<UnOp::kCos>()},
+      {kTf, "Tan", Unary<UnOp::kTan>()},
+      {kTf, "Sinh", Unary<UnOp::kSinh>()},
+      {kTf, "Cosh", Unary<UnOp::kCosh>()},
+      {kTf, "Asin", Unary<UnOp::kAsin>()},
+      {kTf, "Acos", Unary<UnOp::kAcos>()},
+      {kTf, "Atan", Unary<UnOp::kAtan>()},
+      {kTf, "IsInf", FloatPredicate(FloatPredicateKernel::Test::kInf)},
+      {kTf, "IsFinite", FloatPredicate(FloatPredicateKernel::Test::kFinite)},
   };
   for (const Entry& e : entries) RANKOPT_RETURN_IF_ERROR(r->Register(e.set, e.op, e.factory));
 

@@ -104,6 +104,50 @@ TEST_F(ArrayKernelTest, GatherEmptyIndices) {
   ExpectTensor<float>(Tf1(n, {X(), I64({0}, {}), I32S(-1)}), {2, 0}, {});
 }
 
+// The examples of ONNX's GatherElements spec, a negative index, and an index out of range.
+TEST_F(ArrayKernelTest, GatherElements) {
+  Node node = MakeNode("GatherElements");
+  node.attrs.Set("axis", int64_t{1});
+  ExpectTensor<float>(Onnx1(node, {F({2, 2}, {1, 2, 3, 4}), I64({2, 2}, {0, 0, 1, 0})}), {2, 2},
+                      {1, 1, 4, 3});
+  node.attrs.Set("axis", int64_t{0});
+  ExpectTensor<float>(Onnx1(node, {F({3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9}),
+                                   I32({2, 3}, {1, 2, 0, 2, 0, 0})}),
+                      {2, 3}, {4, 8, 3, 7, 2, 3});
+  node.attrs.Set("axis", int64_t{-1});
+  ExpectTensor<int64_t>(Onnx1(node, {I64({1, 2}, {10, 20}), I64({1, 1}, {-1})}), {1, 1}, {20});
+  ExpectError(Onnx(node, {F({1, 2}, {1, 2}), I64({1, 1}, {2})}), "index 2");
+  ExpectError(Onnx(node, {F({1, 2}, {1, 2}), I64({2}, {0, 1})}), "same rank");
+  ExpectError(Onnx(node, {F({1, 2}, {1, 2}), I64({2, 1}, {0, 1})}), "exceed data");
+}
+
+// Trilu keeps j - i >= k (upper) or <= k (lower) of each matrix of the last two dims.
+TEST_F(ArrayKernelTest, Trilu) {
+  const Tensor x = F({3, 4}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  Node upper = MakeNode("Trilu");
+  ExpectTensor<float>(Onnx1(upper, {x}), {3, 4}, {1, 2, 3, 4, 0, 6, 7, 8, 0, 0, 11, 12});
+  ExpectTensor<float>(Onnx1(upper, {x, I64S(1)}), {3, 4}, {0, 2, 3, 4, 0, 0, 7, 8, 0, 0, 0, 12});
+  Node lower = MakeNode("Trilu");
+  lower.attrs.Set("upper", int64_t{0});
+  ExpectTensor<float>(Onnx1(lower, {x, I64S(-1)}), {3, 4}, {0, 0, 0, 0, 5, 0, 0, 0, 9, 10, 0, 0});
+  ExpectTensor<int64_t>(Onnx1(lower, {I64({2, 1, 2}, {1, 2, 3, 4}), I64S(std::numeric_limits<int64_t>::min())}),
+                        {2, 1, 2}, {0, 0, 0, 0});
+  ExpectError(Onnx(upper, {F({3}, {1, 2, 3})}), "rank < 2");
+}
+
+// Inference Dropout: the input, and an all-true mask when asked; training_mode true refused.
+TEST_F(ArrayKernelTest, OnnxDropout) {
+  const Tensor x = F({2, 2}, {1, -2, 3, 4});
+  absl::StatusOr<std::vector<Tensor>> out = Onnx(MakeNode("Dropout", 2), {x, FS(0.5f)});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 2u);
+  ExpectTensor<float>((*out)[0], {2, 2}, {1, -2, 3, 4});
+  ExpectBools((*out)[1], {2, 2}, {1, 1, 1, 1});
+  ExpectTensor<float>(Onnx1(MakeNode("Dropout"), {x, FS(0.5f), B({}, {0})}), {2, 2},
+                      {1, -2, 3, 4});
+  ExpectError(Onnx(MakeNode("Dropout"), {x, FS(0.5f), B({}, {1})}), "training_mode is true");
+}
+
 TEST_F(ArrayKernelTest, GatherNd) {
   Node n = MakeNode("GatherND");
   Tensor data = F({2, 2}, {0, 1, 2, 3});

@@ -1,4 +1,6 @@
 // Reduction and ArgMax/ArgMin kernels against numpy-computed values.
+#include <limits>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/graph/kernels/math/math_test_util.h"
@@ -23,6 +25,29 @@ Node Onnx(const char* op, std::vector<int64_t> axes, int64_t keepdims) {
   if (!axes.empty()) node.attrs.Set("axes", axes);
   node.attrs.Set("keepdims", keepdims);
   return node;
+}
+
+TEST(ReduceTest, CumSum) {
+  Tensor x = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  auto cumsum = [&](int64_t axis, int exclusive, int reverse, ModelFormat format) {
+    AttrMap attrs;
+    attrs.Set("exclusive", int64_t{exclusive});
+    attrs.Set("reverse", int64_t{reverse});
+    return Values<float>(
+        Run1(MakeNode(format == kOnnx ? "CumSum" : "Cumsum", attrs), format, {x, I64({}, {axis})}));
+  };
+  EXPECT_THAT(cumsum(1, 0, 0, kOnnx), ElementsAre(1, 3, 6, 4, 9, 15));
+  EXPECT_THAT(cumsum(-1, 1, 0, kOnnx), ElementsAre(0, 1, 3, 0, 4, 9));
+  EXPECT_THAT(cumsum(1, 0, 1, kTf), ElementsAre(6, 5, 3, 15, 11, 6));
+  EXPECT_THAT(cumsum(1, 1, 1, kOnnx), ElementsAre(5, 3, 0, 11, 6, 0));
+  EXPECT_THAT(cumsum(0, 0, 0, kTf), ElementsAre(1, 2, 3, 5, 7, 9));
+  EXPECT_THAT(Values<int64_t>(Run1(MakeNode("CumSum"), kOnnx,
+                                   {I64({4}, {1, -2, 3, std::numeric_limits<int64_t>::max()}), I32({1}, {0})})),
+              ElementsAre(1, -1, 2, std::numeric_limits<int64_t>::min() + 1));  // wraps
+  EXPECT_THAT(RunStatus(MakeNode("CumSum"), kOnnx, {x, I64({}, {2})}).message(),
+              HasSubstr("axis"));
+  EXPECT_THAT(RunStatus(MakeNode("CumSum"), kOnnx, {x, I64({2}, {0, 1})}).message(),
+              HasSubstr("expected one integer"));
 }
 
 TEST(ReduceTest, OnnxAxesAttributeAndInput) {

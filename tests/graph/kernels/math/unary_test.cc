@@ -75,6 +75,32 @@ TEST(UnaryTest, ActivationsOfPyTorchExports) {
   EXPECT_THAT(RunStatus(MakeNode("Celu", zero), kOnnx, {x}).message(), HasSubstr("nonzero"));
 }
 
+TEST(UnaryTest, NaNAndInfPredicates) {
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor x = F({5}, {-inf, -1, 0, inf, std::numeric_limits<float>::quiet_NaN()});
+  EXPECT_THAT(Values<uint8_t>(Unary("IsNaN", kOnnx, x)), ElementsAre(0, 0, 0, 0, 1));
+  EXPECT_THAT(Values<uint8_t>(Unary("IsInf", kOnnx, x)), ElementsAre(1, 0, 0, 1, 0));
+  AttrMap positive_only;
+  positive_only.Set("detect_negative", int64_t{0});
+  EXPECT_THAT(Values<uint8_t>(Unary("IsInf", kOnnx, x, positive_only)),
+              ElementsAre(0, 0, 0, 1, 0));
+  EXPECT_THAT(Values<uint8_t>(Unary("IsInf", kTf, x)), ElementsAre(1, 0, 0, 1, 0));
+  EXPECT_THAT(Values<uint8_t>(Unary("IsFinite", kTf, x)), ElementsAre(0, 1, 1, 0, 0));
+  EXPECT_THAT(RunStatus(MakeNode("IsNaN"), kOnnx, {I32({1}, {1})}).message(),
+              HasSubstr("float32/float64"));
+}
+
+// Expected values: numpy (float64) on y.
+TEST(UnaryTest, Trigonometric) {
+  Tensor y = F({3}, {-0.5f, 0.25f, 0.75f});
+  ExpectNear(Unary("Tan", kOnnx, y), {-0.546302490, 0.255341921, 0.931596460});
+  ExpectNear(Unary("Sinh", kTf, y), {-0.521095305, 0.252612317, 0.822316731});
+  ExpectNear(Unary("Cosh", kOnnx, y), {1.127625965, 1.031413100, 1.294683285});
+  ExpectNear(Unary("Asin", kOnnx, y), {-0.523598776, 0.252680255, 0.848062079});
+  ExpectNear(Unary("Acos", kTf, y), {2.094395102, 1.318116072, 0.722734248});
+  ExpectNear(Unary("Atan", kOnnx, y), {-0.463647609, 0.244978663, 0.643501109});
+}
+
 TEST(UnaryTest, SoftplusDoesNotOverflow) {
   EXPECT_THAT(Values<float>(Unary("Softplus", kTf, F({2}, {200, -200}))), ElementsAre(200, 0));
 }
