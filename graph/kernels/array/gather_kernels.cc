@@ -390,8 +390,8 @@ absl::Status RegisterGatherKernels(KernelRegistry* r) {
   RANKOPT_RETURN_IF_ERROR(
       r->RegisterOpInfo("ResourceGather", {shape_fn::ResourceGatherShape, flops::DataMovement}));
   RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("GatherNd", {nullptr, flops::DataMovement}));
-  RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(
-      "GatherElements", {shape_fn::GatherElementsShape, flops::DataMovement}));
+  RANKOPT_RETURN_IF_ERROR(
+      r->RegisterOpInfo("GatherElements", {shape_fn::GatherElementsShape, flops::DataMovement}));
   constexpr OpSet kTf = OpSet::kTensorFlow;
   constexpr OpSet kOnnx = OpSet::kOnnx;
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "Gather", OnnxGatherFactory));

@@ -13,6 +13,7 @@ absl::Status RegisterUnaryKernels(KernelRegistry* registry);      // unary.cc
 absl::Status RegisterMatMulKernels(KernelRegistry* registry);     // matmul.cc
 absl::Status RegisterReduceKernels(KernelRegistry* registry);     // reduce.cc
 absl::Status RegisterNormalizeKernels(KernelRegistry* registry);  // normalize.cc
+absl::Status RegisterEinsumKernels(KernelRegistry* registry);     // einsum.cc
 
 }  // namespace math_internal
 }  // namespace rankopt

@@ -12,6 +12,7 @@ absl::Status RegisterMathKernels(KernelRegistry* registry) {
   RANKOPT_RETURN_IF_ERROR(math_internal::RegisterMatMulKernels(registry));
   RANKOPT_RETURN_IF_ERROR(math_internal::RegisterReduceKernels(registry));
   RANKOPT_RETURN_IF_ERROR(math_internal::RegisterNormalizeKernels(registry));
+  RANKOPT_RETURN_IF_ERROR(math_internal::RegisterEinsumKernels(registry));
   return absl::OkStatus();
 }
 

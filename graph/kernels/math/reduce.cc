@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <type_traits>
@@ -426,8 +426,7 @@ class CumSumKernel : public OpKernel {
     const TensorView& x = ctx->input(0);
     RANKOPT_ASSIGN_OR_RETURN(Dims axis_values, ReadIntTensor(node, ctx->input(1), "axis"));
     if (axis_values.size() != 1 || ctx->input(1).rank() > 1) {
-      return NodeError(node, "axis is ", DescribeTensor(ctx->input(1)),
-                       "; expected one integer");
+      return NodeError(node, "axis is ", DescribeTensor(ctx->input(1)), "; expected one integer");
     }
     if (x.rank() == 0) return NodeError(node, "input 0 is a scalar; expected rank >= 1");
     RANKOPT_ASSIGN_OR_RETURN(int axis, NormalizeAxis(node, axis_values[0], x.rank()));
@@ -488,8 +487,8 @@ class CumSumKernel : public OpKernel {
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> MakeCumSum(const KernelBuildContext& b) {
-  return std::unique_ptr<OpKernel>(new CumSumKernel(AttrInt(*b.node, "exclusive", 0) != 0,
-                                                    AttrInt(*b.node, "reverse", 0) != 0));
+  return std::unique_ptr<OpKernel>(
+      new CumSumKernel(AttrInt(*b.node, "exclusive", 0) != 0, AttrInt(*b.node, "reverse", 0) != 0));
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // Array kernels against hand-computed values: ONNX and TF semantics, negative axes and indices,
 // empty tensors, and bad values rejected with errors.
-#include <numeric>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "tests/graph/kernels/array/array_test_util.h"
 
@@ -111,9 +111,9 @@ TEST_F(ArrayKernelTest, GatherElements) {
   ExpectTensor<float>(Onnx1(node, {F({2, 2}, {1, 2, 3, 4}), I64({2, 2}, {0, 0, 1, 0})}), {2, 2},
                       {1, 1, 4, 3});
   node.attrs.Set("axis", int64_t{0});
-  ExpectTensor<float>(Onnx1(node, {F({3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9}),
-                                   I32({2, 3}, {1, 2, 0, 2, 0, 0})}),
-                      {2, 3}, {4, 8, 3, 7, 2, 3});
+  ExpectTensor<float>(
+      Onnx1(node, {F({3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9}), I32({2, 3}, {1, 2, 0, 2, 0, 0})}),
+      {2, 3}, {4, 8, 3, 7, 2, 3});
   node.attrs.Set("axis", int64_t{-1});
   ExpectTensor<int64_t>(Onnx1(node, {I64({1, 2}, {10, 20}), I64({1, 1}, {-1})}), {1, 1}, {20});
   ExpectError(Onnx(node, {F({1, 2}, {1, 2}), I64({1, 1}, {2})}), "index 2");
@@ -130,8 +130,9 @@ TEST_F(ArrayKernelTest, Trilu) {
   Node lower = MakeNode("Trilu");
   lower.attrs.Set("upper", int64_t{0});
   ExpectTensor<float>(Onnx1(lower, {x, I64S(-1)}), {3, 4}, {0, 0, 0, 0, 5, 0, 0, 0, 9, 10, 0, 0});
-  ExpectTensor<int64_t>(Onnx1(lower, {I64({2, 1, 2}, {1, 2, 3, 4}), I64S(std::numeric_limits<int64_t>::min())}),
-                        {2, 1, 2}, {0, 0, 0, 0});
+  ExpectTensor<int64_t>(
+      Onnx1(lower, {I64({2, 1, 2}, {1, 2, 3, 4}), I64S(std::numeric_limits<int64_t>::min())}),
+      {2, 1, 2}, {0, 0, 0, 0});
   ExpectError(Onnx(upper, {F({3}, {1, 2, 3})}), "rank < 2");
 }
 
@@ -143,8 +144,7 @@ TEST_F(ArrayKernelTest, OnnxDropout) {
   ASSERT_EQ(out->size(), 2u);
   ExpectTensor<float>((*out)[0], {2, 2}, {1, -2, 3, 4});
   ExpectBools((*out)[1], {2, 2}, {1, 1, 1, 1});
-  ExpectTensor<float>(Onnx1(MakeNode("Dropout"), {x, FS(0.5f), B({}, {0})}), {2, 2},
-                      {1, -2, 3, 4});
+  ExpectTensor<float>(Onnx1(MakeNode("Dropout"), {x, FS(0.5f), B({}, {0})}), {2, 2}, {1, -2, 3, 4});
   ExpectError(Onnx(MakeNode("Dropout"), {x, FS(0.5f), B({}, {1})}), "training_mode is true");
 }
 
@@ -574,9 +574,8 @@ void CheckAllPermutations(const Run& run, const std::vector<int64_t>& dims) {
 }
 
 TEST_F(ArrayKernelTest, TransposeEveryPermutation) {
-  for (const std::vector<int64_t>& dims :
-       std::vector<std::vector<int64_t>>{{5}, {3, 4}, {2, 1, 3}, {2, 3, 4, 5}, {3, 1, 2, 1, 4},
-                                         {1, 1}, {4, 10, 2, 8}}) {
+  for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{
+           {5}, {3, 4}, {2, 1, 3}, {2, 3, 4, 5}, {3, 1, 2, 1, 4}, {1, 1}, {4, 10, 2, 8}}) {
     const auto run = [this](const Node& n, const Tensor& x) { return Onnx1(n, {x}); };
     CheckAllPermutations<float>(run, dims);
     CheckAllPermutations<int64_t>(run, dims);
@@ -703,8 +702,8 @@ TEST_F(ArrayKernelTest, RequestRowBroadcastRowsSelectColumns) {
   ExpectError(Onnx(MakeNode("_RankoptRequestRow"), {FS(1)}), "scalar");
 
   const Tensor row = F({1, 2}, {1, 2});
-  ExpectTensor<float>(Onnx1(MakeNode("_RankoptBroadcastRows"), {row, I64({3}, {0, 0, 0})}),
-                      {3, 2}, {1, 2, 1, 2, 1, 2});
+  ExpectTensor<float>(Onnx1(MakeNode("_RankoptBroadcastRows"), {row, I64({3}, {0, 0, 0})}), {3, 2},
+                      {1, 2, 1, 2, 1, 2});
   ExpectError(Onnx(MakeNode("_RankoptBroadcastRows"), {mixed, I64({3}, {0, 0, 0})}),
               "expected one row");
   ExpectError(Onnx(MakeNode("_RankoptBroadcastRows"), {row, I64S(3)}), "expected rows");

@@ -1,6 +1,9 @@
 // MatMul / Gemm / BatchMatMul kernels against numpy-computed values.
 #include <cstring>
+#include <optional>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -156,6 +159,59 @@ TEST(MatMulTest, DeterministicAcrossBatchSizes) {
       }
     }
   }
+}
+
+// Einsum against numpy.einsum (float64) on the same operands.
+std::vector<float> Einsum(const std::string& equation, std::vector<std::optional<Tensor>> inputs) {
+  AttrMap attrs;
+  attrs.Set("equation", equation);
+  return Values<float>(Run1(MakeNode("Einsum", attrs), kOnnx, inputs));
+}
+
+TEST(EinsumTest, MatchesNumpy) {
+  const Tensor x = F({2, 3}, {0, 1, 2, 3, 4, 5});
+  const Tensor y = F({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  EXPECT_THAT(Einsum("ij,jk", {x, y}), ElementsAre(20, 23, 26, 29, 56, 68, 80, 92));
+  EXPECT_THAT(Einsum("ij,jk->ki", {x, y}), ElementsAre(20, 56, 23, 68, 26, 80, 29, 92));
+  EXPECT_THAT(Einsum("ba", {x}), ElementsAre(0, 3, 1, 4, 2, 5));  // implicit: sorted labels
+  EXPECT_THAT(
+      Einsum("bnd,nd->bn", {F({1, 2, 3}, {1, 2, 3, 4, 5, 6}), F({2, 3}, {1, 0, -1, 2, 1, 0})}),
+      ElementsAre(-2, 13));
+  const Tensor m = F({3, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8});
+  EXPECT_THAT(Einsum("ii->i", {m}), ElementsAre(0, 4, 8));  // a diagonal
+  EXPECT_THAT(Einsum("ii", {m}), ElementsAre(12));          // the trace
+  EXPECT_THAT(Einsum("...d,d->...",
+                     {F({2, 2, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}), F({3}, {1, 2, 3})}),
+              ElementsAre(8, 26, 44, 62));
+  // "..." dims broadcast: [2, 1] with [4] -> [2, 4].
+  const std::vector<float> b =
+      Einsum("...d,...d->...",
+             {F({2, 1, 3}, {0, 1, 2, 3, 4, 5}), F({4, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})});
+  EXPECT_THAT(b, ElementsAre(5, 14, 23, 32, 14, 50, 86, 122));
+  AttrMap int_eq;
+  int_eq.Set("equation", std::string("i,i->"));
+  EXPECT_THAT(Values<int64_t>(Run1(MakeNode("Einsum", int_eq), kOnnx,
+                                   {I64({3}, {1, 2, 3}), I64({3}, {4, 5, 6})})),
+              ElementsAre(32));
+}
+
+TEST(EinsumTest, BadEquationsSayWhy) {
+  const Tensor x = F({2, 3}, {0, 1, 2, 3, 4, 5});
+  auto error = [&](const std::string& equation, std::vector<std::optional<Tensor>> inputs) {
+    AttrMap attrs;
+    attrs.Set("equation", equation);
+    return std::string(RunStatus(MakeNode("Einsum", attrs), kOnnx, inputs).message());
+  };
+  EXPECT_THAT(error("ij,jk->ik", {x, x}), HasSubstr("label 'j' is 3 in one place and 2"));
+  EXPECT_THAT(error("ijk->i", {x}), HasSubstr("input 0 has rank 2"));
+  EXPECT_THAT(error("ij->iz", {x}), HasSubstr("output label 'z' is in no operand"));
+  EXPECT_THAT(error("ij->ii", {x}), HasSubstr("repeats"));
+  EXPECT_THAT(error("i1->i", {x}), HasSubstr("not a letter"));
+  EXPECT_THAT(error("ij,jk", {x}), HasSubstr("2 operand terms for 1 inputs"));
+  EXPECT_THAT(error("..i..->i", {x}), HasSubstr("stray '.'"));
+  EXPECT_THAT(error("...j->j", {F({2, 2, 3}, std::vector<float>(12, 1))}),
+              HasSubstr("'...' dims are missing"));
+  EXPECT_THAT(error("ij,ij->i", {x, I64({2, 3}, {0, 0, 0, 0, 0, 0})}), HasSubstr("float32"));
 }
 
 }  // namespace

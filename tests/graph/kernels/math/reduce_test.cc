@@ -41,11 +41,11 @@ TEST(ReduceTest, CumSum) {
   EXPECT_THAT(cumsum(1, 0, 1, kTf), ElementsAre(6, 5, 3, 15, 11, 6));
   EXPECT_THAT(cumsum(1, 1, 1, kOnnx), ElementsAre(5, 3, 0, 11, 6, 0));
   EXPECT_THAT(cumsum(0, 0, 0, kTf), ElementsAre(1, 2, 3, 5, 7, 9));
-  EXPECT_THAT(Values<int64_t>(Run1(MakeNode("CumSum"), kOnnx,
-                                   {I64({4}, {1, -2, 3, std::numeric_limits<int64_t>::max()}), I32({1}, {0})})),
+  EXPECT_THAT(Values<int64_t>(
+                  Run1(MakeNode("CumSum"), kOnnx,
+                       {I64({4}, {1, -2, 3, std::numeric_limits<int64_t>::max()}), I32({1}, {0})})),
               ElementsAre(1, -1, 2, std::numeric_limits<int64_t>::min() + 1));  // wraps
-  EXPECT_THAT(RunStatus(MakeNode("CumSum"), kOnnx, {x, I64({}, {2})}).message(),
-              HasSubstr("axis"));
+  EXPECT_THAT(RunStatus(MakeNode("CumSum"), kOnnx, {x, I64({}, {2})}).message(), HasSubstr("axis"));
   EXPECT_THAT(RunStatus(MakeNode("CumSum"), kOnnx, {x, I64({2}, {0, 1})}).message(),
               HasSubstr("expected one integer"));
 }

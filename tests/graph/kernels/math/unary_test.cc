@@ -82,8 +82,7 @@ TEST(UnaryTest, NaNAndInfPredicates) {
   EXPECT_THAT(Values<uint8_t>(Unary("IsInf", kOnnx, x)), ElementsAre(1, 0, 0, 1, 0));
   AttrMap positive_only;
   positive_only.Set("detect_negative", int64_t{0});
-  EXPECT_THAT(Values<uint8_t>(Unary("IsInf", kOnnx, x, positive_only)),
-              ElementsAre(0, 0, 0, 1, 0));
+  EXPECT_THAT(Values<uint8_t>(Unary("IsInf", kOnnx, x, positive_only)), ElementsAre(0, 0, 0, 1, 0));
   EXPECT_THAT(Values<uint8_t>(Unary("IsInf", kTf, x)), ElementsAre(1, 0, 0, 1, 0));
   EXPECT_THAT(Values<uint8_t>(Unary("IsFinite", kTf, x)), ElementsAre(0, 1, 1, 0, 0));
   EXPECT_THAT(RunStatus(MakeNode("IsNaN"), kOnnx, {I32({1}, {1})}).message(),
