@@ -356,6 +356,12 @@ class LoopMatcher {
   absl::flat_hash_set<const NodeProto*> used_;
 };
 
+// A node's first output name, or "" when it has none (an untrusted model's node may not).
+const std::string& Out0(const NodeProto* node) {
+  static const std::string* const kNone = new std::string();
+  return node->output_size() > 0 ? node->output(0) : *kNone;
+}
+
 // The dynamo form (onnx_embedding_bag.h). Constants may be Constant nodes of the branch, the
 // body or the enclosing graph, or initializers of any of them (torch 2.x writes initializers).
 class DynamoLoopMatcher {
@@ -415,7 +421,7 @@ class DynamoLoopMatcher {
     }
     const NodeProto* more = Body(body_->output(0).name());
     if (more == nullptr || more->op_type() != "Less" || more->input_size() != 2 ||
-        more->input(0) != next->output(0) || more->input(1) != bags) {
+        more->input(0) != Out0(next) || more->input(1) != bags) {
       return Fail(
           absl::StrCat("the body's condition output is not Less(counter + 1, '", bags, "')"));
     }
@@ -727,7 +733,7 @@ class DynamoLoopMatcher {
       return Fail("its else branch does not Slice(rows, start, end) rows computed before the loop");
     }
     *rows = slice->input(0);
-    const std::string& pooled = slice->output(0);
+    const std::string& pooled = Out0(slice);
     if (rest.size() == 1) {
       const NodeProto& reduce = *rest[0];
       if (reduce.output_size() != 1 || reduce.output(0) != g.output(0).name()) {
@@ -766,9 +772,9 @@ class DynamoLoopMatcher {
     }
     const bool shape = rest.size() == 3 && last != nullptr && then_g != nullptr &&
                        else_g != nullptr && last->output_size() == 1 &&
-                       last->output(0) == g.output(0).name() && else_g->node_size() == 1 &&
-                       else_g->node(0).op_type() == "ReduceMean" &&
-                       else_g->node(0).output(0) == else_g->output(0).name() &&
+                       Out0(last) == g.output(0).name() && else_g->node_size() == 1 &&
+                       else_g->node(0).op_type() == "ReduceMean" && else_g->output_size() == 1 &&
+                       Out0(&else_g->node(0)) == else_g->output(0).name() &&
                        OnlyOps(*then_g, {"ReduceSum", "Shape", "Sub", "CastLike", "Greater", "If",
                                          "Cast", "Div", "Identity"}) &&
                        ContainsOp(*then_g, "ReduceSum") && ContainsOp(*then_g, "Div");
@@ -818,7 +824,7 @@ class DynamoLoopMatcher {
     auto single_slice = [&](const GraphProto* b) -> const NodeProto* {
       if (b == nullptr || b->node_size() != 1 || b->output_size() != 1) return nullptr;
       const NodeProto& n = b->node(0);
-      return n.op_type() == "Slice" && n.input_size() >= 3 && n.output(0) == b->output(0).name() &&
+      return n.op_type() == "Slice" && n.input_size() >= 3 && Out0(&n) == b->output(0).name() &&
                      n.input(1) == start && IsOuter(n.input(0)) && DefaultAxesAndSteps(n)
                  ? &n
                  : nullptr;
@@ -829,7 +835,7 @@ class DynamoLoopMatcher {
                     LastBagCondition(choose, is_last, minus_one, counter, bags) &&
                     last_slice != nullptr && other_slice != nullptr &&
                     other_slice->input(2) == end && last_slice->input(0) == other_slice->input(0) &&
-                    IsOuter(last_slice->input(2)) && reduce->output(0) == g.output(0).name() &&
+                    IsOuter(last_slice->input(2)) && Out0(reduce) == g.output(0).name() &&
                     choose->output_size() == 1;
     if (!ok) {
       return Fail(
@@ -839,16 +845,16 @@ class DynamoLoopMatcher {
     max_last_end_ = last_slice->input(2);
     *rows = other_slice->input(0);
     *mode = "max";
-    return CheckReduceRows(*reduce, choose->output(0), g);
+    return CheckReduceRows(*reduce, Out0(choose), g);
   }
   // if_node's condition is Equal(counter, Sub(bags, 1)): the last bag.
   bool LastBagCondition(const NodeProto* if_node, const NodeProto* is_last,
                         const NodeProto* minus_one, const std::string& counter,
                         const std::string& bags) const {
     return if_node != nullptr && is_last != nullptr && minus_one != nullptr &&
-           if_node->input_size() == 1 && if_node->input(0) == is_last->output(0) &&
+           if_node->input_size() == 1 && if_node->input(0) == Out0(is_last) &&
            is_last->input_size() == 2 && is_last->input(0) == counter &&
-           is_last->input(1) == minus_one->output(0) && minus_one->input_size() == 2 &&
+           is_last->input(1) == Out0(minus_one) && minus_one->input_size() == 2 &&
            minus_one->input(0) == bags && Const(minus_one->input(1)) == std::vector<int64_t>{1};
   }
   // `reduce` reads `rows` over axes [0], keeping the dim.

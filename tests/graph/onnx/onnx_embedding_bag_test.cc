@@ -433,6 +433,19 @@ TEST(OnnxEmbeddingBagTest, FuzzedBoolConditionByteIsTrue) {
               HasSubstr("the bag's end '/bag/Unsqueeze_2_output_0' is not Unsqueeze(Gather(offsets"));
 }
 
+// onnx_fuzz's mutation of ebag_dyn_max.onnx: a node of the bag's If without outputs. The dynamo
+// matcher read its output 0 (UBSan: protobuf's null rep); it now names the mismatch.
+TEST(OnnxEmbeddingBagTest, FuzzedDynamoNodeWithoutOutputs) {
+  absl::StatusOr<std::string> bytes = ReadFileToString(
+      std::string(RANKOPT_TESTDATA_DIR) + "/fuzz/onnx_fuzz/dynamo_bag_node_without_outputs.onnx");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  absl::StatusOr<Graph> graph = ImportOnnxBytes(*bytes, "fuzzed");
+  ASSERT_FALSE(graph.ok());
+  EXPECT_EQ(graph.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(graph.status().message()),
+              HasSubstr("its else branch is not the exporter's max"));
+}
+
 TEST(OnnxEmbeddingBagTest, OtherLoopsSayWhyTheyDoNotMatch) {
   Variant v;
   v.reduce = "ReduceL2";
