@@ -1,6 +1,9 @@
-// Indexing ops: ONNX Gather/GatherND, TF Gather/GatherV2/GatherNd, TF ScatterNd. Every index
-// is checked before any byte moves; ONNX wraps negative indices, TF rejects them.
+// Indexing ops: ONNX Gather/GatherND/GatherElements/ScatterND/ScatterElements, TF
+// Gather/GatherV2/GatherNd/ScatterNd. Every index is checked before any byte moves; ONNX wraps
+// negative indices, TF rejects them.
 #include <cstring>
+#include <string>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "graph/kernels/array/array_util.h"
@@ -247,6 +250,173 @@ Factory GatherElementsFactory(const KernelBuildContext& b) {
   });
 }
 
+// ONNX ScatterND / ScatterElements attr reduction: how an update meets the element it lands on.
+enum class ScatterReduction { kNone, kAdd, kMul, kMax, kMin };
+
+absl::StatusOr<ScatterReduction> ParseReduction(const Node& node) {
+  const std::string* r = node.attrs.Get<std::string>("reduction");
+  if (r == nullptr || *r == "none") return ScatterReduction::kNone;
+  if (*r == "add") return ScatterReduction::kAdd;
+  if (*r == "mul") return ScatterReduction::kMul;
+  if (*r == "max") return ScatterReduction::kMax;
+  if (*r == "min") return ScatterReduction::kMin;
+  return NodeError(node, "attribute reduction is '", *r, "'; expected none, add, mul, max or min");
+}
+
+// Integers wrap (computed in uint64_t, converted back modulo 2^bits).
+template <typename T>
+T Combine(T old, T update, ScatterReduction r) {
+  switch (r) {
+    case ScatterReduction::kNone:
+      return update;
+    case ScatterReduction::kAdd:
+      if constexpr (std::is_integral_v<T>) {
+        return static_cast<T>(static_cast<uint64_t>(old) + static_cast<uint64_t>(update));
+      } else {
+        return old + update;
+      }
+    case ScatterReduction::kMul:
+      if constexpr (std::is_integral_v<T>) {
+        return static_cast<T>(static_cast<uint64_t>(old) * static_cast<uint64_t>(update));
+      } else {
+        return old * update;
+      }
+    case ScatterReduction::kMax:
+      return old < update ? update : old;
+    case ScatterReduction::kMin:
+      return update < old ? update : old;
+  }
+  return update;
+}
+
+// ONNX ScatterND(data, indices, updates; reduction): data with the slices at indices[..., :k]
+// replaced by (or reduced with) updates, in index order (a repeated index: the last wins).
+Factory OnnxScatterNdFactory(const KernelBuildContext& b) {
+  absl::StatusOr<ScatterReduction> reduction = ParseReduction(*b.node);
+  if (!reduction.ok()) return reduction.status();
+  return MakeKernel([r = *reduction](KernelContext* ctx) -> absl::Status {
+    const Node& node = ctx->node();
+    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 3, 3));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* data, RequiredInput(*ctx, 0));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* indices, RequiredInput(*ctx, 1));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* updates, RequiredInput(*ctx, 2));
+    RANKOPT_RETURN_IF_ERROR(CheckIndices(node, *indices));
+    const int64_t q = indices->rank();
+    if (q < 1) return NodeError(node, "indices are a scalar; expected rank >= 1");
+    const int64_t k_dims = indices->dims[q - 1];
+    if (k_dims < 1 || k_dims > data->rank()) {
+      return NodeError(node, "indices ", DescribeTensor(*indices), " index ", k_dims,
+                       " dims of data ", DescribeTensor(*data), "; expected 1 to its rank");
+    }
+    if (updates->dtype != data->dtype) {
+      return NodeError(node, "updates are ", DescribeTensor(*updates), "; expected ",
+                       DTypeName(data->dtype));
+    }
+    Dims expected(indices->dims.begin(), indices->dims.end() - 1);
+    expected.insert(expected.end(), data->dims.begin() + k_dims, data->dims.end());
+    if (updates->dims != expected) {
+      return NodeError(node, "updates are ", DescribeTensor(*updates), "; expected dims ",
+                       DimsString(expected));
+    }
+    const int64_t n = Product(indices->dims, 0, q - 1);
+    for (int64_t t = 0; t < n * k_dims; ++t) {
+      const int64_t j = t % k_dims;
+      if (!IndexInRange(*indices, t, data->dims[j], /*wrap=*/true)) {
+        return IndexAt(node, *indices, t, data->dims[j], true, absl::StrCat("dim ", j, " of data"))
+            .status();
+      }
+    }
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, data->dtype, data->dims));
+    std::memcpy(out.data, data->data, out.ByteSize());
+    const Dims strides = ElementStrides(data->dims);
+    const int64_t slice = Product(data->dims, k_dims, data->rank());
+    return VisitNumeric(
+        data->dtype,
+        [&]<typename T>() -> absl::Status {
+          T* dst = out.data_as<T>();
+          const T* src = updates->data_as<T>();
+          for (int64_t i = 0; i < n; ++i) {
+            int64_t offset = 0;
+            for (int64_t j = 0; j < k_dims; ++j) {
+              int64_t v = IntAt(*indices, i * k_dims + j);
+              if (v < 0) v += data->dims[j];
+              offset += v * strides[j];
+            }
+            for (int64_t e = 0; e < slice; ++e) {
+              dst[offset + e] = Combine<T>(dst[offset + e], src[i * slice + e], r);
+            }
+          }
+          return absl::OkStatus();
+        },
+        [&] { return NodeError(node, "data ", DescribeTensor(*data), " is not numeric"); });
+  });
+}
+
+// ONNX ScatterElements(data, indices, updates; axis, reduction): data with element i of updates
+// written (or reduced) at i with i[axis] = indices[i]; indices and updates share a shape.
+Factory ScatterElementsFactory(const KernelBuildContext& b) {
+  absl::StatusOr<ScatterReduction> reduction = ParseReduction(*b.node);
+  if (!reduction.ok()) return reduction.status();
+  const int64_t axis_attr = AttrInt(*b.node, "axis", 0);
+  return MakeKernel([r = *reduction, axis_attr](KernelContext* ctx) -> absl::Status {
+    const Node& node = ctx->node();
+    RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 3, 3));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* data, RequiredInput(*ctx, 0));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* indices, RequiredInput(*ctx, 1));
+    RANKOPT_ASSIGN_OR_RETURN(const TensorView* updates, RequiredInput(*ctx, 2));
+    RANKOPT_RETURN_IF_ERROR(CheckIndices(node, *indices));
+    const int64_t rank = data->rank();
+    if (rank == 0 || indices->rank() != rank || updates->dims != indices->dims ||
+        updates->dtype != data->dtype) {
+      return NodeError(node, "data ", DescribeTensor(*data), ", indices ", DescribeTensor(*indices),
+                       " and updates ", DescribeTensor(*updates),
+                       ": expected one rank >= 1, indices and updates of one shape, updates of "
+                       "data's dtype");
+    }
+    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_attr, rank, "axis"));
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d != axis && indices->dims[d] > data->dims[d]) {
+        return NodeError(node, "indices ", DescribeTensor(*indices), " exceed data ",
+                         DescribeTensor(*data), " in dim ", d);
+      }
+    }
+    const int64_t n = indices->NumElements();
+    const int64_t size = data->dims[axis];
+    for (int64_t k = 0; k < n; ++k) {
+      if (!IndexInRange(*indices, k, size, /*wrap=*/true)) {
+        return IndexAt(node, *indices, k, size, true,
+                       absl::StrCat("axis ", axis, " of ", DescribeTensor(*data)))
+            .status();
+      }
+    }
+    RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, data->dtype, data->dims));
+    std::memcpy(out.data, data->data, out.ByteSize());
+    const Dims data_strides = ElementStrides(data->dims);
+    const Dims index_strides = ElementStrides(indices->dims);
+    return VisitNumeric(
+        data->dtype,
+        [&]<typename T>() -> absl::Status {
+          T* dst = out.data_as<T>();
+          const T* src = updates->data_as<T>();
+          for (int64_t k = 0; k < n; ++k) {
+            int64_t offset = 0, rest = k;
+            for (int64_t d = 0; d < rank; ++d) {
+              int64_t i = rest / index_strides[d];
+              rest %= index_strides[d];
+              if (d == axis) {
+                i = IntAt(*indices, k);
+                if (i < 0) i += size;
+              }
+              offset += i * data_strides[d];
+            }
+            dst[offset] = Combine<T>(dst[offset], src[k], r);
+          }
+          return absl::OkStatus();
+        },
+        [&] { return NodeError(node, "data ", DescribeTensor(*data), " is not numeric"); });
+  });
+}
+
 // TF ScatterNd(indices, updates, shape): zeros of `shape` plus every update at its index
 // (duplicates add up).
 Factory ScatterNdFactory(const KernelBuildContext&) {
@@ -390,6 +560,9 @@ absl::Status RegisterGatherKernels(KernelRegistry* r) {
   RANKOPT_RETURN_IF_ERROR(
       r->RegisterOpInfo("ResourceGather", {shape_fn::ResourceGatherShape, flops::DataMovement}));
   RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo("GatherNd", {nullptr, flops::DataMovement}));
+  for (const char* op : {"ScatterND", "ScatterElements"}) {
+    RANKOPT_RETURN_IF_ERROR(r->RegisterOpInfo(op, {shape_fn::UnaryShape, flops::DataMovement}));
+  }
   RANKOPT_RETURN_IF_ERROR(
       r->RegisterOpInfo("GatherElements", {shape_fn::GatherElementsShape, flops::DataMovement}));
   constexpr OpSet kTf = OpSet::kTensorFlow;
@@ -399,6 +572,8 @@ absl::Status RegisterGatherKernels(KernelRegistry* r) {
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "Gather", TfGatherFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "GatherND", OnnxGatherNdFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "GatherElements", GatherElementsFactory));
+  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "ScatterND", OnnxScatterNdFactory));
+  RANKOPT_RETURN_IF_ERROR(Add(r, kOnnx, "ScatterElements", ScatterElementsFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "GatherNd", TfGatherNdFactory));
   RANKOPT_RETURN_IF_ERROR(Add(r, kTf, "ScatterNd", ScatterNdFactory));
   return absl::OkStatus();

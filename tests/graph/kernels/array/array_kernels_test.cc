@@ -121,6 +121,58 @@ TEST_F(ArrayKernelTest, GatherElements) {
   ExpectError(Onnx(node, {F({1, 2}, {1, 2}), I64({2, 1}, {0, 1})}), "exceed data");
 }
 
+// The examples of ONNX's ScatterND and ScatterElements specs, the reductions on a repeated index,
+// negative indices and the errors.
+TEST_F(ArrayKernelTest, OnnxScatterNd) {
+  ExpectTensor<float>(
+      Onnx1(MakeNode("ScatterND"),
+            {F({8}, {1, 2, 3, 4, 5, 6, 7, 8}), I64({4, 1}, {4, 3, 1, 7}), F({4}, {9, 10, 11, 12})}),
+      {8}, {1, 11, 3, 10, 9, 6, 7, 12});
+  ExpectTensor<float>(
+      Onnx1(MakeNode("ScatterND"), {F({2, 2}, {1, 2, 3, 4}), I64({1, 1}, {-1}), F({1, 2}, {9, 9})}),
+      {2, 2}, {1, 2, 9, 9});
+  auto reduce = [&](const char* reduction, std::vector<int64_t> updates) {
+    Node node = MakeNode("ScatterND");
+    node.attrs.Set("reduction", std::string(reduction));
+    return Onnx1(node, {I64({3}, {1, 2, 3}), I64({2, 1}, {0, 0}), I64({2}, updates)});
+  };
+  ExpectTensor<int64_t>(reduce("add", {5, 6}), {3}, {12, 2, 3});
+  ExpectTensor<int64_t>(reduce("mul", {5, 6}), {3}, {30, 2, 3});
+  ExpectTensor<int64_t>(reduce("max", {0, 7}), {3}, {7, 2, 3});
+  ExpectTensor<int64_t>(reduce("min", {0, 7}), {3}, {0, 2, 3});
+  ExpectTensor<int64_t>(reduce("none", {0, 7}), {3}, {7, 2, 3});  // the last wins
+  ExpectError(Onnx(MakeNode("ScatterND"), {F({3}, {1, 2, 3}), I64({1, 1}, {3}), F({1}, {0})}),
+              "index 3");
+  ExpectError(Onnx(MakeNode("ScatterND"), {F({3}, {1, 2, 3}), I64({1, 1}, {0}), F({2}, {0, 0})}),
+              "expected dims [1]");
+  Node bad = MakeNode("ScatterND");
+  bad.attrs.Set("reduction", std::string("mean"));
+  ExpectError(Onnx(bad, {F({3}, {1, 2, 3}), I64({1, 1}, {0}), F({1}, {0})}), "reduction is 'mean'");
+}
+
+TEST_F(ArrayKernelTest, OnnxScatterElements) {
+  Node node = MakeNode("ScatterElements");
+  ExpectTensor<float>(
+      Onnx1(node, {F({3, 3}, std::vector<float>(9, 0)), I64({2, 3}, {1, 0, 2, 0, 2, 1}),
+                   F({2, 3}, {1.0f, 1.1f, 1.2f, 2.0f, 2.1f, 2.2f})}),
+      {3, 3}, {2.0f, 1.1f, 0, 1.0f, 0, 2.2f, 0, 2.1f, 1.2f});
+  node.attrs.Set("axis", int64_t{1});
+  ExpectTensor<float>(
+      Onnx1(node, {F({1, 5}, {1, 2, 3, 4, 5}), I64({1, 2}, {1, 3}), F({1, 2}, {1.1f, 2.1f})}),
+      {1, 5}, {1, 1.1f, 3, 2.1f, 5});
+  ExpectTensor<float>(
+      Onnx1(node, {F({1, 5}, {1, 2, 3, 4, 5}), I64({1, 2}, {-4, -2}), F({1, 2}, {1.1f, 2.1f})}),
+      {1, 5}, {1, 1.1f, 3, 2.1f, 5});
+  node.attrs.Set("reduction", std::string("add"));
+  ExpectTensor<float>(
+      Onnx1(node, {F({1, 5}, {1, 2, 3, 4, 5}), I64({1, 2}, {1, 1}), F({1, 2}, {1.1f, 2.1f})}),
+      {1, 5}, {1, 2 + 1.1f + 2.1f, 3, 4, 5});
+  ExpectError(Onnx(node, {F({1, 5}, {1, 2, 3, 4, 5}), I64({1, 1}, {5}), F({1, 1}, {0})}),
+              "index 5");
+  ExpectError(Onnx(node, {F({1, 5}, {1, 2, 3, 4, 5}), I64({1, 2}, {0, 1}), F({1, 1}, {0})}),
+              "one shape");
+}
+
 // Trilu keeps j - i >= k (upper) or <= k (lower) of each matrix of the last two dims.
 TEST_F(ArrayKernelTest, Trilu) {
   const Tensor x = F({3, 4}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
