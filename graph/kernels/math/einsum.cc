@@ -219,8 +219,22 @@ class EinsumKernel : public OpKernel {
     for (int label = 0; label < plan->num_labels; ++label) {
       if ((*size)[label] >= 0 && !in_output[label]) summed.push_back(label);
     }
+    // The loop nest's multiply-adds, checked: the summed labels' sizes multiply (0 when one is
+    // empty), and a product past kMaxSteps is refused rather than run for hours.
+    constexpr int64_t kMaxSteps = int64_t{1} << 36;
     int64_t inner = 1;
-    for (int label : summed) inner *= (*size)[label];  // 0 when a summed dim is empty
+    bool too_many = false;
+    for (int label : summed) {
+      too_many |= __builtin_mul_overflow(inner, (*size)[label], &inner);
+    }
+    int64_t steps = 0;
+    too_many |= __builtin_mul_overflow(inner, std::max<int64_t>(out.NumElements(), 1), &steps) ||
+                __builtin_mul_overflow(steps, int64_t{n}, &steps) || steps > kMaxSteps;
+    if (too_many) {
+      return NodeError(node, "equation '", equation_, "' on these operands needs over ", kMaxSteps,
+                       " multiply-adds; rankopt's Einsum is a plain loop nest (rewrite "
+                       "it as MatMul)");
+    }
 
     switch (dtype) {
       case DType::kFloat32:

@@ -212,6 +212,10 @@ TEST(EinsumTest, BadEquationsSayWhy) {
   EXPECT_THAT(error("...j->j", {F({2, 2, 3}, std::vector<float>(12, 1))}),
               HasSubstr("'...' dims are missing"));
   EXPECT_THAT(error("ij,ij->i", {x, I64({2, 3}, {0, 0, 0, 0, 0, 0})}), HasSubstr("float32"));
+  // 4096^4 multiply-adds (and an overflowing count with more operands) are refused, not run.
+  const Tensor big = F({4096}, std::vector<float>(4096, 1));
+  EXPECT_THAT(error("a,b,c,d->", {big, big, big, big}), HasSubstr("multiply-adds"));
+  EXPECT_THAT(error("a,b,c,d,e,f->", {big, big, big, big, big, big}), HasSubstr("multiply-adds"));
 }
 
 }  // namespace
