@@ -89,7 +89,8 @@ make_corpus() {  # target -> prints the corpus dir and max_len
       add_seeds "$dir" $cap tests/data/savedmodel/**/saved_model.pb "$shared"/savedmodel/**/saved_model.pb ;;
     onnx_fuzz)
       cap=65536
-      add_seeds "$dir" $cap tests/data/onnx/*.onnx tests/data/ops/onnx/*.onnx tests/data/peers/*.onnx \
+      add_seeds "$dir" $cap tests/data/onnx/*.onnx tests/data/ops/onnx/*.onnx tests/data/ops/onnx_more/*.onnx \
+        tests/data/peers/*.onnx \
         tests/data/onnx_ebag/*.onnx \
         "$shared"/onnx/**/*.onnx ;;
     feature_config_fuzz)
