@@ -65,10 +65,63 @@ std::optional<std::vector<int64_t>> IntsOfTensor(const onnx::TensorProto& proto)
   }
 }
 
-class LoopMatcher {
- public:
-  LoopMatcher(const GraphProto& outer, const NodeProto& loop)
+// What the two matchers share: the Loop, its enclosing graph and body with each side's
+// producers, the names the body takes as inputs, and the body nodes a match has used.
+class LoopMatcherBase {
+ protected:
+  LoopMatcherBase(const GraphProto& outer, const NodeProto& loop)
       : outer_(outer), loop_(loop), outer_producers_(ProducersOf(outer)) {}
+
+  // Finds the body graph and its producers; an error when the Loop has none.
+  absl::Status FindBody() {
+    const AttributeProto* body_attr = FindAttr(loop_, "body");
+    if (body_attr == nullptr || body_attr->type() != AttributeProto::GRAPH) {
+      return Fail("it has no 'body' graph attribute");
+    }
+    body_ = &body_attr->g();
+    body_producers_ = ProducersOf(*body_);
+    return absl::OkStatus();
+  }
+
+  absl::Status Fail(absl::string_view why) const {
+    return absl::InvalidArgumentError(absl::StrCat("Loop node '", loop_.name(), "': ", why));
+  }
+
+  void Use(const NodeProto* node) { used_.insert(node); }
+
+  const NodeProto* Body(const std::string& name) const {
+    auto it = body_producers_.find(name);
+    return it == body_producers_.end() ? nullptr : it->second;
+  }
+  const NodeProto* Outer(const std::string& name) const {
+    auto it = outer_producers_.find(name);
+    return it == outer_producers_.end() ? nullptr : it->second;
+  }
+  bool IsBodyInput(const std::string& name) const {
+    return std::find(body_inputs_.begin(), body_inputs_.end(), name) != body_inputs_.end();
+  }
+  // Read from the enclosing graph: not computed in the body, not a body input.
+  bool IsOuter(const std::string& name) const {
+    return !name.empty() && Body(name) == nullptr && !IsBodyInput(name);
+  }
+
+  static int64_t IntAttr(const NodeProto& node, absl::string_view name, int64_t otherwise) {
+    const AttributeProto* a = FindAttr(node, name);
+    return a == nullptr ? otherwise : a->i();
+  }
+
+  const GraphProto& outer_;
+  const NodeProto& loop_;
+  Producers outer_producers_;
+  const GraphProto* body_ = nullptr;
+  Producers body_producers_;
+  std::vector<std::string> body_inputs_;
+  absl::flat_hash_set<const NodeProto*> used_;
+};
+
+class LoopMatcher : private LoopMatcherBase {
+ public:
+  LoopMatcher(const GraphProto& outer, const NodeProto& loop) : LoopMatcherBase(outer, loop) {}
 
   absl::StatusOr<OnnxEmbeddingBagLoop> Match() {
     if (loop_.input_size() != 2 || loop_.output_size() != 1) {
@@ -76,12 +129,7 @@ class LoopMatcher {
                                " outputs; expected 2 inputs (trip count, condition) and 1 output "
                                "(the scan of one row per bag), no loop-carried values"));
     }
-    const AttributeProto* body_attr = FindAttr(loop_, "body");
-    if (body_attr == nullptr || body_attr->type() != AttributeProto::GRAPH) {
-      return Fail("it has no 'body' graph attribute");
-    }
-    body_ = &body_attr->g();
-    body_producers_ = ProducersOf(*body_);
+    if (absl::Status s = FindBody(); !s.ok()) return s;
     if (body_->input_size() != 2 || body_->output_size() != 2) {
       return Fail(absl::StrCat("its body has ", body_->input_size(), " inputs and ",
                                body_->output_size(),
@@ -90,6 +138,7 @@ class LoopMatcher {
     }
     iter_ = body_->input(0).name();
     body_cond_ = body_->input(1).name();
+    body_inputs_ = {iter_, body_cond_};
 
     // The loop runs every iteration: a true condition in, and out.
     if (!loop_.input(1).empty() && !IsTrue(loop_.input(1))) {
@@ -223,34 +272,10 @@ class LoopMatcher {
   }
 
  private:
-  absl::Status Fail(absl::string_view why) const {
-    return absl::InvalidArgumentError(absl::StrCat("Loop node '", loop_.name(), "': ", why));
-  }
-
-  void Use(const NodeProto* node) { used_.insert(node); }
-
-  const NodeProto* Body(const std::string& name) const {
-    auto it = body_producers_.find(name);
-    return it == body_producers_.end() ? nullptr : it->second;
-  }
-  const NodeProto* Outer(const std::string& name) const {
-    auto it = outer_producers_.find(name);
-    return it == outer_producers_.end() ? nullptr : it->second;
-  }
-  // Read from the enclosing graph: not computed in the body, not a body input.
-  bool IsOuter(const std::string& name) const {
-    return !name.empty() && Body(name) == nullptr && name != iter_ && name != body_cond_;
-  }
-
-  static int64_t IntAttr(const NodeProto& node, absl::string_view name, int64_t otherwise) {
-    const AttributeProto* a = FindAttr(node, name);
-    return a == nullptr ? otherwise : a->i();
-  }
-
   // The integer value of a Constant node's output (body, then outer graph) or an initializer.
   std::optional<std::vector<int64_t>> IntConst(const std::string& name) const {
     const NodeProto* c = Body(name);
-    if (c == nullptr && name != iter_ && name != body_cond_) c = Outer(name);
+    if (c == nullptr && !IsBodyInput(name)) c = Outer(name);
     if (c != nullptr) {
       if (c->op_type() != "Constant") return std::nullopt;
       if (const AttributeProto* a = FindAttr(*c, "value"); a != nullptr)
@@ -347,13 +372,7 @@ class LoopMatcher {
     return name;
   }
 
-  const GraphProto& outer_;
-  const NodeProto& loop_;
-  Producers outer_producers_;
-  const GraphProto* body_ = nullptr;
-  Producers body_producers_;
   std::string iter_, body_cond_, starts_src_, ends_src_;
-  absl::flat_hash_set<const NodeProto*> used_;
 };
 
 // A node's first output name, or "" when it has none (an untrusted model's node may not).
@@ -364,10 +383,10 @@ const std::string& Out0(const NodeProto* node) {
 
 // The dynamo form (onnx_embedding_bag.h). Constants may be Constant nodes of the branch, the
 // body or the enclosing graph, or initializers of any of them (torch 2.x writes initializers).
-class DynamoLoopMatcher {
+class DynamoLoopMatcher : private LoopMatcherBase {
  public:
   DynamoLoopMatcher(const GraphProto& outer, const NodeProto& loop)
-      : outer_(outer), loop_(loop), outer_producers_(ProducersOf(outer)) {}
+      : LoopMatcherBase(outer, loop) {}
 
   absl::StatusOr<OnnxEmbeddingBagLoop> Match() {
     if (loop_.input_size() != 4 || loop_.output_size() != 2 || !loop_.input(0).empty()) {
@@ -376,12 +395,7 @@ class DynamoLoopMatcher {
           " outputs; expected no trip count, a condition, a counter and a sequence in, the "
           "counter and the sequence out"));
     }
-    const AttributeProto* body_attr = FindAttr(loop_, "body");
-    if (body_attr == nullptr || body_attr->type() != AttributeProto::GRAPH) {
-      return Fail("it has no 'body' graph attribute");
-    }
-    body_ = &body_attr->g();
-    body_producers_ = ProducersOf(*body_);
+    if (absl::Status s = FindBody(); !s.ok()) return s;
     if (body_->input_size() != 4 || body_->output_size() != 3) {
       return Fail(absl::StrCat("its body has ", body_->input_size(), " inputs and ",
                                body_->output_size(),
@@ -584,30 +598,6 @@ class DynamoLoopMatcher {
   }
 
  private:
-  absl::Status Fail(absl::string_view why) const {
-    return absl::InvalidArgumentError(absl::StrCat("Loop node '", loop_.name(), "': ", why));
-  }
-  void Use(const NodeProto* node) { used_.insert(node); }
-  const NodeProto* Body(const std::string& name) const {
-    auto it = body_producers_.find(name);
-    return it == body_producers_.end() ? nullptr : it->second;
-  }
-  const NodeProto* Outer(const std::string& name) const {
-    auto it = outer_producers_.find(name);
-    return it == outer_producers_.end() ? nullptr : it->second;
-  }
-  bool IsBodyInput(const std::string& name) const {
-    return std::find(body_inputs_.begin(), body_inputs_.end(), name) != body_inputs_.end();
-  }
-  // Read from the enclosing graph: not computed in the body, not a body input.
-  bool IsOuter(const std::string& name) const {
-    return !name.empty() && Body(name) == nullptr && !IsBodyInput(name);
-  }
-  static int64_t IntAttr(const NodeProto& node, absl::string_view name, int64_t otherwise) {
-    const AttributeProto* a = FindAttr(node, name);
-    return a == nullptr ? otherwise : a->i();
-  }
-
   // A constant's tensor: a Constant node or an initializer of `branch` (may be null), the body
   // (only once inside it) or the enclosing graph, innermost first; null when not a constant.
   std::optional<Tensor> ConstTensor(const std::string& name, const GraphProto* branch) const {
@@ -941,13 +931,6 @@ class DynamoLoopMatcher {
            Const(r->input(1)) == std::vector<int64_t>{-1};
   }
 
-  const GraphProto& outer_;
-  const NodeProto& loop_;
-  Producers outer_producers_;
-  const GraphProto* body_ = nullptr;
-  Producers body_producers_;
-  std::vector<std::string> body_inputs_;
-  absl::flat_hash_set<const NodeProto*> used_;
   mutable std::vector<const NodeProto*> used_cast_;
   std::string max_last_end_;  // max's form: where its last bag ends
 };
