@@ -193,6 +193,64 @@ Factory TfGatherNdFactory(const KernelBuildContext&) {
   return MakeKernel([](KernelContext* ctx) { return GatherNdCompute(ctx, 0, /*wrap=*/false); });
 }
 
+// GatherElements' and ScatterElements' indexing: `indices` of data's rank (>= 1), every dim but
+// `axis` at most data's, every index in range on `axis` (negative ones count from the end).
+// ElementOffset then maps element k of indices to data's element it names.
+class ElementsIndexing {
+ public:
+  static absl::StatusOr<ElementsIndexing> Check(const Node& node, const TensorView& data,
+                                                const TensorView& indices, int64_t axis_attr) {
+    RANKOPT_RETURN_IF_ERROR(CheckIndices(node, indices));
+    const int64_t rank = data.rank();
+    if (rank == 0 || indices.rank() != rank) {
+      return NodeError(node, "indices ", DescribeTensor(indices), " and data ",
+                       DescribeTensor(data), " must have the same rank >= 1");
+    }
+    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_attr, rank, "axis"));
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d != axis && indices.dims[d] > data.dims[d]) {
+        return NodeError(node, "indices ", DescribeTensor(indices), " exceed data ",
+                         DescribeTensor(data), " in dim ", d);
+      }
+    }
+    const int64_t size = data.dims[axis];
+    for (int64_t k = 0; k < indices.NumElements(); ++k) {
+      if (!IndexInRange(indices, k, size, /*wrap=*/true)) {
+        return IndexAt(node, indices, k, size, true,
+                       absl::StrCat("axis ", axis, " of ", DescribeTensor(data)))
+            .status();
+      }
+    }
+    return ElementsIndexing(data, indices, axis);
+  }
+
+  int64_t ElementOffset(int64_t k) const {
+    int64_t offset = 0, rest = k;
+    for (size_t d = 0; d < data_strides_.size(); ++d) {
+      int64_t i = rest / index_strides_[d];
+      rest %= index_strides_[d];
+      if (static_cast<int64_t>(d) == axis_) {
+        i = IntAt(*indices_, k);
+        if (i < 0) i += size_;
+      }
+      offset += i * data_strides_[d];
+    }
+    return offset;
+  }
+
+ private:
+  ElementsIndexing(const TensorView& data, const TensorView& indices, int64_t axis)
+      : indices_(&indices),
+        axis_(axis),
+        size_(data.dims[axis]),
+        data_strides_(ElementStrides(data.dims)),
+        index_strides_(ElementStrides(indices.dims)) {}
+
+  const TensorView* indices_;
+  int64_t axis_, size_;
+  Dims data_strides_, index_strides_;
+};
+
 // ONNX GatherElements(data, indices; axis): output[i] = data[i with i[axis] = indices[i]], the
 // output shaped as indices (same rank as data; each other dim at most data's); negative
 // indices count from the end.
@@ -203,47 +261,15 @@ Factory GatherElementsFactory(const KernelBuildContext& b) {
     RANKOPT_RETURN_IF_ERROR(CheckNumInputs(*ctx, 2, 2));
     RANKOPT_ASSIGN_OR_RETURN(const TensorView* data, RequiredInput(*ctx, 0));
     RANKOPT_ASSIGN_OR_RETURN(const TensorView* indices, RequiredInput(*ctx, 1));
-    RANKOPT_RETURN_IF_ERROR(CheckIndices(node, *indices));
-    const int64_t rank = data->rank();
-    if (rank == 0 || indices->rank() != rank) {
-      return NodeError(node, "indices ", DescribeTensor(*indices), " and data ",
-                       DescribeTensor(*data), " must have the same rank >= 1");
-    }
-    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_attr, rank, "axis"));
-    for (int64_t d = 0; d < rank; ++d) {
-      if (d != axis && indices->dims[d] > data->dims[d]) {
-        return NodeError(node, "indices ", DescribeTensor(*indices), " exceed data ",
-                         DescribeTensor(*data), " in dim ", d);
-      }
-    }
-    const int64_t n = indices->NumElements();
-    const int64_t size = data->dims[axis];
-    for (int64_t k = 0; k < n; ++k) {
-      if (!IndexInRange(*indices, k, size, /*wrap=*/true)) {
-        return IndexAt(node, *indices, k, size, true,
-                       absl::StrCat("axis ", axis, " of ", DescribeTensor(*data)))
-            .status();
-      }
-    }
+    RANKOPT_ASSIGN_OR_RETURN(ElementsIndexing at,
+                             ElementsIndexing::Check(node, *data, *indices, axis_attr));
     const size_t width = DTypeSize(data->dtype);
     if (width == 0) return NodeError(node, "data ", DescribeTensor(*data), " is not fixed-width");
     RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, data->dtype, indices->dims));
-    const Dims data_strides = ElementStrides(data->dims);
-    const Dims index_strides = ElementStrides(indices->dims);
     const char* src = Bytes(*data);
     char* dst = MutableBytes(out);
-    for (int64_t k = 0; k < n; ++k) {
-      int64_t offset = 0;
-      int64_t rest = k;
-      for (int64_t d = 0; d < rank; ++d) {
-        int64_t i = rest / index_strides[d];
-        rest %= index_strides[d];
-        if (d == axis) {
-          i = IntAt(*indices, k);
-          if (i < 0) i += size;
-        }
-        offset += i * data_strides[d];
-      }
+    for (int64_t k = 0; k < indices->NumElements(); ++k) {
+      const int64_t offset = at.ElementOffset(k);
       std::memcpy(dst + k * width, src + offset * width, width);
     }
     return absl::OkStatus();
@@ -364,51 +390,22 @@ Factory ScatterElementsFactory(const KernelBuildContext& b) {
     RANKOPT_ASSIGN_OR_RETURN(const TensorView* data, RequiredInput(*ctx, 0));
     RANKOPT_ASSIGN_OR_RETURN(const TensorView* indices, RequiredInput(*ctx, 1));
     RANKOPT_ASSIGN_OR_RETURN(const TensorView* updates, RequiredInput(*ctx, 2));
-    RANKOPT_RETURN_IF_ERROR(CheckIndices(node, *indices));
-    const int64_t rank = data->rank();
-    if (rank == 0 || indices->rank() != rank || updates->dims != indices->dims ||
-        updates->dtype != data->dtype) {
-      return NodeError(node, "data ", DescribeTensor(*data), ", indices ", DescribeTensor(*indices),
-                       " and updates ", DescribeTensor(*updates),
-                       ": expected one rank >= 1, indices and updates of one shape, updates of "
-                       "data's dtype");
+    if (updates->dims != indices->dims || updates->dtype != data->dtype) {
+      return NodeError(node, "indices ", DescribeTensor(*indices), " and updates ",
+                       DescribeTensor(*updates), ": expected one shape, updates of data's dtype ",
+                       DTypeName(data->dtype));
     }
-    RANKOPT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, axis_attr, rank, "axis"));
-    for (int64_t d = 0; d < rank; ++d) {
-      if (d != axis && indices->dims[d] > data->dims[d]) {
-        return NodeError(node, "indices ", DescribeTensor(*indices), " exceed data ",
-                         DescribeTensor(*data), " in dim ", d);
-      }
-    }
-    const int64_t n = indices->NumElements();
-    const int64_t size = data->dims[axis];
-    for (int64_t k = 0; k < n; ++k) {
-      if (!IndexInRange(*indices, k, size, /*wrap=*/true)) {
-        return IndexAt(node, *indices, k, size, true,
-                       absl::StrCat("axis ", axis, " of ", DescribeTensor(*data)))
-            .status();
-      }
-    }
+    RANKOPT_ASSIGN_OR_RETURN(ElementsIndexing at,
+                             ElementsIndexing::Check(node, *data, *indices, axis_attr));
     RANKOPT_ASSIGN_OR_RETURN(TensorView out, ctx->AllocateOutput(0, data->dtype, data->dims));
     std::memcpy(out.data, data->data, out.ByteSize());
-    const Dims data_strides = ElementStrides(data->dims);
-    const Dims index_strides = ElementStrides(indices->dims);
     return VisitNumeric(
         data->dtype,
         [&]<typename T>() -> absl::Status {
           T* dst = out.data_as<T>();
           const T* src = updates->data_as<T>();
-          for (int64_t k = 0; k < n; ++k) {
-            int64_t offset = 0, rest = k;
-            for (int64_t d = 0; d < rank; ++d) {
-              int64_t i = rest / index_strides[d];
-              rest %= index_strides[d];
-              if (d == axis) {
-                i = IntAt(*indices, k);
-                if (i < 0) i += size;
-              }
-              offset += i * data_strides[d];
-            }
+          for (int64_t k = 0; k < indices->NumElements(); ++k) {
+            const int64_t offset = at.ElementOffset(k);
             dst[offset] = Combine<T>(dst[offset], src[k], r);
           }
           return absl::OkStatus();
